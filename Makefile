@@ -1,0 +1,38 @@
+# The two commands a newcomer needs:  make run   and   make test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test install i18n-compile clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP) i18n-compile
+
+## compile every translation catalog (.po -> .mo); .mo files are build output, not committed
+i18n-compile: $(STAMP)
+	$(BIN)/kbp i18n compile
+
+## start KBP in demo mode on http://127.0.0.1:5000
+run: install
+	$(BIN)/kbp serve --demo --host 127.0.0.1 --port 5000
+
+## run the whole test suite
+test: $(TEST_STAMP) i18n-compile
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+	find . -name '*.mo' -path '*LC_MESSAGES*' -delete

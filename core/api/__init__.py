@@ -1,0 +1,101 @@
+"""The REST API, ``/api/v1``: flask-smorest blueprints documented from the marshmallow schemas.
+
+Every error is JSON ``{"code", "status", "message"}`` (plus ``errors`` for field problems) with a
+4xx/5xx status; never an HTML page or a traceback. The OpenAPI document is served at
+``/api/v1/openapi.json`` and a browsable reference at ``/api/v1/docs``.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from core.i18n import gettext as _
+
+API_PREFIX = "/api/v1"
+
+#: stable machine-readable codes for HTTP statuses
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def is_api_request() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def default_message(status: int) -> str:
+    messages = {
+        400: _("The request could not be understood. Check the parameters and try again."),
+        401: _("Sign in to continue."),
+        403: _("You do not have permission to do this."),
+        404: _("Nothing was found at this address. Check the address and try again."),
+        405: _("This method is not allowed here. See the API reference at /api/v1/docs."),
+        409: _("The request conflicts with the current state. Reload and try again."),
+        413: _("The upload is too large."),
+        415: _("Send the request body as JSON (Content-Type: application/json)."),
+        422: _("Some fields are invalid; see 'errors' for what to correct."),
+        429: _("Too many requests. Wait a moment and try again."),
+        500: _("Something went wrong on our side. The error has been logged; try again later."),
+    }
+    return messages.get(status, _("The request failed."))
+
+
+def error_response(status: int, message: str | None = None, code: str | None = None, errors=None, headers=None):
+    payload = {
+        "code": code or STATUS_CODES.get(status, "error"),
+        "status": status,
+        "message": message or default_message(status),
+    }
+    if errors:
+        payload["errors"] = errors
+    response = jsonify(payload)
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+class KbpApi(Api):
+    """flask-smorest's Api with our error shape, and HTML errors for the web pages."""
+
+    def handle_http_exception(self, error: HTTPException):
+        if not is_api_request():
+            from core.web import html_error
+
+            return html_error(error)
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors") or data.get("messages")
+        if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files", "headers", "view_args"}:
+            errors = {k: v for k, v in errors.items()} if len(errors) > 1 else next(iter(errors.values()), errors)
+        message = data.get("message")
+        if not message and error.code != 500 and error.description and error.description != type(error).description:
+            message = error.description
+        return error_response(error.code or 500, message, data.get("code"), errors, data.get("headers"))
+
+
+def register_api(app: Flask) -> None:
+    api = KbpApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "KBP — competency-based people development. Content is returned in the language "
+                "asked for with `?lang=` or `Accept-Language`.",
+            }
+        },
+    )
+    from core.api import catalogue, docs
+
+    api.register_blueprint(catalogue.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(docs.bp, url_prefix=API_PREFIX)
+    app.extensions["kbp_api"] = api

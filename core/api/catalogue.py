@@ -1,0 +1,94 @@
+"""Catalogue endpoints: plugins, frameworks, competencies (with questions and activities), exporters."""
+from __future__ import annotations
+
+from flask import request
+from flask_babel import get_locale
+from flask_smorest import Blueprint, abort
+
+from core import schemas
+from core.app import kbp
+from core.i18n import available_locales
+from core.i18n import gettext as _
+from core.present import Presenter
+
+blp = Blueprint("catalogue", __name__, description="Plugins, frameworks, competencies and exporters.")
+
+
+def reader_locale() -> str:
+    """The response language; an unknown ``?lang=`` is a 400, not a silent fallback."""
+    asked = request.args.get("lang")
+    if asked is not None and asked not in available_locales():
+        abort(
+            400,
+            message=_(
+                "Language '%(lang)s' is not available. Available languages: %(available)s.",
+                lang=asked,
+                available=", ".join(available_locales()),
+            ),
+            code="unknown_language",
+        )
+    return str(get_locale())
+
+
+def presenter() -> Presenter:
+    return Presenter(kbp().registry, reader_locale())
+
+
+def find_framework(framework_id: str):
+    fw = kbp().registry.framework(framework_id)
+    if fw is None:
+        abort(404, message=_("There is no framework '%(id)s'. GET /api/v1/frameworks lists them.", id=framework_id))
+    return fw
+
+
+@blp.route("/plugins")
+@blp.response(200, schemas.PluginOut(many=True))
+def list_plugins():
+    """Every plugin found: enabled or not, loaded or failed (with the reason), and its hooks."""
+    return [record.as_dict() for record in kbp().plugins.listing()]
+
+
+@blp.route("/frameworks")
+@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.response(200, schemas.FrameworkSummaryOut(many=True))
+def list_frameworks(**_args):
+    """The installed competency frameworks."""
+    p = presenter()
+    return [p.framework_summary(fw) for fw in kbp().registry.frameworks.values()]
+
+
+@blp.route("/frameworks/<framework_id>")
+@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.response(200, schemas.FrameworkOut)
+@blp.alt_response(404, schema=schemas.ErrorOut)
+def get_framework(framework_id: str, **_args):
+    """One framework with its groups and competencies."""
+    return presenter().framework_detail(find_framework(framework_id))
+
+
+@blp.route("/frameworks/<framework_id>/competencies/<competency_id>")
+@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.response(200, schemas.CompetencyOut)
+@blp.alt_response(404, schema=schemas.ErrorOut)
+def get_competency(framework_id: str, competency_id: str, **_args):
+    """One competency with its definition, the questions of every question set and the activities of every source."""
+    fw = find_framework(framework_id)
+    comp = kbp().registry.competency(f"{fw.id}:{competency_id}")
+    if comp is None:
+        abort(
+            404,
+            message=_(
+                "Framework '%(framework)s' has no competency '%(id)s'.", framework=framework_id, id=competency_id
+            ),
+        )
+    return presenter().competency_detail(comp)
+
+
+@blp.route("/exporters")
+@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.response(200, schemas.ExporterOut(many=True))
+def list_exporters(**_args):
+    """Every exporter with what it exports, its media type and file extension."""
+    p = presenter()
+    reg = kbp().registry
+    return [p.exporter(e, reg.owner[("exporter", e.id)]) for e in reg.exporters.values()]

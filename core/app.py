@@ -1,0 +1,176 @@
+"""The app factory: one straight sequence, each step a small function.
+
+    config → storage → plugins → i18n → registry → blueprints
+
+* **config**: defaults, then an optional TOML file (``KBP_CONFIG``), then ``KBP_*`` environment
+  variables, then the ``config`` argument (tests). ``DATA_DIR`` defaults to Flask's instance folder;
+  demo mode (``DEMO``) uses a data folder of its own.
+* **storage**: :class:`core.storage.Storage` on ``DATA_DIR``.
+* **plugins**: :class:`core.plugins.PluginManager` loads every enabled plugin in isolation.
+* **i18n**: Flask-Babel for UI strings with :func:`core.i18n.select_locale`.
+* **registry**: :func:`core.registry.build_registry` calls the hooks and assembles the catalogue;
+  stale ``.mo`` files of every domain are compiled.
+* **blueprints**: the REST API (``/api/v1``, OpenAPI) and the web pages.
+
+Everything a request needs is on ``app.extensions["kbp"]`` (:class:`KBP`), reached with
+:func:`kbp`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from flask import Flask, current_app
+from flask_babel import Babel
+
+from core import i18n
+from core.plugins import PluginManager, disabled_plugins
+from core.registry import Registry, build_registry
+from core.storage import Storage
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "DATA_DIR": None,  # default: Flask's instance folder (demo: <instance>/demo)
+    "DEMO": False,
+    "DEFAULT_LOCALE": "sv",
+    "LOCALES_DIR": str(i18n.CORE_LOCALES_DIR),
+    "PLUGINS": [],  # extra plugins by module path: ["name=package.module"]
+    "SECRET_KEY": None,  # default: generated once and kept in DATA_DIR/secret_key
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # flask-smorest / OpenAPI
+    "API_TITLE": "KBP",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+@dataclass
+class KBP:
+    """The app's state: storage, plugins and the catalogue they built."""
+
+    storage: Storage
+    plugins: PluginManager
+    registry: Registry
+    config: Mapping[str, Any]
+
+
+def kbp() -> KBP:
+    return current_app.extensions["kbp"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask("core", static_folder="web/static", template_folder="web/templates")
+    configure(app, config)
+    storage = open_storage(app)
+    plugins = load_plugins(app, storage)
+    setup_i18n(app)
+    registry = assemble_registry(app, plugins)
+    app.extensions["kbp"] = KBP(storage, plugins, registry, MappingProxyType(dict(app.config)))
+    register_blueprints(app)
+    return app
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    app.config.update(DEFAULTS)
+    config_file = os.environ.get("KBP_CONFIG") or (overrides or {}).get("CONFIG_FILE")
+    if config_file:
+        app.config.update(read_config_file(config_file))
+    app.config.from_prefixed_env("KBP")
+    app.config.update(overrides or {})
+    plugins = app.config["PLUGINS"]
+    if isinstance(plugins, str):  # KBP_PLUGINS="a=pkg.a,b=pkg.b"
+        app.config["PLUGINS"] = [p for p in (s.strip() for s in plugins.split(",")) if p]
+    app.config["DATA_DIR"] = str(data_dir(app))
+    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _persistent_secret(Path(app.config["DATA_DIR"]) / "secret_key")
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a TOML config file; keys are the setting names without the ``KBP_`` prefix."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SystemExit(f"Config file {path} does not exist (set by KBP_CONFIG).") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SystemExit(f"Config file {path} is not valid TOML: {exc}") from None
+    return {key.upper(): value for key, value in data.items()}
+
+
+def data_dir(app: Flask) -> Path:
+    if app.config.get("DATA_DIR"):
+        base = Path(app.config["DATA_DIR"])
+    else:
+        base = Path(app.instance_path)
+    if app.config.get("DEMO") and not app.config.get("DEMO_DATA_DIR_IS_DATA_DIR"):
+        return Path(app.config.get("DEMO_DATA_DIR") or base / "demo")
+    return base
+
+
+def _persistent_secret(path: Path) -> str:
+    """A random session-signing key, created once per data folder (mode 0600), never logged."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def open_storage(app: Flask) -> Storage:
+    return Storage(app.config["DATA_DIR"])
+
+
+def load_plugins(app: Flask, storage: Storage) -> PluginManager:
+    manager = PluginManager(disabled=disabled_plugins(storage), extra=app.config["PLUGINS"])
+    manager.load_all()
+    return manager
+
+
+def setup_i18n(app: Flask) -> None:
+    Babel(
+        app,
+        locale_selector=i18n.select_locale,
+        default_locale=app.config["DEFAULT_LOCALE"],
+        default_translation_directories=app.config["LOCALES_DIR"],
+        default_domain=i18n.CORE_DOMAIN,
+    )
+    i18n.compile_stale({i18n.CORE_DOMAIN: app.config["LOCALES_DIR"]})
+
+
+def assemble_registry(app: Flask, plugins: PluginManager) -> Registry:
+    registry = build_registry(plugins, MappingProxyType(dict(app.config)))
+    i18n.compile_stale(registry.locale_dirs)
+    return registry
+
+
+def register_blueprints(app: Flask) -> None:
+    from core.api import register_api
+    from core.web import register_web
+
+    register_api(app)
+    register_web(app)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)

@@ -1,0 +1,371 @@
+"""Framework content packages: YAML files a framework plugin ships (and a licensee may replace).
+
+A *content package* is a folder::
+
+    framework.yaml          id, name, description, version, source_language, domain,
+                            licence_notice, and ``groups``: the group ids in display order
+    groups/<group-id>.yaml  one group: ``group: {id, name, description}`` and ``competencies``
+
+and each competency in a group file is::
+
+    - id: personlig-mognad            # stable ASCII slug
+      name: Personlig mognad
+      definition: ...                 # 2–4 sentences
+      coaching_questions:             # for a manager or coach
+        - text: ...
+          direction: back             # back | now | ahead
+          situations: [new_role]      # optional: role_changes | new_role | recruited_need | grow_further
+      self_reflection_questions:      # first person, for someone alone
+        - text: ...
+      activities:
+        - id: led-ett-mote            # unique within the competency
+          title: ...
+          description: ...
+          kind: on_the_job            # on_the_job | learning_from_others | training | reflection
+          effort: weeks               # hours | days | weeks | months
+          situations: []
+
+All text is written in ``source_language`` and is the msgid that the plugin's gettext domain
+translates. :func:`load_package` validates every file against the schemas below and reports a
+problem as ``file:line: field: message``. :func:`babel_extract` is the Babel extractor (entry
+point ``babel.extractors`` → ``kbp_content``) that pulls the text into ``.pot`` catalogs with a
+translator comment saying which competency and field it is and how long it should be.
+
+**Overlays.** ``load_package(base, overlay)`` reads each file from ``overlay`` when it exists there
+and from ``base`` otherwise: a licensee's official content pack can replace a group file, replace
+``framework.yaml`` (e.g. to add groups) or add group files, without code changes.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from core import model
+from core.registry import ContentError
+from core.schemas import NonEmpty, locale_code, slug
+
+# ----------------------------------------------------------------------------- schemas
+
+
+class _S(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class _QuestionIn(_S):
+    id = fields.String(validate=slug)
+    text = fields.String(required=True, validate=NonEmpty)
+    direction = fields.String(load_default="", validate=validate.OneOf(("",) + model.QUESTION_DIRECTIONS))
+    situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
+
+
+class _ActivityIn(_S):
+    id = fields.String(required=True, validate=slug)
+    title = fields.String(required=True, validate=NonEmpty)
+    description = fields.String(required=True, validate=NonEmpty)
+    kind = fields.String(required=True, validate=validate.OneOf(model.ACTIVITY_KINDS))
+    effort = fields.String(required=True, validate=validate.OneOf(model.EFFORTS))
+    situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
+
+
+class _CompetencyIn(_S):
+    id = fields.String(required=True, validate=slug)
+    name = fields.String(required=True, validate=NonEmpty)
+    definition = fields.String(required=True, validate=NonEmpty)
+    coaching_questions = fields.List(fields.Nested(_QuestionIn), load_default=list)
+    self_reflection_questions = fields.List(fields.Nested(_QuestionIn), load_default=list)
+    activities = fields.List(fields.Nested(_ActivityIn), load_default=list)
+
+    @validates_schema
+    def _unique_activity_ids(self, data, **kwargs):
+        ids = [a["id"] for a in data.get("activities", [])]
+        for i, ident in enumerate(ids):
+            if ident in ids[:i]:
+                raise ValidationError({"activities": {i: {"id": [f"Activity id '{ident}' appears twice."]}}})
+
+
+class _GroupMetaIn(_S):
+    id = fields.String(required=True, validate=slug)
+    name = fields.String(required=True, validate=NonEmpty)
+    description = fields.String(load_default="")
+
+
+class GroupFileSchema(_S):
+    group = fields.Nested(_GroupMetaIn, required=True)
+    competencies = fields.List(fields.Nested(_CompetencyIn), required=True, validate=NonEmpty)
+
+
+class FrameworkFileSchema(_S):
+    id = fields.String(required=True, validate=slug)
+    name = fields.String(required=True, validate=NonEmpty)
+    description = fields.String(load_default="")
+    version = fields.String(load_default="1")
+    source_language = fields.String(required=True, validate=locale_code)
+    domain = fields.String(required=True, validate=slug)
+    licence_notice = fields.String(load_default="")
+    licence_product = fields.String(load_default="")
+    groups = fields.List(fields.String(validate=slug), required=True, validate=NonEmpty)
+
+
+# ----------------------------------------------------------------------------- YAML with lines
+
+
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """Parse ``path``; return (data, node tree) so validation errors can name a line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContentError(f"{path}: file is missing") from None
+    except UnicodeDecodeError as exc:
+        raise ContentError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ContentError(f"{path}{line}: not valid YAML: {exc.problem or exc}") from None
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, path: list[str]) -> int | None:
+    """The 1-based line of the deepest node reached by ``path`` (keys and list indexes)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+            if nxt is None:  # an unknown key: point at the key itself
+                key = next((k for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and str(step).isdigit() and int(step) < len(node.value):
+            node = node.value[int(step)]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _first_error(messages: Any, path: list[str] | None = None) -> tuple[list[str], str]:
+    path = path or []
+    if isinstance(messages, dict):
+        key = sorted(messages, key=lambda k: (not str(k).isdigit(), int(k) if str(k).isdigit() else 0, str(k)))[0]
+        return _first_error(messages[key], path + [str(key)])
+    if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        return path, " ".join(messages)
+    if isinstance(messages, list) and messages:
+        return _first_error(messages[0], path)
+    return path, str(messages)
+
+
+def _validated(path: Path, schema: Schema) -> tuple[dict, yaml.Node | None]:
+    data, node = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}:1: expected a mapping of fields at the top of the file")
+    try:
+        return schema.load(data), node
+    except ValidationError as exc:
+        where, message = _first_error(exc.messages)
+        line = _line_of(node, where)
+        field = ".".join(where) or "(file)"
+        count = _count_errors(exc.messages)
+        more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+        raise ContentError(f"{path}:{line}: {field}: {message}{more}") from None
+
+
+def _count_errors(messages: Any) -> int:
+    if isinstance(messages, dict):
+        return sum(_count_errors(v) for v in messages.values())
+    if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        return 1
+    if isinstance(messages, list):
+        return sum(_count_errors(v) for v in messages)
+    return 1
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+@dataclass
+class ContentPackage:
+    """A loaded package, in the plain-data shapes the hooks return."""
+
+    framework: dict
+    coaching: dict
+    self_reflection: dict
+    activities: list[dict]
+    files: list[Path]
+
+
+def question_id(competency_id: str, kind: str, text: str) -> str:
+    digest = hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
+    return f"{competency_id}-{'c' if kind == 'coaching' else 's'}-{digest}"
+
+
+def _pick(name: str, base: Path, overlay: Path | None) -> Path:
+    if overlay is not None and (overlay / name).is_file():
+        return overlay / name
+    return base / name
+
+
+def load_package(base: str | Path, overlay: str | Path | None = None) -> ContentPackage:
+    base = Path(base)
+    overlay = Path(overlay) if overlay else None
+    fw_path = _pick("framework.yaml", base, overlay)
+    meta, _node = _validated(fw_path, FrameworkFileSchema())
+    files = [fw_path]
+    groups, coaching, reflective, activities = [], [], [], []
+    seen: dict[str, Path] = {}
+    for group_id in meta["groups"]:
+        path = _pick(f"groups/{group_id}.yaml", base, overlay)
+        data, node = _validated(path, GroupFileSchema())
+        files.append(path)
+        if data["group"]["id"] != group_id:
+            line = _line_of(node, ["group", "id"])
+            raise ContentError(f"{path}:{line}: group.id: is '{data['group']['id']}', expected '{group_id}'")
+        comps = []
+        for index, comp in enumerate(data["competencies"]):
+            if comp["id"] in seen:
+                line = _line_of(node, ["competencies", str(index), "id"])
+                raise ContentError(f"{path}:{line}: competency id '{comp['id']}' is also defined in {seen[comp['id']]}")
+            seen[comp["id"]] = path
+            comps.append({"id": comp["id"], "name": comp["name"], "definition": comp["definition"]})
+            gid = f"{meta['id']}:{comp['id']}"
+            for kind, target, items in (
+                ("coaching", coaching, comp["coaching_questions"]),
+                ("self_reflection", reflective, comp["self_reflection_questions"]),
+            ):
+                for q in items:
+                    target.append(
+                        {
+                            "id": q.get("id") or question_id(comp["id"], kind, q["text"]),
+                            "competency": gid,
+                            "text": q["text"],
+                            "direction": q["direction"],
+                            "situations": q["situations"],
+                        }
+                    )
+            for a in comp["activities"]:
+                activities.append(
+                    {
+                        "id": f"{comp['id']}-{a['id']}",
+                        "competencies": [gid],
+                        "title": a["title"],
+                        "description": a["description"],
+                        "kind": a["kind"],
+                        "effort": a["effort"],
+                        "situations": a["situations"],
+                    }
+                )
+        groups.append({**data["group"], "competencies": comps})
+    framework = {k: meta[k] for k in meta if k != "groups"}
+    framework["groups"] = groups
+    common = {"source_language": meta["source_language"], "domain": meta["domain"]}
+    return ContentPackage(
+        framework=framework,
+        coaching={"id": f"{meta['id']}-coaching", "title": "Coaching questions", "kind": "coaching",
+                  "questions": coaching, **common},
+        self_reflection={"id": f"{meta['id']}-self-reflection", "title": "Self-reflection questions",
+                         "kind": "self_reflection", "questions": reflective, **common},
+        activities=activities,
+        files=files,
+    )
+
+
+class PackageActivitySource(model.ActivitySource):
+    """The activities of a content package, as a read-only activity source."""
+
+    def __init__(self, package: ContentPackage, source_id: str, title: str):
+        self.id = source_id
+        self.title = title
+        self.domain = package.framework["domain"]
+        self.source_language = package.framework["source_language"]
+        self._items = package.activities
+
+    def activities(self):
+        return self._items
+
+
+# ----------------------------------------------------------------------------- Babel extractor
+
+#: rough maximum lengths shown to translators
+_MAX = {"name": 40, "group": 40, "definition": 600, "question": 200, "title": 80, "description": 400}
+
+
+def babel_extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Babel extractor for content files: yields ``(line, funcname, message, comments)``.
+
+    Registered as ``kbp_content`` in the ``babel.extractors`` entry-point group; use it in a
+    mapping file with ``[kbp_content: **/content/**.yaml]``.
+    """
+    text = fileobj.read()
+    if isinstance(text, bytes):
+        text = text.decode(options.get("encoding", "utf-8") if options else "utf-8")
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    yield from _extract_nodes(node)
+
+
+def _scalar(mapping: yaml.MappingNode, key: str) -> yaml.ScalarNode | None:
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key and isinstance(v, yaml.ScalarNode):
+            return v
+    return None
+
+
+def _child(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def _msg(node: yaml.ScalarNode | None, comment: str, limit: int):
+    if node is not None and node.value.strip():
+        return (node.start_mark.line + 1, None, node.value, [f"{comment} (keep under about {limit} characters)"])
+    return None
+
+
+def _extract_nodes(root: yaml.MappingNode):
+    found = []
+    if _scalar(root, "source_language") is not None:  # framework.yaml
+        fid = _scalar(root, "id").value if _scalar(root, "id") else "?"
+        found.append(_msg(_scalar(root, "name"), f"Framework '{fid}': name", _MAX["name"] * 2))
+        found.append(_msg(_scalar(root, "description"), f"Framework '{fid}': description", _MAX["definition"]))
+        found.append(_msg(_scalar(root, "licence_notice"), f"Framework '{fid}': licence notice", _MAX["definition"]))
+    group = _child(root, "group")
+    if isinstance(group, yaml.MappingNode):
+        gid = _scalar(group, "id").value if _scalar(group, "id") else "?"
+        found.append(_msg(_scalar(group, "name"), f"Group '{gid}': name", _MAX["group"]))
+        found.append(_msg(_scalar(group, "description"), f"Group '{gid}': description", _MAX["definition"]))
+    comps = _child(root, "competencies")
+    if isinstance(comps, yaml.SequenceNode):
+        for comp in comps.value:
+            if not isinstance(comp, yaml.MappingNode):
+                continue
+            cid = _scalar(comp, "id").value if _scalar(comp, "id") else "?"
+            found.append(_msg(_scalar(comp, "name"), f"Competency '{cid}': name", _MAX["name"]))
+            found.append(_msg(_scalar(comp, "definition"), f"Competency '{cid}': definition, 2-4 sentences", _MAX["definition"]))
+            for key, label in (("coaching_questions", "coaching question to the employee (du-form)"),
+                               ("self_reflection_questions", "self-reflection question in the first person")):
+                seq = _child(comp, key)
+                if isinstance(seq, yaml.SequenceNode):
+                    for q in seq.value:
+                        if isinstance(q, yaml.MappingNode):
+                            found.append(_msg(_scalar(q, "text"), f"Competency '{cid}': {label}", _MAX["question"]))
+            acts = _child(comp, "activities")
+            if isinstance(acts, yaml.SequenceNode):
+                for a in acts.value:
+                    if isinstance(a, yaml.MappingNode):
+                        aid = _scalar(a, "id").value if _scalar(a, "id") else "?"
+                        found.append(_msg(_scalar(a, "title"), f"Competency '{cid}', activity '{aid}': title, verb first", _MAX["title"]))
+                        found.append(_msg(_scalar(a, "description"), f"Competency '{cid}', activity '{aid}': description, what to do and how to follow up", _MAX["description"]))
+    for item in found:
+        if item is not None:
+            yield item

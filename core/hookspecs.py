@@ -1,0 +1,94 @@
+"""THE plugin contract of KBP.
+
+Every hook below is called **once at start-up**, for every enabled plugin, one plugin at a time
+(see :mod:`core.plugins`): a plugin that raises, or returns something the schemas in
+:mod:`core.schemas` reject, is reported by name with the reason and skipped as a whole, while the
+rest of the app starts.
+
+Each hook receives ``config``, a read-only view of the app's configuration (``DATA_DIR``,
+``DEMO``, ``DEFAULT_LOCALE`` …). An implementation may leave the argument out (pluggy passes only
+the arguments an implementation names), so ``def kbp_frameworks():`` is fine.
+
+Return values follow one rule: *content is plain data, behaviour is an object* (see
+:mod:`core.model`). Every hook may return ``None`` or a list.
+
+Write an implementation like this::
+
+    from core import hookimpl
+
+    @hookimpl
+    def kbp_frameworks():
+        return [{"id": "my-framework", ...}]
+
+and declare the module in the entry-point group ``kbp.plugins`` of your package.
+"""
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "kbp"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def kbp_frameworks(config):
+    """Competency frameworks this plugin provides.
+
+    Return a list of dicts shaped like ``core.schemas.FrameworkSchema``: ``id`` (slug),
+    ``name``, ``description``, ``version``, ``source_language`` (the language the text is written
+    in), ``domain`` (the gettext domain that translates it, see ``kbp_locale_dirs``), optional
+    ``licence_product`` (the framework is served only while :mod:`core.licensing` accepts a licence
+    for that product) and ``licence_notice``, and ``groups``: ``[{id, name, description,
+    competencies: [{id, name, definition}]}]``. A competency's global id is
+    ``framework:competency``. Two plugins providing the same framework id is an error that names
+    both.
+    """
+
+
+@hookspec
+def kbp_question_sets(config):
+    """Sets of questions for competencies: coaching questions, self-reflection questions, ….
+
+    Return a list of dicts shaped like ``core.schemas.QuestionSetSchema``: ``id``, ``title``,
+    ``kind`` (``coaching`` or ``self_reflection``), ``source_language``, ``domain`` and
+    ``questions``: ``[{id, competency: "framework:competency", text, direction, situations}]``.
+    ``direction`` is ``back``, ``now`` or ``ahead``; ``situations`` tags the situations a question
+    fits especially well (``role_changes``, ``new_role``, ``recruited_need``, ``grow_further``).
+    Questions may refer to competencies of any framework; the registry drops none, but only
+    questions for installed competencies are shown.
+    """
+
+
+@hookspec
+def kbp_activity_sources(config):
+    """Sources of development activities.
+
+    Return a list of :class:`core.model.ActivitySource` instances. The core reads ``id``,
+    ``title``, ``domain``, ``source_language`` and ``writable`` from each, and calls
+    ``activities()`` (plain dicts shaped like ``core.schemas.ActivitySchema``: ``id``,
+    ``competencies`` (global ids), ``title``, ``description``, ``kind``, ``effort``, ``situations``)
+    or, when the source overrides it, ``for_competencies(global_ids)``.
+    """
+
+
+@hookspec
+def kbp_exporters(config):
+    """Exporters: turn a plan, a framework or a dialogue guide into a file.
+
+    Return a list of :class:`core.model.Exporter` instances with ``id``, ``title``, ``subject``
+    (``plan``, ``framework`` or ``dialogue_guide``), ``media_type``, ``extension`` and ``domain``,
+    and a method ``export(obj, locale) -> bytes`` that writes the file in the reader's language.
+    """
+
+
+@hookspec
+def kbp_locale_dirs(config):
+    """Translation folders: where this plugin's gettext catalogs live.
+
+    Return a list of ``{"domain": "my_plugin", "path": "/abs/path/to/locales"}``; the folder holds
+    ``<locale>/LC_MESSAGES/<domain>.po`` (and the compiled ``.mo``, built when stale). Use a domain
+    of your own so catalogs never collide; content text of your frameworks, question sets and
+    activities is translated in that domain.
+    """

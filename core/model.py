@@ -1,0 +1,164 @@
+"""Domain types: what the registry holds and what the API and pages show.
+
+Style of the hook contract (one style, kept everywhere):
+
+* **Content is plain data.** ``kbp_frameworks`` and ``kbp_question_sets`` return dicts/lists that
+  :mod:`core.schemas` validates and turns into the frozen dataclasses below. A content plugin can
+  load YAML and hand it over without importing any class.
+* **Behaviour is an object.** ``kbp_activity_sources`` and ``kbp_exporters`` return instances of
+  :class:`ActivitySource` and :class:`Exporter` (subclass them), whose metadata the core validates
+  with the same schemas.
+
+Text fields hold the *source text* in the plugin's source language; it is the gettext msgid in the
+plugin's translation domain (see :mod:`core.i18n`). Ids are stable ASCII slugs; a competency's
+global id is ``framework:competency``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+SITUATIONS = ("role_changes", "new_role", "recruited_need", "grow_further")
+ACTIVITY_KINDS = ("on_the_job", "learning_from_others", "training", "reflection")
+EFFORTS = ("hours", "days", "weeks", "months")
+QUESTION_KINDS = ("coaching", "self_reflection")
+QUESTION_DIRECTIONS = ("back", "now", "ahead")
+EXPORT_SUBJECTS = ("plan", "framework", "dialogue_guide")
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+
+
+@dataclass(frozen=True)
+class TextDomain:
+    """Where a piece of content text is translated: gettext domain and the language it is written in."""
+
+    domain: str
+    source_language: str
+
+
+@dataclass(frozen=True)
+class Competency:
+    id: str
+    framework_id: str
+    group_id: str
+    name: str
+    definition: str
+    text: TextDomain
+
+    @property
+    def global_id(self) -> str:
+        return f"{self.framework_id}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    description: str
+    competencies: tuple[Competency, ...]
+
+
+@dataclass(frozen=True)
+class Framework:
+    id: str
+    name: str
+    description: str
+    version: str
+    text: TextDomain
+    groups: tuple[Group, ...]
+    licence_notice: str = ""
+    plugin: str = ""
+    #: a product id when the framework needs a licence (see core.licensing); empty when open
+    licence_product: str = ""
+
+    def competencies(self) -> Iterable[Competency]:
+        for group in self.groups:
+            yield from group.competencies
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    competency: str  # global id
+    kind: str  # coaching | self_reflection
+    text: str
+    direction: str = ""
+    situations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    id: str
+    title: str
+    kind: str
+    text: TextDomain
+    questions: tuple[Question, ...]
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class Activity:
+    id: str
+    source: str
+    competencies: tuple[str, ...]  # global ids
+    title: str
+    description: str
+    kind: str
+    effort: str
+    text: TextDomain
+    situations: tuple[str, ...] = ()
+    provider: str = ""
+    url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class ActivitySource:
+    """Base class for activity sources returned by ``kbp_activity_sources``.
+
+    Subclass it and set the class attributes; implement :meth:`activities`. The default
+    :meth:`for_competencies` filters :meth:`activities`; a source backed by an index or a database
+    overrides it. ``activities`` returns plain dicts (validated by ``ActivitySchema``) or
+    :class:`Activity` objects.
+    """
+
+    id: str = ""
+    title: str = ""
+    #: gettext domain and language of the source's own text
+    domain: str = "messages"
+    source_language: str = "en"
+    writable: bool = False
+
+    def activities(self) -> Iterable[dict | Activity]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def for_competencies(self, competency_ids: Iterable[str]) -> list[Activity]:
+        wanted = set(competency_ids)
+        return [a for a in self.loaded() if wanted.intersection(a.competencies)]
+
+    def loaded(self) -> list[Activity]:
+        """The source's activities as validated :class:`Activity` objects (cached per instance)."""
+        cached = getattr(self, "_kbp_loaded", None)
+        if cached is None:
+            from core.schemas import load_activities
+
+            cached = load_activities(self)
+            self._kbp_loaded = cached
+        return cached
+
+
+class Exporter:
+    """Base class for exporters returned by ``kbp_exporters``.
+
+    ``subject`` says what it exports (``plan``, ``framework``, ``dialogue_guide``);
+    :meth:`export` returns the file's bytes, written in ``locale``.
+    """
+
+    id: str = ""
+    title: str = ""
+    subject: str = ""
+    media_type: str = "application/octet-stream"
+    extension: str = ""
+    domain: str = "messages"
+
+    def export(self, obj: Any, locale: str) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError

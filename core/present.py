@@ -1,0 +1,101 @@
+"""Turn catalogue objects into plain dicts in the reader's language, for the API and the pages.
+
+One place decides what a framework, competency, question or activity looks like to a reader, so
+the REST API and the HTML pages never disagree.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from core import i18n, model
+from core.registry import Registry
+
+
+class Presenter:
+    def __init__(self, registry: Registry, locale: str):
+        self.registry = registry
+        self.locale = locale
+
+    def tr(self, text: str, domain: model.TextDomain) -> str:
+        return i18n.content(text, domain.source_language, domain.domain, self.locale, self.registry.locale_dirs)
+
+    # ------------------------------------------------------------------ frameworks
+    def framework_summary(self, fw: model.Framework) -> dict[str, Any]:
+        return {
+            "id": fw.id,
+            "name": self.tr(fw.name, fw.text),
+            "description": self.tr(fw.description, fw.text),
+            "version": fw.version,
+            "plugin": fw.plugin,
+            "language": self.locale,
+            "licensed": True,
+            "competency_count": sum(len(g.competencies) for g in fw.groups),
+        }
+
+    def competency_brief(self, comp: model.Competency) -> dict[str, Any]:
+        return {
+            "id": comp.id,
+            "global_id": comp.global_id,
+            "name": self.tr(comp.name, comp.text),
+            "definition": self.tr(comp.definition, comp.text),
+        }
+
+    def group(self, fw: model.Framework, group: model.Group) -> dict[str, Any]:
+        return {
+            "id": group.id,
+            "name": self.tr(group.name, fw.text),
+            "description": self.tr(group.description, fw.text),
+            "competencies": [self.competency_brief(c) for c in group.competencies],
+        }
+
+    def framework_detail(self, fw: model.Framework) -> dict[str, Any]:
+        data = self.framework_summary(fw)
+        data["licence_notice"] = self.tr(fw.licence_notice, fw.text)
+        data["groups"] = [self.group(fw, g) for g in fw.groups]
+        return data
+
+    # ------------------------------------------------------------------ competencies
+    def question(self, qs: model.QuestionSet, q: model.Question) -> dict[str, Any]:
+        return {
+            "id": q.id,
+            "question_set": qs.id,
+            "kind": q.kind,
+            "text": self.tr(q.text, qs.text),
+            "direction": q.direction,
+            "situations": list(q.situations),
+        }
+
+    def activity(self, a: model.Activity) -> dict[str, Any]:
+        return {
+            "id": a.id,
+            "source": a.source,
+            "competencies": list(a.competencies),
+            "title": self.tr(a.title, a.text),
+            "description": self.tr(a.description, a.text),
+            "kind": a.kind,
+            "effort": a.effort,
+            "situations": list(a.situations),
+            "provider": a.provider,
+            "url": a.url,
+        }
+
+    def competency_detail(self, comp: model.Competency) -> dict[str, Any]:
+        fw = self.registry.frameworks[comp.framework_id]
+        group = next(g for g in fw.groups if g.id == comp.group_id)
+        data = self.competency_brief(comp)
+        data["framework"] = fw.id
+        data["group"] = {"id": group.id, "name": self.tr(group.name, fw.text)}
+        data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
+        data["activities"] = [self.activity(a) for a in self.registry.activities_for([comp.global_id])]
+        return data
+
+    # ------------------------------------------------------------------ plugins, exporters
+    def exporter(self, exp: model.Exporter, plugin: str) -> dict[str, Any]:
+        return {
+            "id": exp.id,
+            "title": self.tr(exp.title, model.TextDomain(exp.domain, i18n.UI_SOURCE_LANGUAGE)),
+            "subject": exp.subject,
+            "media_type": exp.media_type,
+            "extension": exp.extension,
+            "plugin": plugin,
+        }

@@ -1,0 +1,352 @@
+"""marshmallow schemas: plugin content in, API documents out.
+
+Input schemas (``*Schema``) validate what plugins hand to the core and build the dataclasses of
+:mod:`core.model`. Output schemas (``*Out``) describe the REST API; flask-smorest turns them into
+the OpenAPI document. Names are unique on purpose: apispec keys components by class name.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from core import model
+
+slug = validate.Regexp(model.SLUG_PATTERN, error="Must be a lower-case ASCII slug such as 'my-id'.")
+global_id = validate.Regexp(
+    r"^[a-z0-9]+(?:[-_][a-z0-9]+)*:[a-z0-9]+(?:[-_][a-z0-9]+)*$",
+    error="Must be a global competency id 'framework:competency'.",
+)
+locale_code = validate.Regexp(r"^[a-z]{2,3}(?:_[A-Z]{2})?$", error="Must be a locale code such as 'sv' or 'en'.")
+NonEmpty = validate.Length(min=1)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --------------------------------------------------------------------------- content in
+
+
+class CompetencySchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    name = fields.String(required=True, validate=NonEmpty)
+    definition = fields.String(required=True, validate=NonEmpty)
+
+
+class GroupSchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    name = fields.String(required=True, validate=NonEmpty)
+    description = fields.String(load_default="")
+    competencies = fields.List(fields.Nested(CompetencySchema), required=True, validate=NonEmpty)
+
+
+class FrameworkSchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    name = fields.String(required=True, validate=NonEmpty)
+    description = fields.String(load_default="")
+    version = fields.String(load_default="1")
+    source_language = fields.String(required=True, validate=locale_code)
+    domain = fields.String(required=True, validate=slug)
+    licence_notice = fields.String(load_default="")
+    licence_product = fields.String(load_default="")
+    groups = fields.List(fields.Nested(GroupSchema), required=True, validate=NonEmpty)
+
+    @validates_schema
+    def _unique_ids(self, data, **kwargs):
+        seen: set[str] = set()
+        groups: set[str] = set()
+        for group in data.get("groups", []):
+            if group["id"] in groups:
+                raise ValidationError(f"Group id '{group['id']}' appears twice.", "groups")
+            groups.add(group["id"])
+            for comp in group["competencies"]:
+                if comp["id"] in seen:
+                    raise ValidationError(f"Competency id '{comp['id']}' appears twice.", "groups")
+                seen.add(comp["id"])
+
+    @post_load
+    def _make(self, data, **kwargs) -> model.Framework:
+        text = model.TextDomain(data["domain"], data["source_language"])
+        groups = tuple(
+            model.Group(
+                id=g["id"],
+                name=g["name"],
+                description=g["description"],
+                competencies=tuple(
+                    model.Competency(
+                        id=c["id"],
+                        framework_id=data["id"],
+                        group_id=g["id"],
+                        name=c["name"],
+                        definition=c["definition"],
+                        text=text,
+                    )
+                    for c in g["competencies"]
+                ),
+            )
+            for g in data["groups"]
+        )
+        return model.Framework(
+            id=data["id"],
+            name=data["name"],
+            description=data["description"],
+            version=data["version"],
+            text=text,
+            groups=groups,
+            licence_notice=data["licence_notice"],
+            licence_product=data["licence_product"],
+        )
+
+
+class QuestionSchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    competency = fields.String(required=True, validate=global_id)
+    text = fields.String(required=True, validate=NonEmpty)
+    direction = fields.String(load_default="", validate=validate.OneOf(("",) + model.QUESTION_DIRECTIONS))
+    situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
+
+
+class QuestionSetSchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    title = fields.String(required=True, validate=NonEmpty)
+    kind = fields.String(required=True, validate=validate.OneOf(model.QUESTION_KINDS))
+    source_language = fields.String(required=True, validate=locale_code)
+    domain = fields.String(required=True, validate=slug)
+    questions = fields.List(fields.Nested(QuestionSchema), required=True)
+
+    @validates_schema
+    def _unique_ids(self, data, **kwargs):
+        ids = [q["id"] for q in data.get("questions", [])]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValidationError(f"Question ids appear twice: {', '.join(dupes)}.", "questions")
+
+    @post_load
+    def _make(self, data, **kwargs) -> model.QuestionSet:
+        return model.QuestionSet(
+            id=data["id"],
+            title=data["title"],
+            kind=data["kind"],
+            text=model.TextDomain(data["domain"], data["source_language"]),
+            questions=tuple(
+                model.Question(
+                    id=q["id"],
+                    competency=q["competency"],
+                    kind=data["kind"],
+                    text=q["text"],
+                    direction=q["direction"],
+                    situations=tuple(q["situations"]),
+                )
+                for q in data["questions"]
+            ),
+        )
+
+
+class ActivitySchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    competencies = fields.List(fields.String(validate=global_id), required=True, validate=NonEmpty)
+    title = fields.String(required=True, validate=NonEmpty)
+    description = fields.String(required=True, validate=NonEmpty)
+    kind = fields.String(required=True, validate=validate.OneOf(model.ACTIVITY_KINDS))
+    effort = fields.String(required=True, validate=validate.OneOf(model.EFFORTS))
+    situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
+    provider = fields.String(load_default="")
+    url = fields.Url(load_default="", allow_none=False)
+    extra = fields.Dict(load_default=dict)
+
+
+class ActivitySourceMetaSchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    title = fields.String(required=True, validate=NonEmpty)
+    domain = fields.String(required=True, validate=slug)
+    source_language = fields.String(required=True, validate=locale_code)
+    writable = fields.Boolean(required=True)
+
+
+class ExporterMetaSchema(_Strict):
+    id = fields.String(required=True, validate=slug)
+    title = fields.String(required=True, validate=NonEmpty)
+    subject = fields.String(required=True, validate=validate.OneOf(model.EXPORT_SUBJECTS))
+    media_type = fields.String(required=True, validate=validate.Regexp(r"^[\w.+-]+/[\w.+-]+$"))
+    extension = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9]+$"))
+    domain = fields.String(required=True, validate=slug)
+
+
+class LocaleDirSchema(_Strict):
+    domain = fields.String(required=True, validate=slug)
+    path = fields.String(required=True, validate=NonEmpty)
+
+
+def object_meta(obj: Any, schema: Schema) -> dict:
+    """Read the declared attributes of a behaviour object and validate them with ``schema``."""
+    data = {name: getattr(obj, name, None) for name in schema.fields}
+    return schema.load(data)
+
+
+def load_activities(source: model.ActivitySource) -> list[model.Activity]:
+    """Validate everything ``source.activities()`` yields; raise ValidationError naming the item."""
+    text = model.TextDomain(source.domain, source.source_language)
+    result = []
+    schema = ActivitySchema()
+    for index, item in enumerate(source.activities()):
+        if isinstance(item, model.Activity):
+            result.append(item)
+            continue
+        try:
+            data = schema.load(item)
+        except ValidationError as exc:
+            ident = item.get("id", index) if isinstance(item, dict) else index
+            raise ValidationError({f"activity {ident!r}": exc.messages}) from exc
+        result.append(
+            model.Activity(
+                id=data["id"],
+                source=source.id,
+                competencies=tuple(data["competencies"]),
+                title=data["title"],
+                description=data["description"],
+                kind=data["kind"],
+                effort=data["effort"],
+                text=text,
+                situations=tuple(data["situations"]),
+                provider=data["provider"],
+                url=data["url"],
+                extra=data["extra"],
+            )
+        )
+    return result
+
+
+def format_errors(messages: Any, prefix: str = "") -> str:
+    """Flatten marshmallow's nested error dict into ``path: message`` lines a person can read."""
+    lines: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list) and node and all(isinstance(x, str) for x in node):
+            lines.append(f"{path}: {' '.join(node)}" if path else " ".join(node))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}.{i}")
+        else:
+            lines.append(f"{path}: {node}" if path else str(node))
+
+    walk(messages, prefix)
+    return "; ".join(lines)
+
+
+# --------------------------------------------------------------------------- API out
+
+
+class ErrorOut(Schema):
+    code = fields.String(metadata={"description": "Stable machine-readable error code, e.g. 'not_found'."})
+    status = fields.Integer(metadata={"description": "HTTP status."})
+    message = fields.String(metadata={"description": "What went wrong and what to do, in the request's language."})
+    errors = fields.Dict(metadata={"description": "Field-level validation errors, when any."})
+
+
+class PluginOut(Schema):
+    name = fields.String()
+    version = fields.String()
+    module = fields.String()
+    builtin = fields.Boolean()
+    enabled = fields.Boolean()
+    state = fields.String(metadata={"description": "active | disabled | failed | unlicensed"})
+    reason = fields.String(allow_none=True)
+    hooks = fields.List(fields.String())
+
+
+class CompetencyBriefOut(Schema):
+    id = fields.String()
+    global_id = fields.String()
+    name = fields.String()
+    definition = fields.String()
+
+
+class GroupOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    competencies = fields.List(fields.Nested(CompetencyBriefOut))
+
+
+class FrameworkSummaryOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    version = fields.String()
+    plugin = fields.String()
+    language = fields.String()
+    licensed = fields.Boolean()
+    competency_count = fields.Integer()
+
+
+class FrameworkOut(FrameworkSummaryOut):
+    licence_notice = fields.String()
+    groups = fields.List(fields.Nested(GroupOut))
+
+
+class QuestionOut(Schema):
+    id = fields.String()
+    question_set = fields.String()
+    kind = fields.String()
+    text = fields.String()
+    direction = fields.String()
+    situations = fields.List(fields.String())
+
+
+class ActivityOut(Schema):
+    id = fields.String()
+    source = fields.String()
+    competencies = fields.List(fields.String())
+    title = fields.String()
+    description = fields.String()
+    kind = fields.String()
+    effort = fields.String()
+    situations = fields.List(fields.String())
+    provider = fields.String()
+    url = fields.String()
+
+
+class GroupRefOut(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
+class CompetencyOut(CompetencyBriefOut):
+    framework = fields.String()
+    group = fields.Nested(GroupRefOut)
+    questions = fields.List(fields.Nested(QuestionOut))
+    activities = fields.List(fields.Nested(ActivityOut))
+
+
+class ExporterOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    subject = fields.String()
+    media_type = fields.String()
+    extension = fields.String()
+    plugin = fields.String()
+
+
+class LangArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    lang = fields.String(validate=locale_code, metadata={"description": "Language of the response, e.g. sv or en."})
+
+
+def ids(items: Iterable[Any]) -> list[str]:
+    return [item.id for item in items]

@@ -1,0 +1,150 @@
+"""HTML pages: a plain, accessible shell over the catalogue (the full UI grows on it)."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, render_template, request, url_for
+from flask_babel import get_locale
+from werkzeug.exceptions import HTTPException
+
+from core import i18n
+from core.app import kbp
+from core.i18n import gettext as _
+from core.present import Presenter
+
+bp = Blueprint("web", __name__)
+
+SITUATION_LABELS = {
+    "role_changes": "The role changes",
+    "new_role": "Growing into a new role",
+    "recruited_need": "Recruited with a development need",
+    "grow_further": "Growing further",
+}
+KIND_LABELS = {
+    "on_the_job": "On the job",
+    "learning_from_others": "Learning from others",
+    "training": "Training",
+    "reflection": "Reflection",
+}
+EFFORT_LABELS = {
+    "hours": "A few hours",
+    "days": "A few days",
+    "weeks": "A few weeks",
+    "months": "A few months",
+}
+DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahead"}
+QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
+STATE_LABELS = {
+    "active": "Active",
+    "disabled": "Disabled",
+    "failed": "Failed",
+    "unlicensed": "Installed, not licensed",
+    "pending": "Pending",
+}
+
+
+def _mark_for_extraction() -> None:
+    """Label values are msgids: listed here so ``kbp i18n extract`` finds them."""
+    _("The role changes"), _("Growing into a new role"), _("Recruited with a development need")
+    _("Growing further"), _("On the job"), _("Learning from others"), _("Training"), _("Reflection")
+    _("A few hours"), _("A few days"), _("A few weeks"), _("A few months")
+    _("Looking back"), _("Now"), _("Looking ahead"), _("Coaching questions"), _("Self-reflection questions")
+    _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
+
+
+def label(table: dict[str, str], key: str) -> str:
+    return _(table[key]) if key in table else key
+
+
+def presenter() -> Presenter:
+    return Presenter(kbp().registry, str(get_locale()))
+
+
+@bp.app_context_processor
+def shell_context():
+    current = str(get_locale()) if request else i18n.UI_SOURCE_LANGUAGE
+    args = {k: v for k, v in (request.view_args or {}).items()} if request else {}
+
+    def switch_url(code: str) -> str:
+        endpoint = request.endpoint if request and request.endpoint and request.endpoint.startswith("web.") else "web.home"
+        return url_for(endpoint, **(args if endpoint == request.endpoint else {}), lang=code)
+
+    return {
+        "current_locale": current,
+        "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()],
+        "switch_url": switch_url,
+        "demo": bool(kbp().config.get("DEMO")),
+        "label": label,
+        "SITUATION_LABELS": SITUATION_LABELS,
+        "KIND_LABELS": KIND_LABELS,
+        "EFFORT_LABELS": EFFORT_LABELS,
+        "DIRECTION_LABELS": DIRECTION_LABELS,
+        "QUESTION_KIND_LABELS": QUESTION_KIND_LABELS,
+        "STATE_LABELS": STATE_LABELS,
+    }
+
+
+@bp.route("/")
+def home():
+    p = presenter()
+    frameworks = [p.framework_detail(fw) for fw in kbp().registry.frameworks.values()]
+    return render_template("home.html", frameworks=frameworks)
+
+
+@bp.route("/frameworks/<framework_id>")
+def framework(framework_id: str):
+    fw = kbp().registry.framework(framework_id)
+    if fw is None:
+        abort(404)
+    return render_template("framework.html", fw=presenter().framework_detail(fw))
+
+
+@bp.route("/frameworks/<framework_id>/<competency_id>")
+def competency(framework_id: str, competency_id: str):
+    reg = kbp().registry
+    comp = reg.competency(f"{framework_id}:{competency_id}")
+    if comp is None:
+        abort(404)
+    p = presenter()
+    return render_template(
+        "competency.html",
+        fw=p.framework_summary(reg.frameworks[framework_id]),
+        comp=p.competency_detail(comp),
+    )
+
+
+@bp.route("/plugins")
+def plugins():
+    return render_template("plugins.html", plugins=kbp().plugins.listing())
+
+
+def html_error(error: HTTPException):
+    status = error.code or 500
+    titles = {
+        404: _("Page not found"),
+        405: _("Not allowed"),
+        403: _("Access denied"),
+        400: _("Bad request"),
+        500: _("Something went wrong"),
+    }
+    from core.api import default_message
+
+    return (
+        render_template("error.html", status=status, title=titles.get(status, _("Error")), message=default_message(status)),
+        status,
+    )
+
+
+@bp.after_app_request
+def security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'",
+    )
+    return response
+
+
+def register_web(app: Flask) -> None:
+    app.register_blueprint(bp)

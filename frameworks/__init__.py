@@ -1,0 +1,1 @@
+"""Framework plugins that ship with KBP."""
