@@ -31,6 +31,7 @@ from flask import Flask, current_app
 from flask_babel import Babel
 
 from core import i18n
+from core.entitlements import Entitlements
 from core.plugins import PluginManager, disabled_plugins
 from core.registry import Registry, build_registry
 from core.storage import Storage
@@ -64,6 +65,20 @@ class KBP:
     plugins: PluginManager
     registry: Registry
     config: Mapping[str, Any]
+
+    def plugin_listing(self) -> list[dict[str, Any]]:
+        """Plugins as listed to people: a loaded plugin whose framework lacks a valid licence is
+        ``unlicensed``, with the licence check's message as the reason."""
+        rows = []
+        for record in self.plugins.listing():
+            row = record.as_dict()
+            if record.state == "active":
+                for fw in self.registry.frameworks.values():
+                    check = self.registry.entitlements.check(fw) if fw.plugin == record.name else None
+                    if check is not None and not check.ok:
+                        row["state"], row["reason"] = "unlicensed", check.message
+            rows.append(row)
+        return rows
 
 
 def kbp() -> KBP:
@@ -160,6 +175,7 @@ def setup_i18n(app: Flask) -> None:
 
 def assemble_registry(app: Flask, plugins: PluginManager) -> Registry:
     registry = build_registry(plugins, MappingProxyType(dict(app.config)))
+    registry.entitlements = Entitlements(app.config["DATA_DIR"], demo_mode=bool(app.config["DEMO"]))
     i18n.compile_stale(registry.locale_dirs)
     return registry
 

@@ -90,8 +90,10 @@ def plugins_list(ctx: click.Context) -> None:
     app = make_app(ctx)
     state: KBP = app.extensions["kbp"]
     rows = [(_("NAME"), _("VERSION"), _("ENABLED"), _("STATE"), _("REASON"))]
-    for rec in state.plugins.listing():
-        rows.append((rec.name, rec.version or "-", _("yes") if rec.enabled else _("no"), rec.state, rec.reason or ""))
+    for rec in state.plugin_listing():
+        rows.append(
+            (rec["name"], rec["version"] or "-", _("yes") if rec["enabled"] else _("no"), rec["state"], rec["reason"] or "")
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
@@ -131,6 +133,231 @@ def plugins_enable(ctx: click.Context, name: str) -> None:
 def plugins_disable(ctx: click.Context, name: str) -> None:
     """Disable plugin NAME: it is not even imported at the next start."""
     _set_enabled(ctx, name, False)
+
+
+# ----------------------------------------------------------------------------- i18n
+
+
+@main.group("i18n")
+def i18n_group() -> None:
+    """Translation catalogs: extract, update, compile, stats, init LOCALE (core and every plugin)."""
+
+
+plugin_option = click.option(
+    "--plugin", "plugin", metavar="NAME", default=None, help="Only this plugin's domain ('core' for the UI); default: all."
+)
+
+
+def _domains(ctx: click.Context, plugin: str | None):
+    from core import translations
+
+    app = make_app(ctx)
+    try:
+        return translations.all_domains(app, plugin)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@i18n_group.command("extract")
+@plugin_option
+@click.pass_context
+def i18n_extract(ctx: click.Context, plugin: str | None) -> None:
+    """Extract translatable text into each domain's .pot template."""
+    from core import translations
+
+    for dom in _domains(ctx, plugin):
+        catalog = translations.extract(dom)
+        click.echo(_("%(domain)s: %(count)s messages -> %(path)s", domain=dom.domain, count=len(catalog), path=dom.pot))
+
+
+@i18n_group.command("update")
+@plugin_option
+@click.pass_context
+def i18n_update(ctx: click.Context, plugin: str | None) -> None:
+    """Extract, then merge new and changed text into every .po catalog (changed entries become fuzzy)."""
+    from core import translations
+
+    for dom in _domains(ctx, plugin):
+        translations.extract(dom)
+        for path in translations.update(dom):
+            click.echo(_("updated %(path)s", path=path))
+
+
+@i18n_group.command("init")
+@click.argument("locale")
+@plugin_option
+@click.pass_context
+def i18n_init(ctx: click.Context, locale: str, plugin: str | None) -> None:
+    """Start catalogs for a new language LOCALE (e.g. nb) in every domain."""
+    import re
+
+    from core import translations
+
+    if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", locale):
+        raise click.BadParameter(_("Use a locale code such as 'nb', 'fi' or 'pt_BR'."), param_hint="LOCALE")
+    for dom in _domains(ctx, plugin):
+        path = translations.init(dom, locale)
+        if path is None:
+            click.echo(_("%(domain)s: %(locale)s exists already or is the source language; skipped", domain=dom.domain, locale=locale))
+        else:
+            click.echo(_("created %(path)s", path=path))
+
+
+@i18n_group.command("compile")
+@plugin_option
+@click.pass_context
+def i18n_compile(ctx: click.Context, plugin: str | None) -> None:
+    """Compile every .po catalog into the .mo file the server reads."""
+    from core import translations
+
+    count = 0
+    for dom in _domains(ctx, plugin):
+        count += len(translations.compile_all(dom))
+    click.echo(_("compiled %(count)s catalogs", count=count))
+
+
+@i18n_group.command("stats")
+@plugin_option
+@click.option("--check", is_flag=True, help="Exit with status 1 unless every catalog is complete and has no fuzzy entries.")
+@click.pass_context
+def i18n_stats(ctx: click.Context, plugin: str | None, check: bool) -> None:
+    """Translated / fuzzy / untranslated counts per domain and language."""
+    from core import translations
+
+    header = (_("DOMAIN"), _("LANGUAGE"), _("TRANSLATED"), _("FUZZY"), _("UNTRANSLATED"), _("DONE"))
+    rows = [header]
+    incomplete = False
+    for dom in _domains(ctx, plugin):
+        for st in translations.stats(dom):
+            rows.append((st.domain, st.locale, str(st.translated), str(st.fuzzy), str(st.untranslated), f"{st.percent:.0f} %"))
+            incomplete |= bool(st.fuzzy or st.untranslated)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    if check and incomplete:
+        raise click.ClickException(_("Some catalogs are incomplete or have fuzzy entries."))
+
+
+# ----------------------------------------------------------------------------- licences
+
+
+@main.group("license")
+def license_group() -> None:
+    """Licences for licensed frameworks: install and status (keygen and issue are licensor tools)."""
+
+
+def _licensed_frameworks(app):
+    registry = app.extensions["kbp"].registry
+    return [fw for fw in registry.frameworks.values() if fw.licence is not None]
+
+
+@license_group.command("install")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+def license_install(ctx: click.Context, file: str) -> None:
+    """Verify licence FILE and install it for the product it names."""
+    from core.licensing import verify_licence
+
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(1024 * 1024)
+    except OSError as exc:
+        raise click.ClickException(_("Cannot read %(file)s: %(reason)s", file=file, reason=exc.strerror or str(exc)))
+    app = make_app(ctx)
+    frameworks = _licensed_frameworks(app)
+    if not frameworks:
+        raise click.ClickException(_("No installed framework needs a licence."))
+    # the product named in the file decides which framework it is for; verification follows
+    probe = verify_licence(data, product="", trusted_keys={}, today=__import__("datetime").date.today())
+    product = (probe.licence or {}).get("product") if isinstance(probe.licence, dict) else None
+    target = next((fw for fw in frameworks if fw.licence.product == product), None)
+    if target is None and len(frameworks) == 1:
+        target = frameworks[0]  # let verification explain what is wrong with the file
+    if target is None:
+        products = ", ".join(sorted(fw.licence.product for fw in frameworks))
+        raise click.ClickException(
+            _("This file is not a licence for any installed framework (products: %(products)s).", products=products)
+        )
+    result = app.extensions["kbp"].registry.entitlements.install(target, data)
+    if not result.ok:
+        raise click.ClickException(result.message)
+    click.echo(result.message)
+
+
+@license_group.command("status")
+@click.pass_context
+def license_status(ctx: click.Context) -> None:
+    """Show the licence state of every framework that needs one."""
+    app = make_app(ctx)
+    entitlements = app.extensions["kbp"].registry.entitlements
+    frameworks = _licensed_frameworks(app)
+    if not frameworks:
+        click.echo(_("No installed framework needs a licence."))
+        return
+    failed = False
+    for fw in frameworks:
+        check = entitlements.check(fw)
+        state = _("valid") if check.ok else _("not valid")
+        click.echo(f"{fw.licence.product}: {state} ({check.code})")
+        click.echo(f"  {check.message}")
+        failed |= not check.ok
+    ctx.exit(0 if not failed else 3)
+
+
+@license_group.command("keygen")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the PRIVATE key (PEM).")
+@click.option("--key-id", required=True, help="Id of the key, e.g. 'acme-2027-1'; goes into every licence it signs.")
+def license_keygen(out: str, key_id: str) -> None:
+    """Licensor tool: create an Ed25519 key pair. Keep the private key secret and offline."""
+    import json
+
+    from core.licensing import generate_keypair
+
+    private_pem, public_b64 = generate_keypair()
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(_("%(file)s exists already; refusing to overwrite a key.", file=out)) from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_pem)
+    click.echo(_("Private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
+    click.echo(_("Add this entry to the plugin's keys/trusted_keys.json:"))
+    click.echo(json.dumps({"key_id": key_id, "public_key": public_b64, "demo": False}, indent=2))
+
+
+@license_group.command("issue")
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Private key (PEM).")
+@click.option("--key-id", required=True, help="Id of that key as listed in trusted_keys.json.")
+@click.option("--licensee", required=True, help="Who the licence is granted to.")
+@click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last valid day, YYYY-MM-DD.")
+@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="First valid day (default today).")
+@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the licence is for.")
+@click.option("--feature", "features", multiple=True, help="A licensed feature (repeatable).")
+@click.option("--seats", type=click.IntRange(min=1), default=None, help="Number of seats, if limited.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default="-", help="Output file (default: stdout).")
+def license_issue(key_file, key_id, licensee, expires, issued, product, features, seats, out) -> None:
+    """Licensor tool: sign a licence file."""
+    from core.licensing import issue_licence
+
+    try:
+        data = issue_licence(
+            open(key_file, "rb").read(),
+            key_id=key_id,
+            licensee=licensee,
+            product=product,
+            expires=expires.date(),
+            issued=issued.date() if issued else None,
+            features=list(features),
+            seats=seats,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if out == "-":
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        with open(out, "wb") as fh:
+            fh.write(data)
+        click.echo(_("Licence written to %(file)s.", file=out))
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m core.cli`

@@ -108,7 +108,6 @@ class FrameworkFileSchema(_S):
     source_language = fields.String(required=True, validate=locale_code)
     domain = fields.String(required=True, validate=slug)
     licence_notice = fields.String(load_default="")
-    licence_product = fields.String(load_default="")
     groups = fields.List(fields.String(validate=slug), required=True, validate=NonEmpty)
 
 

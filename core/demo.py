@@ -15,3 +15,8 @@ def seed_demo(app: Flask) -> Iterator[str]:
     if not app.config.get("DEMO"):
         raise RuntimeError("seed_demo called outside demo mode")
     yield _("Demo mode: data folder %(path)s", path=app.config["DATA_DIR"])
+    registry = app.extensions["kbp"].registry
+    for fw in registry.frameworks.values():
+        result = registry.entitlements.install_demo(fw)
+        if result is not None:
+            yield _("Demo licence for '%(framework)s': %(message)s", framework=fw.id, message=result.message)

@@ -39,8 +39,9 @@ def kbp_frameworks(config):
     Return a list of dicts shaped like ``core.schemas.FrameworkSchema``: ``id`` (slug),
     ``name``, ``description``, ``version``, ``source_language`` (the language the text is written
     in), ``domain`` (the gettext domain that translates it, see ``kbp_locale_dirs``), optional
-    ``licence_product`` (the framework is served only while :mod:`core.licensing` accepts a licence
-    for that product) and ``licence_notice``, and ``groups``: ``[{id, name, description,
+    ``licence_notice`` and ``licence``: ``{product, keys_file, demo_licence_file}`` — the framework
+    is then served only while a licence for ``product`` verifies against the public keys in
+    ``keys_file`` (see :mod:`core.entitlements`) — and ``groups``: ``[{id, name, description,
     competencies: [{id, name, definition}]}]``. A competency's global id is
     ``framework:competency``. Two plugins providing the same framework id is an error that names
     both.
@@ -87,7 +88,8 @@ def kbp_exporters(config):
 def kbp_locale_dirs(config):
     """Translation folders: where this plugin's gettext catalogs live.
 
-    Return a list of ``{"domain": "my_plugin", "path": "/abs/path/to/locales"}``; the folder holds
+    Return a list of ``{"domain": "my_plugin", "path": "/abs/path/to/locales", "source_language":
+    "en"}`` (``source_language``, default ``en``, is the language of the msgids); the folder holds
     ``<locale>/LC_MESSAGES/<domain>.po`` (and the compiled ``.mo``, built when stale). Use a domain
     of your own so catalogs never collide; content text of your frameworks, question sets and
     activities is translated in that domain.

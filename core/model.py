@@ -59,6 +59,15 @@ class Group:
 
 
 @dataclass(frozen=True)
+class LicenceRequirement:
+    """A framework served only under a licence: see :mod:`core.entitlements`."""
+
+    product: str
+    keys_file: str
+    demo_licence_file: str = ""
+
+
+@dataclass(frozen=True)
 class Framework:
     id: str
     name: str
@@ -68,8 +77,8 @@ class Framework:
     groups: tuple[Group, ...]
     licence_notice: str = ""
     plugin: str = ""
-    #: a product id when the framework needs a licence (see core.licensing); empty when open
-    licence_product: str = ""
+    #: set when the framework may be served only under a licence
+    licence: LicenceRequirement | None = None
 
     def competencies(self) -> Iterable[Competency]:
         for group in self.groups:

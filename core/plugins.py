@@ -160,8 +160,7 @@ class PluginManager:
         except Exception as exc:  # noqa: BLE001 - any import error is the plugin's, not ours
             log.error("plugin %s failed to import:\n%s", cand.name, traceback.format_exc())
             return self.fail(cand.name, f"Import failed: {_describe(exc)}")
-        if not record.version:
-            record.version = str(getattr(plugin, "__version__", ""))
+        record.version = str(getattr(plugin, "__version__", "") or record.version)
         misspelt = self._unknown_hooks(plugin)
         if misspelt:
             return self.fail(cand.name, misspelt)

@@ -28,7 +28,7 @@ class Presenter:
             "version": fw.version,
             "plugin": fw.plugin,
             "language": self.locale,
-            "licensed": True,
+            "licensed": self.registry.is_available(fw.id),
             "competency_count": sum(len(g.competencies) for g in fw.groups),
         }
 

@@ -30,8 +30,22 @@ class Registry:
         self.activity_sources: dict[str, model.ActivitySource] = {}
         self.exporters: dict[str, model.Exporter] = {}
         self.locale_dirs: dict[str, str] = {}  # gettext domain -> folder
+        self.locale_languages: dict[str, str] = {}  # gettext domain -> language of its msgids
         #: (kind, id) -> name of the plugin that contributed it
         self.owner: dict[tuple[str, str], str] = {}
+        #: decides whether a licensed framework may be served (set by the app; None: all open)
+        self.entitlements = None
+
+    # ------------------------------------------------------------------ licence gate
+    def is_available(self, framework_id: str) -> bool:
+        """False while a licensed framework has no valid licence: its content is then not served."""
+        fw = self.frameworks.get(framework_id)
+        if fw is None:
+            return False
+        return self.entitlements is None or self.entitlements.available(fw)
+
+    def _competency_available(self, global_id: str) -> bool:
+        return self.is_available(global_id.split(":", 1)[0])
 
     # ------------------------------------------------------------------ look-ups
     def framework(self, framework_id: str) -> model.Framework | None:
@@ -41,7 +55,9 @@ class Registry:
         return self.competencies.get(global_id)
 
     def questions_for(self, global_id: str, kind: str | None = None) -> list[tuple[model.QuestionSet, model.Question]]:
-        result = []
+        result: list[tuple[model.QuestionSet, model.Question]] = []
+        if not self._competency_available(global_id):
+            return result
         for qs in self.question_sets.values():
             for q in qs.questions:
                 if q.competency == global_id and (kind is None or q.kind == kind):
@@ -49,9 +65,9 @@ class Registry:
         return result
 
     def activities_for(self, global_ids: Iterable[str]) -> list[model.Activity]:
-        wanted = list(global_ids)
+        wanted = [g for g in global_ids if self._competency_available(g)]
         found: list[model.Activity] = []
-        for source in self.activity_sources.values():
+        for source in self.activity_sources.values() if wanted else ():
             try:
                 found.extend(source.for_competencies(wanted))
             except Exception:  # a source failing at run time must not break the page
@@ -70,14 +86,14 @@ class _Staged:
         self.question_sets: list[model.QuestionSet] = []
         self.sources: list[model.ActivitySource] = []
         self.exporters: list[model.Exporter] = []
-        self.locale_dirs: list[tuple[str, str]] = []
+        self.locale_dirs: list[tuple[str, str, str]] = []
 
     def ids(self) -> Iterable[tuple[str, str]]:
         yield from (("framework", f.id) for f in self.frameworks)
         yield from (("question set", q.id) for q in self.question_sets)
         yield from (("activity source", s.id) for s in self.sources)
         yield from (("exporter", e.id) for e in self.exporters)
-        yield from (("translation domain", d) for d, _ in self.locale_dirs)
+        yield from (("translation domain", d) for d, _, _ in self.locale_dirs)
 
 
 class ContentError(Exception):
@@ -111,7 +127,7 @@ def _stage(manager: PluginManager, name: str, config: Any) -> _Staged:
         loc = _load("locale dir", schemas.LocaleDirSchema(), data)
         if not os.path.isdir(loc["path"]):
             raise ContentError(f"translation folder {loc['path']} for domain '{loc['domain']}' does not exist")
-        staged.locale_dirs.append((loc["domain"], loc["path"]))
+        staged.locale_dirs.append((loc["domain"], loc["path"], loc["source_language"]))
     return staged
 
 
@@ -171,5 +187,6 @@ def _commit(registry: Registry, staged: _Staged, name: str) -> None:
         registry.activity_sources[source.id] = source
     for exporter in staged.exporters:
         registry.exporters[exporter.id] = exporter
-    for domain, path in staged.locale_dirs:
+    for domain, path, language in staged.locale_dirs:
         registry.locale_dirs[domain] = path
+        registry.locale_languages[domain] = language

@@ -51,6 +51,12 @@ class GroupSchema(_Strict):
     competencies = fields.List(fields.Nested(CompetencySchema), required=True, validate=NonEmpty)
 
 
+class LicenceRequirementSchema(_Strict):
+    product = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"))
+    keys_file = fields.String(required=True, validate=NonEmpty)
+    demo_licence_file = fields.String(load_default="")
+
+
 class FrameworkSchema(_Strict):
     id = fields.String(required=True, validate=slug)
     name = fields.String(required=True, validate=NonEmpty)
@@ -59,7 +65,7 @@ class FrameworkSchema(_Strict):
     source_language = fields.String(required=True, validate=locale_code)
     domain = fields.String(required=True, validate=slug)
     licence_notice = fields.String(load_default="")
-    licence_product = fields.String(load_default="")
+    licence = fields.Nested(LicenceRequirementSchema, load_default=None, allow_none=True)
     groups = fields.List(fields.Nested(GroupSchema), required=True, validate=NonEmpty)
 
     @validates_schema
@@ -105,7 +111,7 @@ class FrameworkSchema(_Strict):
             text=text,
             groups=groups,
             licence_notice=data["licence_notice"],
-            licence_product=data["licence_product"],
+            licence=model.LicenceRequirement(**data["licence"]) if data["licence"] else None,
         )
 
 
@@ -186,6 +192,7 @@ class ExporterMetaSchema(_Strict):
 class LocaleDirSchema(_Strict):
     domain = fields.String(required=True, validate=slug)
     path = fields.String(required=True, validate=NonEmpty)
+    source_language = fields.String(load_default="en", validate=locale_code)
 
 
 def object_meta(obj: Any, schema: Schema) -> dict:

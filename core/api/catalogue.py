@@ -34,10 +34,23 @@ def presenter() -> Presenter:
     return Presenter(kbp().registry, reader_locale())
 
 
-def find_framework(framework_id: str):
-    fw = kbp().registry.framework(framework_id)
+def find_framework(framework_id: str, content: bool = True):
+    """The framework, or a 404; with ``content``, a 403 while its licence is missing or invalid."""
+    registry = kbp().registry
+    fw = registry.framework(framework_id)
     if fw is None:
         abort(404, message=_("There is no framework '%(id)s'. GET /api/v1/frameworks lists them.", id=framework_id))
+    if content and not registry.is_available(fw.id):
+        check = registry.entitlements.check(fw)
+        abort(
+            403,
+            code="licence_required",
+            message=_(
+                "The framework '%(id)s' is installed but not licensed. %(reason)s",
+                id=fw.id,
+                reason=check.message,
+            ),
+        )
     return fw
 
 
@@ -45,7 +58,7 @@ def find_framework(framework_id: str):
 @blp.response(200, schemas.PluginOut(many=True))
 def list_plugins():
     """Every plugin found: enabled or not, loaded or failed (with the reason), and its hooks."""
-    return [record.as_dict() for record in kbp().plugins.listing()]
+    return kbp().plugin_listing()
 
 
 @blp.route("/frameworks")

@@ -85,15 +85,31 @@ def shell_context():
 @bp.route("/")
 def home():
     p = presenter()
-    frameworks = [p.framework_detail(fw) for fw in kbp().registry.frameworks.values()]
+    reg = kbp().registry
+    frameworks = [
+        p.framework_detail(fw) if reg.is_available(fw.id) else p.framework_summary(fw) for fw in reg.frameworks.values()
+    ]
     return render_template("home.html", frameworks=frameworks)
+
+
+def licence_page(fw):
+    """The page shown instead of a licensed framework's content while it has no valid licence."""
+    check = kbp().registry.entitlements.check(fw)
+    p = presenter()
+    return (
+        render_template("unlicensed.html", fw=p.framework_summary(fw), reason=check.message if check else ""),
+        403,
+    )
 
 
 @bp.route("/frameworks/<framework_id>")
 def framework(framework_id: str):
-    fw = kbp().registry.framework(framework_id)
+    reg = kbp().registry
+    fw = reg.framework(framework_id)
     if fw is None:
         abort(404)
+    if not reg.is_available(fw.id):
+        return licence_page(fw)
     return render_template("framework.html", fw=presenter().framework_detail(fw))
 
 
@@ -103,6 +119,8 @@ def competency(framework_id: str, competency_id: str):
     comp = reg.competency(f"{framework_id}:{competency_id}")
     if comp is None:
         abort(404)
+    if not reg.is_available(framework_id):
+        return licence_page(reg.frameworks[framework_id])
     p = presenter()
     return render_template(
         "competency.html",
@@ -113,7 +131,7 @@ def competency(framework_id: str, competency_id: str):
 
 @bp.route("/plugins")
 def plugins():
-    return render_template("plugins.html", plugins=kbp().plugins.listing())
+    return render_template("plugins.html", plugins=kbp().plugin_listing())
 
 
 def html_error(error: HTTPException):

@@ -44,4 +44,4 @@ def kbp_activity_sources():
 
 @hookimpl
 def kbp_locale_dirs():
-    return [{"domain": DOMAIN, "path": str(HERE / "locales")}]
+    return [{"domain": DOMAIN, "path": str(HERE / "locales"), "source_language": "en"}]
