@@ -238,6 +238,62 @@ def i18n_stats(ctx: click.Context, plugin: str | None, check: bool) -> None:
         raise click.ClickException(_("Some catalogs are incomplete or have fuzzy entries."))
 
 
+# ----------------------------------------------------------------------------- content
+
+
+@main.group("content")
+def content_group() -> None:
+    """Inspect framework content."""
+
+
+@content_group.command("stats")
+@click.argument("name")
+@click.pass_context
+def content_stats(ctx: click.Context, name: str) -> None:
+    """Counts per competency and language for framework (or plugin) NAME, licensed or not."""
+    from core import i18n as core_i18n
+    from core.translations import all_domains
+
+    app = make_app(ctx)
+    registry = app.extensions["kbp"].registry
+    frameworks = [fw for fw in registry.frameworks.values() if name in (fw.id, fw.plugin)]
+    if not frameworks:
+        known = ", ".join(sorted(registry.frameworks))
+        raise click.ClickException(_("There is no framework '%(name)s'. Installed: %(known)s.", name=name, known=known))
+    for fw in frameworks:
+        domain = next((d for d in all_domains(app) if d.domain == fw.text.domain), None)
+        languages = [fw.text.source_language] + [
+            loc for loc in (domain.locales() if domain else []) if loc != fw.text.source_language
+        ]
+        header = (_("COMPETENCY"), _("LANGUAGE"), _("DEFINITION"), _("COACHING"), _("SELF-REFLECTION"), _("ACTIVITIES"), _("KINDS"))
+        rows = [header]
+        for comp in fw.competencies():
+            questions = [q for qs in registry.question_sets.values() for q in qs.questions if q.competency == comp.global_id]
+            sets = {q.id: qs for qs in registry.question_sets.values() for q in qs.questions}
+            activities = [
+                a for src in registry.activity_sources.values() if not src.writable
+                for a in src.loaded() if comp.global_id in a.competencies
+            ]
+            for lang in languages:
+                def has(text: str, domain) -> bool:
+                    if lang == domain.source_language:
+                        return bool(text)
+                    folder = registry.locale_dirs.get(domain.domain)
+                    return bool(folder) and core_i18n._translations(domain.domain, folder, lang).gettext(text) != text
+
+                coaching = sum(1 for q in questions if q.kind == "coaching" and has(q.text, sets[q.id].text))
+                reflective = sum(1 for q in questions if q.kind == "self_reflection" and has(q.text, sets[q.id].text))
+                acts = [a for a in activities if has(a.title, a.text) and has(a.description, a.text)]
+                rows.append((
+                    comp.id, lang, "1" if has(comp.definition, fw.text) else "0", str(coaching), str(reflective),
+                    str(len(acts)), str(len({a.kind for a in acts})),
+                ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        click.echo(f"{fw.id} ({fw.plugin})")
+        for row in rows:
+            click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
 # ----------------------------------------------------------------------------- licences
 
 
