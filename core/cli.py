@@ -15,6 +15,7 @@ import click
 
 from core import __version__
 from core.i18n import gettext as _
+from core.i18n import ngettext
 
 
 def _config(ctx: click.Context) -> dict[str, Any]:
@@ -167,7 +168,10 @@ def i18n_extract(ctx: click.Context, plugin: str | None) -> None:
 
     for dom in _domains(ctx, plugin):
         catalog = translations.extract(dom)
-        click.echo(_("%(domain)s: %(count)s messages -> %(path)s", domain=dom.domain, count=len(catalog), path=dom.pot))
+        click.echo(
+            ngettext("%(domain)s: %(num)d message -> %(path)s", "%(domain)s: %(num)d messages -> %(path)s",
+                     len(catalog), domain=dom.domain, path=dom.pot)
+        )
 
 
 @i18n_group.command("update")
@@ -213,7 +217,7 @@ def i18n_compile(ctx: click.Context, plugin: str | None) -> None:
     count = 0
     for dom in _domains(ctx, plugin):
         count += len(translations.compile_all(dom))
-    click.echo(_("compiled %(count)s catalogs", count=count))
+    click.echo(ngettext("compiled %(num)d catalog", "compiled %(num)d catalogs", count))
 
 
 @i18n_group.command("stats")

@@ -425,7 +425,7 @@ class _Parsed:
 
 def _parse(data: bytes) -> _Parsed:
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise _Malformed(_("the licence data is not a file's contents"))
+        raise _Malformed(_("the licence data is not the contents of a file"))
     data = bytes(data)
     if len(data) > MAX_LICENCE_BYTES:
         raise _Malformed(_("the file is far too large to be a licence"))
@@ -479,7 +479,7 @@ def _check_payload_fields(payload: dict) -> None:
         value = payload.get(name)
         if not isinstance(value, str) or not value.strip():
             raise _Malformed(_(
-                "the licence field '%(field)s' is missing or not a non-empty text", field=name
+                "the licence field '%(field)s' is missing, empty or not text", field=name
             ))
     features = payload.get("features")
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
