@@ -19,4 +19,4 @@ def seed_demo(app: Flask) -> Iterator[str]:
     for fw in registry.frameworks.values():
         result = registry.entitlements.install_demo(fw)
         if result is not None:
-            yield _("Demo licence for '%(framework)s': %(message)s", framework=fw.id, message=result.message)
+            yield _("Demo licence for '%(framework)s': %(detail)s", framework=fw.id, detail=result.message)

@@ -41,7 +41,7 @@ _catalogs: dict[tuple[str, str, str], NullTranslations] = {}
 # --------------------------------------------------------------------------- UI strings
 
 
-def gettext(message: str, **variables) -> str:
+def gettext(message: str, /, **variables) -> str:
     """Translate a UI string into the current locale and fill in ``%(name)s`` placeholders.
 
     Outside a request (CLI, start-up) the locale is ``KBP_CLI_LOCALE``/``LANG``-based, see
@@ -55,7 +55,7 @@ def gettext(message: str, **variables) -> str:
     return translated % variables if variables else translated
 
 
-def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+def ngettext(singular: str, plural: str, num: int, /, **variables) -> str:
     if has_request_context():
         from flask_babel import ngettext as _flask_ngettext
 
