@@ -181,9 +181,11 @@ def assemble_registry(app: Flask, plugins: PluginManager) -> Registry:
 
 
 def register_blueprints(app: Flask) -> None:
+    from core.access import init_access
     from core.api import register_api
     from core.web import register_web
 
+    init_access(app)
     register_api(app)
     register_web(app)
 

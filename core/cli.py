@@ -242,6 +242,76 @@ def i18n_stats(ctx: click.Context, plugin: str | None, check: bool) -> None:
         raise click.ClickException(_("Some catalogs are incomplete or have fuzzy entries."))
 
 
+# ----------------------------------------------------------------------------- people and accounts
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts: create the first administrator and others."""
+
+
+@users_group.command("create")
+@click.option("--username", required=True, help="Sign-in name, usually an e-mail address.")
+@click.option("--role", required=True, type=click.Choice(["admin", "coach", "employee"]), help="The account's role.")
+@click.option("--person-email", default=None, help="Link the account to the person with this e-mail address.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of generating one.")
+@click.pass_context
+def users_create(ctx: click.Context, username: str, role: str, person_email: str | None, password_stdin: bool) -> None:
+    """Create an account. Without --password-stdin a strong password is generated and printed once."""
+    import secrets
+
+    from core import audit, auth
+
+    app = make_app(ctx)
+    storage = app.extensions["kbp"].storage
+    person_id = None
+    if person_email:
+        found = storage.collection("people").find(email=person_email.strip().lower())
+        if not found:
+            raise click.ClickException(_("No person with the e-mail address %(email)s.", email=person_email))
+        person_id = found[0]["id"]
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        record = auth.create_account(storage, username=username, password=password, role=role, person_id=person_id)
+    except auth.AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(storage, "create", "account", record["id"], actor="cli")
+    click.echo(_("Account %(name)s created with the role %(role)s.", name=record["username"], role=role))
+    if not password_stdin:
+        click.echo(_("Password (shown once, change it after signing in): %(password)s", password=password))
+
+
+@main.group("people")
+def people_group() -> None:
+    """People: import from CSV."""
+
+
+@people_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Only check the file; import nothing.")
+@click.pass_context
+def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
+    """Import people from a CSV file: every row is checked first; all rows are imported or none."""
+    from core import audit, people
+
+    app = make_app(ctx)
+    storage = app.extensions["kbp"].storage
+    with open(file, "rb") as fh:
+        report = people.run_import(storage, fh.read(), dry_run=dry_run)
+    if not report.ok:
+        for row, column, reason in report.problems:
+            click.echo(_("row %(row)s, column %(column)s: %(reason)s", row=row, column=column or "-", reason=reason), err=True)
+        raise click.ClickException(
+            ngettext("%(num)d problem; nothing was imported.", "%(num)d problems; nothing was imported.", len(report.problems))
+        )
+    if dry_run:
+        click.echo(_("The file is correct: %(created)d new, %(updated)d updated. Nothing was imported (dry run).",
+                     created=report.created, updated=report.updated))
+    else:
+        audit.record(storage, "import", "people", None, actor="cli")
+        click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=report.created, updated=report.updated))
+
+
 # ----------------------------------------------------------------------------- content
 
 

@@ -10,13 +10,42 @@ from flask import Flask
 
 from core.i18n import gettext as _
 
+#: demo people: (key, name, e-mail, job title, unit, coach key, role)
+DEMO_PEOPLE = [
+    ("admin", "Alva Admin", "admin@demo.kbp", "HR-specialist", "HR", None, "admin"),
+    ("coach", "Kim Karlsson", "coach@demo.kbp", "Enhetschef", "Kundservice", None, "coach"),
+    ("employee", "Sam Lind", "employee@demo.kbp", "Handläggare", "Kundservice", "coach", "employee"),
+    ("employee2", "Noor Haddad", "noor@demo.kbp", "Handläggare", "Kundservice", "coach", "employee"),
+    ("other", "Robin Berg", "robin@demo.kbp", "Utvecklare", "IT", None, "coach"),
+]
+#: demo passwords are printed at start; they are demo data, like everything in the demo folder
+DEMO_PASSWORD = "demo-password"
+
 
 def seed_demo(app: Flask) -> Iterator[str]:
     if not app.config.get("DEMO"):
         raise RuntimeError("seed_demo called outside demo mode")
     yield _("Demo mode: data folder %(path)s", path=app.config["DATA_DIR"])
+    yield from _seed_people(app)
     registry = app.extensions["kbp"].registry
     for fw in registry.frameworks.values():
         result = registry.entitlements.install_demo(fw)
         if result is not None:
             yield _("Demo licence for '%(framework)s': %(detail)s", framework=fw.id, detail=result.message)
+
+
+def _seed_people(app: Flask) -> Iterator[str]:
+    from core import auth, people
+
+    storage = app.extensions["kbp"].storage
+    if storage.collection(auth.ACCOUNTS).count():
+        yield _("Demo accounts exist already (password: %(password)s).", password=DEMO_PASSWORD)
+        return
+    ids: dict[str, str] = {}
+    for key, name, email, title, unit, coach, role in DEMO_PEOPLE:
+        record = people.create_person(storage, {"name": name, "email": email, "job_title": title, "unit": unit,
+                                                 "coach_id": ids.get(coach) if coach else None, "locale": None,
+                                                 "status": "active"})
+        ids[key] = record["id"]
+        auth.create_account(storage, username=email, password=DEMO_PASSWORD, role=role, person_id=record["id"])
+        yield _("Demo account %(name)s (%(role)s), password %(password)s", name=email, role=role, password=DEMO_PASSWORD)

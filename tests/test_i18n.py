@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from core import create_app, i18n, translations
 from core.cli import main
+from tests.helpers import signed_in_client
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,7 +25,7 @@ def app(tmp_path):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return signed_in_client(app, "admin")
 
 
 def all_po_files(app) -> list[Path]:
@@ -59,10 +60,10 @@ def test_catalogs_cover_every_extracted_message(app, tmp_path):
         copy = translations.CatalogDomain(dom.name, dom.domain, tmp_path / dom.domain, dom.source_language, dom.sources)
         fresh = {m.id for m in translations.extract(copy) if m.id}
         missing = fresh - committed
-        assert not missing, f"{dom.domain}: run `kbp i18n update`; not in the catalog: {sorted(missing)[:5]}"
+        assert not missing, f"{dom.domain}: run `kbp i18n update`; not in the catalog: {sorted(map(str, missing))[:5]}"
         for po in i18n.po_files(dom.folder, dom.domain):
             in_po = {m.id for m in read_po(open(po, "rb")) if m.id}
-            assert fresh <= in_po, f"{po}: missing {sorted(fresh - in_po)[:5]}"
+            assert fresh <= in_po, f"{po}: missing {sorted(map(str, fresh - in_po))[:5]}"
 
 
 @pytest.mark.skipif(shutil.which("msgfmt") is None, reason="GNU gettext's msgfmt is not installed")
@@ -122,12 +123,13 @@ def test_user_preference_wins(app):
     def pretend_signed_in():
         g.user_locale = "en"
 
-    client = app.test_client()
+    client = signed_in_client(app)
     assert html_lang(client.get("/?lang=sv").data) == "en"
 
 
 def test_language_switcher_on_every_page(client):
-    for url in ["/", "/plugins", "/frameworks/kbp-sample", "/frameworks/kbp-sample/active-listening", "/api/v1/docs", "/nope"]:
+    for url in ["/", "/plugins", "/frameworks/kbp-sample", "/frameworks/kbp-sample/active-listening", "/api/v1/docs", "/nope",
+                "/people", "/me", "/admin/accounts", "/admin/audit", "/people/new", "/people/import"]:
         body = client.get(url).get_data(as_text=True)
         assert 'hreflang="sv"' in body and 'hreflang="en"' in body, url
         assert ">svenska<" in body and ">English<" in body, url
@@ -173,7 +175,7 @@ def ui_msgids_with_swedish() -> dict[str, str]:
 @pytest.mark.parametrize(
     "url",
     ["/", "/plugins", "/frameworks/kbp-sample", "/frameworks/kbp-sample/active-listening", "/api/v1/docs", "/nope",
-     "/frameworks/malin-lindelow"],
+     "/frameworks/malin-lindelow", "/people", "/people/new", "/people/import", "/me", "/admin/accounts", "/admin/audit"],
 )
 def test_main_pages_have_no_untranslated_ui_string_in_swedish(client, url):
     known = ui_msgids_with_swedish()
@@ -254,7 +256,7 @@ def test_new_language_end_to_end(tmp_path):
     assert (locales / "nb" / "LC_MESSAGES" / "messages.mo").exists()
 
     app = create_app({"TESTING": True, "DATA_DIR": str(data), "LOCALES_DIR": str(locales)})
-    client = app.test_client()
+    client = signed_in_client(app)
     body = client.get("/?lang=nb").get_data(as_text=True)
     assert '<html lang="nb">' in body
     assert "Rammeverk" in body  # the one translation

@@ -14,6 +14,7 @@ import frameworks.malin_lindelow as lindelow
 from core import create_app
 from core.cli import main
 from core.licensing import generate_keypair, issue_licence
+from tests.helpers import signed_in_client
 
 # The model as the issue states it (facts: names and grouping), Swedish / English.
 MODEL = {
@@ -77,7 +78,7 @@ def licensed_client(licensor, data_dir):
     app = make(data_dir)
     fw = app.extensions["kbp"].registry.frameworks[FW]
     assert app.extensions["kbp"].registry.entitlements.install(fw, licensor()).ok
-    return app.test_client()
+    return signed_in_client(app)
 
 
 # ----------------------------------------------------------------------------- the model and its content
@@ -162,7 +163,7 @@ def test_content_stats_command(licensor, data_dir):
 
 
 def test_without_licence_installed_not_licensed_and_no_content(data_dir):
-    client = make(data_dir).test_client()
+    client = signed_in_client(make(data_dir))
     plugins = {p["name"]: p for p in client.get("/api/v1/plugins").get_json()}
     assert plugins["malin_lindelow"]["state"] == "unlicensed"
     assert "kbp license install" in plugins["malin_lindelow"]["reason"]
@@ -183,7 +184,7 @@ def test_without_licence_installed_not_licensed_and_no_content(data_dir):
 
 def test_valid_licence_enables_without_restart(licensor, data_dir, tmp_path):
     app = make(data_dir)
-    client = app.test_client()
+    client = signed_in_client(app)
     assert client.get(f"/api/v1/frameworks/{FW}").status_code == 403
     lic = tmp_path / "lic.json"
     lic.write_bytes(licensor())
@@ -229,7 +230,7 @@ def test_each_refusal_has_its_own_message_and_keeps_the_app_unlicensed(licensor,
         assert result.exit_code != 0, (code, result.output)
         messages[code] = result.output.strip()
         app = make(data_dir)
-        assert app.test_client().get(f"/api/v1/frameworks/{FW}").status_code == 403, code
+        assert signed_in_client(app).get(f"/api/v1/frameworks/{FW}").status_code == 403, code
     missing = CliRunner().invoke(main, ["--data-dir", str(data_dir), "license", "install", str(tmp_path / "none.json")])
     assert missing.exit_code != 0 and "none.json" in missing.output
     messages["missing"] = missing.output.strip()
@@ -246,7 +247,7 @@ def test_a_licence_that_expires_stops_serving(licensor, data_dir):
     reg = app.extensions["kbp"].registry
     reg.entitlements.today = lambda: today[0]
     assert reg.entitlements.install(reg.frameworks[FW], licensor(expires=date.today() + timedelta(days=3))).ok
-    client = app.test_client()
+    client = signed_in_client(app)
     assert client.get(f"/api/v1/frameworks/{FW}").status_code == 200
     today[0] = date.today() + timedelta(days=4)
     r = client.get(f"/api/v1/frameworks/{FW}?lang=en")
@@ -264,15 +265,16 @@ def test_demo_key_refused_outside_demo_mode_and_accepted_in_demo(data_dir):
 
     lines = list(seed_demo(demo))
     assert any("malin" in line for line in lines)
-    client = demo.test_client()
+    client = signed_in_client(demo)
     assert client.get(f"/api/v1/frameworks/{FW}").status_code == 200
     page = client.get("/?lang=en").get_data(as_text=True)
     assert "Demo licence" in page
     assert "Demolicens" in client.get("/?lang=sv").get_data(as_text=True)
     # the demo licence installed in the demo folder is not trusted by production mode on the same files
     prod = create_app({"TESTING": True, "DATA_DIR": demo.config["DATA_DIR"], "DEMO": False, "DEMO_DATA_DIR_IS_DATA_DIR": True})
-    assert prod.test_client().get(f"/api/v1/frameworks/{FW}").status_code == 403
-    assert "Demo licence" not in prod.test_client().get("/?lang=en").get_data(as_text=True)
+    prod_client = signed_in_client(prod)
+    assert prod_client.get(f"/api/v1/frameworks/{FW}").status_code == 403
+    assert "Demo licence" not in prod_client.get("/?lang=en").get_data(as_text=True)
 
 
 def test_shipped_keys_hold_no_private_key():
@@ -297,10 +299,11 @@ def test_official_content_pack_replaces_a_group(licensor, data_dir, tmp_path):
     app = make(data_dir, MALIN_LINDELOW_CONTENT_DIR=str(pack))
     reg = app.extensions["kbp"].registry
     assert reg.entitlements.install(reg.frameworks[FW], licensor()).ok
-    data = app.test_client().get(f"/api/v1/frameworks/{FW}/competencies/ledarskap?lang=sv").get_json()
+    client = signed_in_client(app)
+    data = client.get(f"/api/v1/frameworks/{FW}/competencies/ledarskap?lang=sv").get_json()
     assert data["definition"].startswith("Officiell definition")
     # untranslated official text falls back to the Swedish source in English
-    en = app.test_client().get(f"/api/v1/frameworks/{FW}/competencies/ledarskap?lang=en").get_json()
+    en = client.get(f"/api/v1/frameworks/{FW}/competencies/ledarskap?lang=en").get_json()
     assert en["definition"].startswith("Officiell definition") and en["name"] == "Leadership"
 
 
@@ -314,9 +317,10 @@ def test_broken_content_file_is_reported_with_file_and_line(data_dir, tmp_path):
     broken = pack / "groups" / "sociala-formagor.yaml"
     broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
     app = make(data_dir, MALIN_LINDELOW_CONTENT_DIR=str(pack))
-    plugins = {p["name"]: p for p in app.test_client().get("/api/v1/plugins").get_json()}
+    client = signed_in_client(app)
+    plugins = {p["name"]: p for p in client.get("/api/v1/plugins").get_json()}
     assert plugins["malin_lindelow"]["state"] == "failed"
     reason = plugins["malin_lindelow"]["reason"]
     assert f"{broken}:{index + 1}:" in reason and "kind" in reason
     # the rest of the app still works
-    assert app.test_client().get("/api/v1/frameworks/kbp-sample").status_code == 200
+    assert client.get("/api/v1/frameworks/kbp-sample").status_code == 200

@@ -70,10 +70,16 @@ class KbpApi(Api):
     """flask-smorest's Api with our error shape, and HTML errors for the web pages."""
 
     def handle_http_exception(self, error: HTTPException):
+        # werkzeug's own headers (``Allow`` on a 405, ``Retry-After`` …), minus its HTML Content-Type
+        protocol_headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         if not is_api_request():
+            from flask import make_response
+
             from core.web import html_error
 
-            return html_error(error)
+            response = make_response(html_error(error))
+            response.headers.update(protocol_headers)
+            return response
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
         if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files", "headers", "view_args"}:
@@ -81,7 +87,8 @@ class KbpApi(Api):
         message = data.get("message")
         if not message and error.code != 500 and error.description and error.description != type(error).description:
             message = error.description
-        return error_response(error.code or 500, message, data.get("code"), errors, data.get("headers"))
+        headers = {**protocol_headers, **(data.get("headers") or {})}
+        return error_response(error.code or 500, message, data.get("code"), errors, headers)
 
 
 def register_api(app: Flask) -> None:
@@ -94,8 +101,11 @@ def register_api(app: Flask) -> None:
             }
         },
     )
-    from core.api import catalogue, docs
+    from core.access import csrf
+    from core.api import catalogue, docs, people
 
-    api.register_blueprint(catalogue.blp, url_prefix=API_PREFIX)
+    for blp in (catalogue.blp, people.blp):
+        csrf.exempt(blp)  # checked in core.access.gate for cookie sessions; tokens need none
+        api.register_blueprint(blp, url_prefix=API_PREFIX)
     app.register_blueprint(docs.bp, url_prefix=API_PREFIX)
     app.extensions["kbp_api"] = api

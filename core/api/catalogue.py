@@ -57,7 +57,10 @@ def find_framework(framework_id: str, content: bool = True):
 @blp.route("/plugins")
 @blp.response(200, schemas.PluginOut(many=True))
 def list_plugins():
-    """Every plugin found: enabled or not, loaded or failed (with the reason), and its hooks."""
+    """Every plugin found: enabled or not, loaded or failed (with the reason), and its hooks (admin)."""
+    from core.access import require_role
+
+    require_role("admin")
     return kbp().plugin_listing()
 
 

@@ -1,7 +1,9 @@
 """HTML pages: a plain, accessible shell over the catalogue (the full UI grows on it)."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, render_template, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
@@ -32,6 +34,7 @@ EFFORT_LABELS = {
 }
 DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahead"}
 QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
+ROLE_LABELS = {"admin": "Administrator", "coach": "Coach", "employee": "Employee"}
 STATE_LABELS = {
     "active": "Active",
     "disabled": "Disabled",
@@ -48,6 +51,7 @@ def _mark_for_extraction() -> None:
     _("A few hours"), _("A few days"), _("A few weeks"), _("A few months")
     _("Looking back"), _("Now"), _("Looking ahead"), _("Coaching questions"), _("Self-reflection questions")
     _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
+    _("Administrator"), _("Coach"), _("Employee")
 
 
 def label(table: dict[str, str], key: str) -> str:
@@ -67,7 +71,19 @@ def shell_context():
         endpoint = request.endpoint if request and request.endpoint and request.endpoint.startswith("web.") else "web.home"
         return url_for(endpoint, **(args if endpoint == request.endpoint else {}), lang=code)
 
+    from core.auth import current_account
+
+    from flask_babel import format_datetime
+
+    def format_datetime_ts(ts):
+        from datetime import datetime, timezone
+
+        return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
+
     return {
+        "account": current_account() if request else None,
+        "role_label": lambda role: label(ROLE_LABELS, role),
+        "format_datetime_ts": format_datetime_ts,
         "current_locale": current,
         "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()],
         "switch_url": switch_url,
@@ -131,7 +147,55 @@ def competency(framework_id: str, competency_id: str):
 
 @bp.route("/plugins")
 def plugins():
+    from core.access import require_role
+
+    require_role("admin")
     return render_template("plugins.html", plugins=kbp().plugin_listing())
+
+
+@bp.route("/healthz")
+def health():
+    return {"status": "ok"}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: an open redirect after sign-in would help phishing."""
+    if not target:
+        return url_for("web.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.home")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    from core import audit, auth
+
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            record = auth.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        except auth.AuthError as exc:
+            error, status = str(exc), 401
+        else:
+            auth.start_session(record)
+            audit.record(kbp().storage, "sign_in", "account", record["id"], actor=record["id"])
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error, username=request.form.get("username", "")), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    from core import audit, auth
+
+    account = auth.current_account()
+    if account:
+        audit.record(kbp().storage, "sign_out", "account", account.id)
+    auth.end_session()
+    flash(_("You are signed out."))
+    return redirect(url_for("web.login"))
 
 
 def html_error(error: HTTPException):
@@ -165,4 +229,7 @@ def security_headers(response):
 
 
 def register_web(app: Flask) -> None:
+    from core.web import people_pages
+
     app.register_blueprint(bp)
+    app.register_blueprint(people_pages.bp)

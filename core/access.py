@@ -1,0 +1,78 @@
+"""Who may do what — checked on the server, before every request and again in every view.
+
+Secure by default: every endpoint needs a signed-in account unless it is listed in
+:data:`PUBLIC_ENDPOINTS` (sign-in, static files, the API description). Views then call
+:func:`require_role` and, for personal data, :func:`core.people.visible_ids`: a person someone may
+not see answers 404, exactly like a person who does not exist, so existence does not leak.
+
+API requests authenticated by session cookie must carry the CSRF token (``X-CSRFToken``) on
+unsafe methods; requests with an API token (``Authorization: Bearer kbp_…``) carry no ambient
+credentials and need none.
+"""
+from __future__ import annotations
+
+from flask import Flask, abort, g, redirect, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from core import auth
+from core.i18n import gettext as _
+
+PUBLIC_ENDPOINTS = {"web.login", "static", "apidocs.reference", "api-docs.openapi_json", "web.health"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+csrf = CSRFProtect()
+
+
+def is_api() -> bool:
+    from core.api import is_api_request
+
+    return is_api_request()
+
+
+def gate():
+    auth.load_user()
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if g.account is None:
+        if is_api():
+            from core.api import error_response
+
+            if getattr(g, "auth_failed", False):
+                return error_response(401, _("The API token is invalid or has been revoked."))
+            return error_response(401, _("Sign in or send an API token (Authorization: Bearer …)."))
+        return redirect(url_for("web.login", next=request.full_path if request.query_string else request.path))
+    if is_api() and not g.account.via_token and request.method not in SAFE_METHODS:
+        csrf.protect()
+    return None
+
+
+def require_role(role: str) -> None:
+    account = auth.current_account()
+    if account is None:
+        abort(401)
+    if not account.at_least(role):
+        abort(403)
+
+
+def init_access(app: Flask) -> None:
+    for key, value in auth.settings_defaults().items():
+        app.config.setdefault(key, value)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
+    auth.configure_session_security(app)
+    csrf.init_app(app)
+    app.before_request_funcs.setdefault(None, []).insert(0, gate)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error):
+        if is_api():
+            from core.api import error_response
+
+            return error_response(400, _("The CSRF token is missing or invalid. Reload the page and try again."), "csrf_failed")
+        from flask import render_template
+
+        return (
+            render_template("error.html", status=400, title=_("Bad request"),
+                            message=_("The form has expired or did not come from this site. Reload the page and try again.")),
+            400,
+        )

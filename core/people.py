@@ -1,0 +1,309 @@
+"""People (the organisation's employees), their import from CSV, and privacy: export and erase.
+
+A person is ``{id, name, email, job_title, unit, coach_id, locale, status}`` in the collection
+``people``; ``coach_id`` is the person id of their manager or coach. Personal data about a person
+lives in the collections listed in :data:`PERSONAL_DATA`; :func:`export_person` gathers every
+record there and :func:`erase_person` deletes them (the audit log keeps only an anonymised id).
+Features that store more personal data add their collection to :data:`PERSONAL_DATA`.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from core.i18n import gettext as _
+
+PEOPLE = "people"
+STATUSES = ("active", "left")
+CSV_COLUMNS = ("name", "email", "job_title", "unit", "coach_email", "locale", "status")
+
+#: collection -> fields that hold a person id; export and erase walk these
+PERSONAL_DATA: dict[str, tuple[str, ...]] = {
+    PEOPLE: ("id",),
+    "accounts": ("person_id",),
+}
+
+
+class PersonIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    job_title = fields.String(load_default="", validate=validate.Length(max=200))
+    unit = fields.String(load_default="", validate=validate.Length(max=200))
+    coach_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    locale = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[a-z]{2,3}(_[A-Z]{2})?$"))
+    status = fields.String(load_default="active", validate=validate.OneOf(STATUSES))
+
+    @validates("name")
+    def _name(self, value, **kwargs):
+        if not value.strip():
+            raise ValidationError(_("A name cannot be blank."))
+
+
+class PersonPatch(PersonIn):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    email = fields.Email(validate=validate.Length(max=254))
+    job_title = fields.String(validate=validate.Length(max=200))
+    unit = fields.String(validate=validate.Length(max=200))
+    coach_id = fields.String(allow_none=True, validate=validate.Length(max=64))
+    locale = fields.String(allow_none=True, validate=validate.Regexp(r"^[a-z]{2,3}(_[A-Z]{2})?$"))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class PeopleError(Exception):
+    """A problem with people data a person can fix; ``errors`` maps fields to messages."""
+
+    def __init__(self, message: str, errors: dict | None = None, status: int = 422):
+        super().__init__(message)
+        self.errors = errors or {}
+        self.status = status
+
+
+def _normalise(data: dict) -> dict:
+    data = dict(data)
+    if "email" in data and data["email"]:
+        data["email"] = data["email"].strip().lower()
+    if "name" in data and data["name"]:
+        data["name"] = data["name"].strip()
+    return data
+
+
+def _check_coach(tx, person_id: str | None, coach_id: str | None) -> None:
+    if coach_id is None:
+        return
+    if coach_id == person_id:
+        raise PeopleError(_("A person cannot be their own coach."), {"coach_id": [_("A person cannot be their own coach.")]})
+    if tx.get(coach_id) is None:
+        raise PeopleError(_("The coach does not exist."), {"coach_id": [_("No person with this id.")]})
+    # no cycles: walking up from the coach must not reach the person
+    seen, current = set(), coach_id
+    while current and current not in seen:
+        if current == person_id:
+            raise PeopleError(_("That would make a coaching cycle."), {"coach_id": [_("That would make a coaching cycle.")]})
+        seen.add(current)
+        record = tx.get(current)
+        current = record.get("coach_id") if record else None
+
+
+def create_person(storage, data: dict) -> dict:
+    data = _normalise(data)
+    people = storage.collection(PEOPLE)
+    with people.transaction() as tx:
+        if tx.find(email=data["email"]):
+            raise PeopleError(_("Someone with this e-mail address exists already."), {"email": [_("Already in use.")]}, 409)
+        _check_coach(tx, None, data.get("coach_id"))
+        now = time.time()
+        return tx.insert({**data, "created_at": now, "updated_at": now})
+
+
+def update_person(storage, person_id: str, changes: dict) -> dict:
+    changes = _normalise(changes)
+    people = storage.collection(PEOPLE)
+    with people.transaction() as tx:
+        current = tx.get(person_id)
+        if current is None:
+            raise PeopleError(_("No such person."), status=404)
+        if "email" in changes and changes["email"] != current["email"] and tx.find(email=changes["email"]):
+            raise PeopleError(_("Someone with this e-mail address exists already."), {"email": [_("Already in use.")]}, 409)
+        if "coach_id" in changes:
+            _check_coach(tx, person_id, changes["coach_id"])
+        return tx.update(person_id, {**changes, "updated_at": time.time()})
+
+
+# ----------------------------------------------------------------------------- CSV import
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def read_people_csv(data: bytes | str) -> tuple[list[dict], list[tuple[int, str, str]]]:
+    """Parse CSV; row numbers count the header as row 1 (as a spreadsheet shows them)."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return [], [(0, "", _("The file is not UTF-8 text (byte %(num)d).", num=exc.start))]
+    sample = data[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(data), dialect=dialect)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    problems: list[tuple[int, str, str]] = []
+    missing = [c for c in ("name", "email") if c not in header]
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if missing:
+        problems.append((1, ", ".join(missing), _("Required column missing. Columns: %(columns)s.", columns=", ".join(CSV_COLUMNS))))
+    if unknown:
+        problems.append((1, ", ".join(unknown), _("Unknown column. Columns: %(columns)s.", columns=", ".join(CSV_COLUMNS))))
+    if problems:
+        return [], problems
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if None in row:
+            problems.append((reader.line_num, "", _("The row has more cells than the header.")))
+            continue
+        rows.append({k: (v or "").strip() for k, v in row.items()} | {"_row": reader.line_num})
+    return rows, problems
+
+
+def import_people(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
+    """Validate every row; apply all of them in one transaction only when none has a problem."""
+    rows, problems = read_people_csv(data)
+    report = ImportReport(rows=len(rows), problems=list(problems))
+    if problems:
+        return report
+    schema = PersonIn()
+    people = storage.collection(PEOPLE)
+    with people.transaction() as tx:
+        by_email = {p["email"]: p for p in tx.all()}
+        in_file: dict[str, int] = {}
+        prepared = []
+        for row in rows:
+            line = row.pop("_row")
+            coach_email = row.pop("coach_email", "").lower()
+            data_row = {k: v for k, v in row.items() if v != ""}
+            try:
+                person = _normalise(schema.load(data_row))
+            except ValidationError as exc:
+                for column, messages in sorted(exc.messages.items()):
+                    report.problems.append((line, column, " ".join(map(str, messages))))
+                continue
+            if person["email"] in in_file:
+                report.problems.append((line, "email", _("Same e-mail address as row %(num)d.", num=in_file[person["email"]])))
+                continue
+            in_file[person["email"]] = line
+            prepared.append((line, person, coach_email))
+        emails_in_file = {p["email"] for _line, p, _coach in prepared}
+        for line, person, coach_email in prepared:
+            if coach_email and coach_email not in emails_in_file and coach_email not in by_email:
+                report.problems.append((line, "coach_email", _("No person with the e-mail address %(email)s.", email=coach_email)))
+            if coach_email == person["email"]:
+                report.problems.append((line, "coach_email", _("A person cannot be their own coach.")))
+        if report.problems or dry_run:
+            report.created = sum(1 for _line, p, _coach in prepared if p["email"] not in by_email)
+            report.updated = len(prepared) - report.created
+            if report.problems:
+                report.created = report.updated = 0
+            raise _Rollback(report)
+        now = time.time()
+        ids: dict[str, str] = {email: p["id"] for email, p in by_email.items()}
+        for _line, person, _coach in prepared:  # first pass: everyone exists, so coaches can be anyone in the file
+            existing = by_email.get(person["email"])
+            if existing:
+                tx.update(existing["id"], {**person, "updated_at": now})
+                report.updated += 1
+            else:
+                ids[person["email"]] = tx.insert({**person, "coach_id": None, "created_at": now, "updated_at": now})["id"]
+                report.created += 1
+        for _line, person, coach_email in prepared:
+            tx.update(ids[person["email"]], {"coach_id": ids[coach_email] if coach_email else None})
+    return report
+
+
+class _Rollback(Exception):
+    def __init__(self, report: ImportReport):
+        self.report = report
+
+
+def run_import(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
+    try:
+        return import_people(storage, data, dry_run=dry_run)
+    except _Rollback as rollback:
+        return rollback.report
+
+
+# ----------------------------------------------------------------------------- privacy
+
+
+def anonymous_id(person_id: str, secret: str) -> str:
+    return "erased-" + hashlib.sha256(f"{secret}:{person_id}".encode()).hexdigest()[:16]
+
+
+def records_about(storage, person_id: str) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for name, id_fields in PERSONAL_DATA.items():
+        records = [r for r in storage.collection(name).all() if any(r.get(f) == person_id for f in id_fields)]
+        if records:
+            found[name] = records
+    return found
+
+
+def export_person(storage, person_id: str) -> dict[str, Any]:
+    from core import audit
+
+    data = records_about(storage, person_id)
+    account_ids = [a["id"] for a in data.get("accounts", [])]
+    data["accounts"] = [{k: v for k, v in a.items() if k != "password_hash"} for a in data.get("accounts", [])]
+    tokens = [t for t in storage.collection("api_tokens").all() if t.get("account_id") in account_ids]
+    data["api_tokens"] = [{k: v for k, v in t.items() if k != "secret_sha256"} for t in tokens]
+    data["audit"] = audit.entries_about(storage, [person_id, *account_ids])
+    data["coachees"] = [{"id": p["id"], "name": p["name"]} for p in storage.collection(PEOPLE).find(coach_id=person_id)]
+    return {"format": "kbp-person-export/1", "person_id": person_id, "exported_at": time.time(), "records": data}
+
+
+def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
+    """Delete everything about a person; coachees lose their coach link; the audit log is anonymised."""
+    from core import audit
+
+    counts: dict[str, int] = {}
+    accounts = [a["id"] for a in storage.collection("accounts").find(person_id=person_id)]
+    tokens = storage.collection("api_tokens")
+    with tokens.transaction() as tx:
+        for t in [t for t in tx.all() if t.get("account_id") in accounts]:
+            tx.delete(t["id"])
+            counts["api_tokens"] = counts.get("api_tokens", 0) + 1
+    for name, id_fields in PERSONAL_DATA.items():
+        with storage.collection(name).transaction() as tx:
+            for record in [r for r in tx.all() if any(r.get(f) == person_id for f in id_fields)]:
+                tx.delete(record["id"])
+                counts[name] = counts.get(name, 0) + 1
+    with storage.collection(PEOPLE).transaction() as tx:
+        for coachee in tx.find(coach_id=person_id):
+            tx.update(coachee["id"], {"coach_id": None})
+    audit.anonymise(storage, {i: anonymous_id(i, secret) for i in [person_id, *accounts]})
+    return counts
+
+
+def visible_ids(storage, account) -> set[str] | None:
+    """Person ids ``account`` may see; ``None`` means everyone (admin)."""
+    if account is None:
+        return set()
+    if account.role == "admin":
+        return None
+    own = {account.person_id} if account.person_id else set()
+    if account.role == "coach" and account.person_id:
+        own |= {p["id"] for p in storage.collection(PEOPLE).find(coach_id=account.person_id)}
+    return own
+
+
+def iter_csv(people: Iterable[dict], emails: dict[str, str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for p in people:
+        writer.writerow([p.get("name", ""), p.get("email", ""), p.get("job_title", ""), p.get("unit", ""),
+                         emails.get(p.get("coach_id") or "", ""), p.get("locale") or "", p.get("status", "active")])
+    return out.getvalue()

@@ -1,0 +1,42 @@
+"""Helpers shared by the tests: accounts and signed-in clients."""
+from __future__ import annotations
+
+import itertools
+import re
+
+from core import auth, people
+
+_counter = itertools.count(1)
+
+
+def make_person(app, name: str | None = None, coach_id: str | None = None, **extra) -> dict:
+    n = next(_counter)
+    storage = app.extensions["kbp"].storage
+    data = {"name": name or f"Person {n}", "email": f"person{n}@example.test", "job_title": "", "unit": "",
+            "coach_id": coach_id, "locale": None, "status": "active", **extra}
+    return people.create_person(storage, data)
+
+
+def make_account(app, role: str = "admin", person: dict | None = None, password: str = "correct horse battery") -> dict:
+    storage = app.extensions["kbp"].storage
+    person = person or make_person(app)
+    return auth.create_account(storage, username=person["email"], password=password, role=role, person_id=person["id"])
+
+
+def sign_in(client, account: dict):
+    """Put the account into the client's session, as a successful /login does."""
+    with client.session_transaction() as sess:
+        sess["account"] = account["id"]
+        sess["epoch"] = account.get("session_epoch", 0)
+    return client
+
+
+def signed_in_client(app, role: str = "admin", person: dict | None = None):
+    client = app.test_client()
+    sign_in(client, make_account(app, role, person))
+    return client
+
+
+def csrf_token(client, url: str = "/login") -> str:
+    body = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)

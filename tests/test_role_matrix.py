@@ -1,0 +1,193 @@
+"""Every endpoint and page × every role: the status each role gets, checked on the server.
+
+Roles: anonymous; the employee the data is about; that employee's coach; a coach of someone else;
+an admin. The matrix must list every (endpoint, method) of the app: adding a route without an
+entry here fails :func:`test_matrix_covers_every_endpoint`.
+"""
+from __future__ import annotations
+
+import pytest
+
+from core import auth, create_app
+from tests.helpers import csrf_token, make_account, make_person, sign_in
+
+ROLES = ("anonymous", "employee", "coach", "other_coach", "admin")
+LOGIN = 302  # a page redirects an anonymous visitor to the sign-in page
+OPEN_PAGE = {r: 200 for r in ROLES}
+SIGNED_IN_PAGE = {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 200, "admin": 200}
+ADMIN_PAGE = {"anonymous": LOGIN, "employee": 403, "coach": 403, "other_coach": 403, "admin": 200}
+SIGNED_IN_API = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 200, "admin": 200}
+ADMIN_API = {"anonymous": 401, "employee": 403, "coach": 403, "other_coach": 403, "admin": 200}
+
+
+def admin_api(status: int) -> dict:
+    return {**ADMIN_API, "admin": status}
+
+
+CSV = "name,email,coach_email\nNy Person,ny.person@example.test,\n"
+
+#: (endpoint, method) -> (url template, request kwargs, {role: status})
+MATRIX = {
+    ("static", "GET"): ("/static/kbp.css", {}, OPEN_PAGE),
+    ("web.health", "GET"): ("/healthz", {}, OPEN_PAGE),
+    ("web.login", "GET"): ("/login", {}, OPEN_PAGE),
+    ("web.login", "POST"): ("/login", {"form": {"username": "nobody@example.test", "password": "wrong password"}},
+                            {r: 401 for r in ROLES}),
+    ("web.logout", "POST"): ("/logout", {"form": {}}, {r: 302 for r in ROLES}),
+    ("apidocs.reference", "GET"): ("/api/v1/docs", {}, OPEN_PAGE),
+    ("api-docs.openapi_json", "GET"): ("/api/v1/openapi.json", {}, OPEN_PAGE),
+    ("web.home", "GET"): ("/", {}, SIGNED_IN_PAGE),
+    ("web.framework", "GET"): ("/frameworks/kbp-sample", {}, SIGNED_IN_PAGE),
+    ("web.competency", "GET"): ("/frameworks/kbp-sample/active-listening", {}, SIGNED_IN_PAGE),
+    ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
+    ("people_web.people_list", "GET"): ("/people", {}, SIGNED_IN_PAGE),
+    ("people_web.person_view", "GET"): ("/people/{person}", {},
+                                        {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),
+    ("people_web.person_new", "GET"): ("/people/new", {}, ADMIN_PAGE),
+    ("people_web.person_new", "POST"): ("/people/new", {"form": {"name": "Ny", "email": "ny@example.test"}},
+                                        {**ADMIN_PAGE, "admin": 302}),
+    ("people_web.person_edit", "GET"): ("/people/{person}/edit", {}, ADMIN_PAGE),
+    ("people_web.person_edit", "POST"): ("/people/{person}/edit", {"form": {"name": "Ändrad", "email": "andrad@example.test"}},
+                                         {**ADMIN_PAGE, "admin": 302}),
+    ("people_web.person_export", "GET"): ("/people/{person}/export", {}, ADMIN_PAGE),
+    ("people_web.person_erase", "GET"): ("/people/{person}/erase", {}, ADMIN_PAGE),
+    ("people_web.person_erase", "POST"): ("/people/{person}/erase", {"form": {"confirm": "{person_email}"}},
+                                          {**ADMIN_PAGE, "admin": 302}),
+    ("people_web.people_import", "GET"): ("/people/import", {}, ADMIN_PAGE),
+    ("people_web.people_import", "POST"): ("/people/import", {"upload": CSV}, ADMIN_PAGE),
+    ("people_web.accounts", "GET"): ("/admin/accounts", {}, ADMIN_PAGE),
+    ("people_web.accounts", "POST"): ("/admin/accounts", {"form": {"username": "new@example.test", "password": "long enough pw",
+                                                                    "role": "employee"}}, {**ADMIN_PAGE, "admin": 302}),
+    ("people_web.audit_page", "GET"): ("/admin/audit", {}, ADMIN_PAGE),
+    ("people_web.me", "GET"): ("/me", {}, SIGNED_IN_PAGE),
+    ("people_web.me", "POST"): ("/me", {"form": {"action": "create_token", "name": "t"}}, SIGNED_IN_PAGE),
+    ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
+    ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
+    ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
+    ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),
+    ("catalogue.list_exporters", "GET"): ("/api/v1/exporters", {}, SIGNED_IN_API),
+    ("people.list_people", "GET"): ("/api/v1/people", {}, SIGNED_IN_API),
+    ("people.create_person", "POST"): ("/api/v1/people", {"json": {"name": "Ny", "email": "ny@example.test"}}, admin_api(201)),
+    ("people.get_person", "GET"): ("/api/v1/people/{person}", {},
+                                   {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),
+    ("people.patch_person", "PATCH"): ("/api/v1/people/{person}", {"json": {"job_title": "Chef"}}, ADMIN_API),
+    ("people.erase_person", "DELETE"): ("/api/v1/people/{person}", {}, ADMIN_API),
+    ("people.export_person", "GET"): ("/api/v1/people/{person}/export", {}, ADMIN_API),
+    ("people.import_people", "POST"): ("/api/v1/people/import?dry_run=true", {"data": CSV, "content_type": "text/csv"}, ADMIN_API),
+    ("people.me", "GET"): ("/api/v1/me", {}, SIGNED_IN_API),
+    ("people.list_tokens", "GET"): ("/api/v1/me/tokens", {}, SIGNED_IN_API),
+    ("people.create_token", "POST"): ("/api/v1/me/tokens", {"json": {"name": "ci"}},
+                                      {"anonymous": 401, "employee": 201, "coach": 201, "other_coach": 201, "admin": 201}),
+    ("people.revoke_token", "DELETE"): ("/api/v1/me/tokens/{token}", {},
+                                        {"anonymous": 401, "employee": 204, "coach": 404, "other_coach": 404, "admin": 404}),
+    ("people.list_accounts", "GET"): ("/api/v1/accounts", {}, ADMIN_API),
+    ("people.create_account", "POST"): ("/api/v1/accounts", {"json": {"username": "x@example.test", "password": "long enough pw",
+                                                                       "role": "employee"}}, admin_api(201)),
+    ("people.patch_account", "PATCH"): ("/api/v1/accounts/{account}", {"json": {"role": "coach"}}, ADMIN_API),
+    ("people.delete_account", "DELETE"): ("/api/v1/accounts/{account}", {}, admin_api(204)),
+    ("people.audit_log", "GET"): ("/api/v1/audit", {}, ADMIN_API),
+}
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method
+
+
+def test_matrix_covers_every_endpoint(tmp_path):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    missing = sorted(set(routes(app)) - set(MATRIX))
+    assert not missing, f"add these routes to the role matrix in {__file__}: {missing}"
+    stale = sorted(set(MATRIX) - set(routes(app)))
+    assert not stale, f"the matrix lists routes that no longer exist: {stale}"
+
+
+def world(tmp_path):
+    """A fresh app with an admin, a coach and the employee they coach, and a coach of someone else."""
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    coach_p = make_person(app, "Coach Carin")
+    employee_p = make_person(app, "Employee Erik", coach_id=coach_p["id"])
+    other_p = make_person(app, "Other Olle")
+    make_person(app, "Someone Else", coach_id=other_p["id"])
+    accounts = {
+        "employee": make_account(app, "employee", employee_p),
+        "coach": make_account(app, "coach", coach_p),
+        "other_coach": make_account(app, "coach", other_p),
+        "admin": make_account(app, "admin"),
+    }
+    storage = app.extensions["kbp"].storage
+    token, _ = auth.create_token(storage, accounts["employee"], "matrix")
+    ids = {"person": employee_p["id"], "person_email": employee_p["email"], "account": accounts["employee"]["id"],
+           "token": token["id"]}
+    return app, accounts, ids
+
+
+def call(app, account, method, url, kwargs):
+    client = app.test_client()
+    if account is not None:
+        sign_in(client, account)
+    token = csrf_token(client)
+    kwargs = dict(kwargs)
+    headers = {"X-CSRFToken": token}
+    if "form" in kwargs:
+        kwargs["data"] = {**kwargs.pop("form"), "csrf_token": token}
+    if "upload" in kwargs:
+        import io
+
+        kwargs["data"] = {"file": (io.BytesIO(kwargs.pop("upload").encode()), "people.csv"), "csrf_token": token}
+        kwargs["content_type"] = "multipart/form-data"
+    return client.open(url, method=method, headers=headers, **kwargs)
+
+
+@pytest.mark.parametrize("endpoint,method", sorted(MATRIX))
+def test_role_matrix(tmp_path, endpoint, method):
+    url_t, kwargs, expected = MATRIX[(endpoint, method)]
+    app, accounts, ids = world(tmp_path)
+    url = url_t.format(**ids)
+    if "form" in kwargs:
+        kwargs = {**kwargs, "form": {k: v.format(**ids) for k, v in kwargs["form"].items()}}
+    got = {}
+    for role in ROLES:  # admin last: its writes (erase, delete) must not change what the others see
+        response = call(app, accounts.get(role), method, url, kwargs)
+        got[role] = response.status_code
+        if endpoint.startswith(("catalogue.", "people.")) or url.startswith("/api/"):
+            if response.status_code >= 400:
+                assert response.is_json and response.get_json()["message"], (role, endpoint)
+        if role == "anonymous" and response.status_code == LOGIN and not url.startswith("/api"):
+            assert "/login" in response.headers["Location"]
+    assert got == expected, f"{method} {url_t}"
+
+
+# ----------------------------------------------------------------------------- no leaks
+
+
+def names_in(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_lists_show_only_what_each_role_may_see(tmp_path):
+    app, accounts, ids = world(tmp_path)
+
+    def people_api(role):
+        c = sign_in(app.test_client(), accounts[role])
+        return {p["name"] for p in c.get("/api/v1/people").get_json()}
+
+    assert people_api("employee") == {"Employee Erik"}
+    assert people_api("coach") == {"Employee Erik", "Coach Carin"}
+    assert people_api("other_coach") == {"Other Olle", "Someone Else"}
+    assert len(people_api("admin")) == 5
+    page = sign_in(app.test_client(), accounts["other_coach"]).get("/people").get_data(as_text=True)
+    assert "Employee Erik" not in page and "Someone Else" in page
+    page = sign_in(app.test_client(), accounts["employee"]).get("/people").get_data(as_text=True)
+    assert "Coach Carin" not in page or "Coach Carin" in page.split("Employee Erik", 1)[1]  # only as their coach
+
+
+def test_forbidden_and_missing_people_look_the_same(tmp_path):
+    app, accounts, ids = world(tmp_path)
+    client = sign_in(app.test_client(), accounts["other_coach"])
+    hidden = client.get(f"/api/v1/people/{ids['person']}")
+    missing = client.get("/api/v1/people/0123456789abcdef0123456789abcdef")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.get_json() == missing.get_json()
+    assert client.get(f"/people/{ids['person']}").get_data() == client.get("/people/0123456789abcdef").get_data()
