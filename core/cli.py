@@ -312,6 +312,101 @@ def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
         click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=report.created, updated=report.updated))
 
 
+# ----------------------------------------------------------------------------- activities
+
+
+@main.group("activities")
+def activities_group() -> None:
+    """Editable activity sources (the organisation's in-house activities): list, import, export."""
+
+
+def _writable_source(app, source_id: str | None):
+    sources = [s for s in app.extensions["kbp"].registry.activity_sources.values() if s.writable]
+    if not sources:
+        raise click.ClickException(_("No editable activity source is installed."))
+    if source_id is None:
+        return sources[0]
+    for s in sources:
+        if s.id == source_id:
+            return s
+    raise click.ClickException(
+        _("There is no editable activity source '%(id)s'. Editable: %(known)s.", id=source_id, known=", ".join(s.id for s in sources))
+    )
+
+
+source_option = click.option("--source", "source_id", default=None, help="Activity source id (default: the first editable one).")
+
+
+@activities_group.command("list")
+@source_option
+@click.option("--archived", is_flag=True, help="Include archived activities.")
+@click.pass_context
+def activities_list(ctx: click.Context, source_id: str | None, archived: bool) -> None:
+    """List the activities of an editable source: id, kind, status and title."""
+    app = make_app(ctx)
+    source = _writable_source(app, source_id)
+    for r in source.records(include_archived=archived):
+        title = r["title"].get(r.get("source_language", "sv")) or r["id"]
+        state = _("archived") if r.get("archived") else _("active")
+        click.echo(f"{r['id']}\t{r['kind']}\t{state}\t{title}")
+
+
+@activities_group.command("export")
+@source_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default="-", help="Output file (default: stdout).")
+@click.pass_context
+def activities_export(ctx: click.Context, source_id: str | None, fmt: str, out: str) -> None:
+    """Export every activity, archived ones included; the file imports back unchanged."""
+    from core import activities, audit
+    from core.i18n import available_locales
+
+    app = make_app(ctx)
+    source = _writable_source(app, source_id)
+    records = source.records(include_archived=True)
+    with app.app_context():
+        locales = available_locales()
+    body = activities.to_json(records) if fmt == "json" else activities.to_csv(records, locales)
+    audit.record(app.extensions["kbp"].storage, "export", "activities", source.id, actor="cli")
+    if out == "-":
+        click.echo(body, nl=False)
+    else:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(body)
+        click.echo(ngettext("%(num)d activity written to %(file)s.", "%(num)d activities written to %(file)s.", len(records), file=out))
+
+
+@activities_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@source_option
+@click.option("--dry-run", is_flag=True, help="Only check the file; import nothing.")
+@click.pass_context
+def activities_import(ctx: click.Context, file: str, source_id: str | None, dry_run: bool) -> None:
+    """Import activities from CSV or JSON: all rows are checked; all are imported, or none."""
+    from core import audit
+    from core.api.activities import run_import
+
+    app = make_app(ctx)
+    source = _writable_source(app, source_id)
+    fmt = "json" if file.lower().endswith(".json") else "csv"
+    with open(file, "rb") as fh:
+        data = fh.read()
+    with app.app_context():
+        result = run_import(source, data, fmt, dry_run)
+    if not result["ok"]:
+        for p in result["problems"]:
+            click.echo(_("row %(row)s, column %(column)s: %(reason)s", row=p["row"], column=p["column"] or "-", reason=p["reason"]), err=True)
+        raise click.ClickException(
+            ngettext("%(num)d problem; nothing was imported.", "%(num)d problems; nothing was imported.", len(result["problems"]))
+        )
+    if dry_run:
+        click.echo(_("The file is correct: %(created)d new, %(updated)d updated. Nothing was imported (dry run).",
+                     created=result["created"], updated=result["updated"]))
+    else:
+        audit.record(app.extensions["kbp"].storage, "import", "activities", source.id, actor="cli")
+        click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=result["created"], updated=result["updated"]))
+
+
 # ----------------------------------------------------------------------------- content
 
 

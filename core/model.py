@@ -16,7 +16,7 @@ global id is ``framework:competency``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Hashable, Iterable, Mapping
 
 SITUATIONS = ("role_changes", "new_role", "recruited_need", "grow_further")
 ACTIVITY_KINDS = ("on_the_job", "learning_from_others", "training", "reflection")
@@ -119,6 +119,14 @@ class Activity:
     provider: str = ""
     url: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: text the source stores per language (organisation content): locale -> {"title", "description"};
+    #: wins over gettext for that locale. Framework content leaves it empty and uses its catalog.
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, hash=False)
+    archived: bool = False
+    tags: tuple[str, ...] = ()
+    cost: str = ""
+    duration: str = ""
+    owner: str = ""
 
 
 class ActivitySource:
@@ -153,6 +161,54 @@ class ActivitySource:
             cached = load_activities(self)
             self._kbp_loaded = cached
         return cached
+
+
+class ConflictError(Exception):
+    """An edit based on an old version of a record (someone else saved in between)."""
+
+
+class WritableActivitySource(ActivitySource):
+    """An activity source people edit in KBP (the core offers API, pages and import/export for it).
+
+    Records are dicts in the shape of :class:`core.activities.ActivityRecordSchema`: text per
+    language (``title``/``description`` maps), a ``source_language``, a ``version`` that every
+    update increments, and ``archived``. Archiving never deletes: plans keep their snapshots, and
+    archived activities are hidden from suggestions only.
+    """
+
+    writable = True
+
+    def records(self, include_archived: bool = True) -> list[dict]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def get(self, activity_id: str) -> dict | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def create(self, record: dict) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def update(self, activity_id: str, changes: dict, expected_version: int | None = None) -> dict:  # pragma: no cover
+        """Apply ``changes``; raise :class:`ConflictError` when ``expected_version`` is not current."""
+        raise NotImplementedError
+
+    def import_records(self, records: list[dict]) -> tuple[int, int]:  # pragma: no cover - interface
+        """Create or replace (by id) all ``records`` in one transaction; return (created, updated)."""
+        raise NotImplementedError
+
+    def revision(self) -> Hashable:  # pragma: no cover - interface
+        """Changes whenever the stored records change (in any process): search re-indexes then."""
+        raise NotImplementedError
+
+    def activities(self):
+        from core.activities import record_to_activity
+
+        return [record_to_activity(r, self.id) for r in self.records(include_archived=True)]
+
+    def loaded(self):
+        """Always fresh: writable records change while the app runs."""
+        from core.activities import record_to_activity
+
+        return [record_to_activity(r, self.id) for r in self.records(include_archived=True)]
 
 
 class Exporter:

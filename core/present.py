@@ -65,18 +65,38 @@ class Presenter:
             "situations": list(q.situations),
         }
 
+    def activity_text(self, a: model.Activity, locale: str | None = None) -> tuple[str, str]:
+        """Title and description in ``locale``: the source's own per-language text when it has
+        some (organisation content), else the plugin's catalog; always falling back to the source text."""
+        locale = locale or self.locale
+        if a.translations:
+            own = a.translations.get(locale) or {}
+            return own.get("title") or a.title, own.get("description") or a.description
+        if locale == self.locale:
+            return self.tr(a.title, a.text), self.tr(a.description, a.text)
+        return (
+            i18n.content(a.title, a.text.source_language, a.text.domain, locale, self.registry.locale_dirs),
+            i18n.content(a.description, a.text.source_language, a.text.domain, locale, self.registry.locale_dirs),
+        )
+
     def activity(self, a: model.Activity) -> dict[str, Any]:
+        title, description = self.activity_text(a)
         return {
             "id": a.id,
             "source": a.source,
             "competencies": list(a.competencies),
-            "title": self.tr(a.title, a.text),
-            "description": self.tr(a.description, a.text),
+            "title": title,
+            "description": description,
             "kind": a.kind,
             "effort": a.effort,
             "situations": list(a.situations),
             "provider": a.provider,
             "url": a.url,
+            "tags": list(a.tags),
+            "cost": a.cost,
+            "duration": a.duration,
+            "owner": a.owner,
+            "archived": a.archived,
         }
 
     def competency_detail(self, comp: model.Competency) -> dict[str, Any]:
@@ -90,6 +110,12 @@ class Presenter:
         return data
 
     # ------------------------------------------------------------------ plugins, exporters
+    def source_title(self, source: model.ActivitySource) -> str:
+        """Built-in sources have English titles in the core domain; others are shown as written."""
+        if source.domain == i18n.CORE_DOMAIN:
+            return i18n.gettext(source.title)
+        return source.title
+
     def exporter(self, exp: model.Exporter, plugin: str) -> dict[str, Any]:
         return {
             "id": exp.id,

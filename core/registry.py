@@ -64,12 +64,20 @@ class Registry:
                     result.append((qs, q))
         return result
 
-    def activities_for(self, global_ids: Iterable[str]) -> list[model.Activity]:
+    def source_available(self, source_id: str) -> bool:
+        """False while the plugin that provides the source has a framework without a valid licence."""
+        plugin = self.owner.get(("activity source", source_id))
+        return all(self.is_available(fw.id) for fw in self.frameworks.values() if fw.plugin == plugin)
+
+    def activities_for(self, global_ids: Iterable[str], include_archived: bool = False) -> list[model.Activity]:
+        """Activities of every available source for these competencies; archived ones only when asked."""
         wanted = [g for g in global_ids if self._competency_available(g)]
         found: list[model.Activity] = []
         for source in self.activity_sources.values() if wanted else ():
+            if not self.source_available(source.id):
+                continue
             try:
-                found.extend(source.for_competencies(wanted))
+                found.extend(a for a in source.for_competencies(wanted) if include_archived or not a.archived)
             except Exception:  # a source failing at run time must not break the page
                 log.exception("activity source %s failed", source.id)
         return found

@@ -100,6 +100,30 @@ def get_competency(framework_id: str, competency_id: str, **_args):
     return presenter().competency_detail(comp)
 
 
+@blp.route("/frameworks/<framework_id>/export/<exporter_id>")
+@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.response(200, description="The exported file, with the exporter's media type.")
+@blp.alt_response(404, schema=schemas.ErrorOut)
+def export_framework(framework_id: str, exporter_id: str, **_args):
+    """Export a framework with an exporter whose subject is ``framework`` (e.g. CASE, Moodle CSV).
+    A licensed framework can be exported only while its licence is valid; the file carries its
+    licence notice."""
+    from flask import Response, current_app
+
+    from core import audit
+    from core.exports import framework_document
+
+    fw = find_framework(framework_id)
+    exporter = kbp().registry.exporters.get(exporter_id)
+    if exporter is None or exporter.subject != "framework":
+        abort(404, message=_("There is no framework exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
+    locale = reader_locale()
+    data = exporter.export(framework_document(kbp().registry, fw, locale, bool(current_app.config.get("DEMO"))), locale)
+    audit.record(kbp().storage, "export", "framework", fw.id)
+    return Response(data, mimetype=exporter.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{fw.id}.{exporter.extension}"'})
+
+
 @blp.route("/exporters")
 @blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
 @blp.response(200, schemas.ExporterOut(many=True))

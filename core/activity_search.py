@@ -1,0 +1,84 @@
+"""One search across every activity source: keeps :class:`core.search.ActivityIndex` in step with them.
+
+The index is built at the first search of a worker from every source's activities, with their text
+in every available language (the source's own per-language text, or the plugin's catalog). Before
+each search, sources that can change while the app runs (they have a ``revision()``: writable
+sources, the activity-files source) are compared with the revision that was indexed and re-indexed
+when they changed — also when another worker process made the change. Sources of a framework whose
+licence is not valid are left out of the results.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable
+
+from core import i18n, model
+from core.present import Presenter
+from core.registry import Registry
+from core.search import ActivityIndex, SearchDoc
+
+
+class ActivitySearch:
+    def __init__(self, registry: Registry, locales: Iterable[str]):
+        self.registry = registry
+        self.locales = list(locales)
+        self.index: ActivityIndex | None = None
+        self.revisions: dict[str, Any] = {}
+        self.by_key: dict[tuple[str, str], model.Activity] = {}
+        self._lock = threading.Lock()
+
+    def _docs(self, source: model.ActivitySource) -> list[SearchDoc]:
+        presenter = Presenter(self.registry, self.locales[0] if self.locales else "sv")
+        docs = []
+        for a in source.loaded():
+            texts = {loc: presenter.activity_text(a, loc) for loc in self.locales}
+            self.by_key[(source.id, a.id)] = a
+            docs.append(SearchDoc(key=(source.id, a.id), competencies=a.competencies, kind=a.kind, effort=a.effort,
+                                  situations=a.situations, texts=texts, fallback_locale=a.text.source_language,
+                                  archived=a.archived))
+        return docs
+
+    def _refresh(self) -> ActivityIndex:
+        with self._lock:
+            if self.index is None:
+                self.index = ActivityIndex()
+                for source in self.registry.activity_sources.values():
+                    self.revisions[source.id] = _revision(source)
+                    self.index.replace_source(source.id, self._docs(source))
+                return self.index
+            for source in self.registry.activity_sources.values():
+                rev = _revision(source)
+                if rev is not None and rev != self.revisions.get(source.id):
+                    self.by_key = {k: v for k, v in self.by_key.items() if k[0] != source.id}
+                    self.index.replace_source(source.id, self._docs(source))
+                    self.revisions[source.id] = rev
+            return self.index
+
+    def search(self, text: str = "", *, locale: str, competencies=(), kinds=(), efforts=(), situations=(), sources=(),
+               include_archived: bool = False, limit: int = 50, offset: int = 0):
+        index = self._refresh()
+        allowed = [s for s in self.registry.activity_sources if self.registry.source_available(s)]
+        wanted = [s for s in (sources or allowed) if s in allowed]
+        if not wanted:
+            return [], 0
+        result = index.search(text, locale=locale, competencies=competencies, kinds=kinds, efforts=efforts,
+                              situations=situations, sources=wanted, include_archived=include_archived,
+                              limit=limit, offset=offset)
+        return [(hit, self.by_key[hit.key]) for hit in result.hits if hit.key in self.by_key], result.total
+
+
+def _revision(source: model.ActivitySource):
+    getter = getattr(source, "revision", None)
+    try:
+        return getter() if callable(getter) else None
+    except Exception:  # noqa: BLE001 - a source that cannot tell is re-read next time
+        return object()
+
+
+def searcher(app) -> ActivitySearch:
+    ext = app.extensions.get("kbp_search")
+    if ext is None:
+        with app.app_context():
+            ext = ActivitySearch(app.extensions["kbp"].registry, i18n.available_locales())
+        app.extensions["kbp_search"] = ext
+    return ext

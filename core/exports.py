@@ -1,0 +1,53 @@
+"""What exporters receive: plain, translated documents built by the core.
+
+An exporter (``kbp_exporters``) gets ``export(document, locale) -> bytes`` where ``document`` is
+
+* subject ``framework``: :func:`framework_document` — the framework in the reader's language with
+  every group and competency (id, global id, name, definition, position), the licence notice, and
+  ``meta`` (KBP version, demo flag, export time);
+* subject ``plan`` / ``dialogue_guide``: :func:`core.plans.plan_document` (a plan's snapshot).
+
+Documents are plain dicts of strings, numbers and lists — an exporter needs no access to the
+registry, storage or Flask, and tests can call it directly.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from core import __version__, model
+from core.present import Presenter
+from core.registry import Registry
+
+
+def meta(demo: bool) -> dict[str, Any]:
+    return {"generator": f"KBP {__version__}", "demo": demo, "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def framework_document(registry: Registry, framework: model.Framework, locale: str, demo: bool = False) -> dict[str, Any]:
+    p = Presenter(registry, locale)
+    groups = []
+    for gi, group in enumerate(framework.groups, start=1):
+        groups.append({
+            "id": group.id,
+            "name": p.tr(group.name, framework.text),
+            "description": p.tr(group.description, framework.text),
+            "position": gi,
+            "competencies": [
+                {"id": c.id, "global_id": c.global_id, "name": p.tr(c.name, c.text), "definition": p.tr(c.definition, c.text),
+                 "position": ci}
+                for ci, c in enumerate(group.competencies, start=1)
+            ],
+        })
+    return {
+        "id": framework.id,
+        "name": p.tr(framework.name, framework.text),
+        "description": p.tr(framework.description, framework.text),
+        "version": framework.version,
+        "language": locale,
+        "source_language": framework.text.source_language,
+        "licence_notice": p.tr(framework.licence_notice, framework.text),
+        "licensed": framework.licence is not None,
+        "groups": groups,
+        "meta": meta(demo),
+    }

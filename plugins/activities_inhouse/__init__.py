@@ -1,0 +1,115 @@
+"""The organisation's own development activities: a writable activity source stored in KBP.
+
+HR admins create, edit, archive and restore them (pages under ``/admin/activities``, the REST API
+under ``/api/v1/activity-sources/inhouse``, ``kbp activities`` on the command line), import and
+export them as CSV or JSON. Text is stored per language; see :mod:`core.activities` for the record
+and file formats. Records live in the collection ``inhouse_activities`` of the data folder.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+from core import hookimpl
+from core.model import ConflictError, WritableActivitySource
+from core.storage import Storage
+
+__version__ = "1.0.0"
+
+COLLECTION = "inhouse_activities"
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60] or "aktivitet"
+
+
+class InhouseActivities(WritableActivitySource):
+    id = "inhouse"
+    title = "In-house activities"
+    domain = "messages"
+
+    def __init__(self, data_dir: str, source_language: str = "sv"):
+        self.source_language = source_language
+        self.storage = Storage(data_dir)
+        self.collection = self.storage.collection(COLLECTION)
+        self.path = Path(data_dir) / f"{COLLECTION}.json"
+        self._cache_key = None
+        self._cache: list = []
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ reading
+    def revision(self):
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def records(self, include_archived: bool = True) -> list[dict]:
+        return [r for r in self.collection.all() if include_archived or not r.get("archived")]
+
+    def get(self, activity_id: str) -> dict | None:
+        return self.collection.get(activity_id)
+
+    def loaded(self):
+        key = self.revision()
+        with self._lock:
+            if key != self._cache_key or key is None:
+                self._cache = super().loaded()
+                self._cache_key = key
+            return self._cache
+
+    # ------------------------------------------------------------------ writing
+    def _new_id(self, tx, record: dict) -> str:
+        base = slugify(record["title"].get(record["source_language"]) or "aktivitet")
+        candidate, n = base, 2
+        while tx.get(candidate) is not None:
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    def create(self, record: dict) -> dict:
+        now = time.time()
+        with self.collection.transaction() as tx:
+            record = dict(record)
+            if not record.get("id"):
+                record["id"] = self._new_id(tx, record)
+            elif tx.get(record["id"]) is not None:
+                raise ConflictError(record["id"])
+            return tx.insert({**record, "version": 1, "created_at": now, "updated_at": now})
+
+    def update(self, activity_id: str, changes: dict, expected_version: int | None = None) -> dict:
+        with self.collection.transaction() as tx:
+            current = tx.get(activity_id)
+            if current is None:
+                raise KeyError(activity_id)
+            if expected_version is not None and current["version"] != expected_version:
+                raise ConflictError(activity_id)
+            return tx.update(activity_id, {**changes, "version": current["version"] + 1, "updated_at": time.time()})
+
+    def import_records(self, records: list[dict]) -> tuple[int, int]:
+        created = updated = 0
+        now = time.time()
+        with self.collection.transaction() as tx:
+            for record in records:
+                record = dict(record)
+                current = tx.get(record["id"]) if record.get("id") else None
+                if current is None:
+                    if not record.get("id"):
+                        record["id"] = self._new_id(tx, record)
+                    tx.insert({**record, "version": 1, "created_at": now, "updated_at": now})
+                    created += 1
+                else:
+                    tx.upsert({**record, "version": current["version"] + 1, "created_at": current.get("created_at", now),
+                               "updated_at": now})
+                    updated += 1
+        return created, updated
+
+
+@hookimpl
+def kbp_activity_sources(config):
+    return [InhouseActivities(config["DATA_DIR"], config.get("DEFAULT_LOCALE", "sv"))]
