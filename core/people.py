@@ -27,6 +27,7 @@ CSV_COLUMNS = ("name", "email", "job_title", "unit", "coach_email", "locale", "s
 PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     PEOPLE: ("id",),
     "accounts": ("person_id",),
+    "plans": ("person_id",),
 }
 
 
@@ -261,6 +262,8 @@ def export_person(storage, person_id: str) -> dict[str, Any]:
     data["api_tokens"] = [{k: v for k, v in t.items() if k != "secret_sha256"} for t in tokens]
     data["audit"] = audit.entries_about(storage, [person_id, *account_ids])
     data["coachees"] = [{"id": p["id"], "name": p["name"]} for p in storage.collection(PEOPLE).find(coach_id=person_id)]
+    plan_ids = {p["id"] for p in data.get("plans", [])}
+    data["plan_history"] = [h for h in storage.collection("plan_history").all() if h["plan_id"] in plan_ids]
     return {"format": "kbp-person-export/1", "person_id": person_id, "exported_at": time.time(), "records": data}
 
 
@@ -270,6 +273,27 @@ def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     accounts = [a["id"] for a in storage.collection("accounts").find(person_id=person_id)]
+    plan_ids = {p["id"] for p in storage.collection("plans").find(person_id=person_id)}
+    with storage.collection("plan_history").transaction() as tx:
+        for h in tx.all():
+            if h["plan_id"] in plan_ids:
+                tx.delete(h["id"])
+            elif h.get("by") in accounts:
+                tx.update(h["id"], {"by": anonymous_id(h["by"], secret)})
+    with storage.collection("plans").transaction() as tx:
+        for plan in tx.all():
+            if plan["person_id"] == person_id:
+                continue  # deleted below with everything else about the person
+            changes: dict = {}
+            if plan.get("coach_id") == person_id:
+                changes["coach_id"] = None
+            if plan.get("created_by") in accounts:
+                changes["created_by"] = anonymous_id(plan["created_by"], secret)
+            if any(f.get("by") in accounts for f in plan.get("follow_ups", [])):
+                changes["follow_ups"] = [{**f, "by": anonymous_id(f["by"], secret)} if f.get("by") in accounts else f
+                                         for f in plan["follow_ups"]]
+            if changes:
+                tx.update(plan["id"], changes)
     tokens = storage.collection("api_tokens")
     with tokens.transaction() as tx:
         for t in [t for t in tx.all() if t.get("account_id") in accounts]:

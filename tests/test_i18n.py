@@ -142,14 +142,14 @@ class _Text(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):  # code (API parameter names, commands) is not UI text
             self._skip += 1
         for name, value in attrs:
             if name in ("aria-label", "title", "alt", "placeholder") and value:
                 self.chunks.append(value)
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self._skip -= 1
 
     def handle_data(self, data):

@@ -20,11 +20,21 @@ SIGNED_IN_API = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach":
 ADMIN_API = {"anonymous": 401, "employee": 403, "coach": 403, "other_coach": 403, "admin": 200}
 
 
+PLAN_PAGE = {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}
+PLAN_FORM = {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 403}
+PLAN_API = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}
+PLAN_API_EDIT = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 404, "admin": 403}
+
+
 def admin_api(status: int) -> dict:
     return {**ADMIN_API, "admin": status}
 
 
 CSV = "name,email,coach_email\nNy Person,ny.person@example.test,\n"
+ACTIVITY = {"title": {"sv": "Skuggning"}, "description": {"sv": "En dag."}, "competencies": ["kbp-sample:active-listening"],
+            "kind": "learning_from_others", "effort": "days"}
+ACTIVITY_FORM = {"source_language": "sv", "title_sv": "Skuggning", "description_sv": "En dag.",
+                 "competencies": "kbp-sample:active-listening", "kind": "learning_from_others", "effort": "days"}
 
 #: (endpoint, method) -> (url template, request kwargs, {role: status})
 MATRIX = {
@@ -66,6 +76,8 @@ MATRIX = {
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),
     ("catalogue.list_exporters", "GET"): ("/api/v1/exporters", {}, SIGNED_IN_API),
+    ("catalogue.export_framework", "GET"): ("/api/v1/frameworks/kbp-sample/export/no-such-exporter", {},
+                                            {"anonymous": 401, "employee": 404, "coach": 404, "other_coach": 404, "admin": 404}),
     ("people.list_people", "GET"): ("/api/v1/people", {}, SIGNED_IN_API),
     ("people.create_person", "POST"): ("/api/v1/people", {"json": {"name": "Ny", "email": "ny@example.test"}}, admin_api(201)),
     ("people.get_person", "GET"): ("/api/v1/people/{person}", {},
@@ -86,6 +98,60 @@ MATRIX = {
     ("people.patch_account", "PATCH"): ("/api/v1/accounts/{account}", {"json": {"role": "coach"}}, ADMIN_API),
     ("people.delete_account", "DELETE"): ("/api/v1/accounts/{account}", {}, admin_api(204)),
     ("people.audit_log", "GET"): ("/api/v1/audit", {}, ADMIN_API),
+    # activities: organisation content, readable by every signed-in role, written by admins
+    ("activities.list_sources", "GET"): ("/api/v1/activity-sources", {}, SIGNED_IN_API),
+    ("activities.list_records", "GET"): ("/api/v1/activity-sources/inhouse/activities", {}, SIGNED_IN_API),
+    ("activities.get_record", "GET"): ("/api/v1/activity-sources/inhouse/activities/{activity}", {}, SIGNED_IN_API),
+    ("activities.create_record", "POST"): ("/api/v1/activity-sources/inhouse/activities", {"json": ACTIVITY}, admin_api(201)),
+    ("activities.patch_record", "PATCH"): ("/api/v1/activity-sources/inhouse/activities/{activity}", {"json": {"cost": "1 kr"}}, ADMIN_API),
+    ("activities.archive_record", "POST"): ("/api/v1/activity-sources/inhouse/activities/{activity}/archive", {}, ADMIN_API),
+    ("activities.restore_record", "POST"): ("/api/v1/activity-sources/inhouse/activities/{activity}/restore", {}, ADMIN_API),
+    ("activities.export_records", "GET"): ("/api/v1/activity-sources/inhouse/export?format=json", {}, ADMIN_API),
+    ("activities.import_records", "POST"): ("/api/v1/activity-sources/inhouse/import?format=json",
+                                            {"data": '{"activities": []}', "content_type": "application/json"}, ADMIN_API),
+    ("activities.search", "GET"): ("/api/v1/activities/search?q=mentor", {}, SIGNED_IN_API),
+    ("activity_web.search_page", "GET"): ("/activities?q=mentor", {}, SIGNED_IN_PAGE),
+    ("activity_web.admin_list", "GET"): ("/admin/sources/inhouse/activities", {}, ADMIN_PAGE),
+    ("activity_web.admin_new", "GET"): ("/admin/sources/inhouse/activities/new", {}, ADMIN_PAGE),
+    ("activity_web.admin_new", "POST"): ("/admin/sources/inhouse/activities/new", {"form": ACTIVITY_FORM}, {**ADMIN_PAGE, "admin": 302}),
+    ("activity_web.admin_edit", "GET"): ("/admin/sources/inhouse/activities/{activity}", {}, ADMIN_PAGE),
+    ("activity_web.admin_edit", "POST"): ("/admin/sources/inhouse/activities/{activity}", {"form": {**ACTIVITY_FORM, "version": "1"}},
+                                          {**ADMIN_PAGE, "admin": 302}),
+    ("activity_web.admin_archive", "POST"): ("/admin/sources/inhouse/activities/{activity}/archive", {"form": {"archived": "1"}},
+                                             {**ADMIN_PAGE, "admin": 302}),
+    ("activity_web.admin_import", "GET"): ("/admin/sources/inhouse/import", {}, ADMIN_PAGE),
+    ("activity_web.admin_import", "POST"): ("/admin/sources/inhouse/import", {"upload": "id,title_sv,description_sv,competencies,kind,effort\n"}, ADMIN_PAGE),
+    ("activity_web.admin_export", "GET"): ("/admin/sources/inhouse/export.csv", {}, ADMIN_PAGE),
+    # plans: the employee and their coach; admins read; a coach of someone else learns nothing
+    ("plan_web.plan_list", "GET"): ("/plans", {}, SIGNED_IN_PAGE),
+    ("plan_web.plan_new", "GET"): ("/plans/new", {}, SIGNED_IN_PAGE),
+    ("plan_web.plan_new", "POST"): ("/plans/new", {"form": {"person_id": "{person}", "situation": "new_role"}},
+                                    {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 404}),
+    ("plan_web.plan_focus", "GET"): ("/plans/{plan}/focus", {}, PLAN_PAGE),
+    ("plan_web.plan_focus", "POST"): ("/plans/{plan}/focus", {"form": {"focus": "kbp-sample:active-listening", "version": "{version}"}}, PLAN_FORM),
+    ("plan_web.plan_questions", "GET"): ("/plans/{plan}/questions", {}, PLAN_PAGE),
+    ("plan_web.plan_questions", "POST"): ("/plans/{plan}/questions", {"form": {"version": "{version}", "own_new": "Fråga?"}}, PLAN_FORM),
+    ("plan_web.plan_activities", "GET"): ("/plans/{plan}/activities", {}, PLAN_PAGE),
+    ("plan_web.plan_activities", "POST"): ("/plans/{plan}/activities", {"form": {"version": "{version}", "new_title": "Ny"}}, PLAN_FORM),
+    ("plan_web.plan_view", "GET"): ("/plans/{plan}", {}, PLAN_PAGE),
+    ("plan_web.plan_view", "POST"): ("/plans/{plan}", {"form": {"version": "{version}", "follow_up_date": "2030-01-01"}}, PLAN_FORM),
+    ("plan_web.plan_agree", "POST"): ("/plans/{plan}/agree", {"form": {"version": "{version}"}}, PLAN_FORM),
+    ("plan_web.plan_follow_up", "POST"): ("/plans/{plan}/follow-up", {"form": {"version": "{version}", "note": "Bra."}}, PLAN_FORM),
+    ("plan_web.plan_guide", "GET"): ("/plans/{plan}/guide", {}, PLAN_PAGE),
+    ("plans.list_plans", "GET"): ("/api/v1/plans", {}, SIGNED_IN_API),
+    ("plans.create_plan", "POST"): ("/api/v1/plans", {"json": {"person_id": "{person}", "situation": "new_role"}},
+                                    {"anonymous": 401, "employee": 403, "coach": 201, "other_coach": 404, "admin": 404}),
+    ("plans.get_plan", "GET"): ("/api/v1/plans/{plan}", {}, PLAN_API),
+    ("plans.patch_plan", "PATCH"): ("/api/v1/plans/{plan}", {"json": {"version": "{version}", "goals": {}}}, PLAN_API_EDIT),
+    ("plans.get_suggestions", "GET"): ("/api/v1/plans/{plan}/suggestions", {}, PLAN_API),
+    ("plans.put_note", "PUT"): ("/api/v1/plans/{plan}/questions/{question}/note", {"json": {"version": "{version}", "note": "x"}}, PLAN_API_EDIT),
+    ("plans.put_activity_status", "PUT"): ("/api/v1/plans/{plan}/activities/{plan_activity}/status",
+                                           {"json": {"version": "{version}", "status": "done"}}, PLAN_API_EDIT),
+    ("plans.agree", "POST"): ("/api/v1/plans/{plan}/agree", {"json": {"version": "{version}"}}, PLAN_API_EDIT),
+    ("plans.add_follow_up", "POST"): ("/api/v1/plans/{plan}/follow-ups", {"json": {"version": "{version}", "note": "Bra."}}, PLAN_API_EDIT),
+    ("plans.get_history", "GET"): ("/api/v1/plans/{plan}/history", {}, PLAN_API),
+    ("plans.export_plan", "GET"): ("/api/v1/plans/{plan}/export/no-such-exporter", {},
+                                   {"anonymous": 401, "employee": 404, "coach": 404, "other_coach": 404, "admin": 404}),
 }
 
 
@@ -118,13 +184,57 @@ def world(tmp_path):
     }
     storage = app.extensions["kbp"].storage
     token, _ = auth.create_token(storage, accounts["employee"], "matrix")
+    activity = app.extensions["kbp"].registry.activity_sources["inhouse"].create(
+        {**ACTIVITY, "source_language": "sv", "id": "matrix-activity"})
     ids = {"person": employee_p["id"], "person_email": employee_p["email"], "account": accounts["employee"]["id"],
-           "token": token["id"]}
+           "token": token["id"], "activity": activity["id"]}
+    ids.update(make_plan(app, accounts["coach"], employee_p))
     return app, accounts, ids
 
 
-def call(app, account, method, url, kwargs):
+def make_plan(app, coach_account, person) -> dict:
+    """A coaching plan for ``person`` with one focus competency, question and activity."""
+    from core import plans
+    from core.auth import Account
+
+    storage = app.extensions["kbp"].storage
+    registry = app.extensions["kbp"].registry
+    with app.test_request_context():
+        snap = plans.Snapshotter(registry, ["sv", "en"])
+        account = Account(coach_account["id"], coach_account["username"], "coach", coach_account["person_id"])
+        plan = plans.create_plan(storage, snap, account, person["id"], "new_role", "coaching")
+        qid = registry.questions_for("kbp-sample:active-listening", "coaching")[0][1].id
+
+        def fill(p, rel):
+            plans.set_focus(p, snap, ["kbp-sample:active-listening"])
+            plans.set_questions(p, snap, registry, [qid], [])
+            plans.set_activities(p, snap, registry, [{"title": "Öva", "description": "Öva."}])
+            return ["focus"]
+
+        plan = plans.change(storage, account, plan["id"], None, "update", fill)
+    return {"plan": plan["id"], "question": qid, "plan_activity": plan["activities"][0]["id"]}
+
+
+def current_version(app, plan_id: str) -> str:
+    return str(app.extensions["kbp"].storage.collection("plans").get(plan_id)["version"])
+
+
+def fill_version(app, ids, value):
+    if isinstance(value, dict):
+        return {k: fill_version(app, ids, v) for k, v in value.items()}
+    if value == "{version}":
+        return int(current_version(app, ids["plan"]))
+    return value
+
+
+def call(app, account, method, url, kwargs, ids=None):
     client = app.test_client()
+    if ids is not None:
+        kwargs = dict(kwargs)
+        if "json" in kwargs:
+            kwargs["json"] = fill_version(app, ids, kwargs["json"])
+        if "form" in kwargs:
+            kwargs["form"] = {k: (current_version(app, ids["plan"]) if v == "{version}" else v) for k, v in kwargs["form"].items()}
     if account is not None:
         sign_in(client, account)
     token = csrf_token(client)
@@ -146,10 +256,13 @@ def test_role_matrix(tmp_path, endpoint, method):
     app, accounts, ids = world(tmp_path)
     url = url_t.format(**ids)
     if "form" in kwargs:
-        kwargs = {**kwargs, "form": {k: v.format(**ids) for k, v in kwargs["form"].items()}}
+        kwargs = {**kwargs, "form": {k: v if v == "{version}" else v.format(**ids) for k, v in kwargs["form"].items()}}
+    if "json" in kwargs:
+        kwargs = {**kwargs, "json": {k: v.format(**ids) if isinstance(v, str) and v != "{version}" else v
+                                     for k, v in kwargs["json"].items()}}
     got = {}
     for role in ROLES:  # admin last: its writes (erase, delete) must not change what the others see
-        response = call(app, accounts.get(role), method, url, kwargs)
+        response = call(app, accounts.get(role), method, url, kwargs, ids)
         got[role] = response.status_code
         if endpoint.startswith(("catalogue.", "people.")) or url.startswith("/api/"):
             if response.status_code >= 400:

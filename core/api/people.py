@@ -29,11 +29,11 @@ class PeopleQuery(Schema):
     status = fields.String(validate=validate.OneOf(people.STATUSES))
 
 
-class ImportQuery(Schema):
+class PeopleImportQuery(Schema):
     dry_run = fields.Boolean(load_default=True, metadata={"description": "Only validate (default). false applies."})
 
 
-class ImportOut(Schema):
+class PeopleImportOut(Schema):
     ok = fields.Boolean()
     dry_run = fields.Boolean()
     rows = fields.Integer()
@@ -203,9 +203,9 @@ def export_person(person_id):
 
 
 @blp.route("/people/import", methods=["POST"])
-@blp.arguments(ImportQuery, location="query")
-@blp.response(200, ImportOut)
-@blp.alt_response(422, schema=ImportOut)
+@blp.arguments(PeopleImportQuery, location="query")
+@blp.response(200, PeopleImportOut)
+@blp.alt_response(422, schema=PeopleImportOut)
 def import_people(query):
     """Import people from CSV (body ``text/csv``; columns name, email, job_title, unit, coach_email, locale, status).
 

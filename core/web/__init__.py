@@ -34,6 +34,10 @@ EFFORT_LABELS = {
 }
 DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahead"}
 QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
+HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
+                  "activity_status": "activity status changed", "follow_up": "follow-up recorded"}
+FIELD_LABELS = {"focus": "focus competencies", "questions": "questions", "activities": "activities", "goals": "goals",
+                "follow_up_date": "follow-up date", "follow_ups": "follow-ups", "status": "status", "agreed": "agreement"}
 ROLE_LABELS = {"admin": "Administrator", "coach": "Coach", "employee": "Employee"}
 STATE_LABELS = {
     "active": "Active",
@@ -51,7 +55,10 @@ def _mark_for_extraction() -> None:
     _("A few hours"), _("A few days"), _("A few weeks"), _("A few months")
     _("Looking back"), _("Now"), _("Looking ahead"), _("Coaching questions"), _("Self-reflection questions")
     _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
-    _("Administrator"), _("Coach"), _("Employee")
+    _("Administrator"), _("Coach"), _("Employee"), _("In-house activities"), _("Activity files")
+    _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded")
+    _("focus competencies"), _("questions"), _("activities"), _("goals"), _("follow-up date"), _("follow-ups"), _("status")
+    _("agreement")
 
 
 def label(table: dict[str, str], key: str) -> str:
@@ -80,7 +87,16 @@ def shell_context():
 
         return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
 
+    def writable_sources():
+        p = presenter()
+        return [(s.id, p.source_title(s)) for s in kbp().registry.activity_sources.values() if s.writable]
+
+    from flask_babel import format_date
+
     return {
+        "format_date": format_date,
+        "HISTORY_LABELS": HISTORY_LABELS,
+        "writable_sources": writable_sources,
         "account": current_account() if request else None,
         "role_label": lambda role: label(ROLE_LABELS, role),
         "format_datetime_ts": format_datetime_ts,
@@ -229,7 +245,19 @@ def security_headers(response):
 
 
 def register_web(app: Flask) -> None:
-    from core.web import people_pages
+    from core.web import activity_pages, people_pages, plan_pages
 
     app.register_blueprint(bp)
     app.register_blueprint(people_pages.bp)
+    app.register_blueprint(activity_pages.bp)
+    app.register_blueprint(plan_pages.bp)
+
+    @app.template_filter("todate")
+    def todate(value):
+        from datetime import date
+
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+    @app.template_filter("field_label")
+    def field_label(value):
+        return label(FIELD_LABELS, value)

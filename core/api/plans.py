@@ -1,0 +1,282 @@
+"""Development dialogues and plans (``/api/v1/plans``): every step of the dialogue flow by API."""
+from __future__ import annotations
+
+from flask import Response, current_app
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from core import audit, auth, model, plans, schemas
+from core.api.catalogue import reader_locale
+from core.app import kbp
+from core.i18n import available_locales
+from core.i18n import gettext as _
+from core.present import Presenter
+
+blp = Blueprint("plans", __name__, description="Development dialogues and development plans.")
+
+
+class PlanCreate(Schema):
+    person_id = fields.String(required=True)
+    situation = fields.String(required=True, validate=validate.OneOf(model.SITUATIONS))
+    mode = fields.String(load_default="coaching", validate=validate.OneOf(plans.MODES))
+
+
+class OwnQuestion(Schema):
+    id = fields.String()
+    text = fields.String(required=True, validate=validate.Length(max=500))
+    competency = fields.String(load_default="")
+
+
+class ActivityItem(Schema):
+    id = fields.String(metadata={"description": "An activity already in the plan."})
+    ref = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "{source, id} of a suggested activity."})
+    title = fields.String(validate=validate.Length(max=200))
+    description = fields.String(validate=validate.Length(max=4000))
+    kind = fields.String(validate=validate.OneOf(model.ACTIVITY_KINDS))
+    competency = fields.String()
+    owner = fields.String(validate=validate.Length(max=100))
+    due = fields.String(allow_none=True)
+    status = fields.String(validate=validate.OneOf(plans.ACTIVITY_STATUSES))
+
+
+class PlanPatch(Schema):
+    version = fields.Integer(required=True, metadata={"description": "The version you edited; 409 if someone saved in between."})
+    focus = fields.List(fields.String(validate=schemas.global_id), validate=validate.Length(min=1, max=plans.MAX_FOCUS))
+    questions = fields.List(fields.String(), metadata={"description": "Ids of the suggested questions to use."})
+    own_questions = fields.List(fields.Nested(OwnQuestion))
+    activities = fields.List(fields.Nested(ActivityItem))
+    goals = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Length(max=2000)))
+    follow_up_date = fields.String(allow_none=True)
+
+
+class NoteIn(Schema):
+    version = fields.Integer(required=True)
+    note = fields.String(required=True, validate=validate.Length(max=10000))
+    shared = fields.Boolean()
+
+
+class StatusIn(Schema):
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(plans.ACTIVITY_STATUSES))
+
+
+class VersionIn(Schema):
+    version = fields.Integer(required=True)
+
+
+class FollowUpIn(Schema):
+    version = fields.Integer(required=True)
+    note = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    next_date = fields.String(allow_none=True)
+
+
+class PlanListQuery(Schema):
+    person = fields.String()
+    status = fields.String(validate=validate.OneOf(plans.STATUSES))
+    overdue = fields.Boolean(load_default=False)
+    competency = fields.String(validate=schemas.global_id)
+
+
+class PlanOut(Schema):
+    class Meta:
+        unknown = "include"
+
+    id = fields.String()
+    person_id = fields.String()
+    coach_id = fields.String(allow_none=True)
+    mode = fields.String()
+    situation = fields.String()
+    status = fields.String()
+    version = fields.Integer()
+    focus = fields.List(fields.Dict())
+    questions = fields.List(fields.Dict())
+    activities = fields.List(fields.Dict())
+    follow_up_date = fields.String(allow_none=True)
+    follow_ups = fields.List(fields.Dict())
+    agreed = fields.Dict()
+    progress = fields.Integer()
+    overdue = fields.Integer()
+    your_role = fields.String(metadata={"description": "employee, coach or admin: how you relate to the plan."})
+    created_at = fields.Float()
+    updated_at = fields.Float()
+
+
+class SuggestionsOut(Schema):
+    questions = fields.List(fields.Nested(schemas.QuestionOut))
+    activities = fields.List(fields.Nested(schemas.ActivityOut))
+    kinds = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Suggested activities per kind."})
+
+
+class HistoryOut(Schema):
+    at = fields.Float()
+    by = fields.String()
+    action = fields.String()
+    fields_ = fields.List(fields.String(), attribute="fields", data_key="fields")
+
+
+def storage():
+    return kbp().storage
+
+
+def snapshotter() -> plans.Snapshotter:
+    return plans.Snapshotter(kbp().registry, available_locales())
+
+
+def fail(exc: plans.PlanError):
+    abort(exc.status, message=str(exc), errors=exc.errors or None, code=exc.code)
+
+
+def out(plan: dict, rel: str) -> dict:
+    shown = plans.for_viewer(plan, rel)
+    return {**shown, "progress": plans.progress(plan), "overdue": len(plans.overdue(plan)), "your_role": rel}
+
+
+def load(plan_id: str) -> tuple[dict, str]:
+    try:
+        return plans.visible_plan(storage(), auth.current_account(), plan_id)
+    except plans.PlanError as exc:
+        fail(exc)
+
+
+def changed(plan_id: str, version: int | None, action: str, mutate, allow=("employee", "coach")) -> dict:
+    try:
+        plan = plans.change(storage(), auth.current_account(), plan_id, version, action, mutate, allow)
+    except plans.PlanError as exc:
+        fail(exc)
+    rel = plans.relation(storage(), auth.current_account(), plan)
+    return out(plan, rel)
+
+
+@blp.route("/plans")
+@blp.arguments(PlanListQuery, location="query")
+@blp.response(200, PlanOut(many=True))
+def list_plans(query):
+    """Plans you may see: your own, the plans of the people you coach (admins: all), with filters."""
+    found = plans.visible_plans(storage(), auth.current_account(), person_id=query.get("person"), status=query.get("status"),
+                                overdue_only=query["overdue"], competency=query.get("competency"))
+    return [out(plan, rel) for plan, rel in found]
+
+
+@blp.route("/plans", methods=["POST"])
+@blp.arguments(PlanCreate)
+@blp.response(201, PlanOut)
+def create_plan(data):
+    """Start a dialogue: a coach for a person they coach (``coaching``), or an employee for themself (``self_reflection``)."""
+    try:
+        plan = plans.create_plan(storage(), snapshotter(), auth.current_account(), data["person_id"], data["situation"], data["mode"])
+    except plans.PlanError as exc:
+        fail(exc)
+    audit.record(storage(), "create", "plan", plan["id"])
+    return out(plan, plans.relation(storage(), auth.current_account(), plan))
+
+
+@blp.route("/plans/<plan_id>")
+@blp.response(200, PlanOut)
+def get_plan(plan_id):
+    """One plan, as you may see it (private self-reflection notes only for the employee)."""
+    plan, rel = load(plan_id)
+    return out(plan, rel)
+
+
+@blp.route("/plans/<plan_id>", methods=["PATCH"])
+@blp.arguments(PlanPatch)
+@blp.response(200, PlanOut)
+def patch_plan(data, plan_id):
+    """Change focus competencies, chosen questions, activities, goals or the follow-up date."""
+    snap = snapshotter()
+    registry = kbp().registry
+
+    def mutate(plan, rel):
+        fields_changed = []
+        if "focus" in data:
+            fields_changed += plans.set_focus(plan, snap, data["focus"])
+        if "questions" in data or "own_questions" in data:
+            chosen = data.get("questions", [q["id"] for q in plan["questions"] if q["source"] != "own"])
+            own = data.get("own_questions", [{"id": q["id"], "text": q["text"].get("_", ""), "competency": q["competency"]}
+                                             for q in plan["questions"] if q["source"] == "own"])
+            fields_changed += plans.set_questions(plan, snap, registry, chosen, own)
+        if "activities" in data:
+            fields_changed += plans.set_activities(plan, snap, registry, data["activities"])
+        if "goals" in data or "follow_up_date" in data:
+            fields_changed += plans.set_goals(plan, data.get("goals", {}), data.get("follow_up_date", "unchanged"))
+        return fields_changed
+
+    return changed(plan_id, data["version"], "update", mutate)
+
+
+@blp.route("/plans/<plan_id>/suggestions")
+@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.response(200, SuggestionsOut)
+def get_suggestions(plan_id, **_args):
+    """Questions (coaching or self-reflection, by the plan's mode) and activities from every source for
+    the focus competencies; those tagged with the plan's situation first."""
+    plan, rel = load(plan_id)
+    p = Presenter(kbp().registry, reader_locale())
+    questions, acts = plans.suggestions(kbp().registry, plan)
+    kinds: dict[str, int] = {k: 0 for k in model.ACTIVITY_KINDS}
+    for a in acts:
+        kinds[a.kind] += 1
+    return {"questions": [p.question(qs, q) for qs, q in questions], "activities": [p.activity(a) for a in acts], "kinds": kinds}
+
+
+@blp.route("/plans/<plan_id>/questions/<question_id>/note", methods=["PUT"])
+@blp.arguments(NoteIn)
+@blp.response(200, PlanOut)
+def put_note(data, plan_id, question_id):
+    """Save a note for a question (autosave). In self-reflection the employee decides whether it is ``shared``."""
+    return changed(plan_id, data["version"], "note",
+                   lambda plan, rel: plans.set_note(plan, rel, question_id, data["note"], data.get("shared")))
+
+
+@blp.route("/plans/<plan_id>/activities/<activity_id>/status", methods=["PUT"])
+@blp.arguments(StatusIn)
+@blp.response(200, PlanOut)
+def put_activity_status(data, plan_id, activity_id):
+    """Mark an activity planned, in progress, done or dropped."""
+    return changed(plan_id, data["version"], "activity_status",
+                   lambda plan, rel: plans.set_activity_status(plan, activity_id, data["status"]))
+
+
+@blp.route("/plans/<plan_id>/agree", methods=["POST"])
+@blp.arguments(VersionIn)
+@blp.response(200, PlanOut)
+def agree(data, plan_id):
+    """Confirm the plan as the employee or as the coach; it is agreed when both have."""
+    plan = changed(plan_id, data["version"], "agree", lambda plan, rel: plans.agree(plan, rel))
+    return plan
+
+
+@blp.route("/plans/<plan_id>/follow-ups", methods=["POST"])
+@blp.arguments(FollowUpIn)
+@blp.response(200, PlanOut)
+def add_follow_up(data, plan_id):
+    """Record a follow-up talk and, optionally, the date of the next one."""
+    account = auth.current_account()
+    return changed(plan_id, data["version"], "follow_up",
+                   lambda plan, rel: plans.add_follow_up(plan, account, data["note"], data.get("next_date")))
+
+
+@blp.route("/plans/<plan_id>/history")
+@blp.response(200, HistoryOut(many=True))
+def get_history(plan_id):
+    """Who changed what in the plan, and when (field names, never content)."""
+    load(plan_id)
+    return plans.history(storage(), plan_id)
+
+
+@blp.route("/plans/<plan_id>/export/<exporter_id>")
+@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.response(200, description="The exported file.")
+def export_plan(plan_id, exporter_id, **_args):
+    """Export the plan (or its conversation guide) in your language with an exporter of subject
+    ``plan`` or ``dialogue_guide``. Private notes are never included for anyone but the employee."""
+    plan, rel = load(plan_id)
+    exporter = kbp().registry.exporters.get(exporter_id)
+    if exporter is None or exporter.subject not in ("plan", "dialogue_guide"):
+        abort(404, message=_("There is no plan exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
+    locale = reader_locale()
+    document = plans.plan_document(storage(), plan, rel, locale, bool(current_app.config.get("DEMO")))
+    data = exporter.export(document, locale)
+    audit.record(storage(), "export", "plan", plan_id)
+    return Response(data, mimetype=exporter.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.{exporter.extension}"'})

@@ -1,0 +1,473 @@
+"""Development dialogues and development plans: the main job.
+
+A *plan* is one development dialogue and what came out of it, stored in the collection ``plans``:
+
+    person_id, coach_id          whose plan it is, and their coach when it was started
+    mode                         ``coaching`` (a coach with the employee) or ``self_reflection``
+    situation                    role_changes | new_role | recruited_need | grow_further
+    focus                        1–5 focus competencies, each with a snapshot of its name and
+                                 definition in every language, and the agreed ``goal``
+    questions                    the questions chosen for the talk (snapshot of their text), with
+                                 a ``note`` and, in self-reflection, ``shared`` (private until the
+                                 employee shares it)
+    activities                   chosen or written activities (snapshot of title/description),
+                                 each with owner, due date and status
+    follow_up_date, follow_ups   the next follow-up, and notes from follow-ups held
+    status, agreed               draft → agreed when both employee and coach have confirmed
+    version                      increments on every change; an edit based on an older version
+                                 is refused (:class:`PlanConflict`) instead of silently winning
+
+**Snapshots.** A plan copies the text of every competency, question and activity it uses, in
+every available language. It stays readable when the content changes, an activity is archived
+or the framework's licence lapses.
+
+**Who may do what** (checked here, on the server, for every operation): the employee and their
+coach see and edit the plan; an admin may read it (privacy export and erasure); nobody else
+learns that it exists. Private self-reflection notes are removed from what the coach receives.
+Every change is written to ``plan_history`` (who, when, what — field names, not content).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date
+from typing import Any, Callable, Iterable
+
+from core import model
+from core.i18n import gettext as _
+from core.present import Presenter
+from core.registry import Registry
+
+PLANS = "plans"
+HISTORY = "plan_history"
+MODES = ("coaching", "self_reflection")
+STATUSES = ("draft", "agreed")
+ACTIVITY_STATUSES = ("planned", "in_progress", "done", "dropped")
+MAX_FOCUS = 5
+
+
+class PlanError(Exception):
+    def __init__(self, message: str, status: int = 422, errors: dict | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or {}
+        self.code = code
+
+
+class PlanConflict(PlanError):
+    def __init__(self):
+        super().__init__(
+            _("This plan was changed by someone else (or in another tab) after you opened it. "
+              "Reload the plan to see the latest version, then make your change again."),
+            409, code="version_conflict")
+
+
+def _today() -> date:
+    return date.today()
+
+
+# ----------------------------------------------------------------------------- snapshots
+
+
+def texts_for(presenter_for: Callable[[str], Presenter], locales: Iterable[str], fn: Callable[[Presenter], str]) -> dict[str, str]:
+    return {loc: fn(presenter_for(loc)) for loc in locales}
+
+
+def pick(texts: dict[str, str] | None, locale: str) -> str:
+    """A snapshot's text in ``locale``, else in any language it has (never empty when it has one)."""
+    if not texts:
+        return ""
+    return texts.get(locale) or next((t for t in texts.values() if t), "")
+
+
+class Snapshotter:
+    def __init__(self, registry: Registry, locales: Iterable[str]):
+        self.registry = registry
+        self.locales = list(locales)
+        self._p = {loc: Presenter(registry, loc) for loc in self.locales}
+
+    def competency(self, gid: str) -> dict[str, Any]:
+        comp = self.registry.competency(gid)
+        if comp is None or not self.registry.is_available(comp.framework_id):
+            raise PlanError(_("Unknown competency: %(id)s", id=gid), errors={"focus": [gid]})
+        fw = self.registry.frameworks[comp.framework_id]
+        return {
+            "competency": gid,
+            "framework": {loc: p.tr(fw.name, fw.text) for loc, p in self._p.items()},
+            "name": {loc: p.tr(comp.name, comp.text) for loc, p in self._p.items()},
+            "definition": {loc: p.tr(comp.definition, comp.text) for loc, p in self._p.items()},
+            "goal": "",
+        }
+
+    def question(self, qs: model.QuestionSet, q: model.Question, shared: bool) -> dict[str, Any]:
+        return {"id": q.id, "competency": q.competency, "kind": q.kind, "source": qs.id,
+                "text": {loc: p.tr(q.text, qs.text) for loc, p in self._p.items()}, "note": "", "shared": shared}
+
+    def activity(self, a: model.Activity) -> dict[str, Any]:
+        texts = {loc: p.activity_text(a, loc) for loc, p in self._p.items()}
+        return {"ref": {"source": a.source, "id": a.id}, "kind": a.kind, "effort": a.effort,
+                "title": {loc: t[0] for loc, t in texts.items()}, "description": {loc: t[1] for loc, t in texts.items()}}
+
+
+# ----------------------------------------------------------------------------- permissions
+
+
+def relation(storage, account, plan: dict) -> str | None:
+    """How ``account`` relates to ``plan``: ``employee``, ``coach``, ``admin`` or None (no access)."""
+    if account is None:
+        return None
+    if account.person_id and account.person_id == plan["person_id"]:
+        return "employee"
+    if account.person_id and account.role in ("coach", "admin"):
+        person = storage.collection("people").get(plan["person_id"])
+        if account.person_id == plan.get("coach_id") or (person and person.get("coach_id") == account.person_id):
+            return "coach"
+    if account.role == "admin":
+        return "admin"
+    return None
+
+
+def visible_plan(storage, account, plan_id: str) -> tuple[dict, str]:
+    plan = storage.collection(PLANS).get(plan_id)
+    rel = relation(storage, account, plan) if plan else None
+    if plan is None or rel is None:
+        raise PlanError(_("No such plan."), 404)
+    return plan, rel
+
+
+def require_edit(rel: str) -> None:
+    if rel not in ("employee", "coach"):
+        raise PlanError(_("Only the employee and their coach can change a plan."), 403)
+
+
+def for_viewer(plan: dict, rel: str) -> dict:
+    """The plan as ``rel`` may see it: private self-reflection notes only for the employee."""
+    if rel == "employee":
+        return plan
+    plan = dict(plan)
+    plan["questions"] = [q if q.get("shared", True) else {**q, "note": "", "private": True} for q in plan["questions"]]
+    return plan
+
+
+# ----------------------------------------------------------------------------- changes
+
+
+def _history(storage, plan_id: str, account_id: str, action: str, fields: Iterable[str] = ()) -> None:
+    storage.collection(HISTORY).insert(
+        {"plan_id": plan_id, "at": time.time(), "by": account_id, "action": action, "fields": sorted(set(fields))}
+    )
+
+
+def change(storage, account, plan_id: str, expected_version: int | None, action: str,
+           mutate: Callable[[dict, str], Iterable[str]], allow: Iterable[str] = ("employee", "coach")) -> dict:
+    """Apply ``mutate(plan, relation) -> changed field names`` in one transaction, checking the version."""
+    plans = storage.collection(PLANS)
+    with plans.transaction() as tx:
+        plan = tx.get(plan_id)
+        rel = relation(storage, account, plan) if plan else None
+        if plan is None or rel is None:
+            raise PlanError(_("No such plan."), 404)
+        if rel not in allow:
+            raise PlanError(_("Only the employee and their coach can change a plan."), 403)
+        if expected_version is not None and expected_version != plan["version"]:
+            raise PlanConflict()
+        changed = set(mutate(plan, rel) or ())
+        if not changed:
+            return plan
+        content_fields = {"focus", "goals", "activities", "questions", "follow_up_date"}
+        if plan["status"] == "agreed" and changed & content_fields and action not in ("activity_status", "note", "follow_up"):
+            plan["status"], plan["agreed"] = "draft", {"employee": None, "coach": None}
+            changed.add("status")
+        plan["version"] += 1
+        plan["updated_at"] = time.time()
+        stored = tx.upsert(plan)
+    _history(storage, plan_id, account.id, action, changed)
+    return stored
+
+
+def create_plan(storage, snap: Snapshotter, account, person_id: str, situation: str, mode: str) -> dict:
+    if situation not in model.SITUATIONS:
+        raise PlanError(_("Choose one of the four situations."), errors={"situation": [situation]})
+    if mode not in MODES:
+        raise PlanError(_("Choose coaching or self-reflection."), errors={"mode": [mode]})
+    person = storage.collection("people").get(person_id)
+    own = account.person_id == person_id
+    coaches = person is not None and person.get("coach_id") == account.person_id and account.role in ("coach", "admin")
+    if person is None or not (own or coaches):
+        raise PlanError(_("No such person."), 404)
+    if mode == "self_reflection" and not own:
+        raise PlanError(_("Self-reflection is done by the employee themself."), 403)
+    if mode == "coaching" and own:
+        raise PlanError(_("A coaching dialogue is started by the employee's coach; choose self-reflection for your own."), 403)
+    now = time.time()
+    plan = storage.collection(PLANS).insert({
+        "person_id": person_id,
+        "coach_id": person.get("coach_id"),
+        "created_by": account.id,
+        "mode": mode,
+        "situation": situation,
+        "focus": [],
+        "questions": [],
+        "activities": [],
+        "follow_up_date": None,
+        "follow_ups": [],
+        "status": "draft",
+        "agreed": {"employee": None, "coach": None},
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    })
+    _history(storage, plan["id"], account.id, "create")
+    return plan
+
+
+def set_focus(plan: dict, snap: Snapshotter, gids: list[str]) -> list[str]:
+    gids = list(dict.fromkeys(gids))
+    if not 1 <= len(gids) <= MAX_FOCUS:
+        raise PlanError(_("Choose between 1 and %(num)d focus competencies.", num=MAX_FOCUS), errors={"focus": gids})
+    old = {f["competency"]: f for f in plan["focus"]}
+    plan["focus"] = [old.get(g) or snap.competency(g) for g in gids]
+    # questions and activities of competencies no longer in focus are dropped with them
+    plan["questions"] = [q for q in plan["questions"] if q["competency"] in gids or q["source"] == "own"]
+    return ["focus"]
+
+
+def suggestions(registry: Registry, plan: dict) -> tuple[list, list]:
+    """Questions (of the plan's kind) and activities for the focus competencies; the situation's first."""
+    kind = "self_reflection" if plan["mode"] == "self_reflection" else "coaching"
+    gids = [f["competency"] for f in plan["focus"]]
+    questions = [(qs, q) for g in gids for qs, q in registry.questions_for(g, kind)]
+    acts = registry.activities_for(gids)
+    situation = plan["situation"]
+    questions.sort(key=lambda item: situation not in item[1].situations)
+    acts.sort(key=lambda a: (situation not in a.situations, -len(set(a.competencies) & set(gids))))
+    return questions, acts
+
+
+def set_questions(plan: dict, snap: Snapshotter, registry: Registry, chosen_ids: list[str], own: list[dict]) -> list[str]:
+    """Keep the chosen suggested questions (with their notes) and the plan's own questions."""
+    available = {q.id: (qs, q) for qs, q in suggestions(registry, plan)[0]}
+    existing = {q["id"]: q for q in plan["questions"]}
+    shared_default = plan["mode"] == "coaching"
+    result = []
+    for qid in dict.fromkeys(chosen_ids):
+        if qid in existing and existing[qid]["source"] != "own":
+            result.append(existing[qid])
+        elif qid in available:
+            result.append(snap.question(*available[qid], shared=shared_default))
+        else:
+            raise PlanError(_("Unknown question: %(id)s", id=qid), errors={"questions": [qid]})
+    for item in own:
+        text = (item.get("text") or "").strip()
+        if not text:
+            continue
+        if len(text) > 500:
+            raise PlanError(_("A question can be at most 500 characters."), errors={"questions": [text[:40]]})
+        qid = item.get("id") or f"own-{uuid.uuid4().hex[:10]}"
+        previous = existing.get(qid, {})
+        result.append({"id": qid, "competency": item.get("competency") or "", "kind": "own", "source": "own",
+                       "text": {"_": text}, "note": previous.get("note", ""), "shared": previous.get("shared", shared_default)})
+    plan["questions"] = result
+    return ["questions"]
+
+
+def set_note(plan: dict, rel: str, qid: str, note: str, shared: bool | None) -> list[str]:
+    for q in plan["questions"]:
+        if q["id"] == qid:
+            if rel != "employee" and not q.get("shared", True):
+                raise PlanError(_("This note is private to the employee."), 403)
+            if len(note) > 10000:
+                raise PlanError(_("A note can be at most 10,000 characters."))
+            q["note"] = note
+            if shared is not None:
+                if rel != "employee" and shared != q.get("shared", True):
+                    raise PlanError(_("Only the employee decides whether a note is shared."), 403)
+                q["shared"] = shared
+            return ["questions"]
+    raise PlanError(_("Unknown question: %(id)s", id=qid), 404)
+
+
+def _parse_date(value: Any, field: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise PlanError(_("Write dates as YYYY-MM-DD."), errors={field: [str(value)]}) from None
+
+
+def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: list[dict]) -> list[str]:
+    """Replace the plan's activities. Each item refers to a suggested activity (``ref``) and/or
+    carries its own ``title``/``description`` (written or edited in the talk), plus owner, due, status."""
+    by_ref = {(a.source, a.id): a for a in registry.activities_for([f["competency"] for f in plan["focus"]])}
+    existing = {a["id"]: a for a in plan["activities"]}
+    result = []
+    for item in items:
+        current = existing.get(item.get("id") or "")
+        ref = item.get("ref")
+        if current is not None:
+            entry = dict(current)
+        elif ref:
+            activity = by_ref.get((ref.get("source"), ref.get("id")))
+            if activity is None:
+                wanted = "%s:%s" % (ref.get("source"), ref.get("id"))
+                raise PlanError(_("Unknown activity: %(id)s", id=wanted))
+            entry = {"id": uuid.uuid4().hex[:12], **snap.activity(activity), "status": "planned", "owner": "employee", "due": None}
+        else:
+            entry = {"id": uuid.uuid4().hex[:12], "ref": None, "kind": item.get("kind") or "on_the_job",
+                     "effort": item.get("effort") or "weeks", "title": {}, "description": {}, "status": "planned",
+                     "owner": "employee", "due": None}
+        for field in ("title", "description"):
+            text = (item.get(field) or "").strip()
+            if text and text != pick(entry[field], item.get("locale", "")):
+                entry[field] = {"_": text}  # written in the talk: one text, shown in every language
+        if not pick(entry["title"], "sv"):
+            raise PlanError(_("Every activity needs a title."), errors={"activities": [entry["id"]]})
+        if "kind" in item and item["kind"] in model.ACTIVITY_KINDS:
+            entry["kind"] = item["kind"]
+        if "owner" in item:
+            entry["owner"] = str(item["owner"] or "")[:100]
+        if "due" in item:
+            entry["due"] = _parse_date(item["due"], "due")
+        if "status" in item:
+            if item["status"] not in ACTIVITY_STATUSES:
+                raise PlanError(_("Unknown status: %(id)s", id=item["status"]))
+            entry["status"] = item["status"]
+        entry["competency"] = item.get("competency") or entry.get("competency") or (plan["focus"][0]["competency"] if plan["focus"] else "")
+        result.append(entry)
+    plan["activities"] = result
+    return ["activities"]
+
+
+def set_activity_status(plan: dict, activity_id: str, status: str) -> list[str]:
+    if status not in ACTIVITY_STATUSES:
+        raise PlanError(_("Unknown status: %(id)s", id=status))
+    for a in plan["activities"]:
+        if a["id"] == activity_id:
+            a["status"] = status
+            return ["activities"]
+    raise PlanError(_("Unknown activity: %(id)s", id=activity_id), 404)
+
+
+def set_goals(plan: dict, goals: dict[str, str], follow_up_date: Any = "unchanged") -> list[str]:
+    changed = []
+    for f in plan["focus"]:
+        if f["competency"] in goals:
+            goal = (goals[f["competency"]] or "").strip()
+            if len(goal) > 2000:
+                raise PlanError(_("A goal can be at most 2,000 characters."))
+            if goal != f.get("goal", ""):
+                f["goal"] = goal
+                changed.append("goals")
+    if follow_up_date != "unchanged":
+        new = _parse_date(follow_up_date, "follow_up_date")
+        if new != plan.get("follow_up_date"):
+            plan["follow_up_date"] = new
+            changed.append("follow_up_date")
+    return changed
+
+
+def agree(plan: dict, rel: str) -> list[str]:
+    if not plan["focus"] or not plan["activities"]:
+        raise PlanError(_("A plan needs at least one focus competency and one activity before it can be agreed."))
+    if plan["mode"] == "self_reflection":
+        plan["agreed"] = {"employee": time.time(), "coach": None}
+        plan["status"] = "agreed"
+        return ["agreed", "status"]
+    plan["agreed"][rel] = time.time()
+    if plan["agreed"].get("employee") and plan["agreed"].get("coach"):
+        plan["status"] = "agreed"
+    return ["agreed", "status"]
+
+
+def add_follow_up(plan: dict, account, note: str, next_date: Any = None) -> list[str]:
+    note = (note or "").strip()
+    if not note:
+        raise PlanError(_("Write what you talked about at the follow-up."), errors={"note": [""]})
+    plan["follow_ups"].append({"at": time.time(), "by": account.id, "note": note[:5000]})
+    changed = ["follow_ups"]
+    if next_date not in (None, ""):
+        plan["follow_up_date"] = _parse_date(next_date, "follow_up_date")
+        changed.append("follow_up_date")
+    return changed
+
+
+# ----------------------------------------------------------------------------- lists and overview
+
+
+def overdue(plan: dict, today: date | None = None) -> list[dict]:
+    today = today or _today()
+    return [a for a in plan["activities"] if a.get("due") and a["status"] in ("planned", "in_progress")
+            and date.fromisoformat(a["due"]) < today]
+
+
+def needs_follow_up(plan: dict, today: date | None = None, within_days: int = 14) -> bool:
+    today = today or _today()
+    if not plan.get("follow_up_date"):
+        return plan["status"] == "agreed"
+    return (date.fromisoformat(plan["follow_up_date"]) - today).days <= within_days
+
+
+def progress(plan: dict) -> int:
+    active = [a for a in plan["activities"] if a["status"] != "dropped"]
+    if not active:
+        return 0
+    return round(100 * sum(1 for a in active if a["status"] == "done") / len(active))
+
+
+def visible_plans(storage, account, *, person_id: str | None = None, status: str | None = None,
+                  overdue_only: bool = False, competency: str | None = None) -> list[tuple[dict, str]]:
+    result = []
+    for plan in storage.collection(PLANS).all():
+        rel = relation(storage, account, plan)
+        if rel is None:
+            continue
+        if person_id and plan["person_id"] != person_id:
+            continue
+        if status and plan["status"] != status:
+            continue
+        if overdue_only and not overdue(plan):
+            continue
+        if competency and competency not in [f["competency"] for f in plan["focus"]]:
+            continue
+        result.append((plan, rel))
+    result.sort(key=lambda item: item[0]["updated_at"], reverse=True)
+    return result
+
+
+def history(storage, plan_id: str) -> list[dict]:
+    return sorted(storage.collection(HISTORY).find(plan_id=plan_id), key=lambda h: h["at"])
+
+
+def plan_document(storage, plan: dict, rel: str, locale: str, demo: bool = False) -> dict[str, Any]:
+    """The plan for exporters and the printable guide: text in ``locale`` from the snapshots."""
+    from core.exports import meta
+
+    plan = for_viewer(plan, rel)
+    people = storage.collection("people")
+    person = people.get(plan["person_id"]) or {}
+    coach = people.get(plan["coach_id"]) if plan.get("coach_id") else None
+    return {
+        "id": plan["id"],
+        "version": plan["version"],
+        "language": locale,
+        "person": {"id": plan["person_id"], "name": person.get("name", ""), "job_title": person.get("job_title", "")},
+        "coach": {"id": coach["id"], "name": coach["name"]} if coach else None,
+        "mode": plan["mode"],
+        "situation": plan["situation"],
+        "status": plan["status"],
+        "agreed": plan["agreed"],
+        "follow_up_date": plan.get("follow_up_date"),
+        "focus": [{"competency": f["competency"], "framework": pick(f["framework"], locale), "name": pick(f["name"], locale),
+                   "definition": pick(f["definition"], locale), "goal": f.get("goal", "")} for f in plan["focus"]],
+        "questions": [{"id": q["id"], "competency": q["competency"], "kind": q["kind"], "text": pick(q["text"], locale),
+                       "note": q.get("note", ""), "shared": q.get("shared", True)} for q in plan["questions"]],
+        "activities": [{"id": a["id"], "competency": a.get("competency", ""), "title": pick(a["title"], locale),
+                        "description": pick(a["description"], locale), "kind": a["kind"], "effort": a.get("effort", ""),
+                        "owner": a.get("owner", ""), "due": a.get("due"), "status": a["status"],
+                        "source": (a.get("ref") or {}).get("source", "")} for a in plan["activities"]],
+        "follow_ups": [{"at": f["at"], "note": f["note"]} for f in plan["follow_ups"]],
+        "created_at": plan["created_at"],
+        "updated_at": plan["updated_at"],
+        "meta": meta(demo),
+    }

@@ -1,0 +1,317 @@
+"""Pages for the dialogue flow and development plans.
+
+The flow is five plain pages that work without JavaScript — person and situation → focus
+competencies → questions (with notes) → activities → the plan — and ``static/kbp.js`` adds
+autosave of notes on top. Every POST carries the plan's ``version``: when someone else saved in
+between, the page says so and shows the latest version instead of overwriting it.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from core import audit, auth, model, plans
+from core.app import kbp
+from core.i18n import available_locales
+from core.i18n import gettext as _
+from core.present import Presenter
+
+bp = Blueprint("plan_web", __name__)
+
+ACTIVITY_STATUS_LABELS = {"planned": "Planned", "in_progress": "In progress", "done": "Done", "dropped": "Dropped"}
+PLAN_STATUS_LABELS = {"draft": "Draft", "agreed": "Agreed"}
+MODE_LABELS = {"coaching": "Coaching dialogue", "self_reflection": "Self-reflection"}
+
+
+def _mark_for_extraction() -> None:
+    _("Planned"), _("In progress"), _("Done"), _("Dropped"), _("Draft"), _("Agreed")
+    _("Coaching dialogue"), _("Self-reflection")
+
+
+@bp.app_context_processor
+def plan_labels():
+    return {"ACTIVITY_STATUS_LABELS": ACTIVITY_STATUS_LABELS, "PLAN_STATUS_LABELS": PLAN_STATUS_LABELS,
+            "MODE_LABELS": MODE_LABELS, "pick": plans.pick, "today_iso": date.today().isoformat()}
+
+
+def storage():
+    return kbp().storage
+
+
+def locale() -> str:
+    return str(get_locale())
+
+
+def snapshotter() -> plans.Snapshotter:
+    return plans.Snapshotter(kbp().registry, available_locales())
+
+
+def load(plan_id: str) -> tuple[dict, str]:
+    try:
+        return plans.visible_plan(storage(), auth.current_account(), plan_id)
+    except plans.PlanError as exc:
+        abort(exc.status)
+
+
+def people_for_new_plan() -> list[dict]:
+    """People the signed-in account may start a dialogue with: their coachees and themself."""
+    account = auth.current_account()
+    if not account.person_id:
+        return []
+    people = storage().collection("people")
+    result = [p for p in people.find(coach_id=account.person_id) if p.get("status") == "active"] if account.role in ("coach", "admin") else []
+    me = people.get(account.person_id)
+    return sorted(result, key=lambda p: p["name"].lower()) + ([me] if me else [])
+
+
+def apply(plan_id: str, action: str, mutate, next_url: str):
+    """Run a change from a form; on a version conflict or a problem, say so and show the latest plan."""
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+    try:
+        plans.change(storage(), auth.current_account(), plan_id, version, action, mutate)
+    except plans.PlanConflict as exc:
+        flash(str(exc), "error")
+        return redirect(request.path), None
+    except plans.PlanError as exc:
+        if exc.status in (403, 404):
+            abort(exc.status)
+        flash(str(exc), "error")
+        return redirect(request.path), None
+    return redirect(next_url), True
+
+
+# ----------------------------------------------------------------------------- list and overview
+
+
+@bp.route("/plans")
+def plan_list():
+    account = auth.current_account()
+    args = request.args
+    status = args.get("status") if args.get("status") in plans.STATUSES else None
+    competency = args.get("competency") if args.get("competency") in kbp().registry.competencies else None
+    person = args.get("person") or None
+    found = plans.visible_plans(storage(), account, person_id=person, status=status, overdue_only=args.get("overdue") == "1",
+                                competency=competency)
+    people = {p["id"]: p for p in storage().collection("people").all()}
+    rows = [{"plan": plan, "rel": rel, "person": people.get(plan["person_id"], {}).get("name", ""),
+             "progress": plans.progress(plan), "overdue": plans.overdue(plan), "follow_up": plans.needs_follow_up(plan)}
+            for plan, rel in found]
+    coaching = [r for r in rows if r["rel"] == "coach"]
+    follow_up = [r for r in coaching if r["follow_up"] or r["overdue"]]
+    p = Presenter(kbp().registry, locale())
+    competencies = sorted({(f["competency"], plans.pick(f["name"], locale())) for r in rows for f in r["plan"]["focus"]}, key=lambda c: c[1])
+    return render_template("plans.html", rows=rows, follow_up=follow_up, status=status, competency=competency,
+                           overdue=args.get("overdue") == "1", competencies=competencies, can_start=bool(people_for_new_plan()),
+                           presenter=p)
+
+
+# ----------------------------------------------------------------------------- the flow
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+def plan_new():
+    account = auth.current_account()
+    candidates = people_for_new_plan()
+    if request.method == "POST":
+        person_id = request.form.get("person_id", "")
+        mode = "self_reflection" if person_id == account.person_id else "coaching"
+        try:
+            plan = plans.create_plan(storage(), snapshotter(), account, person_id, request.form.get("situation", ""), mode)
+        except plans.PlanError as exc:
+            flash(str(exc), "error")
+            return render_template("plan_new.html", candidates=candidates, chosen=request.form), exc.status
+        audit.record(storage(), "create", "plan", plan["id"])
+        return redirect(url_for("plan_web.plan_focus", plan_id=plan["id"]))
+    return render_template("plan_new.html", candidates=candidates, chosen={"person_id": request.args.get("person", "")})
+
+
+@bp.route("/plans/<plan_id>/focus", methods=["GET", "POST"])
+def plan_focus(plan_id):
+    plan, rel = load(plan_id)
+    if request.method == "POST":
+        if rel not in ("employee", "coach"):
+            abort(403)
+        snap = snapshotter()
+        response, _ok = apply(plan_id, "update", lambda p, r: plans.set_focus(p, snap, request.form.getlist("focus")),
+                              url_for("plan_web.plan_questions", plan_id=plan_id))
+        return response
+    reg = kbp().registry
+    p = Presenter(reg, locale())
+    frameworks = [p.framework_detail(fw) for fw in reg.frameworks.values() if reg.is_available(fw.id)]
+    return render_template("plan_focus.html", plan=plan, rel=rel, frameworks=frameworks,
+                           chosen=[f["competency"] for f in plan["focus"]], step=2)
+
+
+@bp.route("/plans/<plan_id>/questions", methods=["GET", "POST"])
+def plan_questions(plan_id):
+    plan, rel = load(plan_id)
+    if request.method == "POST":
+        if rel not in ("employee", "coach"):
+            abort(403)
+        snap = snapshotter()
+        registry = kbp().registry
+        form = request.form
+
+        def mutate(p, r):
+            changed = plans.set_questions(p, snap, registry, form.getlist("question"),
+                                          [{"id": qid, "text": form.get(f"own_text_{qid}", "")} for qid in form.getlist("own_id")]
+                                          + [{"text": t} for t in form.getlist("own_new") if t.strip()])
+            for q in p["questions"]:
+                note = form.get(f"note_{q['id']}")
+                if note is not None and (r == "employee" or q.get("shared", True)):
+                    plans.set_note(p, r, q["id"], note, (form.get(f"shared_{q['id']}") == "1") if r == "employee" and p["mode"] == "self_reflection" else None)
+            return changed
+
+        target = url_for("plan_web.plan_activities", plan_id=plan_id) if form.get("next") else request.path
+        response, _ok = apply(plan_id, "update", mutate, target)
+        return response
+    questions, _acts = plans.suggestions(kbp().registry, plan)
+    p = Presenter(kbp().registry, locale())
+    chosen = {q["id"]: q for q in plans.for_viewer(plan, rel)["questions"]}
+    by_competency = []
+    for f in plan["focus"]:
+        items = [(p.question(qs, q), chosen.get(q.id)) for qs, q in questions if q.competency == f["competency"]]
+        by_competency.append({"focus": f, "entries": items})
+    own = [q for q in chosen.values() if q["source"] == "own"]
+    return render_template("plan_questions.html", plan=plan, rel=rel, by_competency=by_competency, own=own, step=3)
+
+
+@bp.route("/plans/<plan_id>/activities", methods=["GET", "POST"])
+def plan_activities(plan_id):
+    plan, rel = load(plan_id)
+    if request.method == "POST":
+        if rel not in ("employee", "coach"):
+            abort(403)
+        snap = snapshotter()
+        registry = kbp().registry
+        form = request.form
+        items = []
+        for key in form.getlist("pick"):
+            source, _sep, aid = key.partition(":")
+            items.append({"ref": {"source": source, "id": aid}})
+        for aid in form.getlist("keep"):
+            items.append({"id": aid, "title": form.get(f"title_{aid}", ""), "description": form.get(f"description_{aid}", ""),
+                          "locale": locale()})
+        new_title = form.get("new_title", "").strip()
+        if new_title:
+            items.append({"title": new_title, "description": form.get("new_description", ""), "kind": form.get("new_kind", "on_the_job"),
+                          "competency": form.get("new_competency", "")})
+        save_inhouse = new_title and form.get("new_save_inhouse") == "1"
+        response, ok = apply(plan_id, "update", lambda p, r: plans.set_activities(p, snap, registry, items),
+                             url_for("plan_web.plan_view", plan_id=plan_id) if form.get("next") else request.path)
+        if ok and save_inhouse:
+            _save_inhouse(new_title, form)
+        return response
+    _questions, acts = plans.suggestions(kbp().registry, plan)
+    p = Presenter(kbp().registry, locale())
+    in_plan = {(a.get("ref") or {}).get("source", "") + ":" + (a.get("ref") or {}).get("id", "") for a in plan["activities"]}
+    suggested = [p.activity(a) for a in acts if f"{a.source}:{a.id}" not in in_plan]
+    kinds = {k: 0 for k in model.ACTIVITY_KINDS}
+    for a in plan["activities"]:
+        kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
+    total = sum(kinds.values()) or 1
+    mix = [(k, kinds[k], round(100 * kinds[k] / total)) for k in model.ACTIVITY_KINDS]
+    sources = {s.id: p.source_title(s) for s in kbp().registry.activity_sources.values()}
+    writable = [s for s in kbp().registry.activity_sources.values() if s.writable]
+    return render_template("plan_activities.html", plan=plan, rel=rel, suggested=suggested, mix=mix, sources=sources, step=4,
+                           can_save_inhouse=bool(writable) and auth.current_account().role == "admin")
+
+
+def _save_inhouse(title: str, form) -> None:
+    """An activity written in the talk, kept as an in-house activity too (admins)."""
+    from core import activities
+
+    if auth.current_account().role != "admin":
+        return
+    source = next((s for s in kbp().registry.activity_sources.values() if s.writable), None)
+    competency = form.get("new_competency", "")
+    if source is None or competency not in kbp().registry.competencies:
+        return
+    lang = locale()
+    try:
+        record = activities.ActivityRecordSchema().load({
+            "source_language": lang, "title": {lang: title}, "description": {lang: form.get("new_description", "") or title},
+            "competencies": [competency], "kind": form.get("new_kind", "on_the_job"), "effort": "weeks"})
+    except Exception:  # noqa: BLE001 - the plan is saved either way; the in-house copy is a convenience
+        flash(_("The activity was added to the plan but could not be saved as an in-house activity."), "error")
+        return
+    created = source.create(record)
+    audit.record(storage(), "create", "activity", created["id"])
+    flash(_("The activity was also saved as an in-house activity."))
+
+
+@bp.route("/plans/<plan_id>", methods=["GET", "POST"])
+def plan_view(plan_id):
+    plan, rel = load(plan_id)
+    if request.method == "POST":
+        if rel not in ("employee", "coach"):
+            abort(403)
+        form = request.form
+        goals = {f["competency"]: form.get(f"goal_{f['competency']}", f.get("goal", "")) for f in plan["focus"]}
+        items = [{"id": a["id"], "owner": form.get(f"owner_{a['id']}", a.get("owner", "")),
+                  "due": form.get(f"due_{a['id']}", a.get("due") or ""), "status": form.get(f"status_{a['id']}", a["status"])}
+                 for a in plan["activities"]]
+        snap = snapshotter()
+        registry = kbp().registry
+
+        def mutate(p, r):
+            changed = plans.set_goals(p, goals, form.get("follow_up_date", p.get("follow_up_date") or ""))
+            before = [(a["owner"], a.get("due"), a["status"]) for a in p["activities"]]
+            plans.set_activities(p, snap, registry, items)
+            if before != [(a["owner"], a.get("due"), a["status"]) for a in p["activities"]]:
+                changed.append("activities")
+            return changed
+
+        response, ok = apply(plan_id, "update", mutate, request.path)
+        if ok:
+            flash(_("The plan was saved."))
+        return response
+    people = storage().collection("people")
+    person = people.get(plan["person_id"]) or {}
+    coach = people.get(plan["coach_id"]) if plan.get("coach_id") else None
+    history = plans.history(storage(), plan_id)
+    accounts = {a["id"]: a for a in storage().collection("accounts").all()}
+    names = {aid: (people.get(a.get("person_id") or "") or {}).get("name", a["username"]) for aid, a in accounts.items()}
+    exporters = [(e.id, Presenter(kbp().registry, locale()).exporter(e, "")["title"], e.extension, e.subject)
+                 for e in kbp().registry.exporters.values() if e.subject in ("plan", "dialogue_guide")]
+    return render_template("plan.html", plan=plans.for_viewer(plan, rel), rel=rel, person=person, coach=coach, history=history,
+                           names=names, progress=plans.progress(plan), overdue={a["id"] for a in plans.overdue(plan)},
+                           exporters=exporters, step=5)
+
+
+@bp.route("/plans/<plan_id>/agree", methods=["POST"])
+def plan_agree(plan_id):
+    plan, rel = load(plan_id)
+    if rel not in ("employee", "coach"):
+        abort(403)
+    response, ok = apply(plan_id, "agree", lambda p, r: plans.agree(p, r), url_for("plan_web.plan_view", plan_id=plan_id))
+    if ok:
+        flash(_("You have confirmed the plan."))
+    return response
+
+
+@bp.route("/plans/<plan_id>/follow-up", methods=["POST"])
+def plan_follow_up(plan_id):
+    plan, rel = load(plan_id)
+    if rel not in ("employee", "coach"):
+        abort(403)
+    account = auth.current_account()
+    response, ok = apply(plan_id, "follow_up",
+                         lambda p, r: plans.add_follow_up(p, account, request.form.get("note", ""), request.form.get("next_date")),
+                         url_for("plan_web.plan_view", plan_id=plan_id))
+    if ok:
+        flash(_("The follow-up was saved."))
+    return response
+
+
+@bp.route("/plans/<plan_id>/guide")
+def plan_guide(plan_id):
+    """The printable conversation guide: the chosen questions with room for notes."""
+    plan, rel = load(plan_id)
+    document = plans.plan_document(storage(), plan, rel, locale(), bool(current_app.config.get("DEMO")))
+    return render_template("plan_guide.html", doc=document, plan=plan)
