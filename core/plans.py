@@ -174,8 +174,8 @@ def change(storage, account, plan_id: str, expected_version: int | None, action:
         changed = set(mutate(plan, rel) or ())
         if not changed:
             return plan
-        content_fields = {"focus", "goals", "activities", "questions", "follow_up_date"}
-        if plan["status"] == "agreed" and changed & content_fields and action not in ("activity_status", "note", "follow_up"):
+        content_fields = {"focus", "goals", "activities", "questions"}
+        if plan["status"] == "agreed" and changed & content_fields and action not in ("note", "follow_up"):
             plan["status"], plan["agreed"] = "draft", {"employee": None, "coach": None}
             changed.add("status")
         plan["version"] += 1
@@ -296,7 +296,7 @@ def _parse_date(value: Any, field: str) -> str | None:
         raise PlanError(_("Write dates as YYYY-MM-DD."), errors={field: [str(value)]}) from None
 
 
-def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: list[dict]) -> list[str]:
+def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: list[dict], default_owner: str = "") -> list[str]:
     """Replace the plan's activities. Each item refers to a suggested activity (``ref``) and/or
     carries its own ``title``/``description`` (written or edited in the talk), plus owner, due, status."""
     by_ref = {(a.source, a.id): a for a in registry.activities_for([f["competency"] for f in plan["focus"]])}
@@ -312,11 +312,11 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
             if activity is None:
                 wanted = "%s:%s" % (ref.get("source"), ref.get("id"))
                 raise PlanError(_("Unknown activity: %(id)s", id=wanted))
-            entry = {"id": uuid.uuid4().hex[:12], **snap.activity(activity), "status": "planned", "owner": "employee", "due": None}
+            entry = {"id": uuid.uuid4().hex[:12], **snap.activity(activity), "status": "planned", "owner": default_owner, "due": None}
         else:
             entry = {"id": uuid.uuid4().hex[:12], "ref": None, "kind": item.get("kind") or "on_the_job",
                      "effort": item.get("effort") or "weeks", "title": {}, "description": {}, "status": "planned",
-                     "owner": "employee", "due": None}
+                     "owner": default_owner, "due": None}
         for field in ("title", "description"):
             text = (item.get(field) or "").strip()
             if text and text != pick(entry[field], item.get("locale", "")):
@@ -340,12 +340,15 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
 
 
 def set_activity_status(plan: dict, activity_id: str, status: str) -> list[str]:
+    """Progress on an activity: recorded without undoing the agreement."""
     if status not in ACTIVITY_STATUSES:
         raise PlanError(_("Unknown status: %(id)s", id=status))
     for a in plan["activities"]:
         if a["id"] == activity_id:
+            if a["status"] == status:
+                return []
             a["status"] = status
-            return ["activities"]
+            return ["activity_status"]
     raise PlanError(_("Unknown activity: %(id)s", id=activity_id), 404)
 
 
@@ -433,6 +436,11 @@ def visible_plans(storage, account, *, person_id: str | None = None, status: str
         result.append((plan, rel))
     result.sort(key=lambda item: item[0]["updated_at"], reverse=True)
     return result
+
+
+def person_name(storage, plan: dict) -> str:
+    person = storage.collection("people").get(plan["person_id"])
+    return person["name"] if person else ""
 
 
 def history(storage, plan_id: str) -> list[dict]:

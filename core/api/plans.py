@@ -196,7 +196,7 @@ def patch_plan(data, plan_id):
                                              for q in plan["questions"] if q["source"] == "own"])
             fields_changed += plans.set_questions(plan, snap, registry, chosen, own)
         if "activities" in data:
-            fields_changed += plans.set_activities(plan, snap, registry, data["activities"])
+            fields_changed += plans.set_activities(plan, snap, registry, data["activities"], plans.person_name(storage(), plan))
         if "goals" in data or "follow_up_date" in data:
             fields_changed += plans.set_goals(plan, data.get("goals", {}), data.get("follow_up_date", "unchanged"))
         return fields_changed

@@ -37,6 +37,7 @@ QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Se
 HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
                   "activity_status": "activity status changed", "follow_up": "follow-up recorded"}
 FIELD_LABELS = {"focus": "focus competencies", "questions": "questions", "activities": "activities", "goals": "goals",
+                "activity_status": "activity status",
                 "follow_up_date": "follow-up date", "follow_ups": "follow-ups", "status": "status", "agreed": "agreement"}
 ROLE_LABELS = {"admin": "Administrator", "coach": "Coach", "employee": "Employee"}
 STATE_LABELS = {
@@ -58,7 +59,7 @@ def _mark_for_extraction() -> None:
     _("Administrator"), _("Coach"), _("Employee"), _("In-house activities"), _("Activity files")
     _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded")
     _("focus competencies"), _("questions"), _("activities"), _("goals"), _("follow-up date"), _("follow-ups"), _("status")
-    _("agreement")
+    _("agreement"), _("activity status")
 
 
 def label(table: dict[str, str], key: str) -> str:

@@ -202,7 +202,8 @@ def plan_activities(plan_id):
             items.append({"title": new_title, "description": form.get("new_description", ""), "kind": form.get("new_kind", "on_the_job"),
                           "competency": form.get("new_competency", "")})
         save_inhouse = new_title and form.get("new_save_inhouse") == "1"
-        response, ok = apply(plan_id, "update", lambda p, r: plans.set_activities(p, snap, registry, items),
+        owner = plans.person_name(storage(), plan)
+        response, ok = apply(plan_id, "update", lambda p, r: plans.set_activities(p, snap, registry, items, owner),
                              url_for("plan_web.plan_view", plan_id=plan_id) if form.get("next") else request.path)
         if ok and save_inhouse:
             _save_inhouse(new_title, form)
@@ -253,18 +254,19 @@ def plan_view(plan_id):
             abort(403)
         form = request.form
         goals = {f["competency"]: form.get(f"goal_{f['competency']}", f.get("goal", "")) for f in plan["focus"]}
-        items = [{"id": a["id"], "owner": form.get(f"owner_{a['id']}", a.get("owner", "")),
-                  "due": form.get(f"due_{a['id']}", a.get("due") or ""), "status": form.get(f"status_{a['id']}", a["status"])}
-                 for a in plan["activities"]]
         snap = snapshotter()
         registry = kbp().registry
 
         def mutate(p, r):
             changed = plans.set_goals(p, goals, form.get("follow_up_date", p.get("follow_up_date") or ""))
-            before = [(a["owner"], a.get("due"), a["status"]) for a in p["activities"]]
+            items = [{"id": a["id"], "owner": form.get(f"owner_{a['id']}", a.get("owner", "")),
+                      "due": form.get(f"due_{a['id']}", a.get("due") or "")} for a in p["activities"]]
+            before = [(a["owner"], a.get("due")) for a in p["activities"]]
             plans.set_activities(p, snap, registry, items)
-            if before != [(a["owner"], a.get("due"), a["status"]) for a in p["activities"]]:
+            if before != [(a["owner"], a.get("due")) for a in p["activities"]]:
                 changed.append("activities")
+            for a in p["activities"]:  # progress alone does not undo an agreement
+                changed += plans.set_activity_status(p, a["id"], form.get(f"status_{a['id']}", a["status"]))
             return changed
 
         response, ok = apply(plan_id, "update", mutate, request.path)

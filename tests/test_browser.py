@@ -1,0 +1,150 @@
+"""The main job in a real browser: Playwright driving Debian's Chromium against a live server.
+
+For Swedish and English: a coach signs in, runs a dialogue (person and situation, focus
+competencies, questions with an autosaved note, activities), saves and agrees the plan, marks an
+activity done; then the employee signs in, sees the plan and agrees too. A screenshot of each main
+page is saved in ``test-artifacts/`` (kept by CI as an artifact).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from core import create_app
+from tests.helpers import make_account, make_person
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PASSWORD = "correct horse battery"
+
+if CHROMIUM is None and os.environ.get("CI"):
+    pytest.fail("CI must install Debian's chromium for the browser tests (.ci/run does).", pytrace=False)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+TEXT = {
+    "sv": {"sign_in": "Logga in", "start": "Starta ett utvecklingssamtal", "continue": "Fortsätt",
+           "to_questions": "Vidare till frågorna", "to_activities": "Vidare till aktiviteterna", "to_plan": "Vidare till planen",
+           "save_plan": "Spara planen", "agree": "Jag står bakom planen", "saved": "Sparat", "agreed": "Överenskommen",
+           "done": "Klar", "competency": "Aktivt lyssnande", "plan_for": "Utvecklingsplan för", "sign_out": "Logga ut"},
+    "en": {"sign_in": "Sign in", "start": "Start a development dialogue", "continue": "Continue",
+           "to_questions": "Continue to the questions", "to_activities": "Continue to the activities", "to_plan": "Continue to the plan",
+           "save_plan": "Save the plan", "agree": "I agree to this plan", "saved": "Saved", "agreed": "Agreed",
+           "done": "Done", "competency": "Active listening", "plan_for": "Development plan for", "sign_out": "Sign out"},
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    app = create_app({"TESTING": False, "DATA_DIR": str(tmp_path_factory.mktemp("browser-data"))})
+    coach_p = make_person(app, "Karin Coach")
+    emp_p = make_person(app, "Erik Medarbetare", coach_id=coach_p["id"])
+    make_account(app, "coach", coach_p, password=PASSWORD)
+    make_account(app, "employee", emp_p, password=PASSWORD)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{srv.server_port}", "coach": coach_p, "employee": emp_p}
+    srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base: str, lang: str, email: str) -> None:
+    t = TEXT[lang]
+    page.goto(f"{base}/login?lang={lang}")
+    page.get_by_label(t["sign_in"] == "Logga in" and "Inloggningsnamn" or "Sign-in name").fill(email)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name=t["sign_in"]).click()
+    page.wait_for_url(f"{base}/")
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_dialogue_to_agreed_plan_in_the_browser(server, browser, lang):
+    t = TEXT[lang]
+    base = server["url"]
+    context = browser.new_context(locale="sv-SE" if lang == "sv" else "en-GB")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # the coach runs the dialogue
+    sign_in(page, base, lang, server["coach"]["email"])
+    assert page.locator("html").get_attribute("lang") == lang
+    shot(page, f"{lang}-01-home")
+    page.goto(f"{base}/plans")
+    page.get_by_role("link", name=t["start"]).click()
+    page.locator("#person_id").select_option(server["employee"]["id"])
+    page.locator('input[name="situation"][value="new_role"]').check()
+    shot(page, f"{lang}-02-new-dialogue")
+    page.get_by_role("button", name=t["continue"]).click()
+
+    page.get_by_label(t["competency"]).check()
+    shot(page, f"{lang}-03-focus")
+    page.get_by_role("button", name=t["to_questions"]).click()
+
+    page.locator('input[name="question"]').first.check()
+    page.locator('input[name="question"]').nth(1).check()
+    page.get_by_role("button", name="Spara" if lang == "sv" else "Save", exact=True).click()
+    note = page.locator("textarea[data-autosave]").first
+    note.fill("Vill öva på att sammanfatta." if lang == "sv" else "Wants to practise summarising.")
+    page.locator(".save-state.saved").first.wait_for(timeout=10000)  # autosave, with a visible state
+    assert page.locator(".save-state.saved").first.inner_text() == t["saved"]
+    shot(page, f"{lang}-04-questions")
+    page.get_by_role("button", name=t["to_activities"]).click()
+
+    page.locator('input[name="pick"]').first.check()
+    page.locator('input[name="pick"]').nth(1).check()
+    page.locator("#new_title").fill("Skugga en erfaren kollega" if lang == "sv" else "Shadow an experienced colleague")
+    shot(page, f"{lang}-05-activities")
+    page.get_by_role("button", name=t["to_plan"]).click()
+
+    assert t["plan_for"] in page.locator("h1").inner_text()
+    page.locator("textarea[name^=goal_]").first.fill("Sammanfatta innan jag svarar." if lang == "sv" else "Summarise before replying.")
+    page.locator("input[type=date][name^=due_]").first.fill("2030-06-30")
+    page.get_by_role("button", name=t["save_plan"]).click()
+    page.get_by_role("button", name=t["agree"]).click()
+    status = page.locator("select[name^=status_]").first
+    status.select_option("done")
+    page.get_by_role("button", name=t["save_plan"]).click()
+    assert page.locator("select[name^=status_]").first.input_value() == "done"
+    plan_url = page.url
+    shot(page, f"{lang}-06-plan-coach")
+    page.goto(plan_url + "/guide")
+    shot(page, f"{lang}-07-guide")
+    page.goto(f"{base}/")
+    page.get_by_role("button", name=t["sign_out"]).click()
+
+    # the employee sees it and agrees
+    sign_in(page, base, lang, server["employee"]["email"])
+    page.goto(plan_url)
+    assert t["competency"] in page.content()
+    page.get_by_role("button", name=t["agree"]).click()
+    assert page.locator(".status").inner_text() == t["agreed"]
+    assert page.locator("select[name^=status_]").first.input_value() == "done"
+    shot(page, f"{lang}-08-plan-employee")
+    page.goto(f"{base}/plans")
+    shot(page, f"{lang}-09-plans")
+    assert errors == []
+    context.close()
