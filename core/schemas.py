@@ -355,5 +355,9 @@ class LangArgs(Schema):
     lang = fields.String(validate=locale_code, metadata={"description": "Language of the response, e.g. sv or en."})
 
 
+class ExporterQuery(LangArgs):
+    subject = fields.String(validate=validate.OneOf(model.EXPORT_SUBJECTS), metadata={"description": "Only exporters of this subject."})
+
+
 def ids(items: Iterable[Any]) -> list[str]:
     return [item.id for item in items]

@@ -125,10 +125,11 @@ def export_framework(framework_id: str, exporter_id: str, **_args):
 
 
 @blp.route("/exporters")
-@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.arguments(schemas.ExporterQuery, location="query", as_kwargs=True)
 @blp.response(200, schemas.ExporterOut(many=True))
-def list_exporters(**_args):
-    """Every exporter with what it exports, its media type and file extension."""
+def list_exporters(subject=None, **_args):
+    """Every exporter with what it exports (``subject``: plan, framework, dialogue_guide), its media
+    type and file extension; ``?subject=plan`` lists one subject."""
     p = presenter()
     reg = kbp().registry
-    return [p.exporter(e, reg.owner[("exporter", e.id)]) for e in reg.exporters.values()]
+    return [p.exporter(e, reg.owner[("exporter", e.id)]) for e in reg.exporters.values() if subject in (None, e.subject)]

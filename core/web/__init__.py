@@ -143,7 +143,9 @@ def framework(framework_id: str):
         abort(404)
     if not reg.is_available(fw.id):
         return licence_page(fw)
-    return render_template("framework.html", fw=presenter().framework_detail(fw))
+    p = presenter()
+    exporters = [p.exporter(e, "") for e in reg.exporters_for("framework")]
+    return render_template("framework.html", fw=p.framework_detail(fw), exporters=exporters)
 
 
 @bp.route("/frameworks/<framework_id>/<competency_id>")
