@@ -27,6 +27,7 @@ def seed_demo(app: Flask) -> Iterator[str]:
         raise RuntimeError("seed_demo called outside demo mode")
     yield _("Demo mode: data folder %(path)s", path=app.config["DATA_DIR"])
     yield from _seed_people(app)
+    yield from _seed_content(app)
     registry = app.extensions["kbp"].registry
     for fw in registry.frameworks.values():
         result = registry.entitlements.install_demo(fw)
@@ -49,3 +50,30 @@ def _seed_people(app: Flask) -> Iterator[str]:
         ids[key] = record["id"]
         auth.create_account(storage, username=email, password=DEMO_PASSWORD, role=role, person_id=record["id"])
         yield _("Demo account %(name)s (%(role)s), password %(password)s", name=email, role=role, password=DEMO_PASSWORD)
+
+
+DEMO_ACTIVITIES = [
+    {"id": "demo-mentorprogram", "source_language": "sv",
+     "title": {"sv": "Gå med i mentorprogrammet för nya chefer", "en": "Join the mentoring programme for new managers"},
+     "description": {"sv": "Ett halvår med en erfaren chef från en annan förvaltning som mentor. Träffas en gång i månaden och stäm av med din chef efter tre månader.",
+                     "en": "Six months with an experienced manager from another department as your mentor. Meet once a month and check in with your manager after three months."},
+     "competencies": ["kbp-sample:sharing-knowledge"], "kind": "learning_from_others", "effort": "months",
+     "duration": "6 månader", "cost": "0 kr", "provider": "HR", "tags": ["mentor", "nya chefer"], "situations": ["new_role"]},
+    {"id": "demo-kundcenter", "source_language": "sv",
+     "title": {"sv": "Rotera två veckor till kundcenter", "en": "Spend two weeks in the customer centre"},
+     "description": {"sv": "Arbeta två veckor på kundcenter och lyssna på hur invånarna beskriver sina ärenden. Skriv ner tre lärdomar och ta upp dem på nästa arbetsplatsträff.",
+                     "en": "Work two weeks in the customer centre and listen to how residents describe their cases. Write down three lessons and raise them at the next team meeting."},
+     "competencies": ["kbp-sample:active-listening"], "kind": "on_the_job", "effort": "weeks", "situations": ["role_changes"]},
+]
+
+
+def _seed_content(app: Flask) -> Iterator[str]:
+    registry = app.extensions["kbp"].registry
+    source = next((s for s in registry.activity_sources.values() if s.writable), None)
+    if source is None or source.records(include_archived=True):
+        return
+    from core.activities import ActivityRecordSchema
+
+    created = source.import_records([ActivityRecordSchema().load(a) for a in DEMO_ACTIVITIES
+                                     if all(c in registry.competencies for c in a["competencies"])])
+    yield _("Demo in-house activities: %(num)d", num=created[0])
