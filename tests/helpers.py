@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from unittest import mock
 
 from core import auth, people
 
@@ -17,10 +18,24 @@ def make_person(app, name: str | None = None, coach_id: str | None = None, **ext
     return people.create_person(storage, data)
 
 
+_hashes: dict[str, str] = {}
+
+
+def _cached_hash(password: str) -> str:
+    """scrypt is slow on purpose; tests that create many accounts reuse one real hash per password."""
+    if password not in _hashes:
+        _hashes[password] = _real_hash(password)
+    return _hashes[password]
+
+
+_real_hash = auth.hash_password
+
+
 def make_account(app, role: str = "admin", person: dict | None = None, password: str = "correct horse battery") -> dict:
     storage = app.extensions["kbp"].storage
     person = person or make_person(app)
-    return auth.create_account(storage, username=person["email"], password=password, role=role, person_id=person["id"])
+    with mock.patch.object(auth, "hash_password", _cached_hash):
+        return auth.create_account(storage, username=person["email"], password=password, role=role, person_id=person["id"])
 
 
 def sign_in(client, account: dict):

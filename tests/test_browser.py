@@ -146,5 +146,10 @@ def test_dialogue_to_agreed_plan_in_the_browser(server, browser, lang):
     shot(page, f"{lang}-08-plan-employee")
     page.goto(f"{base}/plans")
     shot(page, f"{lang}-09-plans")
+    # a phone-sized screen: the plan page fits without sideways scrolling
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(plan_url)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, f"{lang}-10-plan-phone")
     assert errors == []
     context.close()
