@@ -291,3 +291,15 @@ def test_babel_extractor_is_registered_for_pybabel():
 
     names = {ep.name: ep.value for ep in entry_points(group="babel.extractors")}
     assert names.get("kbp_content") == "core.content:babel_extract"
+
+
+def test_field_errors_are_in_the_readers_language(client):
+    from tests.helpers import csrf_token
+
+    headers = {"X-CSRFToken": csrf_token(client)}
+    sv = client.post("/api/v1/people?lang=sv", json={"email": "nope", "bogus": 1}, headers=headers).get_json()
+    en = client.post("/api/v1/people?lang=en", json={"email": "nope", "bogus": 1}, headers=headers).get_json()
+    assert en["errors"]["name"] == ["This field is required."] and en["errors"]["bogus"] == ["Unknown field."]
+    assert sv["errors"]["name"] == ["Fältet är obligatoriskt."] and sv["errors"]["email"] == ["Ogiltig e-postadress."]
+    page = client.post("/people/new?lang=sv", data={"name": "", "email": "nope", "csrf_token": headers["X-CSRFToken"]})
+    assert "Ogiltig e-postadress." in page.get_data(as_text=True)

@@ -84,6 +84,10 @@ class KbpApi(Api):
         errors = data.get("errors") or data.get("messages")
         if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files", "headers", "view_args"}:
             errors = {k: v for k, v in errors.items()} if len(errors) > 1 else next(iter(errors.values()), errors)
+        if errors:
+            from core.validation_i18n import translate_errors
+
+            errors = translate_errors(errors)
         message = data.get("message")
         if not message and error.code != 500 and error.description and error.description != type(error).description:
             message = error.description

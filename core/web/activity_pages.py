@@ -12,6 +12,7 @@ from core.api.activities import run_import
 from core.app import kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
+from core.validation_i18n import translate_errors
 from core.present import Presenter
 
 bp = Blueprint("activity_web", __name__)
@@ -112,7 +113,7 @@ def _validated(source, data: dict, current: dict | None):
     try:
         record = activities.merge(current, data) if current else activities.ActivityRecordSchema().load(data)
     except ValidationError as exc:
-        return None, exc.messages
+        return None, translate_errors(exc.messages)
     unknown = activities.unknown_competencies(record, kbp().registry.competencies)
     if unknown:
         return None, {"competencies": [_("Unknown competency: %(id)s", id=c) for c in unknown]}

@@ -9,6 +9,7 @@ from core.access import require_role
 from core.app import kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
+from core.validation_i18n import translate_errors
 
 bp = Blueprint("people_web", __name__)
 
@@ -62,7 +63,7 @@ def person_new():
         clean = people.PersonIn().load(data)
         record = people.create_person(storage(), clean)
     except ValidationError as exc:
-        return _render_form(data, exc.messages, 422)
+        return _render_form(data, translate_errors(exc.messages), 422)
     except people.PeopleError as exc:
         return _render_form(data, exc.errors or {"": [str(exc)]}, 422)
     audit.record(storage(), "create", "person", record["id"])
@@ -92,7 +93,7 @@ def person_edit(person_id):
         clean = people.PersonIn().load(data)
         people.update_person(storage(), person_id, clean)
     except ValidationError as exc:
-        return _render_form({**data, "id": person_id}, exc.messages, 422)
+        return _render_form({**data, "id": person_id}, translate_errors(exc.messages), 422)
     except people.PeopleError as exc:
         return _render_form({**data, "id": person_id}, exc.errors or {"": [str(exc)]}, 422)
     audit.record(storage(), "update", "person", person_id)
