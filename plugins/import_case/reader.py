@@ -1,0 +1,508 @@
+"""Read a CASE 1.0 or 1.1 package (CFPackage JSON) and turn it into a KBP framework dict.
+
+:func:`read_package` validates, builds the item tree and maps it to KBP's two levels;
+:func:`import_package` returns just the framework dict (what ``kbp_frameworks`` hands the core).
+
+**Validation.** A package is CASE 1.1 when ``CFDocument.caseVersion`` is ``"1.1"``, CASE 1.0 when
+it says ``"1.0"`` or its document carries the 1.0-only ``CFPackageURI``; a package that says
+neither is held to 1.1 (``caseVersion`` is optional there). 1.1 packages are validated against the
+official CFPackage JSON Schema with format checking (uuid, date-time, …); 1.0 packages get a
+structural check (:data:`STRUCTURE`: the objects, fields and types the import relies on). Then the
+tree is checked: unique item identifiers, no ``isChildOf`` cycles, at least one item. A problem
+raises :class:`CaseImportError` naming the package and the JSON path, e.g.
+``broken.json: $.CFAssociations[0].sequenceNumber: 'two' is not of type 'integer'``.
+
+**Tree.** An item's parent is the destination of its ``isChildOf`` association (the document or
+another item; matched by identifier, else by URI). Associations whose origin is not an item of the
+package are ignored; an item with several parents is placed under the first one in file order; an
+item with no (resolvable) parent is placed directly under the document, after the others.
+Siblings are ordered by ``sequenceNumber``; siblings without one come after those with one, in the
+natural order of ``listEnumeration`` / ``humanCodingScheme`` (``L1.2`` before ``L1.10``), then in
+file order.
+
+**Two levels.** KBP frameworks are groups → competencies, so deeper trees are mapped like this:
+
+* a top-level item (child of the document) that has children becomes a **group**; all its
+  descendants, depth-first in sibling order (parent before its children), become the group's
+  **competencies** — every item is kept, the nesting is flattened;
+* top-level items without children become competencies of one extra group named after the
+  document, placed where the first of them stands.
+
+**Text** is kept exactly (UTF-8 included): a competency's ``name`` is the item's
+``abbreviatedStatement`` when it has one, else its ``fullStatement``; its ``definition`` is the
+``fullStatement`` when the name came from ``abbreviatedStatement``, else the item's ``notes``
+(where KBP's own CASE exporter puts the definition), else the ``fullStatement``. Groups get their
+``description`` the same way (empty when there is nothing beyond the name).
+
+**Ids.** The framework id is a slug of the document title (``case-<first 8 hex digits of the
+document identifier>`` when the title has no letters or digits). Group and competency ids are the
+ids KBP wrote into ``extensions.kbp.id`` (packages exported by KBP), else the item's identifier in
+lower case — stable across re-imports, which is what development plans refer to.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from core.registry import ContentError
+
+log = logging.getLogger(__name__)
+
+#: gettext domain of imported frameworks: no catalogs, so their text is shown as written
+DOMAIN = "case_import"
+SCHEMA_FILE_NAME = "case-v1p1-cfpackage.schema.json"
+#: where the official CASE 1.1 CFPackage schema is looked for when no path is configured
+_HERE = Path(__file__).resolve().parent
+SCHEMA_CANDIDATES = (
+    _HERE / SCHEMA_FILE_NAME,  # shipped with the plugin, if the distribution bundles it
+    _HERE.parent.parent.parent / "shared" / "interop" / "case" / SCHEMA_FILE_NAME,  # a development checkout
+)
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+
+
+class CaseImportError(ContentError):
+    """A CASE package that cannot be imported; the message names the package and the JSON path."""
+
+
+class CaseSetupError(ContentError):
+    """The installation cannot import any package (no ``jsonschema``, a configured schema file missing)."""
+
+
+# ----------------------------------------------------------------------------- schemas
+
+_STR = {"type": "string"}
+_ID = {"type": "string", "minLength": 1}
+_LINK = {
+    "type": "object",
+    "required": ["identifier"],
+    "properties": {"identifier": _ID, "uri": _STR, "title": _STR},
+}
+#: the structural check for CASE 1.0 packages (and for 1.1 when the official schema is not available)
+STRUCTURE: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2019-09/schema",
+    "type": "object",
+    "required": ["CFDocument"],
+    "properties": {
+        "CFDocument": {
+            "type": "object",
+            "required": ["identifier", "uri", "creator", "title", "lastChangeDateTime"],
+            "properties": {
+                "identifier": _ID, "uri": _STR, "creator": _STR, "title": _STR, "lastChangeDateTime": _STR,
+                "description": _STR, "language": _STR, "version": _STR, "notes": _STR, "licenseURI": _LINK,
+                "CFPackageURI": _LINK,
+            },
+        },
+        "CFItems": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["identifier", "fullStatement", "uri", "lastChangeDateTime"],
+                "properties": {
+                    "identifier": _ID, "fullStatement": _STR, "uri": _STR, "lastChangeDateTime": _STR,
+                    "abbreviatedStatement": _STR, "humanCodingScheme": _STR, "listEnumeration": _STR,
+                    "notes": _STR, "language": _STR, "CFItemType": _STR, "extensions": {"type": "object"},
+                },
+            },
+        },
+        "CFAssociations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["identifier", "associationType", "uri", "originNodeURI", "destinationNodeURI",
+                             "lastChangeDateTime"],
+                "properties": {
+                    "identifier": _ID, "associationType": _STR, "uri": _STR, "lastChangeDateTime": _STR,
+                    "sequenceNumber": {"type": "integer"}, "originNodeURI": _LINK, "destinationNodeURI": _LINK,
+                },
+            },
+        },
+        "CFDefinitions": {
+            "type": "object",
+            "properties": {
+                "CFLicenses": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["identifier"],
+                              "properties": {"identifier": _ID, "title": _STR, "licenseText": _STR}},
+                },
+            },
+        },
+    },
+}
+
+_official_cache: dict[str, dict] = {}
+
+
+def _jsonschema():
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise CaseSetupError(
+            "Importing CASE packages needs the Python package 'jsonschema': pip install 'jsonschema[format]>=4.20'"
+        ) from None
+    return jsonschema
+
+
+def find_official_schema(configured: str | Path | None = None) -> Path | None:
+    """The official CASE 1.1 CFPackage schema: ``configured`` (must exist), else a known location."""
+    if configured:
+        path = Path(configured)
+        if not path.is_file():
+            raise CaseSetupError(f"CASE schema file {path} does not exist (CASE_SCHEMA_FILE)")
+        return path
+    return next((p for p in SCHEMA_CANDIDATES if p.is_file()), None)
+
+
+def _official(path: Path) -> dict:
+    key = str(path)
+    if key not in _official_cache:
+        try:
+            _official_cache[key] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CaseSetupError(f"cannot read the CASE schema {path}: {exc}") from None
+    return _official_cache[key]
+
+
+def case_version(package: Any) -> str:
+    """``"1.1"`` or ``"1.0"``: which rules a package is held to (see the module docstring)."""
+    doc = package.get("CFDocument") if isinstance(package, dict) else None
+    if not isinstance(doc, dict):
+        return "1.1"
+    declared = doc.get("caseVersion")
+    if declared == "1.1":
+        return "1.1"
+    if declared == "1.0" or "CFPackageURI" in doc:
+        return "1.0"
+    return "1.1"
+
+
+def validate(package: Any, name: str, schema_file: str | Path | None = None) -> str:
+    """Raise :class:`CaseImportError` (package name, JSON path, message) unless ``package`` is valid.
+
+    Returns the CASE version it was checked as.
+    """
+    jsonschema = _jsonschema()
+    version = case_version(package)
+    official = find_official_schema(schema_file) if version == "1.1" else None
+    if official is not None:
+        validator_cls = jsonschema.Draft201909Validator
+        validator = validator_cls(_official(official), format_checker=validator_cls.FORMAT_CHECKER)
+    else:
+        if version == "1.1":
+            log.warning("CASE 1.1 schema not found: %s checked structurally only (set CASE_SCHEMA_FILE)", name)
+        validator = jsonschema.Draft201909Validator(STRUCTURE)
+    errors = list(validator.iter_errors(package))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise CaseImportError(f"{name}: {best.json_path}: {best.message}{more}")
+    return version
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    """A KBP id from any text: ASCII, lower case, ``-`` between words ('' if nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_]+", "-", ascii_text.lower())
+    slug = re.sub(r"[-_]*([-_])[-_]*", r"\1", slug).strip("-_")
+    return slug[:limit].strip("-_")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that puts ``L1.2`` before ``L1.10``."""
+    parts = re.split(r"(\d+)", text or "")
+    return tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts))
+
+
+def _unique(candidate: str, taken: set[str]) -> str:
+    result, n = candidate, 2
+    while result in taken:
+        result, n = f"{candidate}-{n}", n + 1
+    taken.add(result)
+    return result
+
+
+#: ISO 639-2 codes CASE packages may use, for the languages KBP is likely to meet
+_ISO639_2 = {"eng": "en", "swe": "sv", "nor": "nb", "nob": "nb", "nno": "nn", "dan": "da", "fin": "fi",
+             "deu": "de", "ger": "de", "fra": "fr", "fre": "fr", "spa": "es"}
+
+
+def source_language(value: Any) -> str:
+    """A KBP locale code from a CASE ``language`` (``en-US`` → ``en_US``, ``swe`` → ``sv``); ``en`` when unusable."""
+    if not isinstance(value, str) or not value.strip():
+        return "en"
+    parts = value.strip().replace("-", "_").split("_")
+    primary = parts[0].lower()
+    primary = _ISO639_2.get(primary, primary)
+    if not re.match(r"^[a-z]{2,3}$", primary):
+        return "en"
+    if len(parts) > 1 and re.match(r"^[A-Za-z]{2}$", parts[1]):
+        return f"{primary}_{parts[1].upper()}"
+    return primary
+
+
+def _blank(text: Any) -> bool:
+    return not isinstance(text, str) or not text.strip()
+
+
+# ----------------------------------------------------------------------------- the result
+
+
+@dataclass
+class CaseItem:
+    """One CFItem with its place in the tree."""
+
+    identifier: str
+    parent: str | None  # identifier of the parent item; None: directly under the document
+    position: int  # 1-based among its siblings
+    depth: int  # 1: directly under the document
+    data: dict
+    children: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportedPackage:
+    name: str
+    case_version: str
+    document: dict
+    items: dict[str, CaseItem]  # identifier -> item, in tree (depth-first) order
+    top: list[str]  # identifiers directly under the document, in order
+    framework: dict
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load_json(source: str | Path | bytes | Mapping, name: str | None = None) -> tuple[Any, str]:
+    """(parsed package, display name) from a path, bytes/str of JSON, or an already parsed dict."""
+    if isinstance(source, Mapping):
+        return source, name or "package"
+    if isinstance(source, (bytes, bytearray)):
+        raw, label = bytes(source), name or "package"
+    elif isinstance(source, str) and source.lstrip().startswith("{"):  # JSON text rather than a path
+        raw, label = source.encode("utf-8"), name or "package"
+    else:
+        path = Path(source)
+        label = name or path.name
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise CaseImportError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CaseImportError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(text), label
+    except json.JSONDecodeError as exc:
+        raise CaseImportError(f"{label}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+
+
+def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
+                 schema_file: str | Path | None = None) -> ImportedPackage:
+    """Validate a CASE package and build its tree and KBP framework; raise :class:`CaseImportError`."""
+    package, label = load_json(source, name)
+    version = validate(package, label, schema_file)
+    doc = package["CFDocument"]
+    own = (doc.get("extensions") or {}).get("kbp") if isinstance(doc.get("extensions"), dict) else None
+    if isinstance(own, dict) and own.get("licensed"):
+        # a licensed framework's export carries its content; importing it would make an unlicensed copy
+        raise CaseImportError(
+            f"{label}: $.CFDocument.extensions.kbp.licensed: this package is an export of a licensed framework; "
+            "it cannot be imported as a framework of its own"
+        )
+    items_in = package.get("CFItems") or []
+    if not items_in:
+        raise CaseImportError(f"{label}: $.CFItems: the package has no items, so there is nothing to import")
+
+    by_id: dict[str, dict] = {}
+    file_index: dict[str, int] = {}
+    by_uri: dict[str, str] = {}
+    for index, item in enumerate(items_in):
+        ident = item["identifier"]
+        if ident in by_id:
+            raise CaseImportError(f"{label}: $.CFItems[{index}].identifier: '{ident}' is used by another item too")
+        by_id[ident] = item
+        file_index[ident] = index
+        if item.get("uri"):
+            by_uri.setdefault(item["uri"], ident)
+
+    DOC = ""  # key of the document in the parent map
+
+    def resolve(link: dict) -> str | None:
+        ident, uri = link.get("identifier"), link.get("uri")
+        if ident == doc["identifier"] or (uri and uri == doc.get("uri")):
+            return DOC
+        if ident in by_id:
+            return ident
+        if uri in by_uri:
+            return by_uri[uri]
+        return None
+
+    parent_of: dict[str, str] = {}
+    order_of: dict[str, tuple] = {}
+    for index, assoc in enumerate(package.get("CFAssociations") or []):
+        if assoc.get("associationType") != "isChildOf":
+            continue
+        origin = resolve(assoc["originNodeURI"])
+        if origin in (None, DOC) or origin in parent_of:
+            continue
+        destination = resolve(assoc["destinationNodeURI"])
+        if destination is None:
+            continue
+        if destination == origin:
+            raise CaseImportError(f"{label}: $.CFAssociations[{index}]: item '{origin}' is its own parent")
+        parent_of[origin] = destination
+        seq = assoc.get("sequenceNumber")
+        order_of[origin] = (seq is None, seq if seq is not None else 0, index)
+
+    orphan_base = len(package.get("CFAssociations") or [])
+    for ident in by_id:
+        if ident not in parent_of:  # no parent in this package: under the document, after the others
+            parent_of[ident] = DOC
+            order_of[ident] = (True, 0, orphan_base + file_index[ident])
+
+    def sort_key(ident: str) -> tuple:
+        missing_seq, seq, index = order_of[ident]
+        item = by_id[ident]
+        code = item.get("listEnumeration") or item.get("humanCodingScheme") or ""
+        return (missing_seq, seq, natural_key(code) if missing_seq else (), index)
+
+    children: dict[str, list[str]] = {}
+    for ident, parent in parent_of.items():
+        children.setdefault(parent, []).append(ident)
+    for kids in children.values():
+        kids.sort(key=sort_key)
+
+    items: dict[str, CaseItem] = {}
+
+    def walk(parent: str, depth: int) -> None:
+        stack = [(parent, depth)]
+        while stack:
+            node, level = stack.pop()
+            kids = children.get(node, [])
+            for position, ident in enumerate(kids, start=1):
+                items[ident] = CaseItem(ident, None if node == DOC else node, position, level, by_id[ident], list(children.get(ident, [])))
+            stack.extend((ident, level + 1) for ident in reversed(kids))
+
+    walk(DOC, 1)
+    missing = [ident for ident in by_id if ident not in items]
+    if missing:
+        index = file_index[missing[0]]
+        raise CaseImportError(
+            f"{label}: $.CFItems[{index}]: the isChildOf associations of item '{missing[0]}' form a cycle "
+            f"({len(missing)} item{'s' if len(missing) > 1 else ''} never reach the document)"
+        )
+    ordered = {ident: items[ident] for ident in _depth_first(children, DOC)}
+    framework = to_framework(doc, package, ordered, children.get(DOC, []), label)
+    return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework)
+
+
+def _depth_first(children: dict[str, list[str]], root: str) -> list[str]:
+    out: list[str] = []
+    stack = list(reversed(children.get(root, [])))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(reversed(children.get(node, [])))
+    return out
+
+
+def _texts(item: dict) -> tuple[str, str]:
+    """(name, longer text) of an item, kept exactly; the longer text may be ''."""
+    full = item.get("fullStatement") or ""
+    short = item.get("abbreviatedStatement")
+    if not _blank(short):
+        return short, full
+    notes = item.get("notes")
+    return full, (notes if not _blank(notes) else "")
+
+
+def _kbp_id(item: dict) -> str | None:
+    ext = item.get("extensions")
+    own = ext.get("kbp") if isinstance(ext, dict) else None
+    ident = own.get("id") if isinstance(own, dict) else None
+    return ident if isinstance(ident, str) and SLUG_RE.match(ident) else None
+
+
+def _item_id(item: dict, taken: set[str]) -> str:
+    base = _kbp_id(item) or slugify(item["identifier"], limit=80) or "item"
+    return _unique(base, taken)
+
+
+def licence_notice(doc: dict, package: dict) -> str:
+    link = doc.get("licenseURI")
+    if not isinstance(link, dict):
+        return ""
+    for licence in ((package.get("CFDefinitions") or {}).get("CFLicenses") or []):
+        if isinstance(licence, dict) and licence.get("identifier") == link.get("identifier"):
+            if not _blank(licence.get("licenseText")):
+                return licence["licenseText"]
+    return link.get("title") or ""
+
+
+def framework_id(doc: dict) -> str:
+    return slugify(doc.get("title") or "") or "case-" + slugify(doc["identifier"]).replace("-", "")[:8]
+
+
+def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list[str], label: str) -> dict:
+    """The KBP framework dict for a package tree (see the module docstring for the mapping)."""
+    group_ids: set[str] = set()
+    comp_ids: set[str] = set()
+
+    def competency(ident: str) -> dict:
+        data = items[ident].data
+        name, longer = _texts(data)
+        if _blank(name):
+            name = data.get("humanCodingScheme") or ident
+        return {"id": _item_id(data, comp_ids), "name": name, "definition": longer if not _blank(longer) else name}
+
+    tree = {ident: node.children for ident, node in items.items()}
+
+    def descendants(ident: str) -> list[str]:
+        return _depth_first(tree, ident)
+
+    groups: list[dict] = []
+    loose: dict | None = None
+    for ident in top:
+        node = items[ident]
+        if node.children:
+            name, longer = _texts(node.data)
+            if _blank(name):
+                name = node.data.get("humanCodingScheme") or ident
+            groups.append({"id": _item_id(node.data, group_ids), "name": name, "description": longer,
+                           "competencies": [competency(c) for c in descendants(ident)]})
+        else:
+            if loose is None:
+                loose = {"id": "", "name": doc["title"] if not _blank(doc.get("title")) else label,
+                         "description": "", "competencies": []}
+                groups.append(loose)
+            loose["competencies"].append(competency(ident))
+    if loose is not None:
+        loose["id"] = _unique(slugify(loose["name"]) or "items", group_ids)
+
+    version = doc.get("version")
+    if _blank(version):
+        version = (doc.get("lastChangeDateTime") or "")[:10] or "1"
+    return {
+        "id": framework_id(doc),
+        "name": doc["title"] if not _blank(doc.get("title")) else label,
+        "description": doc.get("description") or "",
+        "version": version,
+        "source_language": source_language(doc.get("language")),
+        "domain": DOMAIN,
+        "licence_notice": licence_notice(doc, package),
+        "groups": groups,
+    }
+
+
+def import_package(source: str | Path | bytes | Mapping, name: str | None = None,
+                   schema_file: str | Path | None = None) -> dict:
+    """A CASE package (path, bytes or parsed dict) as a KBP framework dict; :class:`CaseImportError` if invalid."""
+    return read_package(source, name, schema_file).framework
