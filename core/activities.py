@@ -221,7 +221,9 @@ def _validate(raw: dict, number: int, report: FileReport, seen: dict[str, int], 
     try:
         record = ActivityRecordSchema().load(raw)
     except ValidationError as exc:
-        for name, messages in sorted(exc.messages.items()):
+        from core.validation_i18n import translate_errors
+
+        for name, messages in sorted(translate_errors(exc.messages).items()):
             report.problems.append((number, column_of(str(name)), format_errors(messages)))
         return
     if record.get("id"):

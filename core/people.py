@@ -189,7 +189,9 @@ def import_people(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
             try:
                 person = _normalise(schema.load(data_row))
             except ValidationError as exc:
-                for column, messages in sorted(exc.messages.items()):
+                from core.validation_i18n import translate_errors
+
+                for column, messages in sorted(translate_errors(exc.messages).items()):
                     report.problems.append((line, column, " ".join(map(str, messages))))
                 continue
             if person["email"] in in_file:

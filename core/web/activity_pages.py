@@ -190,6 +190,7 @@ def admin_import(source_id):
     fmt = "json" if upload.filename.lower().endswith(".json") else "csv"
     dry_run = request.form.get("apply") != "1"
     result = run_import(source, upload.read(), fmt, dry_run)
+    result["problems"] = [(p["row"], p["column"], p["reason"]) for p in result["problems"]]
     if result["ok"] and not dry_run:
         audit.record(kbp().storage, "import", "activities", source_id)
     return render_template("activities_import.html", source=source, result=result), (200 if result["ok"] else 422)
