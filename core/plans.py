@@ -325,6 +325,8 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
             raise PlanError(_("Every activity needs a title."), errors={"activities": [entry["id"]]})
         if "kind" in item and item["kind"] in model.ACTIVITY_KINDS:
             entry["kind"] = item["kind"]
+        if "effort" in item and item["effort"] in model.EFFORTS:
+            entry["effort"] = item["effort"]
         if "owner" in item:
             entry["owner"] = str(item["owner"] or "")[:100]
         if "due" in item:

@@ -33,6 +33,7 @@ class ActivityItem(Schema):
     title = fields.String(validate=validate.Length(max=200))
     description = fields.String(validate=validate.Length(max=4000))
     kind = fields.String(validate=validate.OneOf(model.ACTIVITY_KINDS))
+    effort = fields.String(validate=validate.OneOf(model.EFFORTS))
     competency = fields.String()
     owner = fields.String(validate=validate.Length(max=100))
     due = fields.String(allow_none=True)
