@@ -196,6 +196,28 @@ def generate_docs(n: int, seed: int, long_text: bool = False) -> list[SearchDoc]
     return docs
 
 
+def framework_docs() -> list[SearchDoc]:
+    """The real activities of the frameworks that ship with KBP (Lindelöw, sample), in sv and en."""
+    from pathlib import Path
+
+    from core import i18n
+    from core.content import load_package
+
+    root = Path(__file__).resolve().parent.parent / "frameworks"
+    docs = []
+    for name in ("malin_lindelow", "sample_framework"):
+        pkg = load_package(root / name / "content")
+        domain, source_lang = pkg.framework["domain"], pkg.framework["source_language"]
+        dirs = {domain: str(root / name / "locales")}
+        i18n.compile_stale(dirs)
+        for a in pkg.activities:
+            texts = {loc: (i18n.content(a["title"], source_lang, domain, loc, dirs),
+                           i18n.content(a["description"], source_lang, domain, loc, dirs)) for loc in ("sv", "en")}
+            docs.append(SearchDoc(key=(name, a["id"]), competencies=tuple(a["competencies"]), kind=a["kind"], effort=a["effort"],
+                                  situations=tuple(a["situations"]), texts=texts, fallback_locale=source_lang))
+    return docs
+
+
 # --------------------------------------------------------------------------- queries
 
 STOP = set(FUNCTION_SV) | set(FUNCTION_EN)
@@ -310,11 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assert", dest="check", action="store_true", help=f"exit 1 when p95 >= {P95_TARGET_MS:g} ms")
     parser.add_argument("--long-text", action="store_true", help="descriptions of 8-14 sentences instead of 2-4")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after building (as a server could)")
+    parser.add_argument("--no-framework", action="store_true", help="leave out the frameworks' own activities")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
     docs = generate_docs(args.docs, args.seed, args.long_text)
     queries = generate_queries(docs, args.queries, args.seed)
+    if not args.no_framework:
+        docs += framework_docs()  # the real framework content alongside the synthetic in-house activities
     t_gen = time.perf_counter() - t0
 
     gc.collect()
