@@ -1,101 +1,125 @@
-"""Process-safe, crash-safe JSON repositories built on TinyDB.
+"""Process-safe, crash-safe document collections on TinyDB, fast at organisation scale.
 
 Usage::
 
     storage = Storage("/var/lib/kbp")
-    people = storage.collection("people")          # -> /var/lib/kbp/people.json
+    people = storage.collection("people")          # -> people.json (+ people.json.log)
     rec = people.insert({"name": "Ada"})           # id generated, "_v" added
     people.update(rec["id"], {"role": "lead"})
-    with people.transaction() as tx:               # all-or-nothing, one write
+    people.find(coach_id="c-17")                   # hash-indexed equality lookup
+    with people.transaction() as tx:               # all-or-nothing, one log line
         for row in rows:
             tx.upsert(row)
 
 Design, and why
 ===============
 
-*One JSON file per collection.*  ``<data_dir>/<name>.json`` holds a TinyDB
-database whose default table (``_default``) maps each record's string ``id``
-to the record.  Keying TinyDB documents by our own ids (a ``Table`` subclass
-whose ``document_id_class`` is ``str``) means TinyDB's in-memory integer
-doc-id counter is never used, so it cannot go stale when another process
-writes, and ``get(id)`` is a dictionary lookup instead of a scan.  We also
-never use TinyDB's query cache (``find`` evaluates a TinyDB ``Query`` against
-a fresh snapshot), which would otherwise go stale across processes too.
+*Files.*  A collection ``<name>`` is three files in the data folder:
 
-*Process safety.*  Several gunicorn workers share the files, so every
-operation - reads included - runs while holding a ``filelock.FileLock`` on
-``<name>.json.lock``.  Under the lock the file is re-read (see the cache
-below), modified and written back, so no update is ever lost and every
-operation sees all writes that other processes completed before it.
-Threads are serialised by the same lock (``FileLock`` is thread-local, each
-thread locks its own descriptor).
+``<name>.json``
+    the **snapshot**: a TinyDB JSON database (``{"_default": {id: record}}``, the same format
+    earlier versions wrote on every commit) plus a ``"_kbp"`` entry ``{"format": 2, "gen": G}``
+    naming its *generation* ``G``, a random id.  A snapshot is only ever written whole - temp
+    file, ``fsync``, ``os.replace``, ``fsync`` of the folder - so it is always complete.
+``<name>.json.log``
+    the **log**: an append-only file.  Its first line ``{"kbp_log": 1, "gen": G}`` ties it to the
+    snapshot of generation ``G``; every further line is one committed transaction,
+    ``{"m": <mtime>, "c": {id: record, id: null (deleted), ...}}``.
+``<name>.json.lock``
+    the lock file (``flock``).
 
-*Crash safety.*  The custom ``tinydb.Storage`` subclass never writes into the
-live file.  It writes a temp file in the same folder, flushes and ``fsync``\\ s
-it, ``os.replace``\\ s it onto the target (atomic on POSIX) and then fsyncs the
-directory so the rename itself is durable.  A crash at any moment therefore
-leaves either the complete old file or the complete new file.  Temp files
-left behind by a crash are never read; because temp files only exist while
-their writer holds the lock, any temp file seen under the lock is an orphan
-and is removed after the next successful write.
+The records are the snapshot with the log's lines applied in order.  TinyDB stays the embedded
+store: the snapshot is a TinyDB database written and read through a custom ``tinydb.Storage``
+(:class:`_AtomicJSONStorage`), the live collection is a TinyDB ``Table`` on top of
+:class:`_LogStorage` (another ``tinydb.Storage``: ``read()`` is the in-memory database, a full
+``write()`` is diffed into one log line), and unindexed queries are TinyDB ``Query`` objects.
 
-*Cheap re-reads.*  Re-parsing the whole file for every operation would be
-wasteful, so the parsed data is cached keyed on the file's
-``(st_dev, st_ino, st_mtime_ns, st_size)``.  Each write replaces the file
-with a new inode, so any write by another process changes the key.  The
-cache keeps the parsed file open, which stops the kernel from recycling
-that inode number for a later file, so an old key can never match a
-newer file.  Cached data is treated as immutable: records are handed to callers
-as deep copies and written records are fresh dicts.
+*Commit = one append.*  A transaction collects its changes in an overlay; on a clean exit they
+are serialised (orjson) into **one** line, written with a single ``write`` to the log (opened
+``O_APPEND``) and ``fsync``\\ ed before the call returns.  So a commit costs O(size of the
+change), not O(size of the collection), and a transaction is atomic: its line is either
+complete or not there.  If the write or the ``fsync`` fails the log is cut back to where it was
+and ``StorageError`` says that the previous contents were kept.
 
-*Transactions.*  ``Collection.transaction()`` holds the lock for the whole
-``with`` body and collects changes in an overlay (id -> new record, or
-``None`` for deleted).  Reads in the transaction see the overlay on top of
-the file.  On a clean exit the overlay goes into TinyDB in one table update,
-so the file is written once.  If the body raises, the overlay is dropped and
-the file is not touched.  Every single-record write is a one-operation
-transaction.  The cost is O(file size) per commit, whether it holds one
-change or thousands, so bulk imports stay linear.
+*Compaction.*  When the log has grown bigger than the snapshot (and at least
+``KBP_STORAGE_COMPACT_MIN_BYTES``, 4 MiB by default) the writer that noticed writes the current
+records as a new snapshot with a fresh generation, then atomically replaces the log by a new
+one holding only the header for that generation.  A crash between the two leaves a new
+snapshot with an old log: the log's generation no longer matches, so it is recognised as
+*stale* (everything in it is in the snapshot) and ignored, and the next writer starts a fresh
+log.  Compaction therefore never loses or repeats a change.  The amortised cost per commit
+stays O(size of the change).
 
-*Corruption is never "repaired".*  A file that exists but is empty, is not
-valid JSON or does not have the expected shape raises ``CorruptDataError``,
-naming the file.  Because TinyDB always reads before it writes, a corrupt
-file can't be silently replaced by an empty database.  As a second guard,
-the storage refuses to write unless the file on disk is still exactly the
-one it last read successfully.  A missing file is simply an empty
-collection.
+*Process safety.*  Several gunicorn workers share the files.  Writes (and compaction) hold an
+exclusive ``flock`` on the lock file; reads hold a shared one while they look for news.  In
+memory each process keeps the records (snapshot + applied log lines) and the file identity it
+read them from.  Before every operation it ``stat``\\ s the two files: if the snapshot is
+still the same file (device, inode, size) and the log is the same file, it reads only the log
+bytes after its offset and applies the new complete lines - another process's writes are
+replayed incrementally instead of re-reading everything.  A replaced snapshot or log
+(compaction, a restore) makes it load both again.  Open file handles keep the inodes alive, so
+an inode number is never recycled under us.  Threads of a process are serialised by a mutex.
 
-Every stored record carries ``"_v": SCHEMA_VERSION`` so that later schema
-migrations can tell old records from new ones.
+*Crash safety.*  Acknowledged means ``fsync``\\ ed.  A crash can leave at most one incomplete
+last line (no trailing newline) - a commit that was never acknowledged.  Readers ignore it,
+and the next writer cuts it off before appending.  Every complete line must be valid: anything
+else (a bad line in the middle, a bad snapshot, a log without its snapshot) is corruption, not
+a torn tail.  Temp files left by a crash are never read and are removed by the next writer.
 
-Limits: written for POSIX (gunicorn).  On Windows, ``os.replace`` can't
-replace a file that is open, and the cache keeps the file open.  Each commit
-rewrites the whole file, so a write costs O(collection size).  A read costs
-O(1) plus the copies it returns when the file has not changed, and one parse
-when it has.  Locks are per collection.  A process that holds
-transactions on two collections at once must always take them in the same
-order.  Otherwise two processes can wait for each other until
-``lock_timeout`` runs out.
+*Corruption is never "repaired".*  A snapshot or log that exists but cannot be used raises
+``CorruptDataError`` naming the file, for reads and writes alike, and nothing is written until
+it is fixed (restore it from a backup, or move it aside).  A missing snapshot is simply an
+empty collection.
+
+*Indexes.*  ``find(field=value, ...)`` with a hashable value (strings, numbers, booleans,
+None) uses an in-memory hash index ``value -> ids`` for that field, built on the first such
+find and kept up to date by every change (local or replayed).  Results come in insertion order,
+like a scan.  Other finds scan through a TinyDB ``Query``.
+
+*Revision.*  Each commit also sets the snapshot file's mtime to a strictly increasing value
+(and records it in the log line, so other processes know the new mtime is not a foreign
+edit).  Code that watches ``os.stat(<name>.json)`` to notice changes keeps working;
+:meth:`Collection.revision` is the cheaper and cleaner way.
+
+*Format migration.*  A snapshot without the ``"_kbp"`` entry (the pre-log format: one TinyDB
+file per collection) loads as it is.  The first write compacts it into the new format; ``kbp
+migrate`` does that for every collection.
+
+Every stored record carries ``"_v": SCHEMA_VERSION`` so that schema migrations
+(:mod:`core.migrations`) can tell old records from new ones.
+
+Limits: written for POSIX (``flock``, ``O_APPEND``, ``fsync`` of folders).  Every process keeps
+the collections it uses in memory (about the size of the JSON).  Locks are per collection: a
+process that holds transactions on two collections at once must always take them in the same
+order.  Every process must go through this module (or at least take the lock): writing the
+files by hand while the server runs is not supported.
 """
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
+import logging
 import os
+import random
 import re
 import stat
 import tempfile
 import threading
+import time
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+import orjson
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage as _TinyDBStorage
 from tinydb.table import Table
+
+from core.i18n import gettext as _
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -109,13 +133,31 @@ __all__ = [
     "LockTimeoutError",
 ]
 
+log = logging.getLogger(__name__)
+
 #: Version stamped into every record (as ``"_v"``) when it is written.
 SCHEMA_VERSION = 1
 
+#: Version of the file layout (snapshot + log). 1 was the single whole-file TinyDB JSON.
+STORAGE_FORMAT = 2
+
+LOG_SUFFIX = ".log"
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _TABLE = TinyDB.default_table_name  # "_default"
-_LOCK_POLL_INTERVAL = 0.005  # seconds between attempts while another process holds the lock
+_META = "_kbp"
 _DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+#: compact when the log is larger than this many bytes and than COMPACT_RATIO x the snapshot
+COMPACT_MIN_BYTES = _env_int("KBP_STORAGE_COMPACT_MIN_BYTES", 4 * 1024 * 1024)
+COMPACT_RATIO = 1.0
 
 
 # --------------------------------------------------------------------------- errors
@@ -132,9 +174,13 @@ class CorruptDataError(StorageError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(
-            f"The data file {self.path} is corrupt ({reason}). "
-            f"It was left untouched. Restore it from a backup, or move it aside, "
-            f"before using this collection again."
+            _(
+                "The data file %(path)s is corrupt (%(reason)s). "
+                "It was left untouched. Restore it from a backup, or move it aside, "
+                "before using this collection again.",
+                path=self.path,
+                reason=reason,
+            )
         )
 
 
@@ -154,11 +200,8 @@ class LockTimeoutError(StorageError):
 
 
 def _clone(value: Any) -> Any:
-    """Deep-copy JSON data (and check that it is JSON-serialisable).
-
-    A JSON round trip runs in C and is much faster than ``copy.deepcopy``.
-    """
-    return json.loads(json.dumps(value, allow_nan=False))
+    """Deep copy of stored JSON data (orjson round trip, runs in C)."""
+    return orjson.loads(orjson.dumps(value))
 
 
 def _check_id(record_id: Any) -> str:
@@ -172,14 +215,18 @@ def _prepare(record: Any, what: str = "record") -> dict:
     if not isinstance(record, Mapping):
         raise TypeError(f"A {what} must be a dict, got {type(record).__name__}.")
     try:
-        copy = _clone(dict(record))
+        # the standard library defines what is accepted (no NaN, str keys, JSON types only)
+        copy = json.loads(json.dumps(dict(record), allow_nan=False))
     except (TypeError, ValueError, RecursionError) as exc:
         raise TypeError(f"The {what} is not JSON-serialisable: {exc}") from exc
     return copy
 
 
-def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+def _serialise(doc: dict, what: str = "record") -> bytes:
+    try:
+        return orjson.dumps(doc)
+    except TypeError as exc:  # e.g. an integer beyond 64 bits
+        raise TypeError(f"The {what} cannot be stored: {exc}") from exc
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -196,139 +243,271 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-# --------------------------------------------------------------------------- TinyDB layer
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` (one ``write`` call unless the kernel writes less)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
-class _Snapshot:
-    """Parsed contents of one version of the data file (treated as immutable)."""
+def _hashable(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float))
 
-    __slots__ = ("key", "handle", "data")
 
-    def __init__(self, key, handle, data: dict):
-        self.key = key
-        self.handle = handle  # kept open so the inode number cannot be reused
-        self.data = data
+def _matcher(equals: Mapping[str, Any]):
+    items = list(equals.items())
+
+    def match(doc: Mapping) -> bool:
+        for key, value in items:
+            if key not in doc or doc[key] != value:
+                return False
+        return True
+
+    return match
+
+
+# --------------------------------------------------------------------------- locking
+
+
+_LIVE_LOCKS: "weakref.WeakSet[_Lock]" = weakref.WeakSet()
+
+
+class _Lock:
+    """``flock`` on a lock file (shared or exclusive) plus a mutex for the threads of a process."""
+
+    def __init__(self, path: Path, timeout: float, what: Path):
+        self.path = path
+        self.timeout = timeout
+        self.what = what
+        self._mutex = threading.RLock()
+        self._file = None
+        self._pid = None
+        self._depth = 0
+        self._exclusive = False
+        _LIVE_LOCKS.add(self)
+
+    def _after_fork(self) -> None:
+        self._mutex = threading.RLock()
+        self._file = None  # the inherited descriptor is the parent's lock; never use it
+        self._depth = 0
+
+    def _fd(self) -> int:
+        if self._file is None or self._pid != os.getpid():
+            try:
+                self._file = open(self.path, "ab", buffering=0)
+            except OSError as exc:
+                raise StorageError(_("Cannot open the lock file %(path)s: %(reason)s", path=self.path, reason=exc)) from exc
+            self._pid = os.getpid()
+        return self._file.fileno()
+
+    def _timeout_error(self) -> LockTimeoutError:
+        return LockTimeoutError(
+            _(
+                "Timed out after %(seconds)s s waiting for the lock on %(what)s (lock file %(path)s).",
+                seconds=self.timeout,
+                what=self.what,
+                path=self.path,
+            )
+        )
+
+    def try_flock(self, exclusive: bool) -> bool:
+        """One non-blocking attempt (the caller holds the mutex and no flock)."""
+        try:
+            fcntl.flock(self._fd(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                return False
+            raise StorageError(_("Cannot lock %(path)s: %(reason)s", path=self.path, reason=exc)) from exc
+        return True
+
+    def unflock(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def mutex(self) -> Iterator[None]:
+        if not self._mutex.acquire(timeout=self.timeout):
+            raise self._timeout_error()
+        try:
+            yield
+        finally:
+            self._mutex.release()
+
+    @contextmanager
+    def hold(self, exclusive: bool) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout
+        with self.mutex():
+            if self._depth:
+                if exclusive and not self._exclusive:
+                    raise StorageError(_("Cannot write to %(what)s while reading it in the same thread.", what=self.what))
+            else:
+                delay = 0.0002
+                while not self.try_flock(exclusive):
+                    if time.monotonic() >= deadline:
+                        raise self._timeout_error()
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.005)
+                self._exclusive = exclusive
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if not self._depth:
+                    self.unflock()
 
     def close(self) -> None:
-        if self.handle is not None:
-            with suppress(OSError):
-                self.handle.close()
-            self.handle = None
+        with self.mutex():
+            if not self._depth and self._file is not None:
+                with suppress(OSError):
+                    self._file.close()
+                self._file = None
 
 
-_MISSING = object()  # "last read saw no file"
+def _reinit_locks_after_fork() -> None:  # pragma: no cover - runs in forked children
+    for lock in list(_LIVE_LOCKS):
+        lock._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_locks_after_fork)
+
+
+def lock_all(locks: list[_Lock], exclusive: bool, timeout: float) -> None:
+    """Take the flocks of several collections, all or none (no deadlock: back off and retry).
+
+    The caller must not hold any of them; release with :func:`unlock_all`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        taken: list[_Lock] = []
+        for lock in locks:
+            if not lock._mutex.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            if lock.try_flock(exclusive):
+                lock._depth, lock._exclusive = 1, exclusive
+                taken.append(lock)
+            else:
+                lock._mutex.release()
+                break
+        if len(taken) == len(locks):
+            return
+        unlock_all(taken)
+        if time.monotonic() >= deadline:
+            raise LockTimeoutError(
+                _(
+                    "Timed out after %(seconds)s s waiting for the locks of %(num)d collections.",
+                    seconds=timeout,
+                    num=len(locks),
+                )
+            )
+        time.sleep(random.uniform(0.001, 0.02))
+
+
+def unlock_all(locks: list[_Lock]) -> None:
+    for lock in reversed(locks):
+        lock._depth = 0
+        lock.unflock()
+        lock._mutex.release()
+
+
+# --------------------------------------------------------------------------- TinyDB layer: snapshot
 
 
 class _AtomicJSONStorage(_TinyDBStorage):
-    """TinyDB storage doing atomic, durable writes and validated, cached reads.
+    """TinyDB storage for a snapshot file: validated reads, atomic and durable whole-file writes.
 
-    Callers must hold the collection's file lock around every ``read`` and
-    ``read``-then-``write`` sequence.
+    The handle of the file last read or written stays open (so its inode number cannot be
+    reused, and its mtime can be bumped). Callers hold the collection's lock.
     """
 
     def __init__(self, path: str):
         super().__init__()
         self.path = Path(path)
-        self._cache: _Snapshot | None = None
-        self._last_read: object = None  # stat key (or _MISSING) of the last successful read
+        self.handle = None
+        self.key: tuple[int, int, int] | None = None  # (dev, ino, size) of that file
+        self.mtime: int | None = None
 
     # -- reading
 
     def read(self) -> dict | None:
-        data = self.snapshot()
-        # Shallow copy: TinyDB replaces the table entry of the dict it gets
-        # before writing; it must not do that to our cached dict.
-        return None if data is None else dict(data)
-
-    def snapshot(self) -> dict | None:
-        """The current file contents (do not mutate), or None if there is no file."""
-        self._last_read = None
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            self._drop_cache()
-            self._last_read = _MISSING
-            return None
-        except OSError as exc:
-            raise StorageError(f"Cannot access the data file {self.path}: {exc}") from exc
-
-        if self._cache is not None and self._cache.key == _stat_key(st):
-            self._last_read = self._cache.key
-            return self._cache.data
-
         try:
             handle = open(self.path, "rb")
-        except FileNotFoundError:  # pragma: no cover - only if someone ignores the lock
-            self._drop_cache()
-            self._last_read = _MISSING
+        except FileNotFoundError:
+            self.drop()
             return None
         except OSError as exc:
-            raise StorageError(f"Cannot open the data file {self.path}: {exc}") from exc
+            raise StorageError(_("Cannot open the data file %(path)s: %(reason)s", path=self.path, reason=exc)) from exc
         try:
             st = os.fstat(handle.fileno())
             if not stat.S_ISREG(st.st_mode):
-                raise StorageError(f"The data file {self.path} is not a regular file.")
+                raise StorageError(_("The data file %(path)s is not a regular file.", path=self.path))
             raw = handle.read()
+            st = os.fstat(handle.fileno())
             data = self._parse(raw)
         except BaseException:
             handle.close()
             raise
-        self._drop_cache()
-        self._cache = _Snapshot(_stat_key(st), handle, data)
-        self._last_read = self._cache.key
+        self.drop()
+        self.handle = handle
+        self.key = (st.st_dev, st.st_ino, st.st_size)
+        self.mtime = st.st_mtime_ns
         return data
 
     def _parse(self, raw: bytes) -> dict:
         if not raw:
-            raise CorruptDataError(self.path, "the file is empty (0 bytes)")
+            raise CorruptDataError(self.path, _("the file is empty (0 bytes)"))
         try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError) as exc:  # includes JSONDecodeError, UnicodeDecodeError
-            raise CorruptDataError(self.path, f"not valid JSON: {exc}") from None
+            data = orjson.loads(raw)
+        except (orjson.JSONDecodeError, RecursionError) as exc:
+            raise CorruptDataError(self.path, _("not valid JSON: %(reason)s", reason=exc)) from None
         if not isinstance(data, dict):
-            raise CorruptDataError(self.path, "the top level is not a JSON object")
+            raise CorruptDataError(self.path, _("the top level is not a JSON object"))
         for table_name, table in data.items():
             if not isinstance(table, dict):
-                raise CorruptDataError(self.path, f"table {table_name!r} is not a JSON object")
+                raise CorruptDataError(self.path, _("table %(table)s is not a JSON object", table=repr(table_name)))
         for key, doc in data.get(_TABLE, {}).items():
             if not isinstance(doc, dict):
-                raise CorruptDataError(self.path, f"record {key!r} is not a JSON object")
+                raise CorruptDataError(self.path, _("record %(id)s is not a JSON object", id=repr(key)))
             if doc.get("id") != key:
-                raise CorruptDataError(self.path, f"record {key!r} does not have the id {key!r}")
+                raise CorruptDataError(self.path, _("record %(id)s does not have the id %(id)s", id=repr(key)))
+        meta = data.get(_META)
+        if meta is not None:
+            fmt, gen = meta.get("format"), meta.get("gen")
+            if not isinstance(fmt, int) or not isinstance(gen, str) or not gen:
+                raise CorruptDataError(self.path, _("the %(entry)s entry is not valid", entry=repr(_META)))
+            if fmt > STORAGE_FORMAT:
+                raise CorruptDataError(
+                    self.path,
+                    _(
+                        "it is in storage format %(format)d, written by a newer version of KBP (this one reads %(supported)d)",
+                        format=fmt,
+                        supported=STORAGE_FORMAT,
+                    ),
+                )
         return data
 
     # -- writing
 
     def write(self, data: dict) -> None:
-        # Second guard against clobbering: only replace exactly the file we
-        # last read successfully (a failed read, e.g. corruption, resets this).
-        current: object
+        """Replace the file atomically with ``data`` (temp, fsync, rename, fsync folder)."""
         try:
-            current = _stat_key(os.stat(self.path))
-        except FileNotFoundError:
-            current = _MISSING
-        except OSError as exc:
-            raise StorageError(f"Cannot access the data file {self.path}: {exc}") from exc
-        if self._last_read is None or current != self._last_read:
-            raise StorageError(
-                f"Refusing to write {self.path}: it changed on disk since it was read "
-                f"(was it modified by a process that does not take the lock?). Nothing was written."
-            )
+            payload = orjson.dumps(data)
+        except TypeError as exc:  # pragma: no cover - records are validated on entry
+            raise StorageError(_("Cannot serialise the data for %(path)s: %(reason)s", path=self.path, reason=exc)) from exc
+        self.replace_with(payload)
 
-        try:
-            payload = json.dumps(
-                data, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-            ).encode("utf-8")
-        except (TypeError, ValueError) as exc:  # pragma: no cover - records are validated on entry
-            raise StorageError(f"Cannot serialise the data for {self.path}: {exc}") from exc
-
+    def replace_with(self, payload: bytes) -> None:
         directory = self.path.parent
         fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         handle = os.fdopen(fd, "r+b")
         try:
-            if current is not _MISSING:
+            if self.handle is not None:
                 with suppress(OSError):
-                    os.fchmod(handle.fileno(), stat.S_IMODE(os.stat(self.path).st_mode))
+                    os.fchmod(handle.fileno(), stat.S_IMODE(os.fstat(self.handle.fileno()).st_mode))
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
@@ -339,23 +518,24 @@ class _AtomicJSONStorage(_TinyDBStorage):
                 os.unlink(tmp_name)
             if isinstance(exc, OSError):
                 raise StorageError(
-                    f"Could not write {self.path}: {exc}. The previous contents were kept."
+                    _("Could not write %(path)s: %(reason)s. The previous contents were kept.", path=self.path, reason=exc)
                 ) from exc
             raise
         # The new file is in place; from here on the old contents are gone.
-        self._drop_cache()
-        self._cache = _Snapshot(_stat_key(os.fstat(handle.fileno())), handle, data)
-        self._last_read = self._cache.key
+        self.drop()
+        st = os.fstat(handle.fileno())
+        self.handle = handle
+        self.key = (st.st_dev, st.st_ino, st.st_size)
+        self.mtime = st.st_mtime_ns
         try:
             _fsync_dir(directory)
         except OSError as exc:
             raise StorageError(
-                f"Wrote {self.path} but could not make the change durable: {exc}"
+                _("Wrote %(path)s but could not make the change durable: %(reason)s", path=self.path, reason=exc)
             ) from exc
-        self._remove_orphans(directory)
 
     def _remove_orphans(self, directory: Path) -> None:
-        """Delete temp files left by writers that crashed (we hold the lock)."""
+        """Delete temp files left by writers that crashed (we hold the exclusive lock)."""
         prefix = f".{self.path.name}."
         try:
             entries = list(os.scandir(directory))
@@ -368,13 +548,432 @@ class _AtomicJSONStorage(_TinyDBStorage):
 
     # -- housekeeping
 
-    def _drop_cache(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+    def drop(self) -> None:
+        if self.handle is not None:
+            with suppress(OSError):
+                self.handle.close()
+        self.handle, self.key, self.mtime = None, None, None
 
     def close(self) -> None:
-        self._drop_cache()
+        self.drop()
+
+
+# --------------------------------------------------------------------------- TinyDB layer: snapshot + log
+
+
+class _LogStorage(_TinyDBStorage):
+    """TinyDB storage of one collection: snapshot + append-only log, materialised in memory.
+
+    ``read()`` returns the in-memory database (do not mutate it); ``write(data)`` (TinyDB's
+    whole-database write) is diffed against it and committed as one log line. The fast path is
+    :meth:`commit`. Every method is called with the collection's lock held, after
+    :meth:`refresh` (exclusive lock for writes).
+    """
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = Path(path)
+        self.log_path = Path(f"{path}{LOG_SUFFIX}")
+        self.snap = _AtomicJSONStorage(path)
+        self._log_file = None  # read handle of the log we follow
+        self._append_file = None  # write handle (O_APPEND) of the same log, opened on demand
+        self._unloaded()
+
+    def _unloaded(self) -> None:
+        self.loaded = False
+        self.docs: dict[str, dict] = {}
+        self.pos: dict[str, int] = {}
+        self._seq = 0
+        self.indexes: dict[str, dict[Any, set[str]]] = {}
+        self.extra_tables: dict[str, dict] = {}
+        self.gen: str | None = None  # generation of the snapshot (None: missing or old format)
+        self.log_state = "none"  # none | ok (follows the snapshot) | stale (ignored)
+        self.log_id: tuple[int, int] | None = None
+        self.log_offset = 0  # bytes of complete lines consumed
+        self.expected_mtime: int | None = None  # snapshot mtime set by the last commit we know of
+        self._close_log()
+
+    def _close_log(self) -> None:
+        for attr in ("_log_file", "_append_file"):
+            handle = getattr(self, attr)
+            if handle is not None:
+                with suppress(OSError):
+                    handle.close()
+                setattr(self, attr, None)
+
+    def close(self) -> None:
+        self._unloaded()
+        self.snap.drop()
+
+    # ------------------------------------------------------------------ loading
+
+    def refresh(self) -> None:
+        """Bring the in-memory records up to date with the files (lock held)."""
+        try:
+            if not self.loaded:
+                self._load()
+                return
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                st = None
+            if st is None:
+                if self.snap.key is not None or self.log_path.exists():
+                    self._load()
+                return
+            if self.snap.key != (st.st_dev, st.st_ino, st.st_size):
+                self._load()
+                return
+            if not self._follow_log():
+                self._load()
+                return
+            if st.st_mtime_ns != self.snap.mtime and st.st_mtime_ns != self.expected_mtime:
+                self._load()  # the snapshot was modified in place (by hand?)
+        except OSError as exc:
+            self.loaded = False
+            raise StorageError(_("Cannot read the data files of %(path)s: %(reason)s", path=self.path, reason=exc)) from exc
+        except BaseException:
+            self.loaded = False
+            raise
+
+    def _load(self) -> None:
+        """Read snapshot and log from scratch."""
+        self._unloaded()
+        data = self.snap.read()
+        if data is None:
+            if self.log_path.exists():
+                raise CorruptDataError(self.log_path, _("there is a log but no snapshot %(file)s", file=self.path.name))
+            self.loaded = True
+            return
+        meta = data.pop(_META, None)
+        table = data.pop(_TABLE, {})
+        self.extra_tables = data
+        self.gen = meta["gen"] if meta else None
+        self.docs = table
+        self.pos = dict(zip(table, range(len(table))))
+        self._seq = len(table)
+        try:
+            handle = open(self.log_path, "rb", buffering=0)
+        except FileNotFoundError:
+            self.loaded = True
+            return
+        st = os.fstat(handle.fileno())
+        self._log_file = handle
+        self.log_id = (st.st_dev, st.st_ino)
+        raw = _pread_all(handle.fileno(), st.st_size)
+        end = raw.find(b"\n")
+        if end < 0:
+            raise CorruptDataError(self.log_path, _("the header line is missing or incomplete"))
+        try:
+            header = orjson.loads(raw[:end])
+        except orjson.JSONDecodeError as exc:
+            raise CorruptDataError(self.log_path, _("line 1 (the header) is not valid JSON: %(reason)s", reason=exc)) from None
+        if not isinstance(header, dict) or header.get("kbp_log") != 1 or not isinstance(header.get("gen"), str):
+            raise CorruptDataError(self.log_path, _("line 1 is not a log header"))
+        self.log_offset = end + 1
+        if self.gen is None or header["gen"] != self.gen:
+            # the log of an earlier generation (a crash during compaction, or the snapshot was
+            # restored by hand): everything it holds is in the snapshot, or was meant to be replaced
+            self.log_state = "stale"
+            self.loaded = True
+            return
+        self.log_state = "ok"
+        self._apply_bytes(raw[self.log_offset:], first_line=2)
+        self.loaded = True
+
+    def _follow_log(self) -> bool:
+        """Apply lines appended since we last looked; False when the log must be reloaded."""
+        try:
+            st = os.stat(self.log_path)
+        except FileNotFoundError:
+            return self._log_file is None
+        if self._log_file is None or (st.st_dev, st.st_ino) != self.log_id:
+            return False
+        if st.st_size < self.log_offset:
+            return False
+        if self.log_state != "ok" or st.st_size == self.log_offset:
+            return True
+        raw = _pread_all(self._log_file.fileno(), st.st_size - self.log_offset, self.log_offset)
+        self._apply_bytes(raw, first_line=None)
+        return True
+
+    def _apply_bytes(self, raw: bytes, first_line: int | None) -> None:
+        """Apply the complete lines of ``raw`` (log bytes from ``log_offset``); a torn tail waits."""
+        end = raw.rfind(b"\n")
+        if end < 0:
+            return
+        lines = raw[:end].split(b"\n")
+        for n, line in enumerate(lines):
+            self._apply_line(line, n + first_line if first_line else None)
+        self.log_offset += end + 1
+
+    def _where(self, lineno: int | None) -> str:
+        """The position of a bad log line, for error messages (computed only when one is raised)."""
+        if lineno:
+            # Translators: a position in a log file, shown as %(where)s in the reasons below ("line 7 is not a change record")
+            return _("line %(num)d", num=lineno)
+        # Translators: a position in a log file, shown as %(where)s in the reasons below
+        return _("a line after byte %(offset)d", offset=self.log_offset)
+
+    def _apply_line(self, line: bytes, lineno: int | None) -> None:
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptDataError(
+                self.log_path, _("%(where)s is not valid JSON: %(reason)s", where=self._where(lineno), reason=exc)
+            ) from None
+        changes = entry.get("c") if isinstance(entry, dict) else None
+        if not isinstance(changes, dict):
+            raise CorruptDataError(self.log_path, _("%(where)s is not a change record", where=self._where(lineno)))
+        for record_id, doc in changes.items():
+            if doc is None:
+                self._delete(record_id)
+            elif isinstance(doc, dict) and doc.get("id") == record_id:
+                self._put(record_id, doc)
+            else:
+                raise CorruptDataError(
+                    self.log_path,
+                    _("%(where)s has an invalid record %(id)s", where=self._where(lineno), id=repr(record_id)),
+                )
+        mtime = entry.get("m")
+        if isinstance(mtime, int):
+            self.expected_mtime = mtime
+
+    # ------------------------------------------------------------------ in-memory changes
+
+    def _put(self, record_id: str, doc: dict) -> None:
+        old = self.docs.get(record_id)
+        if old is None:
+            self.pos[record_id] = self._seq
+            self._seq += 1
+        self.docs[record_id] = doc
+        for field, index in self.indexes.items():
+            if old is not None:
+                value = old.get(field, _ABSENT)
+                if value is not _ABSENT and _hashable(value):
+                    bucket = index.get(value)
+                    if bucket is not None:
+                        bucket.discard(record_id)
+                        if not bucket:
+                            del index[value]
+            value = doc.get(field, _ABSENT)
+            if value is not _ABSENT and _hashable(value):
+                index.setdefault(value, set()).add(record_id)
+
+    def _delete(self, record_id: str) -> None:
+        old = self.docs.pop(record_id, None)
+        if old is None:
+            return
+        del self.pos[record_id]
+        for field, index in self.indexes.items():
+            value = old.get(field, _ABSENT)
+            if value is not _ABSENT and _hashable(value):
+                bucket = index.get(value)
+                if bucket is not None:
+                    bucket.discard(record_id)
+                    if not bucket:
+                        del index[value]
+
+    def index(self, field: str) -> dict[Any, set[str]]:
+        index = self.indexes.get(field)
+        if index is None:
+            index = {}
+            for record_id, doc in self.docs.items():
+                value = doc.get(field, _ABSENT)
+                if value is not _ABSENT and _hashable(value):
+                    index.setdefault(value, set()).add(record_id)
+            self.indexes[field] = index
+        return index
+
+    def candidates(self, equals: Mapping[str, Any]) -> set[str] | None:
+        """Ids that may match (from the smallest index bucket), or None: no usable index."""
+        best: set[str] | None = None
+        for field, value in equals.items():
+            if not _hashable(value):
+                continue
+            bucket = self.index(field).get(value, _EMPTY)
+            if best is None or len(bucket) < len(best):
+                best = bucket
+                if not best:
+                    break
+        return best
+
+    # ------------------------------------------------------------------ TinyDB interface
+
+    def read(self) -> dict | None:
+        return {_TABLE: self.docs}
+
+    def write(self, data: dict) -> None:
+        """TinyDB's whole-database write: committed as the difference to what is stored."""
+        table = data.get(_TABLE, {})
+        changes: dict[str, dict | None] = {rid: None for rid in self.docs if rid not in table}
+        for rid, doc in table.items():
+            if self.docs.get(rid) != doc:
+                doc = _prepare(doc)
+                doc["id"] = rid
+                changes[rid] = doc
+        if changes:
+            self.commit(changes, {rid: _serialise(doc) for rid, doc in changes.items() if doc is not None})
+
+    # ------------------------------------------------------------------ writing
+
+    def commit(self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes]) -> None:
+        """Durably append one transaction (exclusive lock held, state refreshed)."""
+        directory = self.path.parent
+        if self.gen is None or self.log_state != "ok":
+            self._new_generation()  # first write, old format, or a stale/missing log
+        self._cut_torn_tail()
+        mtime = self._bump_mtime()
+        body = b",".join(orjson.dumps(rid) + b":" + (raw[rid] if doc is not None else b"null") for rid, doc in changes.items())
+        line = b'{"m":' + (b"%d" % mtime if mtime is not None else b"null") + b',"c":{' + body + b"}}\n"
+        self._append(line)
+        for record_id, doc in changes.items():
+            if doc is None:
+                self._delete(record_id)
+            else:
+                self._put(record_id, doc)
+        self.log_offset += len(line)
+        if self.log_offset > max(COMPACT_MIN_BYTES, COMPACT_RATIO * (self.snap.key[2] if self.snap.key else 0)):
+            try:
+                self.compact()
+            except (StorageError, OSError) as exc:  # the commit itself is durable already
+                log.warning("Compaction of %s failed (will retry later): %s", self.path, exc)
+                self.loaded = False
+        self.snap._remove_orphans(directory)
+
+    def _append_fd(self) -> int:
+        if self._append_file is None:
+            self._append_file = open(self.log_path, "ab", buffering=0)
+            st = os.fstat(self._append_file.fileno())
+            if (st.st_dev, st.st_ino) != self.log_id:  # pragma: no cover - only without the lock
+                self._append_file.close()
+                self._append_file = None
+                raise StorageError(_("The log %(path)s was replaced while we held its lock.", path=self.log_path))
+        return self._append_file.fileno()
+
+    def _cut_torn_tail(self) -> None:
+        """Remove an incomplete last line (an unacknowledged write cut short by a crash)."""
+        size = os.fstat(self._log_file.fileno()).st_size
+        if size > self.log_offset:
+            fd = self._append_fd()
+            os.ftruncate(fd, self.log_offset)
+            os.fsync(fd)
+            log.warning("Removed an incomplete last line (%d bytes) from %s", size - self.log_offset, self.log_path)
+
+    def _bump_mtime(self) -> int | None:
+        if self.snap.handle is None:  # pragma: no cover - a generation always has a snapshot
+            return None
+        fd = self.snap.handle.fileno()
+        previous = max(self.expected_mtime or 0, self.snap.mtime or 0)
+        wanted = max(time.time_ns(), previous + 1000)
+        try:
+            os.utime(fd, ns=(wanted, wanted))
+            mtime = os.fstat(fd).st_mtime_ns
+        except OSError:
+            return None
+        self.expected_mtime = mtime
+        return mtime
+
+    def _append(self, line: bytes) -> None:
+        fd = self._append_fd()
+        try:
+            _write_all(fd, line)
+            os.fsync(fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, self.log_offset)
+                os.fsync(fd)
+            except OSError:
+                self.loaded = False
+                raise StorageError(
+                    _(
+                        "Could not write %(path)s: %(reason)s. The change may or may not have been stored.",
+                        path=self.log_path,
+                        reason=exc,
+                    )
+                ) from exc
+            raise StorageError(
+                _("Could not write %(path)s: %(reason)s. The previous contents were kept.", path=self.log_path, reason=exc)
+            ) from exc
+
+    def compact(self) -> None:
+        """Write the records as a new snapshot generation and start an empty log for it."""
+        self._new_generation()
+        self.snap._remove_orphans(self.path.parent)
+
+    def _new_generation(self) -> None:
+        gen = uuid.uuid4().hex
+        data = {_TABLE: self.docs, **self.extra_tables, _META: {"format": STORAGE_FORMAT, "gen": gen}}
+        if self.snap.key is not None:
+            # second guard: only replace exactly the snapshot we read (we hold the lock)
+            try:
+                st = os.stat(self.path)
+                current = (st.st_dev, st.st_ino, st.st_size)
+            except FileNotFoundError:
+                current = None
+            if current != self.snap.key:
+                self.loaded = False
+                raise StorageError(
+                    _(
+                        "Refusing to write %(path)s: it changed on disk since it was read. Nothing was written.",
+                        path=self.path,
+                    )
+                )
+        elif self.path.exists():  # pragma: no cover - only without the lock
+            self.loaded = False
+            raise StorageError(
+                _("Refusing to write %(path)s: it appeared on disk since it was read. Nothing was written.", path=self.path)
+            )
+        self.snap.write(data)
+        # from here the old log (if any) is stale: its generation differs
+        self.gen = gen
+        self.log_state = "stale"
+        header = orjson.dumps({"kbp_log": 1, "gen": gen}) + b"\n"
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.log_path.name}.", suffix=".tmp", dir=self.path.parent)
+        handle = os.fdopen(fd, "r+b", buffering=0)
+        try:
+            with suppress(OSError):
+                os.fchmod(handle.fileno(), stat.S_IMODE(os.fstat(self.snap.handle.fileno()).st_mode))
+            _write_all(handle.fileno(), header)
+            os.fsync(handle.fileno())
+            os.replace(tmp_name, self.log_path)
+        except BaseException as exc:
+            handle.close()
+            with suppress(OSError):
+                os.unlink(tmp_name)
+            self.loaded = False
+            if isinstance(exc, OSError):
+                raise StorageError(
+                    _("Could not write %(path)s: %(reason)s. The previous contents were kept.", path=self.log_path, reason=exc)
+                ) from exc
+            raise
+        self._close_log()
+        st = os.fstat(handle.fileno())
+        self._log_file = handle
+        self.log_id = (st.st_dev, st.st_ino)
+        self.log_offset = len(header)
+        self.log_state = "ok"
+        self.expected_mtime = None
+        _fsync_dir(self.path.parent)
+
+    def revision(self) -> tuple:
+        return (self.snap.key, self.gen, self.log_id, self.log_offset)
+
+
+_ABSENT = object()
+_EMPTY: frozenset = frozenset()
+
+
+def _pread_all(fd: int, length: int, offset: int = 0) -> bytes:
+    chunks = []
+    while length > 0:
+        chunk = os.pread(fd, length, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        length -= len(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 class _RecordTable(Table):
@@ -386,17 +985,9 @@ class _RecordTable(Table):
         """The table's current raw documents keyed by id (read-only!)."""
         return self._read_table()
 
-    def apply(self, changes: Mapping[str, dict | None]) -> None:
-        """Apply ``{id: record or None (delete)}`` in one table update (one write)."""
-
-        def updater(table: dict) -> None:
-            for record_id, record in changes.items():
-                if record is None:
-                    table.pop(record_id, None)
-                else:
-                    table[record_id] = record  # replaces in place: file order is kept
-
-        self._update_table(updater)
+    def apply(self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes]) -> None:
+        """Commit ``{id: record or None (delete)}`` as one log line."""
+        self._storage.commit(changes, raw)
 
 
 class _DocumentDB(TinyDB):
@@ -407,15 +998,15 @@ class _DocumentDB(TinyDB):
 
 
 class _View:
-    """Read operations over the file contents plus pending changes."""
+    """Read operations over the stored records plus pending changes."""
 
     def __init__(self, collection: "Collection"):
         self._collection = collection
-        self._table: _RecordTable = collection._table
+        self._store: _LogStorage = collection._store
         self._changes: dict[str, dict | None] = {}
 
     def _base(self) -> Mapping[str, dict]:
-        return self._table.snapshot()
+        return self._collection._table.snapshot()
 
     def _lookup(self, record_id: str) -> dict | None:
         if record_id in self._changes:
@@ -424,19 +1015,18 @@ class _View:
 
     def _iter(self) -> Iterator[dict]:
         changes = self._changes
+        base = self._base()
         if not changes:
-            yield from self._base().values()
+            yield from base.values()
             return
-        seen = set()
-        for record_id, doc in self._base().items():
+        for record_id, doc in base.items():
             if record_id in changes:
-                seen.add(record_id)
                 doc = changes[record_id]
                 if doc is None:
                     continue
             yield doc
         for record_id, doc in changes.items():
-            if doc is not None and record_id not in seen:
+            if doc is not None and record_id not in base:
                 yield doc
 
     def get(self, id: str) -> dict | None:
@@ -450,8 +1040,23 @@ class _View:
 
     def find(self, **equals: Any) -> list[dict]:
         """Records (copies) whose fields equal all the given values."""
-        cond = Query().fragment(equals)
-        return _clone([doc for doc in self._iter() if cond(doc)])
+        base = self._base()
+        candidates = self._store.candidates(equals) if equals else None
+        if candidates is None:  # nothing indexable: scan with a TinyDB query
+            cond = Query().fragment(equals)
+            return _clone([doc for doc in self._iter() if cond(doc)])
+        match = _matcher(equals)
+        pos = self._store.pos
+        changes = self._changes
+        if not changes:
+            found = [base[rid] for rid in sorted(candidates, key=pos.__getitem__)]
+            return _clone([doc for doc in found if match(doc)])
+        keyed = [((0, pos[rid]), base[rid]) for rid in candidates if rid not in changes]
+        for n, (rid, doc) in enumerate(changes.items()):
+            if doc is not None:
+                keyed.append(((0, pos[rid]) if rid in base else (1, n), doc))
+        keyed.sort(key=lambda item: item[0])
+        return _clone([doc for _key, doc in keyed if match(doc)])
 
     def count(self) -> int:
         """Number of records."""
@@ -471,11 +1076,12 @@ class Transaction(_View):
 
     def __init__(self, collection: "Collection"):
         super().__init__(collection)
+        self._raw: dict[str, bytes] = {}
         self._open = True
 
     def _require_open(self) -> None:
         if not self._open:
-            raise StorageError("This transaction is finished; start a new one.")
+            raise StorageError(_("This transaction is finished; start a new one."))
 
     def _lookup(self, record_id: str) -> dict | None:
         self._require_open()
@@ -485,9 +1091,12 @@ class Transaction(_View):
         self._require_open()
         return super()._base()
 
-    def _stamp(self, doc: dict) -> dict:
+    def _put(self, record_id: str, doc: dict) -> dict:
         doc["_v"] = SCHEMA_VERSION
-        return doc
+        raw = _serialise(doc)
+        self._changes[record_id] = doc
+        self._raw[record_id] = raw
+        return orjson.loads(raw)
 
     def insert(self, record: Mapping) -> dict:
         """Add a new record; generates a uuid4-hex ``id`` if it has none."""
@@ -497,11 +1106,13 @@ class Transaction(_View):
         record_id = _check_id(doc["id"])
         if self._lookup(record_id) is not None:
             raise DuplicateIdError(
-                f"A record with id {record_id!r} already exists in collection "
-                f"{self._collection.name!r}."
+                _(
+                    "A record with id %(id)s already exists in collection %(collection)s.",
+                    id=repr(record_id),
+                    collection=repr(self._collection.name),
+                )
             )
-        self._changes[record_id] = self._stamp(doc)
-        return _clone(doc)
+        return self._put(record_id, doc)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into an existing record and return the result."""
@@ -514,12 +1125,15 @@ class Transaction(_View):
         current = self._lookup(record_id)
         if current is None:
             raise NotFoundError(
-                f"No record with id {record_id!r} in collection {self._collection.name!r}."
+                _(
+                    "No record with id %(id)s in collection %(collection)s.",
+                    id=repr(record_id),
+                    collection=repr(self._collection.name),
+                )
             )
         doc = _clone(current)
         doc.update(fields)
-        self._changes[record_id] = self._stamp(doc)
-        return _clone(doc)
+        return self._put(record_id, doc)
 
     def upsert(self, record: Mapping) -> dict:
         """Insert the record, or replace the whole stored record with the same id."""
@@ -528,8 +1142,7 @@ class Transaction(_View):
             doc["id"] = uuid.uuid4().hex
         record_id = _check_id(doc["id"])
         self._require_open()
-        self._changes[record_id] = self._stamp(doc)
-        return _clone(doc)
+        return self._put(record_id, doc)
 
     def delete(self, id: str) -> bool:
         """Delete a record; returns False if there was none."""
@@ -537,30 +1150,34 @@ class Transaction(_View):
         if self._lookup(record_id) is None:
             return False
         self._changes[record_id] = None
+        self._raw.pop(record_id, None)
         return True
 
     def _commit(self) -> None:
         if self._changes:
-            self._table.apply(self._changes)
+            self._collection._table.apply(self._changes, self._raw)
 
     def _close(self) -> None:
         self._open = False
         self._changes = {}
+        self._raw = {}
 
 
 class Collection:
-    """A set of records stored in ``<data_dir>/<name>.json``.
+    """A set of records stored in ``<data_dir>/<name>.json`` (snapshot) and ``<name>.json.log``.
 
-    Every method holds the collection's file lock and sees the latest data
+    Every method holds the collection's lock and sees the latest data
     written by any process. Returned dicts are copies.
     """
 
     def __init__(self, data_dir: Path, name: str, lock_timeout: float = _DEFAULT_LOCK_TIMEOUT):
         self.name = name
         self.path = Path(data_dir) / f"{name}.json"
+        self.log_path = Path(f"{self.path}{LOG_SUFFIX}")
         self.lock_timeout = lock_timeout
-        self._lock = FileLock(f"{self.path}.lock")
-        self._db = _DocumentDB(str(self.path), storage=_AtomicJSONStorage)
+        self._lock = _Lock(Path(f"{self.path}.lock"), lock_timeout, self.path)
+        self._db = _DocumentDB(str(self.path), storage=_LogStorage)
+        self._store: _LogStorage = self._db.storage  # type: ignore[assignment]
         self._table: _RecordTable = self._db.table(_TABLE)  # type: ignore[assignment]
         self._local = threading.local()
 
@@ -568,18 +1185,12 @@ class Collection:
         return f"<Collection {self.name!r} at {self.path}>"
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        try:
-            self._lock.acquire(timeout=self.lock_timeout, poll_interval=_LOCK_POLL_INTERVAL)
-        except Timeout as exc:
-            raise LockTimeoutError(
-                f"Timed out after {self.lock_timeout} s waiting for the lock on {self.path} "
-                f"(lock file {self._lock.lock_file})."
-            ) from exc
-        try:
-            yield
-        finally:
-            self._lock.release()
+    def _reading(self) -> Iterator[_View]:
+        """Shared lock while catching up with the files; the thread mutex for the whole read."""
+        with self._lock.mutex():
+            with self._lock.hold(exclusive=False):
+                self._store.refresh()
+            yield _View(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -592,10 +1203,14 @@ class Collection:
         """
         if getattr(self._local, "transaction", None) is not None:
             raise StorageError(
-                f"A transaction on collection {self.name!r} is already open in this thread; "
-                f"use its transaction object for writes (transactions do not nest)."
+                _(
+                    "A transaction on collection %(collection)s is already open in this thread; "
+                    "use its transaction object for writes (transactions do not nest).",
+                    collection=repr(self.name),
+                )
             )
-        with self._locked():
+        with self._lock.hold(exclusive=True):
+            self._store.refresh()
             tx = Transaction(self)
             self._local.transaction = tx
             try:
@@ -605,30 +1220,32 @@ class Collection:
                 tx._close()
                 self._local.transaction = None
 
-    def _read(self) -> _View:
-        return _View(self)
-
     # -- reads
 
     def get(self, id: str) -> dict | None:
         """The record with this id (a copy), or None."""
-        with self._locked():
-            return self._read().get(id)
+        with self._reading() as view:
+            return view.get(id)
 
     def all(self) -> list[dict]:
         """All records (copies), in insertion order."""
-        with self._locked():
-            return self._read().all()
+        with self._reading() as view:
+            return view.all()
 
     def find(self, **equals: Any) -> list[dict]:
-        """Records (copies) whose fields equal all the given values."""
-        with self._locked():
-            return self._read().find(**equals)
+        """Records (copies) whose fields equal all the given values (indexed for hashable values)."""
+        with self._reading() as view:
+            return view.find(**equals)
 
     def count(self) -> int:
         """Number of records."""
-        with self._locked():
-            return self._read().count()
+        with self._reading() as view:
+            return view.count()
+
+    def revision(self) -> tuple:
+        """A value that changes whenever the records change (in any process)."""
+        with self._reading():
+            return self._store.revision()
 
     # -- writes (each one is a single-operation transaction)
 
@@ -652,14 +1269,51 @@ class Collection:
         with self.transaction() as tx:
             return tx.delete(id)
 
+    # -- maintenance
+
+    def compact(self) -> bool:
+        """Fold the log into a new snapshot now (also converts the old file format).
+
+        Returns False when there was nothing to do (no data, or already compact).
+        """
+        with self._lock.hold(exclusive=True):
+            self._store.refresh()
+            store = self._store
+            if store.snap.key is None:
+                return False
+            if store.gen is not None and store.log_state == "ok" and store.log_offset == self._header_size():
+                return False
+            store.compact()
+            return True
+
+    def _header_size(self) -> int:
+        return len(orjson.dumps({"kbp_log": 1, "gen": self._store.gen})) + 1
+
+    def version_counts(self) -> dict[Any, int]:
+        """How many records carry each ``"_v"`` (``None``: no ``_v``), without copying them."""
+        counts: dict[Any, int] = {}
+        with self._reading() as view:
+            for doc in view._iter():
+                v = doc.get("_v")
+                counts[v] = counts.get(v, 0) + 1
+        return counts
+
+    def storage_format(self) -> int | None:
+        """1 for the old single-file format, 2 for snapshot + log, None when there is no data."""
+        with self._reading():
+            if self._store.snap.key is None:
+                return None
+            return STORAGE_FORMAT if self._store.gen is not None else 1
+
     def close(self) -> None:
-        """Release cached file handles (the collection stays usable)."""
-        with self._locked():
-            self._db.storage.close()
+        """Release file handles and the in-memory copy (the collection stays usable)."""
+        with self._lock.hold(exclusive=False):
+            self._store.close()
+        self._lock.close()
 
 
 class Storage:
-    """Entry point: a folder of collections, one JSON file each."""
+    """Entry point: a folder of collections."""
 
     def __init__(self, data_dir: str | os.PathLike, *, lock_timeout: float = _DEFAULT_LOCK_TIMEOUT):
         self.data_dir = Path(data_dir)
@@ -667,7 +1321,9 @@ class Storage:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"Cannot create the data folder {self.data_dir}: {exc}") from exc
+            raise StorageError(
+                _("Cannot create the data folder %(folder)s: %(reason)s", folder=self.data_dir, reason=exc)
+            ) from exc
         self._collections: dict[str, Collection] = {}
         self._guard = threading.Lock()
 
@@ -688,8 +1344,72 @@ class Storage:
                 self._collections[name] = coll
             return coll
 
+    def collection_names(self) -> list[str]:
+        """Names of the collections that have data files in the folder, sorted."""
+        names = set()
+        with suppress(FileNotFoundError):
+            for entry in os.scandir(self.data_dir):
+                name = entry.name
+                if name.endswith(LOG_SUFFIX):
+                    name = name[: -len(LOG_SUFFIX)]
+                if name.endswith(".json") and _NAME_RE.fullmatch(name[:-5]) and entry.is_file():
+                    names.add(name[:-5])
+        return sorted(names)
+
+    @contextmanager
+    def locked(self, names: list[str] | None = None, *, exclusive: bool = False) -> Iterator[list[Collection]]:
+        """Hold the locks of several collections at once (all or none, sorted), e.g. for a backup."""
+        colls = [self.collection(n) for n in sorted(set(self.collection_names() if names is None else names))]
+        locks = [c._lock for c in colls]
+        lock_all(locks, exclusive, self.lock_timeout)
+        try:
+            yield colls
+        finally:
+            unlock_all(locks)
+
+    def frozen_files(self, names: list[str] | None = None) -> list[tuple[str, Any, int]]:
+        """A consistent view of the collections' files for copying while other processes write.
+
+        Takes every collection's lock (shared) at once, opens each snapshot and log and notes
+        how many bytes are complete: snapshots are never changed in place and logs only grow
+        behind their last complete line, so reading ``length`` bytes from each open handle later
+        gives exactly the state at this moment. Returns ``(file name, open binary file,
+        length)``; the caller closes the files.
+        """
+        frozen: list[tuple[str, Any, int]] = []
+        try:
+            with self.locked(names) as colls:
+                for coll in colls:
+                    for path in (coll.path, coll.log_path):
+                        try:
+                            handle = open(path, "rb")
+                        except FileNotFoundError:
+                            continue
+                        size = os.fstat(handle.fileno()).st_size
+                        if path == coll.log_path:
+                            size = _last_newline_end(handle.fileno(), size)
+                        frozen.append((path.name, handle, size))
+        except BaseException:
+            for _name, handle, _size in frozen:
+                handle.close()
+            raise
+        return frozen
+
     def close(self) -> None:
-        """Release cached file handles of all collections."""
+        """Release file handles of all collections."""
         with self._guard:
             for coll in self._collections.values():
                 coll.close()
+
+
+def _last_newline_end(fd: int, size: int) -> int:
+    """Offset just after the last newline in the first ``size`` bytes (0 if none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            return start + i + 1
+        end = start
+    return 0

@@ -1,0 +1,355 @@
+"""Storage benchmark: write latency/throughput against plain TinyDB and SQLite (WAL), the main read
+paths on a seeded organisation, cold start and memory per worker.
+
+    .venv/bin/python benchmarks/bench_storage.py            # full run (10k and 100k records), a few minutes
+    .venv/bin/python benchmarks/bench_storage.py --quick    # smaller samples, 10k only
+    .venv/bin/python benchmarks/bench_storage.py --data DIR # reuse a data folder seeded with `kbp dev seed`
+
+Every number is measured in this run on this machine; ratios compare backends measured side by side.
+Writes are durable in all three: our log append is fsynced, TinyDB's JSONStorage fsyncs the whole
+file, SQLite runs in WAL mode with synchronous=FULL (synchronous=NORMAL, which does not sync each
+commit, is shown for reference).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"read_p95_ms": 30.0, "plan_write_p95_ms": 20.0, "tinydb_ratio": 50.0, "sqlite_ratio": 10.0}
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def fmt_ms(samples: list[float]) -> str:
+    return f"p50 {pct(samples, 50) * 1000:7.2f} ms   p95 {pct(samples, 95) * 1000:7.2f} ms   (n={len(samples)})"
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def make_record(i: int, rng: random.Random) -> dict:
+    """A plan-sized record (~1.5 KB of JSON)."""
+    return {
+        "id": f"r{i:07d}", "person_id": f"p{rng.randrange(10000):05d}", "coach_id": f"p{rng.randrange(1000):05d}",
+        "status": rng.choice(["draft", "agreed"]), "version": 1,
+        "focus": [{"competency": f"fw:c{rng.randrange(40)}", "name": {"sv": "Kommunikation", "en": "Communication"},
+                   "definition": {"sv": "Förmåga att lyssna och uttrycka sig tydligt. " * 3, "en": "Listens and speaks clearly. " * 3},
+                   "goal": "Leda ett möte i månaden"}],
+        "activities": [{"id": f"a{i}", "title": {"sv": "Mentorprogram", "en": "Mentoring"}, "status": "planned",
+                        "due": "2025-06-01"}] * 2,
+        "notes": "x" * 300, "updated_at": 1.7e9 + i,
+    }
+
+
+def bench_ours(directory: Path, records: list[dict], writes: int, rng: random.Random) -> list[float]:
+    from core.storage import Storage
+
+    coll = Storage(directory).collection("plans")
+    with coll.transaction() as tx:
+        for r in records:
+            tx.insert(r)
+    coll.compact()
+    coll = Storage(directory).collection("plans")  # a fresh process view: load from disk
+    coll.count()
+    samples = []
+    for k in range(writes):
+        rid = records[rng.randrange(len(records))]["id"]
+        t = time.perf_counter()
+        coll.update(rid, {"version": k + 2, "notes": f"edit {k} " + "y" * 290})
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def bench_tinydb(directory: Path, records: list[dict], writes: int, rng: random.Random) -> list[float]:
+    from tinydb import TinyDB
+
+    path = directory / "plain.json"
+    path.write_text(json.dumps({"_default": {str(n + 1): r for n, r in enumerate(records)}}))
+    db = TinyDB(path)  # JSONStorage: json.dumps of the whole database + flush + fsync per write
+    table = db.table("_default")
+    samples = []
+    for k in range(writes):
+        doc_id = rng.randrange(len(records)) + 1
+        t = time.perf_counter()
+        table.update({"version": k + 2, "notes": f"edit {k} " + "y" * 290}, doc_ids=[doc_id])
+        samples.append(time.perf_counter() - t)
+    db.close()
+    return samples
+
+
+def bench_sqlite(directory: Path, records: list[dict], writes: int, rng: random.Random, synchronous: str) -> list[float]:
+    path = directory / f"wal-{synchronous}.sqlite"
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute(f"PRAGMA synchronous={synchronous}")
+    con.execute("CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO docs VALUES (?, ?)", ((r["id"], json.dumps(r)) for r in records))
+    con.execute("COMMIT")
+    samples = []
+    for k in range(writes):  # the same write: read, merge, write back, one transaction each
+        rid = records[rng.randrange(len(records))]["id"]
+        t = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        doc = json.loads(con.execute("SELECT doc FROM docs WHERE id = ?", (rid,)).fetchone()[0])
+        doc.update({"version": k + 2, "notes": f"edit {k} " + "y" * 290})
+        con.execute("UPDATE docs SET doc = ? WHERE id = ?", (json.dumps(doc), rid))
+        con.execute("COMMIT")
+        samples.append(time.perf_counter() - t)
+    con.close()
+    return samples
+
+
+def write_benchmarks(sizes: list[int], writes: int, tinydb_writes: dict[int, int], work: Path) -> dict:
+    results = {}
+    for n in sizes:
+        rng = random.Random(n)
+        records = [make_record(i, rng) for i in range(n)]
+        row = {}
+        for name, fn in (
+            ("ours", lambda d: bench_ours(d, records, writes, random.Random(1))),
+            ("tinydb", lambda d: bench_tinydb(d, records, tinydb_writes[n], random.Random(1))),
+            ("sqlite_wal_full", lambda d: bench_sqlite(d, records, writes, random.Random(1), "FULL")),
+            ("sqlite_wal_normal", lambda d: bench_sqlite(d, records, writes, random.Random(1), "NORMAL")),
+        ):
+            d = work / f"w{n}-{name}"
+            d.mkdir(parents=True)
+            samples = fn(d)
+            row[name] = {"samples": samples, "throughput": len(samples) / sum(samples)}
+            print(f"  {n:>7} records  {name:<18} {fmt_ms(samples)}   {row[name]['throughput']:8.1f} writes/s", flush=True)
+            shutil.rmtree(d, ignore_errors=True)
+        ours, tiny, sql = row["ours"]["throughput"], row["tinydb"]["throughput"], row["sqlite_wal_full"]["throughput"]
+        print(f"  {n:>7} records  ours / plain TinyDB = {ours / tiny:7.1f}x   SQLite WAL (FULL) / ours = {sql / ours:5.2f}x", flush=True)
+        results[n] = row
+    return results
+
+
+# --------------------------------------------------------------------------- read paths
+
+
+def proposed_plans_for(storage, account) -> list[dict]:
+    """What core.plans.visible_plans would do with the indexes (see benchmarks/README.md)."""
+    plans = storage.collection("plans")
+    if account.role == "admin":
+        return plans.all()
+    found = {}
+    me = account.person_id
+    for p in plans.find(person_id=me):
+        found[p["id"]] = p
+    if account.role == "coach":
+        for p in plans.find(coach_id=me):
+            found[p["id"]] = p
+        for person in storage.collection("people").find(coach_id=me):
+            for p in plans.find(person_id=person["id"]):
+                found[p["id"]] = p
+    return sorted(found.values(), key=lambda p: p["updated_at"], reverse=True)
+
+
+def read_benchmarks(data_dir: Path, samples: int) -> dict:
+    from core import auth
+    from core.app import create_app
+    from core.auth import Account
+
+    print(f"\nRead paths on {data_dir}", flush=True)
+    t = time.perf_counter()
+    app = create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"})
+    print(f"  create_app (warm process, data not yet loaded): {time.perf_counter() - t:.2f} s", flush=True)
+    storage = app.extensions["kbp"].storage
+    rng = random.Random(5)
+    coaches = storage.collection("accounts").find(role="coach")
+    plans_coll = storage.collection("plans")
+    tokens, coach_plans = {}, {}
+    with app.app_context():
+        for acct in rng.sample(coaches, min(40, len(coaches))):
+            owned = plans_coll.find(coach_id=acct["person_id"])
+            if owned:
+                tokens[acct["id"]] = auth.create_token(storage, acct, "bench")[1]
+                coach_plans[acct["id"]] = owned
+    client = app.test_client()
+    ids = list(tokens)
+    results: dict[str, list[float]] = {}
+    first: dict[str, float] = {}
+
+    def run(name: str, fn, n: int = samples) -> None:
+        t = time.perf_counter()
+        fn()  # first call: lazy loads and index builds of this worker
+        first[name] = time.perf_counter() - t
+        for _ in range(2):
+            fn()
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+        results[name] = out
+        print(f"  {name:<44} {fmt_ms(out)}   first call {first[name] * 1000:8.1f} ms", flush=True)
+
+    def get(url: str, acct_id: str, status: int = 200):
+        r = client.get(url, headers={"Authorization": f"Bearer {tokens[acct_id]}"})
+        assert r.status_code == status, (url, r.status_code, r.data[:300])
+        return r
+
+    def coach_list_api():
+        get("/api/v1/plans", rng.choice(ids))
+
+    def coach_list_indexed():
+        acct = storage.collection("accounts").get(rng.choice(ids))
+        proposed_plans_for(storage, Account(acct["id"], acct["username"], acct["role"], acct["person_id"]))
+
+    def plan_page():
+        acct = rng.choice(ids)
+        plan = rng.choice(coach_plans[acct])
+        get(f"/api/v1/plans/{plan['id']}", acct)
+        get(f"/api/v1/plans/{plan['id']}/history", acct)
+
+    def plan_storage():
+        plan = rng.choice(coach_plans[rng.choice(ids)])
+        plans_coll.get(plan["id"])
+        storage.collection("plan_history").find(plan_id=plan["id"])
+
+    registry = app.extensions["kbp"].registry
+    frameworks = [fw for fw in registry.frameworks if registry.is_available(fw)]  # unlicensed ones answer 403
+    competencies = [(fw, c.id) for fw in frameworks for c in registry.frameworks[fw].competencies()]
+
+    def framework_page():
+        get(f"/frameworks/{rng.choice(frameworks)}", rng.choice(ids))
+
+    def competency_page():  # lists the competency's activities from every source
+        fw, comp = rng.choice(competencies)
+        get(f"/frameworks/{fw}/{comp}", rng.choice(ids))
+
+    words = ["ledarskap", "kommunikation", "feedback", "mentorprogram", "workshop", "samarbete", "projektledning",
+             "konflikthantering", "förändringsarbete", "mötesteknik", "ledarskp", "kommunikaton", "fö", "lead"]
+
+    def search():
+        get(f"/api/v1/activities/search?q={rng.choice(words)}&lang={rng.choice(['sv', 'en'])}", rng.choice(ids))
+
+    writes = {"n": 0}
+
+    def plan_write():
+        acct = rng.choice(ids)
+        plan = plans_coll.get(rng.choice(coach_plans[acct])["id"])
+        goals = {f["competency"]: f"Mål {writes['n']}" for f in plan["focus"]}
+        writes["n"] += 1
+        r = client.patch(f"/api/v1/plans/{plan['id']}", json={"version": plan["version"], "goals": goals},
+                         headers={"Authorization": f"Bearer {tokens[acct]}"})
+        assert r.status_code == 200, r.data[:300]
+
+    def plan_write_storage():
+        plan = rng.choice(coach_plans[rng.choice(ids)])
+        with plans_coll.transaction() as tx:
+            current = tx.get(plan["id"])
+            current["version"] += 1
+            tx.upsert(current)
+        storage.collection("plan_history").insert({"plan_id": plan["id"], "at": time.time(), "by": "bench",
+                                                   "action": "update", "fields": ["goals"]})
+
+    run("coach's plan list: GET /api/v1/plans (today)", coach_list_api, max(10, samples // 10))
+    run("coach's plan list: indexed (proposed)", coach_list_indexed)
+    run("plan page: GET plan + GET history (API)", plan_page)
+    run("plan page: storage get + find(plan_id)", plan_storage)
+    run("framework page: GET /frameworks/<id>", framework_page)
+    run("competency page: GET /frameworks/<id>/<comp>", competency_page)
+    run("activity search: GET /api/v1/activities/search", search)
+    run("plan write: PATCH /api/v1/plans/<id>", plan_write)
+    run("plan write: storage tx + history insert", plan_write_storage)
+    return {"samples": results, "first": first}
+
+
+COLD = textwrap.dedent("""
+    import json, os, sys, time
+    t0 = time.perf_counter()
+    from core.app import create_app
+    app = create_app({"DATA_DIR": sys.argv[1], "LOG_LEVEL": "WARNING"})
+    t1 = time.perf_counter()
+    storage = app.extensions["kbp"].storage
+    for name in storage.collection_names():
+        storage.collection(name).count()
+    t2 = time.perf_counter()
+    from core.activity_search import searcher
+    searcher(app).search("ledarskap", locale="sv")
+    t3 = time.perf_counter()
+    rss = int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) / 1024
+    print(json.dumps({"create_app": t1 - t0, "load_all": t2 - t1, "search_index": t3 - t2, "rss_mb": rss}))
+""")
+
+
+def cold_start(data_dir: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", COLD, str(data_dir)], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\nCold start in a fresh process: create_app {result['create_app']:.2f} s (imports included); "
+          f"loading every collection {result['load_all']:.2f} s; building the search index {result['search_index']:.2f} s", flush=True)
+    print(f"RSS of one worker with everything loaded and the search index built: {result['rss_mb']:.0f} MB", flush=True)
+    return result
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10k only, fewer samples")
+    parser.add_argument("--data", type=Path, help="a data folder seeded with kbp dev seed (default: seed one now)")
+    parser.add_argument("--samples", type=int, default=None)
+    args = parser.parse_args()
+    samples = args.samples or (60 if args.quick else 300)
+    work = Path(tempfile.mkdtemp(prefix="kbp-bench-"))
+    try:
+        print(f"Write benchmark (update of one ~1.5 KB record per durable commit) in {work}", flush=True)
+        sizes = [10_000] if args.quick else [10_000, 100_000]
+        writes = write_benchmarks(sizes, 200 if args.quick else 500, {10_000: 15, 100_000: 4}, work)
+
+        data_dir = args.data
+        if data_dir is None:
+            from core.app import create_app
+            from core.seed import seed
+
+            data_dir = work / "seeded"
+            t = time.perf_counter()
+            seed(create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}), people=10000, plans=20000,
+                 activities=50000, seed=1)
+            print(f"\nSeeded 10,000 people / 20,000 plans / 50,000 activities in {time.perf_counter() - t:.1f} s", flush=True)
+        cold = cold_start(data_dir)
+        reads = read_benchmarks(data_dir, samples)
+
+        print("\nTargets")
+        r10 = writes[10_000]
+        ratio_tiny = r10["ours"]["throughput"] / r10["tinydb"]["throughput"]
+        ratio_sql = r10["sqlite_wal_full"]["throughput"] / r10["ours"]["throughput"]
+
+        def verdict(ok: bool) -> str:
+            return "met" if ok else "NOT met"
+
+        rows = [
+            ("write throughput vs plain TinyDB at 10k", f"{ratio_tiny:.0f}x (target >= 50x)", ratio_tiny >= 50),
+            ("write throughput vs SQLite WAL at 10k", f"SQLite {ratio_sql:.2f}x ours (target within 10x)", ratio_sql <= 10),
+        ]
+        for name, s in reads["samples"].items():
+            limit = TARGETS["plan_write_p95_ms"] if "write" in name else TARGETS["read_p95_ms"]
+            rows.append((name, f"p95 {pct(s, 95) * 1000:.1f} ms (target < {limit:.0f} ms)", pct(s, 95) * 1000 < limit))
+        for name, value, ok in rows:
+            print(f"  {name:<48} {value:<44} {verdict(ok)}")
+        print(f"  cold start: create_app {cold['create_app']:.2f} s; RSS per worker {cold['rss_mb']:.0f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

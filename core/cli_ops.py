@@ -1,0 +1,166 @@
+"""Operations commands for ``kbp``: registered on the main group (see the end of core/cli.py).
+
+``kbp migrate``, ``kbp backup FILE``, ``kbp restore FILE``, ``kbp compact`` and
+``kbp dev seed``. See :mod:`core.migrations` for what migrations, backups and restores do.
+"""
+from __future__ import annotations
+
+import time
+
+import click
+
+from core.cli import _config, main, make_app
+from core.i18n import gettext as _
+
+
+def _data_dir(ctx: click.Context) -> str:
+    """The data folder exactly as the server resolves it, without building the whole app."""
+    from flask import Flask
+
+    from core.app import configure
+
+    app = Flask("core")
+    configure(app, _config(ctx))
+    return app.config["DATA_DIR"]
+
+
+def _storage_errors(fn):
+    """Show storage problems (corrupt files, newer data, bad backups) as clean CLI errors."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from core.storage import StorageError
+
+        try:
+            return fn(*args, **kwargs)
+        except StorageError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- migrate
+
+
+@main.command("migrate")
+@click.option("--check", is_flag=True, help="Only report what would be done; exit status 1 when a migration is needed.")
+@click.option("--full", is_flag=True, help="Scan every record even when the data is marked as current.")
+@click.pass_context
+@_storage_errors
+def migrate_cmd(ctx: click.Context, check: bool, full: bool) -> None:
+    """Upgrade stored records to this version's schema (also run at every start)."""
+    from core.migrations import migrate
+    from core.storage import Storage
+
+    report = migrate(Storage(_data_dir(ctx)), full=full or check, dry_run=check)
+    for line in report.lines():
+        click.echo(line)
+    if check and not report.current:
+        ctx.exit(1)
+
+
+@main.command("compact")
+@click.pass_context
+@_storage_errors
+def compact_cmd(ctx: click.Context) -> None:
+    """Fold every collection's log into its snapshot now (normally automatic)."""
+    from core.storage import Storage
+
+    storage = Storage(_data_dir(ctx))
+    for name in storage.collection_names():
+        done = storage.collection(name).compact()
+        click.echo(_("%(name)s: compacted", name=name) if done else _("%(name)s: already compact", name=name))
+
+
+# ----------------------------------------------------------------------------- backup / restore
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+@_storage_errors
+def backup_cmd(ctx: click.Context, file: str) -> None:
+    """Write a consistent backup of the data folder to FILE (.tar.gz); safe while the server runs."""
+    from core.migrations import backup
+
+    started = time.monotonic()
+    manifest = backup(_data_dir(ctx), file)
+    size = sum(f["size"] for f in manifest["files"])
+    megabytes = "%.1f" % (size / 1e6)
+    seconds = "%.1f" % (time.monotonic() - started)
+    click.echo(_(
+        "Backup written to %(file)s: %(collections)d collections, %(files)d files, %(size)s MB of data, "
+        "schema version %(version)s (%(seconds)s s).",
+        file=file, collections=len(manifest["collections"]), files=len(manifest["files"]), size=megabytes,
+        version=manifest["schema_version"], seconds=seconds,
+    ))
+    click.echo(_("It contains personal data and the server's secret key: store it like the data folder itself."))
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--verify-only", is_flag=True, help="Only check the backup (checksums, schema version, every collection loads).")
+@click.pass_context
+@_storage_errors
+def restore_cmd(ctx: click.Context, file: str, yes: bool, verify_only: bool) -> None:
+    """Replace the data folder's contents with the backup FILE, after verifying it completely.
+
+    Stop the server first (a running server picks up the restored files, but caches such as
+    the search index and signed sessions are only rebuilt at start). The current files are
+    moved to replaced-<time>/ in the data folder.
+    """
+    from core.migrations import migrate, read_manifest, restore, verify
+    from core.storage import Storage
+
+    data_dir = _data_dir(ctx)
+    manifest = read_manifest(file)  # refuses a newer schema before asking anything
+    if verify_only:
+        verify(file)
+        click.echo(_("%(file)s is a complete, intact backup from %(created)s (schema version %(version)s, %(files)d files).",
+                     file=file, created=manifest["created_at"], version=manifest["schema_version"], files=len(manifest["files"])))
+        return
+    if not yes:
+        click.confirm(_("Replace the data in %(folder)s with the backup from %(created)s? Stop the server first.",
+                        folder=data_dir, created=manifest["created_at"]), abort=True)
+    report = restore(data_dir, file)
+    click.echo(_("Restored %(num)d files from %(file)s into %(folder)s.", num=len(report.restored), file=file, folder=data_dir))
+    if report.moved_aside:
+        click.echo(_("The files it replaced are in %(folder)s (delete that folder when you no longer need it).",
+                     folder=report.moved_aside))
+    for line in migrate(Storage(data_dir)).lines():
+        click.echo(line)
+    click.echo(_("Start (or restart) the server now."))
+
+
+# ----------------------------------------------------------------------------- dev
+
+
+@main.group("dev")
+def dev_group() -> None:
+    """Developer tools: generate data sets for benchmarks and load tests."""
+
+
+@dev_group.command("seed")
+@click.option("--people", default=10000, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--plans", default=20000, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--activities", default=50000, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Same seed, same data.")
+@click.pass_context
+@_storage_errors
+def dev_seed(ctx: click.Context, people: int, plans: int, activities: int, seed_value: int) -> None:
+    """Fill an empty data folder with a realistic organisation (people, accounts, plans, activities)."""
+    from core.seed import SEED_PASSWORD, seed
+
+    app = make_app(ctx)
+    started = time.monotonic()
+    try:
+        counts = seed(app, people=people, plans=plans, activities=activities, seed=seed_value,
+                      progress=lambda msg: click.echo(_("  writing %(what)s", what=msg)))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()))
+    seconds = "%.1f" % (time.monotonic() - started)
+    click.echo(_("Seeded %(folder)s in %(seconds)s s. Every seeded account (admin@example.org, coaches, some employees) "
+                 "has the password %(password)s.", folder=app.config["DATA_DIR"], seconds=seconds, password=repr(SEED_PASSWORD)))
