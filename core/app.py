@@ -153,7 +153,12 @@ def _persistent_secret(path: Path) -> str:
 
 
 def open_storage(app: Flask) -> Storage:
-    return Storage(app.config["DATA_DIR"])
+    """The data folder, upgraded to this version's schema first (a no-op when it is current)."""
+    from core import migrations
+
+    storage = Storage(app.config["DATA_DIR"])
+    migrations.migrate(storage)
+    return storage
 
 
 def load_plugins(app: Flask, storage: Storage) -> PluginManager:

@@ -585,9 +585,14 @@ def license_issue(key_file, key_id, licensee, expires, issued, product, features
         click.echo(_("Licence written to %(file)s.", file=out))
 
 
+# operations commands (seed, backup, restore, migrate, compact) live in their own module
+from core import cli_ops  # noqa: E402,F401
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m core.cli`
     main(prog_name="kbp")
 
 
 if __name__ == "__main__":  # pragma: no cover
     run()
+

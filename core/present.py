@@ -99,14 +99,21 @@ class Presenter:
             "archived": a.archived,
         }
 
-    def competency_detail(self, comp: model.Competency) -> dict[str, Any]:
+    def competency_detail(self, comp: model.Competency, activity_limit: int | None = None) -> dict[str, Any]:
+        """A competency with its questions and activities; an organisation may have thousands of
+        activities, so ``activity_limit`` keeps the first ones (read-only sources, i.e. the
+        framework's own, first) and ``activity_total`` says how many there are."""
         fw = self.registry.frameworks[comp.framework_id]
         group = next(g for g in fw.groups if g.id == comp.group_id)
         data = self.competency_brief(comp)
         data["framework"] = fw.id
         data["group"] = {"id": group.id, "name": self.tr(group.name, fw.text)}
         data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
-        data["activities"] = [self.activity(a) for a in self.registry.activities_for([comp.global_id])]
+        sources = self.registry.activity_sources
+        found = self.registry.activities_for([comp.global_id])
+        found.sort(key=lambda a: bool(getattr(sources.get(a.source), "writable", False)))
+        data["activity_total"] = len(found)
+        data["activities"] = [self.activity(a) for a in (found if activity_limit is None else found[:activity_limit])]
         return data
 
     # ------------------------------------------------------------------ plugins, exporters

@@ -333,6 +333,7 @@ class GroupRefOut(Schema):
 
 
 class CompetencyOut(CompetencyBriefOut):
+    activity_total = fields.Integer(metadata={"description": "How many activities there are; `activities` holds the first `activity_limit`."})
     framework = fields.String()
     group = fields.Nested(GroupRefOut)
     questions = fields.List(fields.Nested(QuestionOut))
@@ -353,6 +354,11 @@ class LangArgs(Schema):
         unknown = EXCLUDE
 
     lang = fields.String(validate=locale_code, metadata={"description": "Language of the response, e.g. sv or en."})
+
+
+class CompetencyQuery(LangArgs):
+    activity_limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=1000),
+                                    metadata={"description": "At most this many activities (default 100)."})
 
 
 class ExporterQuery(LangArgs):

@@ -83,10 +83,10 @@ def get_framework(framework_id: str, **_args):
 
 
 @blp.route("/frameworks/<framework_id>/competencies/<competency_id>")
-@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.arguments(schemas.CompetencyQuery, location="query", as_kwargs=True)
 @blp.response(200, schemas.CompetencyOut)
 @blp.alt_response(404, schema=schemas.ErrorOut)
-def get_competency(framework_id: str, competency_id: str, **_args):
+def get_competency(framework_id: str, competency_id: str, activity_limit: int = 100, **_args):
     """One competency with its definition, the questions of every question set and the activities of every source."""
     fw = find_framework(framework_id)
     comp = kbp().registry.competency(f"{fw.id}:{competency_id}")
@@ -97,7 +97,7 @@ def get_competency(framework_id: str, competency_id: str, **_args):
                 "Framework '%(framework)s' has no competency '%(id)s'.", framework=framework_id, id=competency_id
             ),
         )
-    return presenter().competency_detail(comp)
+    return presenter().competency_detail(comp, activity_limit)
 
 
 @blp.route("/frameworks/<framework_id>/export/<exporter_id>")

@@ -34,6 +34,7 @@ EFFORT_LABELS = {
 }
 DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahead"}
 QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
+COMPETENCY_PAGE_ACTIVITIES = 30  # the rest are one click away in the search
 HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
                   "activity_status": "activity status changed", "follow_up": "follow-up recorded"}
 FIELD_LABELS = {"focus": "focus competencies", "questions": "questions", "activities": "activities", "goals": "goals",
@@ -160,7 +161,7 @@ def competency(framework_id: str, competency_id: str):
     return render_template(
         "competency.html",
         fw=p.framework_summary(reg.frameworks[framework_id]),
-        comp=p.competency_detail(comp),
+        comp=p.competency_detail(comp, activity_limit=COMPETENCY_PAGE_ACTIVITIES),
     )
 
 

@@ -7,7 +7,6 @@ and file formats. Records live in the collection ``inhouse_activities`` of the d
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -44,11 +43,7 @@ class InhouseActivities(WritableActivitySource):
 
     # ------------------------------------------------------------------ reading
     def revision(self):
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        return self.collection.revision()
 
     def records(self, include_archived: bool = True) -> list[dict]:
         return [r for r in self.collection.all() if include_archived or not r.get("archived")]
