@@ -420,28 +420,32 @@ def progress(plan: dict) -> int:
     return round(100 * sum(1 for a in active if a["status"] == "done") / len(active))
 
 
-def _candidate_plans(storage, account) -> list[dict]:
-    """Plans that may concern ``account``, found through the storage's indexes (not a scan)."""
+def _candidate_plans(storage, account) -> list[tuple[dict, str]]:
+    """(plan, relation) for the plans ``account`` may see, found through the storage's indexes
+    instead of a scan; the same rules as :func:`relation`."""
     plans = storage.collection(PLANS)
     if account is None:
         return []
     if account.role == "admin":
-        return plans.all()
-    found: dict[str, dict] = {}
-    if account.person_id:
-        found.update((p["id"], p) for p in plans.find(person_id=account.person_id))
-        if account.role == "coach":
-            found.update((p["id"], p) for p in plans.find(coach_id=account.person_id))
-            for person in storage.collection("people").find(coach_id=account.person_id):
-                found.update((p["id"], p) for p in plans.find(person_id=person["id"]))
+        return [(p, relation(storage, account, p)) for p in plans.all()]
+    found: dict[str, tuple[dict, str]] = {}
+    me = account.person_id
+    if me and account.role == "coach":
+        for p in plans.find(coach_id=me):
+            found[p["id"]] = (p, "coach")
+        for person in storage.collection("people").find(coach_id=me):
+            for p in plans.find(person_id=person["id"]):
+                found[p["id"]] = (p, "coach")
+    if me:
+        for p in plans.find(person_id=me):
+            found[p["id"]] = (p, "employee")
     return list(found.values())
 
 
 def visible_plans(storage, account, *, person_id: str | None = None, status: str | None = None,
                   overdue_only: bool = False, competency: str | None = None) -> list[tuple[dict, str]]:
     result = []
-    for plan in _candidate_plans(storage, account):
-        rel = relation(storage, account, plan)
+    for plan, rel in _candidate_plans(storage, account):
         if rel is None:
             continue
         if person_id and plan["person_id"] != person_id:

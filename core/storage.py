@@ -1030,8 +1030,11 @@ class _View:
                 yield doc
 
     def get(self, id: str) -> dict | None:
-        """The record with this id (a copy), or None."""
-        doc = self._lookup(_check_id(id))
+        """The record with this id (a copy), or None — also for an id no record can have (empty,
+        not a string): look-ups are often fed from requests, and "not found" is the honest answer."""
+        if not isinstance(id, str) or not id:
+            return None
+        doc = self._lookup(id)
         return None if doc is None else _clone(doc)
 
     def all(self) -> list[dict]:

@@ -187,8 +187,7 @@ def test_rejects_bad_records(tmp_path):
         coll.insert({"id": 5})
     with pytest.raises(ValueError):
         coll.insert({"id": ""})
-    with pytest.raises(ValueError):
-        coll.get(5)
+    assert coll.get(5) is None  # a look-up of an id no record can have is simply "not found"
     assert coll.count() == 0
     assert not coll.path.exists()
 
@@ -928,3 +927,12 @@ def test_repeatedly_killed_writers_with_frequent_compaction_lose_nothing(tmp_pat
 if __name__ == "__main__":  # helper processes for the tests above
     if sys.argv[1] == "die":
         _crash_worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+
+
+def test_get_of_an_impossible_id_is_none(tmp_path):
+    from core.storage import Storage
+
+    people = Storage(tmp_path).collection("people")
+    people.insert({"id": "a", "name": "A"})
+    assert people.get("") is None and people.get(None) is None and people.get(42) is None
+    assert people.get("a")["name"] == "A"

@@ -64,7 +64,14 @@ def _mark_for_extraction() -> None:
 
 
 def label(table: dict[str, str], key: str) -> str:
-    return _(table[key]) if key in table else key
+    """The translated label for ``key``; memoised per request (long lists call it thousands of times)."""
+    if key not in table:
+        return key
+    cache = g.setdefault("_kbp_labels", {})
+    msgid = table[key]
+    if msgid not in cache:
+        cache[msgid] = _(msgid)
+    return cache[msgid]
 
 
 def presenter() -> Presenter:

@@ -97,8 +97,9 @@ def plan_list():
     person = args.get("person") or None
     found = plans.visible_plans(storage(), account, person_id=person, status=status, overdue_only=args.get("overdue") == "1",
                                 competency=competency)
-    people = {p["id"]: p for p in storage().collection("people").all()}
-    rows = [{"plan": plan, "rel": rel, "person": people.get(plan["person_id"], {}).get("name", ""),
+    people_coll = storage().collection("people")
+    people = {pid: people_coll.get(pid) or {} for pid in {plan["person_id"] for plan, _rel in found}}
+    rows = [{"plan": plan, "rel": rel, "person": people[plan["person_id"]].get("name", ""),
              "progress": plans.progress(plan), "overdue": plans.overdue(plan), "follow_up": plans.needs_follow_up(plan)}
             for plan, rel in found]
     coaching = [r for r in rows if r["rel"] == "coach"]
@@ -269,13 +270,25 @@ def plan_view(plan_id):
     person = people.get(plan["person_id"]) or {}
     coach = people.get(plan["coach_id"]) if plan.get("coach_id") else None
     history = plans.history(storage(), plan_id)
-    accounts = {a["id"]: a for a in storage().collection("accounts").all()}
-    names = {aid: (people.get(a.get("person_id") or "") or {}).get("name", a["username"]) for aid, a in accounts.items()}
+    names = account_names(people, {h["by"] for h in history} | {f["by"] for f in plan["follow_ups"]})
     exporters = [(e.id, Presenter(kbp().registry, locale()).exporter(e, "")["title"], e.extension, e.subject)
                  for e in kbp().registry.exporters.values() if e.subject in ("plan", "dialogue_guide")]
     return render_template("plan.html", plan=plans.for_viewer(plan, rel), rel=rel, person=person, coach=coach, history=history,
                            names=names, progress=plans.progress(plan), overdue={a["id"] for a in plans.overdue(plan)},
                            exporters=exporters, step=5)
+
+
+def account_names(people, account_ids) -> dict[str, str]:
+    """Names to show for the accounts in a plan's history: the person's name, else the sign-in name."""
+    accounts = storage().collection("accounts")
+    names = {}
+    for aid in account_ids:
+        account = accounts.get(aid)
+        if account is None:
+            continue  # erased: shown as a dash
+        person = people.get(account["person_id"]) if account.get("person_id") else None
+        names[aid] = person["name"] if person else account["username"]
+    return names
 
 
 @bp.route("/plans/<plan_id>/agree", methods=["POST"])
