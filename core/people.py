@@ -13,7 +13,7 @@ import hashlib
 import io
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
@@ -325,11 +325,9 @@ def visible_ids(storage, account) -> set[str] | None:
     return own
 
 
-def iter_csv(people: Iterable[dict], emails: dict[str, str]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for p in people:
-        writer.writerow([p.get("name", ""), p.get("email", ""), p.get("job_title", ""), p.get("unit", ""),
-                         emails.get(p.get("coach_id") or "", ""), p.get("locale") or "", p.get("status", "active")])
-    return out.getvalue()
+def visible_person(storage, account, person_id: str) -> dict | None:
+    """The person if ``account`` may see them, else None — the same answer as for nobody at all."""
+    allowed = visible_ids(storage, account)
+    if allowed is not None and person_id not in allowed:
+        return None
+    return storage.collection(PEOPLE).get(person_id)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Response, current_app, request
-from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate
 

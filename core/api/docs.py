@@ -8,8 +8,6 @@ bp = Blueprint("apidocs", __name__)
 
 @bp.route("/docs")
 def reference():
-    from core.app import kbp
-
     api = kbp_api()
     spec = api.spec.to_dict()
     return render_template("api_docs.html", spec=spec)

@@ -115,8 +115,7 @@ def storage():
 
 def visible_person(person_id: str) -> dict:
     """The person if the caller may see them; 404 otherwise (also when they exist)."""
-    allowed = people.visible_ids(storage(), auth.current_account())
-    record = storage().collection(people.PEOPLE).get(person_id) if (allowed is None or person_id in allowed) else None
+    record = people.visible_person(storage(), auth.current_account(), person_id)
     if record is None:
         abort(404, message=_("No such person."))
     return record
