@@ -188,7 +188,11 @@ def authenticate(username: str, password: str) -> dict:
 
 
 def start_session(record: dict) -> None:
+    """A fresh session for the account (no fixation); the language chosen before signing in stays."""
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     session["account"] = record["id"]
     session["epoch"] = record.get("session_epoch", 0)
     session.permanent = True

@@ -375,3 +375,14 @@ def test_demo_seeds_people_and_accounts(tmp_path):
     names = {p["name"] for p in client.get("/api/v1/people").get_json()}
     assert "Sam Lind" in names and "Robin Berg" not in names
     assert list(seed_demo(app))  # idempotent: a second start does not fail
+
+
+def test_language_chosen_before_signing_in_is_kept(app):
+    person = make_person(app)
+    make_account(app, "employee", person, password=PASSWORD)
+    client = app.test_client()
+    client.get("/login?lang=sv", headers={"Accept-Language": "en"})
+    token = csrf_token(client)
+    client.post("/login", data={"username": person["email"], "password": PASSWORD, "csrf_token": token},
+                headers={"Accept-Language": "en"})
+    assert '<html lang="sv">' in client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
