@@ -25,17 +25,28 @@ class ActivitySearch:
         self.index: ActivityIndex | None = None
         self.revisions: dict[str, Any] = {}
         self.by_key: dict[tuple[str, str], model.Activity] = {}
+        self._doc_cache: dict[tuple[str, str], tuple[model.Activity, SearchDoc]] = {}
         self._lock = threading.Lock()
 
     def _docs(self, source: model.ActivitySource) -> list[SearchDoc]:
+        """Search documents for a source; an activity object the source hands back unchanged keeps
+        its document, so re-indexing after one edit costs little more than a comparison."""
         presenter = Presenter(self.registry, self.locales[0] if self.locales else "sv")
         docs = []
+        cache = self._doc_cache
         for a in source.loaded():
-            texts = {loc: presenter.activity_text(a, loc) for loc in self.locales}
-            self.by_key[(source.id, a.id)] = a
-            docs.append(SearchDoc(key=(source.id, a.id), competencies=a.competencies, kind=a.kind, effort=a.effort,
-                                  situations=a.situations, texts=texts, fallback_locale=a.text.source_language,
-                                  archived=a.archived))
+            key = (source.id, a.id)
+            hit = cache.get(key)
+            if hit is not None and hit[0] is a:
+                doc = hit[1]
+            else:
+                texts = {loc: presenter.activity_text(a, loc) for loc in self.locales}
+                doc = SearchDoc(key=key, competencies=a.competencies, kind=a.kind, effort=a.effort,
+                                situations=a.situations, texts=texts, fallback_locale=a.text.source_language,
+                                archived=a.archived)
+                cache[key] = (a, doc)
+            self.by_key[key] = a
+            docs.append(doc)
         return docs
 
     def _refresh(self) -> ActivityIndex:
@@ -50,6 +61,8 @@ class ActivitySearch:
                 rev = _revision(source)
                 if rev is not None and rev != self.revisions.get(source.id):
                     self.by_key = {k: v for k, v in self.by_key.items() if k[0] != source.id}
+                    current = {(source.id, a.id) for a in source.loaded()}
+                    self._doc_cache = {k: v for k, v in self._doc_cache.items() if k[0] != source.id or k in current}
                     self.index.replace_source(source.id, self._docs(source))
                     self.revisions[source.id] = rev
             return self.index

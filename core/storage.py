@@ -1235,6 +1235,13 @@ class Collection:
         with self._reading() as view:
             return view.all()
 
+    def map_readonly(self, fn) -> list:
+        """``[fn(record) for record in all records]`` without copying them: for read paths over many
+        records (e.g. rebuilding a search index). ``fn`` must neither change a record nor keep a
+        reference to it or to anything inside it — copy what you keep."""
+        with self._reading() as view:
+            return [fn(doc) for doc in view._iter()]
+
     def find(self, **equals: Any) -> list[dict]:
         """Records (copies) whose fields equal all the given values (indexed for hashable values)."""
         with self._reading() as view:

@@ -309,3 +309,15 @@ def test_search_page(app, admin):
     admin.post(f"{API}/activities", json=record())
     body = admin.get("/activities?q=mentor&lang=sv").get_data(as_text=True)
     assert "Mentorprogrammet för nya chefer" in body and 'role="search"' in body
+
+
+def test_an_edit_reconverts_only_the_changed_activity(app, admin):
+    for i in range(3):
+        admin.post(f"{API}/activities", json=record(id=f"a{i}", title={"sv": f"Aktivitet {i}"}, description={"sv": "Gör."}))
+    source = app.extensions["kbp"].registry.activity_sources["inhouse"]
+    before = {a.id: a for a in source.loaded()}
+    admin.patch(f"{API}/activities/a1", json={"cost": "100 kr"})
+    after = {a.id: a for a in source.loaded()}
+    assert after["a0"] is before["a0"] and after["a2"] is before["a2"]  # reused
+    assert after["a1"] is not before["a1"] and after["a1"].cost == "100 kr"
+    assert [x["id"] for x in admin.get("/api/v1/activities/search?q=aktivitet").get_json()["results"]] == ["a0", "a1", "a2"]

@@ -936,3 +936,15 @@ def test_get_of_an_impossible_id_is_none(tmp_path):
     people.insert({"id": "a", "name": "A"})
     assert people.get("") is None and people.get(None) is None and people.get(42) is None
     assert people.get("a")["name"] == "A"
+
+
+def test_map_readonly_sees_every_record_without_copying_into_the_store(tmp_path):
+    from core.storage import Storage
+
+    coll = Storage(tmp_path).collection("things")
+    for i in range(5):
+        coll.insert({"id": f"t{i}", "n": i})
+    with coll.transaction() as tx:
+        tx.update("t0", {"n": 10})
+        tx.delete("t4")
+    assert sorted(coll.map_readonly(lambda d: (d["id"], d["n"]))) == [("t0", 10), ("t1", 1), ("t2", 2), ("t3", 3)]

@@ -14,6 +14,7 @@ import unicodedata
 from pathlib import Path
 
 from core import hookimpl
+from core.activities import record_to_activity
 from core.model import ConflictError, WritableActivitySource
 from core.storage import Storage
 
@@ -39,6 +40,7 @@ class InhouseActivities(WritableActivitySource):
         self.path = Path(data_dir) / f"{COLLECTION}.json"
         self._cache_key = None
         self._cache: list = []
+        self._by_id: dict = {}  # id -> ((version, updated_at), Activity)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ reading
@@ -52,11 +54,24 @@ class InhouseActivities(WritableActivitySource):
         return self.collection.get(activity_id)
 
     def loaded(self):
+        """Every record as an Activity; after a change only changed records are converted again
+        (an organisation may have tens of thousands, and every search checks for changes)."""
         key = self.revision()
         with self._lock:
-            if key != self._cache_key or key is None:
-                self._cache = super().loaded()
-                self._cache_key = key
+            if key == self._cache_key and key is not None:
+                return self._cache
+            previous = self._by_id
+
+            def convert(doc):
+                stamp = (doc.get("version"), doc.get("updated_at"))
+                hit = previous.get(doc["id"])
+                if hit is not None and hit[0] == stamp:
+                    return doc["id"], hit
+                return doc["id"], (stamp, record_to_activity(doc, self.id))  # copies what it keeps
+
+            self._by_id = dict(self.collection.map_readonly(convert))
+            self._cache = [activity for _stamp, activity in self._by_id.values()]
+            self._cache_key = key
             return self._cache
 
     # ------------------------------------------------------------------ writing
