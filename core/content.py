@@ -368,3 +368,35 @@ def _extract_nodes(root: yaml.MappingNode):
     for item in found:
         if item is not None:
             yield item
+
+
+# ----------------------------------------------------------------------------- folders of imported frameworks
+
+
+def load_framework_files(paths, load, skip: tuple[type[BaseException], ...], what: str, log=None) -> tuple[list[dict], list[str]]:
+    """Frameworks from files another system wrote (CASE packages, Moodle CSV, …), for import plugins.
+
+    ``load(path)`` returns a framework dict; a file that raises one of ``skip`` (or cannot be read)
+    is skipped and its message collected, so one bad file never hides the others. Framework ids are
+    made unique across the folder (``x``, ``x-2``, …). Returns ``(frameworks, problems)``.
+    """
+    frameworks: list[dict] = []
+    problems: list[str] = []
+    taken: set[str] = set()
+    for path in paths:
+        try:
+            framework = load(path)
+        except OSError as exc:
+            problems.append(f"{Path(path).name}: cannot read: {exc.strerror or exc}")
+        except skip as exc:
+            problems.append(str(exc))
+        else:
+            base, n = framework["id"], 2
+            while framework["id"] in taken:
+                framework["id"], n = f"{base}-{n}", n + 1
+            taken.add(framework["id"])
+            frameworks.append(framework)
+            continue
+        if log is not None:
+            log.error("%s skipped: %s", what, problems[-1])
+    return frameworks, problems

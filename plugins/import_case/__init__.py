@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from core import hookimpl
+from core.content import load_framework_files
 from core.registry import ContentError
 
 from .reader import CaseImportError, CaseSetupError, ImportedPackage, import_package, read_package  # noqa: F401 - public API
@@ -73,22 +74,9 @@ def package_files(folder: Path) -> list[Path]:
 
 def load_folder(folder: Path, schema_file: str | None = None) -> tuple[list[dict], list[str]]:
     """(frameworks, problems) for every package in ``folder``: bad packages are skipped, not fatal."""
-    frameworks: list[dict] = []
-    skipped: list[str] = []
-    taken: set[str] = set()
-    for path in package_files(folder):
-        try:
-            framework = import_package(path, schema_file=schema_file)
-        except CaseImportError as exc:  # this package only (CaseSetupError fails the plugin: every package would fail)
-            skipped.append(str(exc))
-            log.error("CASE package skipped: %s", exc)
-            continue
-        base, n = framework["id"], 2
-        while framework["id"] in taken:
-            framework["id"], n = f"{base}-{n}", n + 1
-        taken.add(framework["id"])
-        frameworks.append(framework)
-    return frameworks, skipped
+    # CaseSetupError is not skipped: it would fail every package, so it fails the plugin
+    return load_framework_files(package_files(folder), lambda path: import_package(path, schema_file=schema_file),
+                                (CaseImportError,), "CASE package", log)
 
 
 @hookimpl

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from core import hookimpl
+from core.content import load_framework_files
 from core.registry import ContentError
 
 from .csvformat import MoodleCsvError, import_moodle_csv
@@ -61,24 +62,10 @@ def import_dir(config) -> Path | None:
 
 def load_folder(folder: Path, source_language: str = "en") -> tuple[list[dict], list[str]]:
     """(frameworks, problems) for every ``*.csv`` in ``folder``: bad files are skipped, not fatal."""
-    frameworks, skipped, taken = [], [], set()
-    for path in sorted(p for p in folder.glob("*.csv") if p.is_file() and not p.name.startswith(".")):
-        try:
-            framework = import_moodle_csv(path.read_bytes(), name=path.name, source_language=source_language)
-        except OSError as exc:
-            skipped.append(f"{path.name}: cannot read: {exc.strerror or exc}")
-            log.error("Moodle CSV skipped: %s", skipped[-1])
-            continue
-        except MoodleCsvError as exc:
-            skipped.append(str(exc))
-            log.error("Moodle CSV skipped: %s", exc)
-            continue
-        base, n = framework["id"], 2
-        while framework["id"] in taken:
-            framework["id"], n = f"{base}-{n}", n + 1
-        taken.add(framework["id"])
-        frameworks.append(framework)
-    return frameworks, skipped
+    paths = sorted(p for p in folder.glob("*.csv") if p.is_file() and not p.name.startswith("."))
+    return load_framework_files(
+        paths, lambda path: import_moodle_csv(path.read_bytes(), name=path.name, source_language=source_language),
+        (MoodleCsvError,), "Moodle CSV", log)
 
 
 @hookimpl
