@@ -485,7 +485,10 @@ def test_sigkilled_writer_loses_no_acknowledged_record(tmp_path):
             cycle = (stamps[-1] - stamps[-11]) / 10
             time.sleep(rng.uniform(0, cycle))
             os.kill(proc.pid, signal.SIGKILL)
-            rest, _ = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
+            # read through the text wrapper: readline() may already hold later lines in its buffer,
+            # which communicate(timeout=...) would bypass (it reads the raw pipe)
+            rest = proc.stdout.read()
         finally:
             if proc.poll() is None:
                 proc.kill()
