@@ -41,6 +41,7 @@ class InhouseActivities(WritableActivitySource):
         self._cache_key = None
         self._cache: list = []
         self._by_id: dict = {}  # id -> ((version, updated_at), Activity)
+        self._by_competency: dict = {}  # global competency id -> [Activity]
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ reading
@@ -71,8 +72,22 @@ class InhouseActivities(WritableActivitySource):
 
             self._by_id = dict(self.collection.map_readonly(convert))
             self._cache = [activity for _stamp, activity in self._by_id.values()]
+            by_competency: dict[str, list] = {}
+            for activity in self._cache:
+                for gid in activity.competencies:
+                    by_competency.setdefault(gid, []).append(activity)
+            self._by_competency = by_competency
             self._cache_key = key
             return self._cache
+
+    def for_competencies(self, competency_ids):
+        """Through a competency index instead of a scan of every activity."""
+        self.loaded()
+        found: dict[str, object] = {}
+        for gid in competency_ids:
+            for activity in self._by_competency.get(gid, ()):
+                found.setdefault(activity.id, activity)
+        return list(found.values())
 
     # ------------------------------------------------------------------ writing
     def _new_id(self, tx, record: dict) -> str:
