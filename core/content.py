@@ -400,3 +400,19 @@ def load_framework_files(paths, load, skip: tuple[type[BaseException], ...], wha
         if log is not None:
             log.error("%s skipped: %s", what, problems[-1])
     return frameworks, problems
+
+
+def import_folder(config, setting: str, default_name: str) -> Path | None:
+    """The folder an import plugin reads: the ``setting`` (which must be a folder) or, when that is
+    not set, ``<DATA_DIR>/<default_name>`` if it exists; None when there is none."""
+    config = config or {}
+    configured = config.get(setting)
+    if configured:
+        folder = Path(configured)
+        if not folder.is_dir():
+            raise ContentError(f"{setting} is {folder}, which is not a folder")
+        return folder
+    data_dir = config.get("DATA_DIR")
+    if data_dir and (Path(data_dir) / default_name).is_dir():
+        return Path(data_dir) / default_name
+    return None

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from core import hookimpl
-from core.content import load_framework_files
-from core.registry import ContentError
+from core.content import import_folder, load_framework_files
 
 from .reader import CaseImportError, CaseSetupError, ImportedPackage, import_package, read_package  # noqa: F401 - public API
 
@@ -55,17 +54,7 @@ def problems() -> list[str]:
 
 def import_dir(config: Any) -> Path | None:
     """The folder to read, or None when there is none; a ContentError for a configured folder that is missing."""
-    config = config or {}
-    configured = config.get(DIR_SETTING)
-    if configured:
-        folder = Path(configured)
-        if not folder.is_dir():
-            raise ContentError(f"{DIR_SETTING} is {folder}, which is not a folder")
-        return folder
-    data_dir = config.get("DATA_DIR")
-    if data_dir and (Path(data_dir) / DEFAULT_DIR_NAME).is_dir():
-        return Path(data_dir) / DEFAULT_DIR_NAME
-    return None
+    return import_folder(config, DIR_SETTING, DEFAULT_DIR_NAME)
 
 
 def package_files(folder: Path) -> list[Path]:

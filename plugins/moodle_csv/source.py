@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from core import hookimpl
-from core.content import load_framework_files
+from core.content import import_folder, load_framework_files
 from core.registry import ContentError
 
 from .csvformat import MoodleCsvError, import_moodle_csv
@@ -47,17 +47,8 @@ def problems() -> list[str]:
 
 
 def import_dir(config) -> Path | None:
-    config = config or {}
-    configured = config.get(DIR_SETTING)
-    if configured:
-        folder = Path(configured)
-        if not folder.is_dir():
-            raise ContentError(f"{DIR_SETTING} is {folder}, which is not a folder")
-        return folder
-    data_dir = config.get("DATA_DIR")
-    if data_dir and (Path(data_dir) / DEFAULT_DIR_NAME).is_dir():
-        return Path(data_dir) / DEFAULT_DIR_NAME
-    return None
+    """The folder to read, or None when there is none; a ContentError for a configured folder that is missing."""
+    return import_folder(config, DIR_SETTING, DEFAULT_DIR_NAME)
 
 
 def load_folder(folder: Path, source_language: str = "en") -> tuple[list[dict], list[str]]:
