@@ -133,6 +133,8 @@ __all__ = [
     "LockTimeoutError",
     "UniqueViolation",
     "UnitOfWork",
+    "atomic_write",
+    "SCHEMA_FILE",
 ]
 
 log = logging.getLogger(__name__)
@@ -144,6 +146,8 @@ SCHEMA_VERSION = 1
 STORAGE_FORMAT = 2
 
 LOG_SUFFIX = ".log"
+#: the schema marker of a data folder: ``{"schema_version", "kbp_version", "migrated_at"}``
+SCHEMA_FILE = "kbp-schema.json"
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _TABLE = TinyDB.default_table_name  # "_default"
 _META = "_kbp"
@@ -257,6 +261,26 @@ def _fsync_dir(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` whole or not at all, durably: temp file in the same folder,
+    fsync, rename, fsync of the folder. ``mode`` (e.g. 0o644) is applied before the rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -1566,6 +1590,28 @@ class Storage:
     def __repr__(self) -> str:
         return f"<Storage at {self.data_dir}>"
 
+    backend = "embedded"
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for messages."""
+        return str(self.data_dir)
+
+    def schema_marker(self) -> dict | None:
+        """The data's schema marker (``{"schema_version", ...}``), or None when there is none."""
+        return read_schema_marker(self.data_dir)
+
+    def write_schema_marker(self, marker: Mapping[str, Any]) -> None:
+        atomic_write(self.data_dir / SCHEMA_FILE, json.dumps(dict(marker)).encode())
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """Held while the schema is checked or upgraded: one migrating process at a time."""
+        from filelock import FileLock
+
+        with FileLock(str(self.data_dir / f"{SCHEMA_FILE}.lock")):
+            yield
+
     def declare_unique(self, name: str, *fields: str) -> None:
         """Declare fields of collection ``name`` whose values no two records may share.
 
@@ -1740,6 +1786,20 @@ class Storage:
         with self._guard:
             for coll in self._collections.values():
                 coll.close()
+
+
+def read_schema_marker(data_dir: str | os.PathLike) -> dict | None:
+    """The schema marker of a data folder (``kbp-schema.json``), or None when there is none."""
+    path = Path(data_dir) / SCHEMA_FILE
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise CorruptDataError(path, _("not valid JSON: %(reason)s", reason=exc)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
+        raise CorruptDataError(path, _("it has no schema_version"))
+    return data
 
 
 def _last_newline_end(fd: int, size: int) -> int:

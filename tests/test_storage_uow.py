@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.embedded_only  # the embedded store's own files
+
 from core.storage import JOURNAL_DIR, Storage, StorageError, UniqueViolation
 
 WORKER = Path(__file__).with_name("storage_worker.py")

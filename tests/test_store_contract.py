@@ -1,7 +1,6 @@
 """The storage interface (core.store) behaves the same on both backends: embedded and PostgreSQL."""
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 
@@ -9,18 +8,6 @@ import pytest
 
 from core.storage import DuplicateIdError, NotFoundError, Storage, StorageError, UniqueViolation
 from core.store import CollectionAPI, Store, apply_schema
-from tests import pgcluster
-
-
-@pytest.fixture(scope="session")
-def pg_cluster():
-    if not pgcluster.available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is required under CI (KBP_TEST_DATABASE_URL or Debian's postgresql)")
-        pytest.skip("PostgreSQL is not installed")
-    cluster = pgcluster.Cluster().start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(params=["embedded", "postgres"])

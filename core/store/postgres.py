@@ -88,7 +88,7 @@ class _Tx:
     # -- reads
 
     def get(self, id: str) -> dict | None:
-        if not isinstance(id, str) or not id:
+        if not isinstance(id, str) or not id or "\x00" in id:  # PostgreSQL text holds no NUL: no such record
             return None
         row = self._conn.execute(sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._table), (id,)).fetchone()
         return None if row is None else _loads(row[0])
@@ -98,6 +98,8 @@ class _Tx:
         return [_loads(r[0]) for r in rows]
 
     def find(self, **equals: Any) -> list[dict]:
+        if any("\x00" in v for v in equals.values() if isinstance(v, str)):
+            return []  # PostgreSQL text holds no NUL: nothing can match
         where, params = self._store._where(self.name, equals)
         query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, where)
         return [_loads(r[0]) for r in self._conn.execute(query, params).fetchall()]
@@ -139,7 +141,7 @@ class _Tx:
         fields = _prepare(changes, "changes")
         if "id" in fields and fields["id"] != record_id:
             raise ValueError(f"Cannot change the id of record {record_id!r} to {fields['id']!r}.")
-        current = self.get(record_id)
+        current = self.get(record_id)  # None for an id PostgreSQL cannot hold (NUL)
         if current is None:
             raise NotFoundError(
                 _(
@@ -175,6 +177,8 @@ class _Tx:
 
     def delete(self, id: str) -> bool:
         record_id = _check_id(id)
+        if "\x00" in record_id:
+            return False
         cur = self._conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self._table), (record_id,))
         if cur.rowcount:
             self.changed = True
@@ -261,6 +265,9 @@ class PgCollection:
 
     def compact(self) -> bool:
         return False  # PostgreSQL's autovacuum does this job
+
+    def storage_format(self) -> None:
+        return None  # no file format to convert
 
     def version_counts(self) -> dict[Any, int]:
         with self._store._connection() as conn:
@@ -480,6 +487,37 @@ class PostgresStore:
 
     def recover(self) -> int:
         return 0  # PostgreSQL finishes or rolls back every transaction itself
+
+    # -- schema management (kbp migrate)
+
+    @property
+    def location(self) -> str:
+        info = psycopg.conninfo.conninfo_to_dict(self.url)
+        where = info.get("host") or "localhost"
+        return f"PostgreSQL database {info.get('dbname', '')!s} on {where}" + (f" (schema {self.schema})" if self.schema else "")
+
+    def schema_marker(self) -> dict | None:
+        with self._connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS kbp_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
+            row = conn.execute("SELECT value FROM kbp_meta WHERE key = 'schema'").fetchone()
+        return None if row is None else _loads(row[0])
+
+    def write_schema_marker(self, marker: Mapping[str, Any]) -> None:
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO kbp_meta (key, value) VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (_dumps(dict(marker)),),
+            )
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """A session advisory lock: two servers starting at once migrate one after the other."""
+        with self._connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext('kbp-migrate'))")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('kbp-migrate'))")
 
     def healthy(self) -> bool:
         try:
