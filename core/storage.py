@@ -103,6 +103,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import stat
 import tempfile
 import threading
@@ -1600,6 +1601,33 @@ class Storage:
     def schema_marker(self) -> dict | None:
         """The data's schema marker (``{"schema_version", ...}``), or None when there is none."""
         return read_schema_marker(self.data_dir)
+
+    def healthy(self) -> bool:
+        """Whether the data folder can be written (for /healthz)."""
+        return os.access(self.data_dir, os.W_OK)
+
+    def shared_secret(self, name: str) -> str:
+        """A random secret made once per data folder and kept in the file ``name`` (mode 0600):
+        the session-signing key every worker shares. Never logged."""
+        path = self.data_dir / name
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        key = secrets.token_hex(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return key
+
+    def put_shared_secret(self, name: str, value: str) -> None:
+        """Replace a shared secret (``kbp db copy`` brings the session key along)."""
+        atomic_write(self.data_dir / name, value.encode(), mode=0o600)
 
     def write_schema_marker(self, marker: Mapping[str, Any]) -> None:
         atomic_write(self.data_dir / SCHEMA_FILE, json.dumps(dict(marker)).encode())

@@ -502,6 +502,28 @@ class PostgresStore:
             row = conn.execute("SELECT value FROM kbp_meta WHERE key = 'schema'").fetchone()
         return None if row is None else _loads(row[0])
 
+    def shared_secret(self, name: str) -> str:
+        """A random secret made once per database (the first server to ask makes it): every
+        server signs sessions with the same key, so sticky sessions are not needed."""
+        import secrets
+
+        with self._connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS kbp_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
+            conn.execute(
+                "INSERT INTO kbp_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (name, _dumps(secrets.token_hex(32))),
+            )
+            row = conn.execute("SELECT value FROM kbp_meta WHERE key = %s", (name,)).fetchone()
+        return row[0]
+
+    def put_shared_secret(self, name: str, value: str) -> None:
+        with self._connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS kbp_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
+            conn.execute(
+                "INSERT INTO kbp_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (name, _dumps(value)),
+            )
+
     def write_schema_marker(self, marker: Mapping[str, Any]) -> None:
         with self._connection() as conn:
             conn.execute(
