@@ -242,8 +242,8 @@ def db_copy(ctx: click.Context, source: str, target: str, force: bool) -> None:
             tx = uow[name]
             for old in tx.all():
                 tx.delete(old["id"])
-            for record in records:
-                tx.insert(record)
+            for start in range(0, len(records), 2000):
+                tx.insert_many(records[start : start + 2000])
         copied = dst.collection(name).all()
         if len(copied) != len(records) or _digest(copied) != _digest(records):
             raise click.ClickException(_(

@@ -1196,6 +1196,12 @@ class Transaction(_View):
             )
         return self._put(record_id, doc)
 
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records (all or nothing with the rest of the transaction)."""
+        for record in records:
+            self.insert(record)
+        return len(records)
+
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into an existing record and return the result."""
         record_id = _check_id(id)
@@ -1503,6 +1509,11 @@ class Collection:
         """Add a new record (``id`` generated if missing); ``DuplicateIdError`` if taken."""
         with self.transaction() as tx:
             return tx.insert(record)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records in one commit."""
+        with self.transaction() as tx:
+            return tx.insert_many(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into a record; ``NotFoundError`` if it does not exist."""
