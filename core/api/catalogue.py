@@ -86,7 +86,7 @@ def get_framework(framework_id: str, **_args):
                            lambda: schemas.FrameworkOut().dump(Presenter(kbp().registry, locale).framework_detail(fw)))
 
 
-def cached_document(key: tuple, build) -> "Response":
+def cached_document(key: tuple, build):
     """A JSON document that changes only when plugins, content or translations change (that is: at a
     restart), serialised once per worker and revalidated with its ETag (304 Not Modified)."""
     import hashlib
