@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from core import __version__
+from core.version import __version__
 from core.i18n import gettext as _
 from core.i18n import ngettext
 
@@ -105,7 +105,7 @@ def plugins() -> None:
 @click.pass_context
 def plugins_list(ctx: click.Context) -> None:
     """Show every plugin: name, version, enabled, state and the reason when it failed."""
-    from core.app import KBP
+    from core.context import KBP
 
     app = make_app(ctx)
     state: KBP = app.extensions["kbp"]

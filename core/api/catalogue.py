@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 
 from core import schemas
-from core.app import kbp
+from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
