@@ -117,6 +117,18 @@ def test_plan_access_follows_the_persons_current_coach(org):
     assert any(h["action"] == "coach_change" for h in history)
 
 
+def test_access_never_relies_on_the_coach_recorded_in_the_plan(org):
+    """Plans whose recorded coach is out of date (data from before this rule, or a crash between
+    the person's update and the plans') still follow the person record."""
+    old, new = org["old"], org["new"]
+    plan = coaching_plan(old, org["emp_p"]["id"])
+    org["app"].extensions["kbp"].storage.collection("people").update(org["emp_p"]["id"], {"coach_id": org["new_p"]["id"]})
+    assert org["app"].extensions["kbp"].storage.collection("plans").get(plan["id"])["coach_id"] == org["old_p"]["id"]
+    assert old.get(f"/api/v1/plans/{plan['id']}").status_code == 404
+    assert old.get("/api/v1/plans").get_json() == []
+    assert new.get(f"/api/v1/plans/{plan['id']}").get_json()["your_role"] == "coach"
+
+
 def test_a_coach_change_by_csv_import_moves_access_too(org):
     old, new, admin = org["old"], org["new"], org["admin"]
     plan = coaching_plan(old, org["emp_p"]["id"])
