@@ -371,3 +371,9 @@ def test_people_import_refuses_a_cycle_through_people_already_stored(org):
     # the API refuses the same change with the same rule
     r = admin.patch(f"/api/v1/people/{org['old_p']['id']}", json={"coach_id": org["emp_p"]["id"]})
     assert r.status_code == 422 and "cycle" in r.get_json()["message"]
+    # ... and so does the person page
+    olga = org["old_p"]
+    page = admin.post(f"/people/{olga['id']}/edit", data={"name": olga["name"], "email": olga["email"], "coach_id": org["emp_p"]["id"],
+                                                         "csrf_token": csrf_token(admin)})
+    assert page.status_code == 422 and "coaching cycle" in page.get_data(as_text=True)
+    assert org["app"].extensions["kbp"].storage.collection("people").get(olga["id"])["coach_id"] is None
