@@ -164,6 +164,7 @@ def test_admin_export_leaves_out_private_notes_and_the_persons_own_export_has_th
         for text in ("Hemlig reflektion", "Egen hemlig anteckning", "Egen hemlig fråga", "Delad reflektion"):
             assert text in body, (url, text)
     assert 'href="/me/export"' in emp.get("/me").get_data(as_text=True)
+    assert "leaves out the person's private self-reflection notes" in admin.get(f"/people/{pid}?lang=en").get_data(as_text=True)
     # a coach's own export has their own data, never their coachee's private notes
     coach_export = org["old"].get("/api/v1/me/export").get_data(as_text=True)
     assert org["old_p"]["id"] in coach_export and "Hemlig reflektion" not in coach_export

@@ -78,7 +78,8 @@ def person_view(person_id):
         allowed = people.visible_ids(storage(), auth.current_account())
         if allowed is not None and coach["id"] not in allowed:
             coach = {"id": None, "name": coach["name"]}  # a name, not a link to a page they cannot open
-    return render_template("person.html", person=person, coach=coach)
+    return render_template("person.html", person=person, coach=coach,
+                           admin_export_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
 
 
 @bp.route("/people/<person_id>/edit", methods=["GET", "POST"])
