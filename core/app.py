@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "ADMIN_EXPORT_PRIVATE_NOTES": False,  # an admin's export of a person includes private self-reflection notes
     # flask-smorest / OpenAPI
     "API_TITLE": "KBP",
     "API_VERSION": "v1",

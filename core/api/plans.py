@@ -242,7 +242,8 @@ def put_activity_status(data, plan_id, activity_id):
 @blp.arguments(VersionIn)
 @blp.response(200, PlanOut)
 def agree(data, plan_id):
-    """Confirm the plan as the employee or as the coach; it is agreed when both have."""
+    """Confirm the plan for your own role (employee or coach); it is agreed when both have. A
+    self-reflection is confirmed by the employee alone (403 for the coach)."""
     plan = changed(plan_id, data["version"], "agree", lambda plan, rel: plans.agree(plan, rel))
     return plan
 
@@ -260,9 +261,10 @@ def add_follow_up(data, plan_id):
 @blp.route("/plans/<plan_id>/history")
 @blp.response(200, HistoryOut(many=True))
 def get_history(plan_id):
-    """Who changed what in the plan, and when (field names, never content)."""
-    load(plan_id)
-    return plans.history(storage(), plan_id)
+    """Who changed what in the plan, and when (field names, never content; changes to private
+    self-reflection items are listed for the employee only)."""
+    _plan, rel = load(plan_id)
+    return plans.history(storage(), plan_id, rel)
 
 
 @blp.route("/plans/<plan_id>/export/<exporter_id>")
