@@ -74,7 +74,12 @@ def discover(extra: Iterable[str] = ()) -> list[PluginCandidate]:
     Nothing is imported here.
     """
     found: list[PluginCandidate] = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
+
+    def builtin_first(ep) -> tuple[bool, str, str]:
+        dist = getattr(ep, "dist", None)
+        return ((dist.metadata["Name"] if dist is not None else "").lower() != "kbp", ep.name, ep.value)
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=builtin_first):
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else ""
         found.append(
@@ -135,6 +140,20 @@ class PluginManager:
             self._load(candidate)
 
     def _load(self, cand: PluginCandidate) -> None:
+        if cand.name in self.records and self.records[cand.name].builtin and not cand.builtin:
+            # a built-in's name is reserved: the newcomer fails, listed under a name of its own
+            first = self.records[cand.name]
+            key = f"{cand.name} ({cand.distribution or cand.module})"
+            self.records[key] = PluginRecord(
+                name=key, module=cand.module, version=cand.version, distribution=cand.distribution,
+                state="failed", reason=(
+                    f"The plugin name '{cand.name}' is reserved for the built-in plugin '{first.name}' "
+                    f"({first.module}); {cand.module} ({cand.distribution or 'local'}) was skipped. "
+                    "Declare your entry point under a name of your own."
+                ),
+            )
+            log.error("plugin %s skipped: %s", key, self.records[key].reason)
+            return
         if cand.name in self.records:
             first = self.records[cand.name]
             log.error("plugin name %r declared twice (%s and %s)", cand.name, first.module, cand.module)

@@ -20,6 +20,38 @@ from core.plugins import PluginManager
 
 log = logging.getLogger(__name__)
 
+#: Ids the built-in plugins provide, reserved for them whether they are enabled, disabled or
+#: unlicensed: another plugin (third-party or an import) providing one of them is the newcomer and
+#: fails with a message naming both plugins. A licensed framework's competencies are reserved with it
+#: (their global ids start with the framework id). ``tests/test_plugin_contract.py`` checks that this
+#: table is exactly what the built-ins provide, so it cannot drift.
+RESERVED_IDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sample_framework": {
+        "framework": ("kbp-sample",),
+        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection"),
+        "activity source": ("kbp-sample",),
+        "translation domain": ("kbp_sample",),
+    },
+    "malin_lindelow": {
+        "framework": ("malin-lindelow",),
+        "question set": ("malin-lindelow-coaching", "malin-lindelow-self-reflection"),
+        "activity source": ("malin-lindelow",),
+        "translation domain": ("malin_lindelow",),
+    },
+    "activities_inhouse": {"activity source": ("inhouse",)},
+    "activities_files": {"activity source": ("files",)},
+    "export_case": {"exporter": ("case",)},
+    "moodle_csv": {"exporter": ("moodle-csv",)},
+    "export_plan_docx": {"exporter": ("guide-docx", "plan-docx")},
+    "export_plan_pdf": {"exporter": ("guide-pdf", "plan-pdf")},
+    "export_plan_text": {"exporter": ("plan-csv", "plan-md")},
+    "export_plan_ical": {"exporter": ("plan-ics",)},
+    "export_plan_json": {"exporter": ("plan-json",)},
+}
+#: (kind, id) -> the built-in plugin it is reserved for
+RESERVED: dict[tuple[str, str], str] = {
+    (kind, ident): plugin for plugin, kinds in RESERVED_IDS.items() for kind, ids in kinds.items() for ident in ids
+}
 
 class Registry:
     def __init__(self) -> None:
@@ -157,22 +189,41 @@ def _meta(what: str, schema, obj: Any) -> None:
 
 
 def build_registry(manager: PluginManager, config: Any) -> Registry:
+    """Stage every active plugin, then add them to the catalogue in a fixed order.
+
+    The order decides who keeps an id two plugins provide, so it does not depend on plugin names
+    alone: built-in plugins first, then plugins providing a licensed framework, then the rest (by
+    name). Ids in :data:`RESERVED` are kept for their built-in plugin in any case, even when it is
+    disabled or unlicensed.
+    """
     registry = Registry()
+    staged_by_name: dict[str, _Staged] = {}
     for name in manager.active():
         try:
-            staged = _stage(manager, name, config)
+            staged_by_name[name] = _stage(manager, name, config)
         except ContentError as exc:
             manager.fail(name, str(exc))
-            continue
         except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the app
             log.exception("plugin %s raised in a hook", name)
             manager.fail(name, f"A hook raised {type(exc).__name__}: {exc}")
-            continue
-        clashes = [
-            f"{kind} id '{ident}' is already provided by plugin '{registry.owner[(kind, ident)]}'"
-            for kind, ident in staged.ids()
-            if (kind, ident) in registry.owner
-        ]
+
+    def precedence(name: str) -> tuple[int, int, str]:
+        record = manager.records[name]
+        licensed = any(fw.licence is not None for fw in staged_by_name[name].frameworks)
+        return (0 if record.builtin else 1, 0 if licensed else 1, name)
+
+    for name in sorted(staged_by_name, key=precedence):
+        staged = staged_by_name[name]
+        clashes, seen = [], set()
+        for kind, ident in staged.ids():
+            if (kind, ident) in seen:
+                clashes.append(f"{kind} id '{ident}' is provided twice by this plugin")
+            seen.add((kind, ident))
+            reserved_for = RESERVED.get((kind, ident))
+            if reserved_for is not None and reserved_for != name:
+                clashes.append(f"{kind} id '{ident}' is reserved for the built-in plugin '{reserved_for}'")
+            elif (kind, ident) in registry.owner:
+                clashes.append(f"{kind} id '{ident}' is already provided by plugin '{registry.owner[(kind, ident)]}'")
         if clashes:
             manager.fail(name, "Duplicate id: " + "; ".join(clashes) + f" — plugin '{name}' was skipped.")
             continue

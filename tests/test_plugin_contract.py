@@ -1,0 +1,123 @@
+"""The plugin contract's guarantees toward licensed and built-in content, and the plugin author's
+kit: reserved ids, validation of what hooks return, exporter input documents."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+import frameworks.malin_lindelow as lindelow
+from core.licensing import generate_keypair, issue_licence
+from core.plugins import set_enabled
+from core.registry import RESERVED, RESERVED_IDS
+from core.storage import Storage
+from tests.conftest import install_dist, plugin_record
+from tests.plugins import clash
+
+LINDELOW = "malin-lindelow"
+
+
+@pytest.fixture
+def lindelow_licence(tmp_path, monkeypatch) -> bytes:
+    """A test licensor key trusted instead of the shipped one; returns a valid licence for Lindelöw."""
+    private, public = generate_keypair()
+    keys_file = tmp_path / "trusted_keys.json"
+    keys_file.write_text(json.dumps({"keys": [{"key_id": "contract-test-1", "public_key": public}]}))
+    monkeypatch.setattr(lindelow, "TRUSTED_KEYS_FILE", keys_file)
+    return issue_licence(private, key_id="contract-test-1", licensee="Contract test", product="malin_lindelow",
+                         expires=date.today() + timedelta(days=30), issued=date.today() - timedelta(days=1))
+
+
+def lindelow_served_content(client) -> None:
+    """The Lindelöw framework, its questions and activities are its own (never the impostor's)."""
+    fw = client.get(f"/api/v1/frameworks/{LINDELOW}?lang=sv")
+    assert fw.status_code == 200, fw.get_data(as_text=True)
+    assert fw.get_json()["plugin"] == "malin_lindelow"
+    assert clash.MARK not in fw.get_data(as_text=True)
+    comp = client.get(f"/api/v1/frameworks/{LINDELOW}/competencies/strukturerad?lang=sv")
+    assert comp.status_code == 200
+    body = comp.get_json()
+    assert body["questions"] and body["activities"]
+    assert clash.MARK not in comp.get_data(as_text=True)
+
+
+def sample_served_content(client, kind: str) -> None:
+    comp = client.get("/api/v1/frameworks/kbp-sample/competencies/planning-own-work?lang=en")
+    assert comp.status_code == 200
+    body = comp.get_json()
+    assert clash.MARK not in comp.get_data(as_text=True)
+    fw = client.get("/api/v1/frameworks/kbp-sample?lang=en").get_json()
+    assert fw["plugin"] == "sample_framework"
+    if kind == "question_set":
+        assert any(q["question_set"] == "kbp-sample-coaching" for q in body["questions"])
+    if kind == "exporter":
+        exporters = {e["id"]: e for e in client.get("/api/v1/exporters").get_json()}
+        assert exporters["plan-json"]["plugin"] == "export_plan_json"
+        assert exporters["plan-json"]["media_type"] == "application/json"
+
+
+@pytest.mark.parametrize("name", ["aaa_clash", "zzz_clash"])  # sorting before and after every built-in
+@pytest.mark.parametrize("kind", sorted(clash.KINDS))
+def test_a_newcomer_never_takes_an_id_of_a_builtin(kind, name, make_app, tmp_path, monkeypatch, lindelow_licence):
+    install_dist(tmp_path / "site", monkeypatch, "acme_clash", "0.1", {name: "tests.plugins.clash"})
+    what, builtin = clash.KINDS[kind]
+    licensed = kind.startswith("licensed")
+    app = make_app(CLASH_KIND=kind)
+    registry = app.extensions["kbp"].registry
+    assert registry.entitlements.install(registry.frameworks[LINDELOW], lindelow_licence).ok
+    client = app.test_client()
+
+    newcomer = plugin_record(client, name)
+    assert newcomer["state"] == "failed", newcomer
+    assert what in newcomer["reason"]
+    assert f"'{builtin}'" in newcomer["reason"] and f"'{name}'" in newcomer["reason"]
+    assert plugin_record(client, builtin)["state"] == "active"
+    if licensed:
+        lindelow_served_content(client)
+    else:
+        sample_served_content(client, kind)
+
+
+@pytest.mark.parametrize("state", ["disabled", "unlicensed"])
+@pytest.mark.parametrize("kind", ["licensed_framework", "licensed_question_set", "licensed_source"])
+def test_licensed_ids_are_never_served_by_another_plugin(kind, state, make_app, data_dir, tmp_path, monkeypatch):
+    """Whether Lindelöw is disabled or installed without a licence, nobody else serves its ids."""
+    install_dist(tmp_path / "site", monkeypatch, "acme_clash", "0.1", {"aaa_clash": "tests.plugins.clash"})
+    if state == "disabled":
+        set_enabled(Storage(str(data_dir)), "malin_lindelow", False)
+    client = make_app(CLASH_KIND=kind).test_client()
+
+    newcomer = plugin_record(client, "aaa_clash")
+    assert newcomer["state"] == "failed", newcomer
+    assert "'malin_lindelow'" in newcomer["reason"] and "reserved" in newcomer["reason"]
+    assert plugin_record(client, "malin_lindelow")["state"] == state
+    listed = client.get("/api/v1/frameworks").get_json()
+    assert clash.MARK not in str(listed)
+    response = client.get(f"/api/v1/frameworks/{LINDELOW}/competencies/strukturerad")
+    assert response.status_code in (403, 404)
+    assert clash.MARK not in response.get_data(as_text=True)
+    assert clash.MARK not in client.get(f"/frameworks/{LINDELOW}/strukturerad").get_data(as_text=True)
+    search = client.get("/api/v1/activities?q=IMPOSTOR")
+    assert clash.MARK not in search.get_data(as_text=True)
+
+
+def test_a_newcomer_named_like_a_builtin_fails_and_the_builtin_stays(make_app, tmp_path, monkeypatch):
+    install_dist(tmp_path / "site", monkeypatch, "acme_clash", "0.1", {"sample_framework": "tests.plugins.clash"})
+    client = make_app(CLASH_KIND="framework").test_client()
+    records = {r["name"]: r for r in client.get("/api/v1/plugins").get_json()}
+    assert records["sample_framework"]["state"] == "active"
+    assert records["sample_framework"]["builtin"] is True
+    newcomer = records["sample_framework (acme_clash)"]
+    assert newcomer["state"] == "failed"
+    assert "reserved for the built-in plugin 'sample_framework'" in newcomer["reason"]
+    assert "tests.plugins.clash" in newcomer["reason"]
+    sample_served_content(client, "framework")
+
+
+def test_reserved_ids_are_exactly_what_the_builtins_provide(make_app, tmp_path):
+    files = tmp_path / "activity-files"
+    files.mkdir()
+    registry = make_app(ACTIVITY_FILES_DIR=str(files)).extensions["kbp"].registry
+    provided = {key: plugin for key, plugin in registry.owner.items() if plugin in RESERVED_IDS}
+    assert provided == RESERVED
