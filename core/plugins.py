@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "kbp.plugins"
 HOOK_NAMES = tuple(sorted(name for name in dir(hookspecs) if name.startswith("kbp_")))
 PLUGIN_STATE_COLLECTION = "plugins"
+MAX_PROBLEMS = 20
 
 
 @dataclass
@@ -51,6 +52,9 @@ class PluginRecord:
     reason: str | None = None
     hooks: list[str] = field(default_factory=list)
     distribution: str = ""
+    #: what went wrong while the plugin ran (an exporter or a source raising, returning the wrong
+    #: thing) and warnings about its content; newest last, at most :data:`MAX_PROBLEMS`
+    problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,6 +224,15 @@ class PluginManager:
         record.state, record.reason = "failed", reason
         log.error("plugin %s skipped: %s", name, reason)
         self._unregister(name)
+
+    def problem(self, name: str, message: str) -> None:
+        """Note a problem of a loaded plugin (a run-time failure, a warning): shown on ``/plugins``."""
+        record = self.records.get(name)
+        log.error("plugin %s: %s", name, message)
+        if record is None or message in record.problems:
+            return
+        record.problems.append(message)
+        del record.problems[:-MAX_PROBLEMS]
 
     def active(self) -> list[str]:
         return [name for name, rec in self.records.items() if rec.state == "active"]

@@ -67,6 +67,15 @@ class Registry:
         self.owner: dict[tuple[str, str], str] = {}
         #: decides whether a licensed framework may be served (set by the app; None: all open)
         self.entitlements = None
+        #: the plugin manager, told about run-time failures of plugins (None in bare unit tests)
+        self.manager: PluginManager | None = None
+
+    def problem(self, plugin: str, message: str) -> None:
+        """A plugin failed at run time (or its content deserves a warning): log it, show it on /plugins."""
+        if self.manager is not None:
+            self.manager.problem(plugin, message)
+        else:
+            log.error("plugin %s: %s", plugin, message)
 
     # ------------------------------------------------------------------ licence gate
     def is_available(self, framework_id: str) -> bool:
@@ -109,9 +118,17 @@ class Registry:
             if not self.source_available(source.id):
                 continue
             try:
-                found.extend(a for a in source.for_competencies(wanted) if include_archived or not a.archived)
-            except Exception:  # a source failing at run time must not break the page
+                result = list(source.for_competencies(wanted))
+                problems = schemas.activity_objects_problems(result)
+            except Exception as exc:  # noqa: BLE001 - a source failing at run time must not break the page
                 log.exception("activity source %s failed", source.id)
+                problems = [f"raised {type(exc).__name__}: {exc}"]
+            if problems:
+                self.problem(self.owner.get(("activity source", source.id), ""),
+                             f"activity source '{source.id}': for_competencies() " + "; ".join(problems)
+                             + " — its activities were left out.")
+                continue
+            found.extend(a for a in result if include_archived or not a.archived)
         return found
 
     def exporters_for(self, subject: str) -> list[model.Exporter]:
@@ -154,14 +171,26 @@ def _stage(manager: PluginManager, name: str, config: Any) -> _Staged:
         _meta("activity source", schemas.ActivitySourceMetaSchema(), source)
         if not source.writable:
             try:
-                source.loaded()  # validate read-only content now, not on the first request
+                activities = source.loaded()  # validate read-only content now, not on the first request
             except ValidationError as exc:
                 raise ContentError(f"activity source '{source.id}': {schemas.format_errors(exc.messages)}") from None
+            # and what for_competencies() answers, so an override returning dicts fails now, by name
+            ids = sorted({c for a in activities for c in a.competencies})
+            result = source.for_competencies(ids)
+            problems = (
+                [f"returned a {type(result).__name__}, not a list of core.model.Activity objects"]
+                if isinstance(result, (dict, str, bytes)) or result is None
+                else schemas.activity_objects_problems(list(result))
+            )
+            if problems:
+                raise ContentError(f"activity source '{source.id}': for_competencies() " + "; ".join(problems))
         staged.sources.append(source)
     for exporter in manager.call(name, "kbp_exporters", config):
         if not isinstance(exporter, model.Exporter):
             raise ContentError(f"kbp_exporters returned {type(exporter).__name__}, not an Exporter")
         _meta("exporter", schemas.ExporterMetaSchema(), exporter)
+        if not callable(getattr(exporter, "export", None)):
+            raise ContentError(f"exporter '{exporter.id}' has no export(document, locale) method")
         staged.exporters.append(exporter)
     for data in manager.call(name, "kbp_locale_dirs", config):
         loc = _load("locale dir", schemas.LocaleDirSchema(), data)
@@ -172,6 +201,8 @@ def _stage(manager: PluginManager, name: str, config: Any) -> _Staged:
 
 
 def _load(what: str, schema, data: Any):
+    if not isinstance(data, dict):
+        raise ContentError(f"each {what} must be a dict (see the README's hook reference), not a {type(data).__name__}")
     try:
         return schema.load(data)
     except ValidationError as exc:
@@ -197,6 +228,7 @@ def build_registry(manager: PluginManager, config: Any) -> Registry:
     disabled or unlicensed.
     """
     registry = Registry()
+    registry.manager = manager
     staged_by_name: dict[str, _Staged] = {}
     for name in manager.active():
         try:

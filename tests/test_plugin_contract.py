@@ -121,3 +121,94 @@ def test_reserved_ids_are_exactly_what_the_builtins_provide(make_app, tmp_path):
     registry = make_app(ACTIVITY_FILES_DIR=str(files)).extensions["kbp"].registry
     provided = {key: plugin for key, plugin in registry.owner.items() if plugin in RESERVED_IDS}
     assert provided == RESERVED
+
+
+# --------------------------------------------------------------------------- failures at request time
+
+from tests.conftest import anonymous_client  # noqa: E402
+from tests.helpers import csrf_token, make_account, make_person, sign_in  # noqa: E402
+from tests.plugins import runtime_failures  # noqa: E402
+
+
+@pytest.fixture
+def flaky(make_app, monkeypatch):
+    monkeypatch.setattr(runtime_failures, "BROKEN", {"source": "", "exporter": ""})
+    app = make_app(PLUGINS=["runtime_failures=tests.plugins.runtime_failures"])
+    admin = app.test_client()
+    assert plugin_record(admin, "runtime_failures")["state"] == "active"
+    coach_person = make_person(app, "Kim Coach")
+    person = make_person(app, "Rut Runtime", coach_id=coach_person["id"])
+    client = sign_in(anonymous_client(app), make_account(app, "coach", coach_person))
+    client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(client)
+    plan = client.post("/api/v1/plans", json={"person_id": person["id"], "situation": "new_role"}).get_json()
+    plan = client.patch(f"/api/v1/plans/{plan['id']}",
+                        json={"version": plan["version"], "focus": [runtime_failures.COMPETENCY]}).get_json()
+    return admin, client, plan
+
+
+def suggested_ids(client, plan) -> set[str]:
+    response = client.get(f"/api/v1/plans/{plan['id']}/suggestions?lang=en")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {a["id"] for a in response.get_json()["activities"]}
+
+
+@pytest.mark.parametrize("breakage", ["raise", "dicts"])
+def test_a_source_failing_at_request_time_leaves_the_pages_working(flaky, breakage):
+    """Issue 24 item 8: the competency page, its API and the plan's suggestions survive a broken source."""
+    admin, client, plan = flaky
+    assert "flaky-course" in suggested_ids(client, plan)
+    runtime_failures.BROKEN["source"] = breakage
+
+    suggested = suggested_ids(client, plan)
+    assert "flaky-course" not in suggested and suggested  # the other sources still suggest
+    comp = client.get("/api/v1/frameworks/kbp-sample/competencies/planning-own-work?lang=en")
+    assert comp.status_code == 200
+    assert comp.get_json()["activities"] and "flaky-course" not in {a["id"] for a in comp.get_json()["activities"]}
+    assert client.get("/frameworks/kbp-sample/planning-own-work").status_code == 200
+    page = client.get(f"/plans/{plan['id']}/activities")
+    assert page.status_code == 200
+
+    record = plugin_record(admin, "runtime_failures")
+    expected = "ConnectionError: the course catalogue server did not answer" if breakage == "raise" else "not a core.model.Activity"
+    assert any("flaky-catalogue" in p and expected in p for p in record["problems"]), record
+    assert expected in admin.get("/plugins").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("breakage,expected", [("raise", "KeyError"), ("text", "returned a str, not bytes")])
+def test_a_failing_exporter_answers_json_naming_it_and_its_plugin(flaky, breakage, expected):
+    admin, client, plan = flaky
+    assert client.get(f"/api/v1/plans/{plan['id']}/export/flaky-text").get_data() == plan["id"].encode()
+    runtime_failures.BROKEN["exporter"] = breakage
+    for url, exporter in ((f"/api/v1/plans/{plan['id']}/export/flaky-text", "flaky-text"),
+                          ("/api/v1/frameworks/kbp-sample/export/flaky-framework", "flaky-framework")):
+        response = client.get(url)
+        assert response.status_code == 500
+        body = response.get_json()
+        assert body["code"] == "exporter_failed"
+        assert f"'{exporter}'" in body["message"] and "'runtime_failures'" in body["message"]
+        record = plugin_record(admin, "runtime_failures")
+        assert any(exporter in p and expected in p for p in record["problems"]), record
+    page = admin.get("/plugins").get_data(as_text=True)
+    assert "flaky-framework" in page and expected.split(":")[0] in page
+
+
+# --------------------------------------------------------------------------- what hooks return
+
+from tests.plugins import bad_returns  # noqa: E402
+
+
+@pytest.mark.parametrize("case", sorted(bad_returns.CASES))
+def test_what_a_hook_or_source_returns_is_validated(case, make_app, app_works):
+    client = make_app(PLUGINS=["bad_returns=tests.plugins.bad_returns"], BAD_RETURN=case).test_client()
+    record = plugin_record(client, "bad_returns")
+    assert record["state"] == "failed", record
+    expected = bad_returns.CASES[case]
+    for text in [expected] if isinstance(expected, str) else expected:
+        assert text in record["reason"]
+    assert "more problem" not in record["reason"]
+    app_works(client)
+
+
+def test_a_valid_source_of_the_same_plugin_is_active(make_app):
+    client = make_app(PLUGINS=["bad_returns=tests.plugins.bad_returns"], BAD_RETURN="").test_client()
+    assert plugin_record(client, "bad_returns")["state"] == "active"

@@ -1,0 +1,47 @@
+"""A plugin whose source and exporters load fine but fail at request time once :data:`BROKEN` is set:
+the source raises (or returns dicts), the exporters raise or return text instead of bytes."""
+from core import hookimpl
+from core.model import ActivitySource, Exporter
+
+COMPETENCY = "kbp-sample:planning-own-work"
+BROKEN = {"source": "", "exporter": ""}  # "" | "raise" | "dicts" / "raise" | "text"
+
+
+class FlakyCatalogue(ActivitySource):
+    id, title, domain, source_language, writable = "flaky-catalogue", "Flaky catalogue", "runtime_failures", "en", False
+
+    def activities(self):
+        return [{"id": "flaky-course", "competencies": [COMPETENCY], "title": "Flaky course",
+                 "description": "Works until the catalogue server goes down.", "kind": "training", "effort": "days"}]
+
+    def for_competencies(self, competency_ids):
+        if BROKEN["source"] == "raise":
+            raise ConnectionError("the course catalogue server did not answer")
+        if BROKEN["source"] == "dicts":
+            return [dict(a) for a in self.activities()]
+        return super().for_competencies(competency_ids)
+
+
+class FlakyExporter(Exporter):
+    id, title, subject, media_type, extension, domain = "flaky-text", "Flaky text", "plan", "text/plain", "txt", "runtime_failures"
+
+    def export(self, document, locale):
+        if BROKEN["exporter"] == "raise":
+            raise KeyError("competencies")
+        if BROKEN["exporter"] == "text":
+            return "a str, not bytes"
+        return document["id"].encode()
+
+
+class FlakyFrameworkExporter(FlakyExporter):
+    id, subject = "flaky-framework", "framework"
+
+
+@hookimpl
+def kbp_activity_sources():
+    return [FlakyCatalogue()]
+
+
+@hookimpl
+def kbp_exporters():
+    return [FlakyExporter(), FlakyFrameworkExporter()]
