@@ -5,6 +5,8 @@ from core.model import ActivitySource, Exporter
 
 COMPETENCY = "kbp-sample:planning-own-work"
 BROKEN = {"source": "", "exporter": ""}  # "" | "raise" | "dicts" / "raise" | "text"
+#: (exporter subject, document, locale) of every export call, for tests of the exporter input documents
+RECEIVED: list[tuple[str, dict, str]] = []
 
 
 class FlakyCatalogue(ActivitySource):
@@ -26,6 +28,7 @@ class FlakyExporter(Exporter):
     id, title, subject, media_type, extension, domain = "flaky-text", "Flaky text", "plan", "text/plain", "txt", "runtime_failures"
 
     def export(self, document, locale):
+        RECEIVED.append((self.subject, document, locale))
         if BROKEN["exporter"] == "raise":
             raise KeyError("competencies")
         if BROKEN["exporter"] == "text":
@@ -37,6 +40,10 @@ class FlakyFrameworkExporter(FlakyExporter):
     id, subject = "flaky-framework", "framework"
 
 
+class FlakyGuideExporter(FlakyExporter):
+    id, subject = "flaky-guide", "dialogue_guide"
+
+
 @hookimpl
 def kbp_activity_sources():
     return [FlakyCatalogue()]
@@ -44,4 +51,4 @@ def kbp_activity_sources():
 
 @hookimpl
 def kbp_exporters():
-    return [FlakyExporter(), FlakyFrameworkExporter()]
+    return [FlakyExporter(), FlakyFrameworkExporter(), FlakyGuideExporter()]
