@@ -212,3 +212,11 @@ def test_what_a_hook_or_source_returns_is_validated(case, make_app, app_works):
 def test_a_valid_source_of_the_same_plugin_is_active(make_app):
     client = make_app(PLUGINS=["bad_returns=tests.plugins.bad_returns"], BAD_RETURN="").test_client()
     assert plugin_record(client, "bad_returns")["state"] == "active"
+
+
+def test_a_hook_without_hookimpl_is_reported_like_a_misspelt_one(make_app, app_works):
+    client = make_app(PLUGINS=["unmarked_hook=tests.plugins.unmarked_hook"]).test_client()
+    record = plugin_record(client, "unmarked_hook")
+    assert record["state"] == "failed"
+    assert "'kbp_frameworks' is not marked as a hook" in record["reason"] and "@hookimpl" in record["reason"]
+    app_works(client)
