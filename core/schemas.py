@@ -189,6 +189,7 @@ class ExporterMetaSchema(_Strict):
     media_type = fields.String(required=True, validate=validate.Regexp(r"^[\w.+-]+/[\w.+-]+$"))
     extension = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9]+$"))
     domain = fields.String(required=True, validate=slug)
+    source_language = fields.String(load_default="en", validate=locale_code)
 
 
 class LocaleDirSchema(_Strict):
@@ -254,7 +255,7 @@ def activity_objects_problems(items: Iterable[Any]) -> list[str]:
 
 def object_meta(obj: Any, schema: Schema) -> dict:
     """Read the declared attributes of a behaviour object and validate them with ``schema``."""
-    data = {name: getattr(obj, name, None) for name in schema.fields}
+    data = {name: getattr(obj, name) for name in schema.fields if getattr(obj, name, None) is not None}
     return schema.load(data)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import os
 import shutil
 import sys
@@ -206,7 +207,7 @@ def install_dist(site: Path, monkeypatch, name: str, version: str, plugins: dict
     """Install a distribution ``name`` declaring ``plugins`` (``{entry-point name: module}``) in the
     group ``kbp.plugins``, the way pip would: a ``<name>-<version>.dist-info`` folder with
     ``METADATA`` and ``entry_points.txt`` in ``site``, which is put on ``sys.path``."""
-    info = site / f"{name}-{version}.dist-info"
+    info = site / f"{re.sub(r'[-_.]+', '_', name)}-{version}.dist-info"  # as pip names it
     info.mkdir(parents=True)
     (info / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: A third-party KBP plugin (test)\n",

@@ -220,3 +220,15 @@ def test_a_hook_without_hookimpl_is_reported_like_a_misspelt_one(make_app, app_w
     assert record["state"] == "failed"
     assert "'kbp_frameworks' is not marked as a hook" in record["reason"] and "@hookimpl" in record["reason"]
     app_works(client)
+
+
+def test_english_pages_show_the_lindelow_source_title_in_english(make_app, lindelow_licence):
+    app = make_app()
+    registry = app.extensions["kbp"].registry
+    assert registry.entitlements.install(registry.frameworks[LINDELOW], lindelow_licence).ok
+    client = app.test_client()
+    english = client.get(f"/frameworks/{LINDELOW}/strukturerad?lang=en").get_data(as_text=True)
+    assert "Malin Lindelöw: development activities" in english
+    assert "utvecklingsaktiviteter" not in english
+    swedish = client.get(f"/frameworks/{LINDELOW}/strukturerad?lang=sv").get_data(as_text=True)
+    assert "Malin Lindelöw: utvecklingsaktiviteter" in swedish
