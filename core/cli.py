@@ -95,9 +95,12 @@ def plugins_list(ctx: click.Context) -> None:
         rows.append(
             (rec["name"], rec["version"] or "-", _("yes") if rec["enabled"] else _("no"), rec["state"], rec["reason"] or "")
         )
+    problems = {rec["name"]: rec.get("problems") or [] for rec in state.plugin_listing()}
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    for row in rows:  # the reason in full, never cut: it says what to fix
+        click.echo(("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]).rstrip())
+        for problem in problems.get(row[0], []):
+            click.echo("    " + _("problem: %(problem)s", problem=problem))
 
 
 def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
@@ -115,9 +118,15 @@ def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
         )
     set_enabled(Storage(app.config["DATA_DIR"]), name, enabled)
     if enabled:
-        click.echo(_("Plugin '%(name)s' enabled. Restart the server to load it.", name=name))
+        click.echo(_("Plugin '%(name)s' enabled in the data folder %(folder)s. Restart the server to load it.",
+                     name=name, folder=app.config["DATA_DIR"]))
     else:
-        click.echo(_("Plugin '%(name)s' disabled. Restart the server to unload it.", name=name))
+        click.echo(_("Plugin '%(name)s' disabled in the data folder %(folder)s. Restart the server to unload it.",
+                     name=name, folder=app.config["DATA_DIR"]))
+    demo_folder = os.path.join(app.config["DATA_DIR"], "demo")
+    if not app.config.get("DEMO") and os.path.isdir(demo_folder):
+        click.echo(_("The demo (kbp serve --demo) keeps its own data folder: add --demo to change it there too, "
+                     "e.g. kbp --demo plugins disable %(name)s.", name=name))
 
 
 @plugins.command("enable")
@@ -134,6 +143,23 @@ def plugins_enable(ctx: click.Context, name: str) -> None:
 def plugins_disable(ctx: click.Context, name: str) -> None:
     """Disable plugin NAME: it is not even imported at the next start."""
     _set_enabled(ctx, name, False)
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--source-language", default="en", show_default=True, metavar="LOCALE",
+              help="The language you write the plugin's text in (e.g. sv).")
+@click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to create the package folder kbp-NAME.")
+def plugins_new(name: str, source_language: str, output_dir: str) -> None:
+    """Create a pip-installable plugin package kbp-NAME: one example of each hook, locales, README, tests."""
+    from core import scaffold
+
+    try:
+        folder = scaffold.new_plugin(name, output_dir, source_language)
+    except scaffold.ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Created %(folder)s. Next: pip install -e %(folder)s && pytest %(folder)s/tests", folder=folder))
 
 
 # ----------------------------------------------------------------------------- i18n
@@ -279,6 +305,36 @@ def users_create(ctx: click.Context, username: str, role: str, person_email: str
     click.echo(_("Account %(name)s created with the role %(role)s.", name=record["username"], role=role))
     if not password_stdin:
         click.echo(_("Password (shown once, change it after signing in): %(password)s", password=password))
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens for scripts (also on /me)."""
+
+
+@tokens_group.command("create")
+@click.option("--user", "username", required=True, help="The account the token acts for (its sign-in name).")
+@click.option("--name", "token_name", default="cli", show_default=True, help="A label to recognise the token by on /me.")
+@click.option("--role", default=None, type=click.Choice(["admin", "coach", "employee"]),
+              help="A lower role than the account's, to limit what the script may do.")
+@click.pass_context
+def tokens_create(ctx: click.Context, username: str, token_name: str, role: str | None) -> None:
+    """Create an API token and print it (once) on standard output, for `Authorization: Bearer …`."""
+    from core import audit, auth
+
+    app = make_app(ctx)
+    storage = app.extensions["kbp"].storage
+    found = storage.collection(auth.ACCOUNTS).find(username=auth.normalise_username(username))
+    if not found or not found[0].get("active", True):
+        raise click.ClickException(_("There is no active account '%(name)s' (kbp users create makes one).", name=username))
+    try:
+        record, token = auth.create_token(storage, found[0], token_name, role)
+    except auth.AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(storage, "create", "token", record["id"], actor="cli")
+    click.echo(_("Token '%(name)s' created for %(user)s; it is shown only now.", name=token_name, user=found[0]["username"]),
+               err=True)
+    click.echo(token)
 
 
 @main.group("people")
