@@ -175,24 +175,53 @@ plugin_option = click.option(
 )
 
 
-def _domains(ctx: click.Context, plugin: str | None):
+output_dir_option = click.option(
+    "--output-dir", "output_dir", type=click.Path(file_okay=False), default=None,
+    help="Keep the catalogs in this folder instead of the plugin's locales/ (for a plugin installed from a wheel).")
+
+
+def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = None, writes: bool = False):
+    import dataclasses
+    import shutil
+    from pathlib import Path
+
     from core import translations
 
     app = make_app(ctx)
     try:
-        return translations.all_domains(app, plugin)
+        domains = translations.all_domains(app, plugin)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    if output_dir:
+        if len(domains) != 1:
+            raise click.ClickException(_("--output-dir needs --plugin NAME: one domain's catalogs per folder."))
+        target = Path(output_dir)
+        for po in domains[0].folder.glob(f"*/LC_MESSAGES/{domains[0].domain}.po"):
+            copy = target / po.relative_to(domains[0].folder)
+            if not copy.exists():  # start from the installed catalogs, never overwrite the author's work
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(po, copy)
+        return [dataclasses.replace(domains[0], folder=target)]
+    if writes:
+        for dom in domains:
+            installed = any(part in ("site-packages", "dist-packages") for part in dom.folder.parts)
+            if installed or not os.access(dom.folder, os.W_OK):
+                raise click.ClickException(_(
+                    "The catalogs of '%(name)s' are in %(folder)s, inside an installed package: changes there are lost "
+                    "on the next install. Work on an editable install of the plugin's source (pip install -e), or pass "
+                    "--output-dir DIR.", name=dom.name, folder=dom.folder))
+    return domains
 
 
 @i18n_group.command("extract")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_extract(ctx: click.Context, plugin: str | None) -> None:
+def i18n_extract(ctx: click.Context, plugin: str | None, output_dir: str | None) -> None:
     """Extract translatable text into each domain's .pot template."""
     from core import translations
 
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir, writes=True):
         catalog = translations.extract(dom)
         click.echo(
             ngettext("%(domain)s: %(num)d message -> %(path)s", "%(domain)s: %(num)d messages -> %(path)s",
@@ -202,12 +231,13 @@ def i18n_extract(ctx: click.Context, plugin: str | None) -> None:
 
 @i18n_group.command("update")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_update(ctx: click.Context, plugin: str | None) -> None:
+def i18n_update(ctx: click.Context, plugin: str | None, output_dir: str | None) -> None:
     """Extract, then merge new and changed text into every .po catalog (changed entries become fuzzy)."""
     from core import translations
 
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir, writes=True):
         translations.extract(dom)
         for path in translations.update(dom):
             click.echo(_("updated %(path)s", path=path))
@@ -216,8 +246,9 @@ def i18n_update(ctx: click.Context, plugin: str | None) -> None:
 @i18n_group.command("init")
 @click.argument("locale")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_init(ctx: click.Context, locale: str, plugin: str | None) -> None:
+def i18n_init(ctx: click.Context, locale: str, plugin: str | None, output_dir: str | None) -> None:
     """Start catalogs for a new language LOCALE (e.g. nb) in every domain."""
     import re
 
@@ -225,7 +256,7 @@ def i18n_init(ctx: click.Context, locale: str, plugin: str | None) -> None:
 
     if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", locale):
         raise click.BadParameter(_("Use a locale code such as 'nb', 'fi' or 'pt_BR'."), param_hint="LOCALE")
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir, writes=True):
         path = translations.init(dom, locale)
         if path is None:
             click.echo(_("%(domain)s: %(locale)s exists already or is the source language; skipped", domain=dom.domain, locale=locale))
@@ -235,13 +266,14 @@ def i18n_init(ctx: click.Context, locale: str, plugin: str | None) -> None:
 
 @i18n_group.command("compile")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_compile(ctx: click.Context, plugin: str | None) -> None:
+def i18n_compile(ctx: click.Context, plugin: str | None, output_dir: str | None) -> None:
     """Compile every .po catalog into the .mo file the server reads."""
     from core import translations
 
     count = 0
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir):
         count += len(translations.compile_all(dom))
     click.echo(ngettext("compiled %(num)d catalog", "compiled %(num)d catalogs", count))
 

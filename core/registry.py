@@ -260,7 +260,30 @@ def build_registry(manager: PluginManager, config: Any) -> Registry:
             manager.fail(name, "Duplicate id: " + "; ".join(clashes) + f" — plugin '{name}' was skipped.")
             continue
         _commit(registry, staged, name)
+    _warn_unknown_competencies(registry)
     return registry
+
+
+def _warn_unknown_competencies(registry: Registry) -> None:
+    """Warn (on /plugins) about questions and read-only activities whose competencies no installed
+    framework has: a typo, or a framework that is not installed or is disabled."""
+    for qs in registry.question_sets.values():
+        unknown = sorted({q.competency for q in qs.questions if q.competency not in registry.competencies})
+        if unknown:
+            registry.problem(qs.plugin, f"warning: question set '{qs.id}' refers to competencies no installed framework "
+                                        f"has (not shown): {', '.join(unknown)}")
+    for source in registry.activity_sources.values():
+        if source.writable:
+            continue  # people edit these in KBP, which checks the competencies there
+        try:
+            activities = source.loaded()
+        except Exception:  # noqa: BLE001 - validated at start-up; a later failure is reported when it happens
+            continue
+        unknown = sorted({c for a in activities for c in a.competencies if c not in registry.competencies})
+        if unknown:
+            registry.problem(registry.owner.get(("activity source", source.id), ""),
+                             f"warning: activity source '{source.id}' refers to competencies no installed framework "
+                             f"has: {', '.join(unknown)}")
 
 
 def _commit(registry: Registry, staged: _Staged, name: str) -> None:

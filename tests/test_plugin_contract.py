@@ -232,3 +232,16 @@ def test_english_pages_show_the_lindelow_source_title_in_english(make_app, linde
     assert "utvecklingsaktiviteter" not in english
     swedish = client.get(f"/frameworks/{LINDELOW}/strukturerad?lang=sv").get_data(as_text=True)
     assert "Malin Lindelöw: utvecklingsaktiviteter" in swedish
+
+
+def test_references_to_unknown_competencies_are_warned_on_the_plugins_page(make_app):
+    app = make_app(PLUGINS=["typos=tests.plugins.typos"])
+    record = plugin_record(app.test_client(), "typos")
+    assert record["state"] == "active", record
+    problems = " ".join(record["problems"])
+    assert "question set 'typos-questions' refers to competencies no installed framework has" in problems
+    assert "kbp-sample:planing-own-work" in problems and "nowhere:thing" in problems
+    assert "kbp-sample:active-listening" not in problems
+    assert "activity source 'typos' refers to competencies" in problems and "kbp-sample:lisening" in problems
+    assert "kbp-sample:planing-own-work" in app.test_client().get("/plugins").get_data(as_text=True)
+    assert plugin_record(app.test_client(), "sample_framework")["problems"] == []

@@ -147,3 +147,57 @@ def test_an_incompatible_plugin_api_version_fails_naming_both(acme, make_app):
     record = plugin_record(make_app().test_client(), "acme")
     assert record["state"] == "failed"
     assert "supports KBP plugin API version 2, 3" in record["reason"] and "plugin API version 1" in record["reason"]
+
+
+# --------------------------------------------------------------------------- translating the plugin
+
+from babel.messages.pofile import read_po  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from core.cli import main  # noqa: E402
+
+
+def msgids(path: Path) -> set[str]:
+    with path.open("rb") as fh:
+        return {m.id for m in read_po(fh) if m.id}
+
+
+def test_i18n_extract_finds_the_plugins_python_strings_and_init_refreshes_first(acme, tmp_path):
+    data = ["--data-dir", str(tmp_path / "data")]
+    extracted = CliRunner().invoke(main, [*data, "i18n", "extract", "--plugin", "acme"])
+    assert extracted.exit_code == 0, extracted.output
+    pot = acme["src"] / "acme_kbp" / "locales" / "acme_kbp.pot"
+    found = msgids(pot)
+    # N_() in Python: titles of the question set, the sources and the exporters; content of the hooks is
+    # translated at run time but is plain data, so the marked titles are what extraction must find
+    assert {"Acme coaching questions", "Acme mentoring", "Acme course catalogue", "Acme plain text"} <= found
+
+    plugin = acme["src"] / "acme_kbp" / "plugin.py"
+    plugin.write_text(plugin.read_text(encoding="utf-8").replace('N_("Acme mentoring")', 'N_("Acme mentoring programme")'),
+                      encoding="utf-8")
+    for name in [m for m in sys.modules if m.startswith("acme_kbp")]:
+        del sys.modules[name]
+    made = CliRunner().invoke(main, [*data, "i18n", "init", "nb", "--plugin", "acme"])
+    assert made.exit_code == 0, made.output
+    assert "Acme mentoring programme" in msgids(acme["src"] / "acme_kbp" / "locales" / "nb" / "LC_MESSAGES" / "acme_kbp.po")
+
+
+def test_catalogs_of_a_plugin_installed_from_a_wheel(acme, tmp_path, monkeypatch):
+    import shutil
+
+    installed = tmp_path / "lib" / "site-packages"
+    shutil.copytree(acme["src"] / "acme_kbp", installed / "acme_kbp")
+    monkeypatch.syspath_prepend(str(installed))
+    for name in [m for m in sys.modules if m.startswith("acme_kbp")]:
+        monkeypatch.delitem(sys.modules, name)
+    data = ["--data-dir", str(tmp_path / "data")]
+    refused = CliRunner().invoke(main, [*data, "i18n", "update", "--plugin", "acme"])
+    assert refused.exit_code != 0
+    assert "pip install -e" in refused.output and "--output-dir" in refused.output
+
+    work = tmp_path / "acme-catalogs"
+    done = CliRunner().invoke(main, [*data, "i18n", "update", "--plugin", "acme", "--output-dir", str(work)])
+    assert done.exit_code == 0, done.output
+    po = work / "sv" / "LC_MESSAGES" / "acme_kbp.po"
+    assert "Acme mentoring" in msgids(po) and "Acme course catalogue" in msgids(po)
+    assert not (installed / "acme_kbp" / "locales" / "acme_kbp.pot").exists()  # the installed package is untouched
