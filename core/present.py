@@ -59,6 +59,7 @@ class Presenter:
         return {
             "id": q.id,
             "question_set": qs.id,
+            "question_set_title": self.tr(qs.title, qs.text),
             "kind": q.kind,
             "text": self.tr(q.text, qs.text),
             "direction": q.direction,

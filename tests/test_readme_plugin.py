@@ -66,6 +66,9 @@ msgstr "Acme ren text"
 
 msgid "Code review"
 msgstr "Kodgranskning"
+
+msgid "Acme coaching questions"
+msgstr "Acmes coachande frågor"
 '''
 
 
@@ -127,6 +130,7 @@ def test_the_readme_plugin_is_active_and_serves_everything(acme, make_app, ui_lo
     # the source's title, translated in the plugin's domain, on the competency page
     page_sv = client.get("/frameworks/acme/code-review?lang=sv").get_data(as_text=True)
     assert "Acmes kurskatalog" in page_sv and "acme-courses" not in page_sv
+    assert "Acmes coachande frågor" in page_sv  # the question set's title, in the plugin's domain
     page_en = client.get("/frameworks/acme/code-review?lang=en").get_data(as_text=True)
     assert "Acme course catalogue" in page_en
 
