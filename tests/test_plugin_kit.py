@@ -2,7 +2,9 @@
 pass with KBP's pytest fixtures, and which ``kbp plugins list`` then shows as active."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -91,3 +93,39 @@ def test_plugins_list_shows_the_whole_reason_and_disable_names_the_data_folder(t
     disabled = CliRunner().invoke(main, ["--data-dir", str(data), "plugins", "disable", "bad_returns"])
     assert disabled.exit_code == 0, disabled.output
     assert str(data) in disabled.output and "--demo" in disabled.output
+
+
+def readme_block_after(heading: str, lang: str = "sh") -> str:
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(heading)
+    block = text.index(f"```{lang}\n", start) + len(f"```{lang}\n")
+    return text[block:text.index("```", block)]
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+def test_the_readmes_curl_example_works_against_a_running_server(tmp_path, make_app):
+    """The README's two lines, run by a shell as written (only the address is this test server's)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    data = str(tmp_path / "data")
+    made = CliRunner().invoke(main, ["--data-dir", data, "users", "create", "--username", "admin@example.org", "--role", "admin"])
+    assert made.exit_code == 0, made.output
+    server = make_server("127.0.0.1", 0, make_app(DATA_DIR=data))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        script = readme_block_after("### Scripts and the API: tokens").replace(
+            "http://127.0.0.1:5000", f"http://127.0.0.1:{server.server_port}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KBP_")}
+        env.update(KBP_DATA_DIR=data, KBP_LOCALE="en",
+                   PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
+        done = run(["bash", "-euo", "pipefail", "-c", script], env=env)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    plugins = json.loads(done.stdout)
+    assert {"sample_framework", "malin_lindelow"} <= {p["name"] for p in plugins}
