@@ -245,3 +245,19 @@ def test_references_to_unknown_competencies_are_warned_on_the_plugins_page(make_
     assert "activity source 'typos' refers to competencies" in problems and "kbp-sample:lisening" in problems
     assert "kbp-sample:planing-own-work" in app.test_client().get("/plugins").get_data(as_text=True)
     assert plugin_record(app.test_client(), "sample_framework")["problems"] == []
+
+
+def test_an_imported_framework_with_a_builtin_id_fails_the_import_not_the_builtin(make_app, tmp_path):
+    """The Moodle CSV of the sample framework, dropped into the import folder: the import is the newcomer."""
+    exported = make_app().test_client().get("/api/v1/frameworks/kbp-sample/export/moodle-csv?lang=en")
+    assert exported.status_code == 200
+    folder = tmp_path / "moodle"
+    folder.mkdir()
+    (folder / "sample.csv").write_bytes(exported.get_data().replace(b"Sample", b"IMPOSTOR Sample"))
+    client = make_app(MOODLE_IMPORT_DIR=str(folder)).test_client()
+    record = plugin_record(client, "moodle_csv_import")
+    assert record["state"] == "failed"
+    assert "framework id 'kbp-sample' is reserved for the built-in plugin 'sample_framework'" in record["reason"]
+    assert "'moodle_csv_import'" in record["reason"]
+    assert plugin_record(client, "sample_framework")["state"] == "active"
+    sample_served_content(client, "framework")
