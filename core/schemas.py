@@ -7,6 +7,7 @@ the OpenAPI document. Names are unique on purpose: apispec keys components by cl
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any, Iterable
 
 from marshmallow import (
@@ -240,12 +241,22 @@ def activity_object_problems(item: Any, label: str | None = None) -> list[str]:
     return [f"{name}.{field}: {message}" for field, message in _activity_field_problems(item)]
 
 
+#: Activity objects found valid, by identity: sources hand back the same objects request after
+#: request, so each is checked once (entries vanish with their objects)
+_checked: "weakref.WeakValueDictionary[int, model.Activity]" = weakref.WeakValueDictionary()
+
+
 def activity_objects_problems(items: Iterable[Any]) -> list[str]:
     """:func:`activity_object_problems` of every item of a list, and duplicate ids."""
     problems: list[str] = []
     seen: set[str] = set()
     for index, item in enumerate(items, start=1):
-        problems += activity_object_problems(item, str(index))
+        if _checked.get(id(item)) is not item:
+            found = activity_object_problems(item, str(index))
+            if found:
+                problems += found
+            else:
+                _checked[id(item)] = item
         ident = getattr(item, "id", None)
         if isinstance(item, model.Activity) and ident in seen:
             problems.append(f"activity '{ident}': the id appears twice")
