@@ -115,14 +115,14 @@ def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
             _("There is no plugin '%(name)s'. Known plugins: %(known)s.", name=name, known=", ".join(sorted(known)))
         )
     set_enabled(open_store(config), name, enabled)
+    where = (_("the PostgreSQL database (KBP_DATABASE_URL)") if config.get("DATABASE_URL")
+             else _("the data folder %(folder)s", folder=config["DATA_DIR"]))
     if enabled:
-        click.echo(_("Plugin '%(name)s' enabled in the data folder %(folder)s. Restart the server to load it.",
-                     name=name, folder=app.config["DATA_DIR"]))
+        click.echo(_("Plugin '%(name)s' enabled in %(where)s. Restart the server to load it.", name=name, where=where))
     else:
-        click.echo(_("Plugin '%(name)s' disabled in the data folder %(folder)s. Restart the server to unload it.",
-                     name=name, folder=app.config["DATA_DIR"]))
-    demo_folder = os.path.join(app.config["DATA_DIR"], "demo")
-    if not app.config.get("DEMO") and os.path.isdir(demo_folder):
+        click.echo(_("Plugin '%(name)s' disabled in %(where)s. Restart the server to unload it.", name=name, where=where))
+    demo_folder = os.path.join(config["DATA_DIR"], "demo")
+    if not config.get("DATABASE_URL") and not config.get("DEMO") and os.path.isdir(demo_folder):
         click.echo(_("The demo (kbp serve --demo) keeps its own data folder: add --demo to change it there too, "
                      "e.g. kbp --demo plugins disable %(name)s.", name=name))
 

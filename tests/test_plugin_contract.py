@@ -11,7 +11,6 @@ import frameworks.malin_lindelow as lindelow
 from core.licensing import generate_keypair, issue_licence
 from core.plugins import set_enabled
 from core.registry import RESERVED, RESERVED_IDS
-from core.storage import Storage
 from tests.conftest import install_dist, plugin_record
 from tests.plugins import clash
 
@@ -81,11 +80,11 @@ def test_a_newcomer_never_takes_an_id_of_a_builtin(kind, name, make_app, tmp_pat
 
 @pytest.mark.parametrize("state", ["disabled", "unlicensed"])
 @pytest.mark.parametrize("kind", ["licensed_framework", "licensed_question_set", "licensed_source"])
-def test_licensed_ids_are_never_served_by_another_plugin(kind, state, make_app, data_dir, tmp_path, monkeypatch):
+def test_licensed_ids_are_never_served_by_another_plugin(kind, state, make_app, app_store, tmp_path, monkeypatch):
     """Whether Lindelöw is disabled or installed without a licence, nobody else serves its ids."""
     install_dist(tmp_path / "site", monkeypatch, "acme_clash", "0.1", {"aaa_clash": "tests.plugins.clash"})
     if state == "disabled":
-        set_enabled(Storage(str(data_dir)), "malin_lindelow", False)
+        set_enabled(app_store, "malin_lindelow", False)
     client = make_app(CLASH_KIND=kind).test_client()
 
     newcomer = plugin_record(client, "aaa_clash")
