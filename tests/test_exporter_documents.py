@@ -74,3 +74,16 @@ def test_what_an_exporter_really_receives_fits_the_schemas(make_app, monkeypatch
         testing.validate_document(subject, document)
     plan_doc = runtime_failures.RECEIVED[0][1]
     assert plan_doc["questions"] and plan_doc["activities"] and plan_doc["follow_up_date"] == "2030-01-31"
+
+
+def test_the_fixture_clients_have_their_roles(kbp_client, kbp_coach_client, kbp_employee_client, kbp_plan):
+    roles = [c.get("/api/v1/me").get_json()["account"]["role"] for c in (kbp_client, kbp_coach_client, kbp_employee_client)]
+    assert roles == ["admin", "coach", "employee"]
+    assert kbp_client.get("/plugins").status_code == 200
+    assert kbp_coach_client.get("/plugins").status_code == 403
+    assert kbp_employee_client.get("/plugins").status_code == 403
+    mine = {p["id"] for p in kbp_employee_client.get("/api/v1/plans").get_json()}
+    assert kbp_plan["id"] in mine
+    assert kbp_employee_client.person["id"] == kbp_plan["person_id"]
+    response = kbp_employee_client.post(f"/api/v1/plans/{kbp_plan['id']}/agree", json={"version": kbp_plan["version"]})
+    assert response.status_code == 200, response.get_json()  # a write: the CSRF token is set

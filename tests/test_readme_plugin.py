@@ -205,3 +205,18 @@ def test_catalogs_of_a_plugin_installed_from_a_wheel(acme, tmp_path, monkeypatch
     po = work / "sv" / "LC_MESSAGES" / "acme_kbp.po"
     assert "Acme mentoring" in msgids(po) and "Acme course catalogue" in msgids(po)
     assert not (installed / "acme_kbp" / "locales" / "acme_kbp.pot").exists()  # the installed package is untouched
+
+
+def test_plugin_settings_come_from_the_toml_file_too(acme, make_app, monkeypatch, tmp_path):
+    courses = Path(os.environ["KBP_ACME_COURSES_CSV"])
+    monkeypatch.delenv("KBP_ACME_COURSES_CSV")
+    config = tmp_path / "kbp.toml"
+    config.write_text(f'[acme]\ncourses_csv = "{courses}"\n', encoding="utf-8")
+    monkeypatch.setenv("KBP_CONFIG", str(config))
+    client = make_app().test_client()
+    review = client.get("/api/v1/frameworks/acme/competencies/code-review?lang=en").get_json()
+    assert "review-course" in {a["id"] for a in review["activities"]}
+    monkeypatch.delenv("KBP_CONFIG")
+    without = make_app(DATA_DIR=str(tmp_path / "other")).test_client()
+    review = without.get("/api/v1/frameworks/acme/competencies/code-review?lang=en").get_json()
+    assert "review-course" not in {a["id"] for a in review["activities"]}  # no setting, no courses
