@@ -97,7 +97,8 @@ def test_licensed_ids_are_never_served_by_another_plugin(kind, state, make_app, 
     assert response.status_code in (403, 404)
     assert clash.MARK not in response.get_data(as_text=True)
     assert clash.MARK not in client.get(f"/frameworks/{LINDELOW}/strukturerad").get_data(as_text=True)
-    search = client.get("/api/v1/activities?q=IMPOSTOR")
+    search = client.get("/api/v1/activities/search?q=IMPOSTOR")
+    assert search.status_code == 200
     assert clash.MARK not in search.get_data(as_text=True)
 
 
@@ -131,7 +132,7 @@ from tests.plugins import runtime_failures  # noqa: E402
 
 @pytest.fixture
 def flaky(make_app, monkeypatch):
-    monkeypatch.setattr(runtime_failures, "BROKEN", {"source": "", "exporter": ""})
+    monkeypatch.setattr(runtime_failures, "BROKEN", {"source": "", "exporter": "", "search": ""})
     app = make_app(PLUGINS=["runtime_failures=tests.plugins.runtime_failures"])
     admin = app.test_client()
     assert plugin_record(admin, "runtime_failures")["state"] == "active"
@@ -260,3 +261,21 @@ def test_an_imported_framework_with_a_builtin_id_fails_the_import_not_the_builti
     assert "'moodle_csv_import'" in record["reason"]
     assert plugin_record(client, "sample_framework")["state"] == "active"
     sample_served_content(client, "framework")
+
+
+def test_a_source_failing_while_it_is_searched_leaves_the_search_working(flaky, monkeypatch):
+    admin, client, plan = flaky
+    monkeypatch.setattr(runtime_failures, "REVISION", {"n": 0})
+
+    def found(query: str) -> set[str]:
+        response = client.get(f"/api/v1/activities/search?q={query}&lang=en")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return {hit["id"] for hit in response.get_json()["results"]}
+
+    assert "changing-course" in found("course")
+    runtime_failures.BROKEN["search"] = "raise"
+    runtime_failures.REVISION["n"] += 1  # the source changed: the search reads it again, and it fails
+    assert "flaky-course" in found("course")  # the other sources are still searched
+    assert client.get("/activities?q=course").status_code == 200
+    record = plugin_record(admin, "runtime_failures")
+    assert any("changing-catalogue" in p and "the catalogue server timed out" in p for p in record["problems"]), record

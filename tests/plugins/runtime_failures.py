@@ -4,7 +4,8 @@ from core import hookimpl
 from core.model import ActivitySource, Exporter
 
 COMPETENCY = "kbp-sample:planning-own-work"
-BROKEN = {"source": "", "exporter": ""}  # "" | "raise" | "dicts" / "raise" | "text"
+BROKEN = {"source": "", "exporter": "", "search": ""}  # "" | "raise" | "dicts" / "raise" | "text" / "" | "raise"
+REVISION = {"n": 0}
 #: (exporter subject, document, locale) of every export call, for tests of the exporter input documents
 RECEIVED: list[tuple[str, dict, str]] = []
 
@@ -22,6 +23,24 @@ class FlakyCatalogue(ActivitySource):
         if BROKEN["source"] == "dicts":
             return [dict(a) for a in self.activities()]
         return super().for_competencies(competency_ids)
+
+
+class ChangingCatalogue(ActivitySource):
+    """A source that changes while the app runs (it has a revision), read afresh when it does."""
+
+    id, title, domain, source_language, writable = "changing-catalogue", "Changing catalogue", "runtime_failures", "en", False
+
+    def revision(self):
+        return REVISION["n"]
+
+    def activities(self):
+        return [{"id": "changing-course", "competencies": [COMPETENCY], "title": "Changing course",
+                 "description": "Read from a catalogue server that sometimes fails.", "kind": "training", "effort": "days"}]
+
+    def loaded(self):
+        if BROKEN["search"] == "raise":
+            raise ConnectionError("the catalogue server timed out")
+        return super().loaded()
 
 
 class FlakyExporter(Exporter):
@@ -46,7 +65,7 @@ class FlakyGuideExporter(FlakyExporter):
 
 @hookimpl
 def kbp_activity_sources():
-    return [FlakyCatalogue()]
+    return [FlakyCatalogue(), ChangingCatalogue()]
 
 
 @hookimpl
