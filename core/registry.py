@@ -208,7 +208,29 @@ def _load(what: str, schema, data: Any):
     except ValidationError as exc:
         ident = data.get("id") if isinstance(data, dict) else None
         label = f"{what} '{ident}'" if ident else what
-        raise ContentError(f"{label} is invalid: {schemas.format_errors(exc.messages)}") from None
+        raise ContentError(f"{label} is invalid: {schemas.format_errors(_name_items(exc.messages, data))}") from None
+
+
+_SINGULAR = {"questions": "question", "groups": "group", "competencies": "competency"}
+
+
+def _name_items(messages: Any, data: Any) -> Any:
+    """Replace list indexes in marshmallow's errors by the items' ids: ``question 'q3'.direction``
+    instead of ``questions.2.direction`` (an item without an id keeps its position, counted from 1)."""
+    if not isinstance(messages, dict) or not isinstance(data, dict):
+        return messages
+    named: dict[str, Any] = {}
+    for key, value in messages.items():
+        items = data.get(key)
+        if isinstance(items, list) and isinstance(value, dict) and all(isinstance(i, int) for i in value):
+            for index, problem in value.items():
+                item = items[index] if index < len(items) else None
+                ident = item.get("id") if isinstance(item, dict) else None
+                label = f"{_SINGULAR.get(key, key)} '{ident}'" if isinstance(ident, str) and ident else f"{key} number {index + 1}"
+                named[label] = _name_items(problem, item)
+        else:
+            named[key] = _name_items(value, items)
+    return named
 
 
 def _meta(what: str, schema, obj: Any) -> None:

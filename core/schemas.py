@@ -121,7 +121,8 @@ class QuestionSchema(_Strict):
     id = fields.String(required=True, validate=slug)
     competency = fields.String(required=True, validate=global_id)
     text = fields.String(required=True, validate=NonEmpty)
-    direction = fields.String(load_default="", validate=validate.OneOf(("",) + model.QUESTION_DIRECTIONS))
+    direction = fields.String(load_default="", validate=validate.OneOf(
+        ("",) + model.QUESTION_DIRECTIONS, error=f"Must be one of: {', '.join(model.QUESTION_DIRECTIONS)} (or left out)."))
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
 
 

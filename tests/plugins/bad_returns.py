@@ -46,6 +46,8 @@ CASES = {
     "many_problems": ["activity 'one'.effort", "activity 'one'.kind", "activity 'two'.situations.0"],
     "bad_url": "activity 'course'.url: Must be empty or a link",
     "framework_object": "each framework must be a dict",
+    "question_problems": ["question set 'bad-questions' is invalid", "question 'q3'.direction", "question 'q4'.text",
+                          "question 'q4'.competency"],
     "hook_returns_dict": "kbp_question_sets must return a list, not dict",
 }
 
@@ -57,6 +59,12 @@ def kbp_frameworks(config):
 
 @hookimpl
 def kbp_question_sets(config):
+    if config.get("BAD_RETURN") == "question_problems":
+        return [{"id": "bad-questions", "title": "Bad", "kind": "coaching", "source_language": "en", "domain": "bad_returns",
+                 "questions": [{"id": "q1", "competency": COMPETENCY, "text": "Fine?"},
+                               {"id": "q2", "competency": COMPETENCY, "text": "Fine too?"},
+                               {"id": "q3", "competency": COMPETENCY, "text": "Which way?", "direction": "sideways"},
+                               {"id": "q4", "competency": "no colon"}]}]
     return {"id": "not-a-list"} if config.get("BAD_RETURN") == "hook_returns_dict" else None
 
 
