@@ -118,8 +118,12 @@ class Registry:
             if not self.source_available(source.id):
                 continue
             try:
-                result = list(source.for_competencies(wanted))
-                problems = schemas.activity_objects_problems(result)
+                answer = source.for_competencies(wanted)
+                if isinstance(answer, (dict, str, bytes)) or answer is None:
+                    result, problems = [], [f"returned a {type(answer).__name__}, not a list of core.model.Activity objects"]
+                else:
+                    result = list(answer)
+                    problems = schemas.activity_objects_problems(result)
             except Exception as exc:  # noqa: BLE001 - a source failing at run time must not break the page
                 log.exception("activity source %s failed", source.id)
                 problems = [f"raised {type(exc).__name__}: {exc}"]

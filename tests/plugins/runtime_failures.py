@@ -22,6 +22,8 @@ class FlakyCatalogue(ActivitySource):
             raise ConnectionError("the course catalogue server did not answer")
         if BROKEN["source"] == "dicts":
             return [dict(a) for a in self.activities()]
+        if BROKEN["source"] == "one-dict":
+            return self.activities()[0]
         return super().for_competencies(competency_ids)
 
 
