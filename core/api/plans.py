@@ -6,7 +6,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from core import audit, auth, model, plans, schemas
-from core.api.catalogue import reader_locale
+from core.api.catalogue import export_or_abort, reader_locale
 from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
@@ -279,7 +279,7 @@ def export_plan(plan_id, exporter_id, **_args):
         abort(404, message=_("There is no plan exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
     locale = reader_locale()
     document = plans.plan_document(storage(), plan, rel, locale, bool(current_app.config.get("DEMO")))
-    data = exporter.export(document, locale)
+    data = export_or_abort(exporter, document, locale)
     audit.record(storage(), "export", "plan", plan_id)
     return Response(data, mimetype=exporter.media_type,
                     headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.{exporter.extension}"'})
