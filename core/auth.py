@@ -276,6 +276,22 @@ def forget_account(storage, account_id: str) -> None:
     sessions.end_all(storage, account_id)
 
 
+def find_account(storage, username: str) -> dict:
+    found = storage.collection(ACCOUNTS).find(username=normalise_username(username))
+    if not found:
+        raise AuthError(_("No account named '%(name)s'.", name=normalise_username(username)), status=404)
+    return found[0]
+
+
+def end_sessions_of(storage, account_id: str, *, actor: str | None = None) -> int:
+    """End every session of an account (an administrator's or the CLI's *sign out everywhere*)."""
+    from core import audit
+
+    ended = sessions.end_all(storage, account_id)
+    audit.record(storage, "sign_out_everywhere", "account", account_id, actor=actor)
+    return ended
+
+
 def public_account(record: dict) -> dict:
     """An account as the API shows it: never the hash."""
     return {k: record.get(k) for k in ("id", "username", "role", "person_id", "active", "created_at")}

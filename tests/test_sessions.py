@@ -505,3 +505,32 @@ def test_signing_a_bearer_client_in_is_refused(make_app):
     app = make_app()
     with pytest.raises(AssertionError, match="bearer"):
         sign_in(app.test_client(), make_account(app, "coach"))
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+def test_cli_sign_out_and_password_reset(app):
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    account = user(app)
+    browser = signed_in(app, account)
+    token = make_token(app, account)
+    data = ["--data-dir", app.config["DATA_DIR"]]
+    result = CliRunner().invoke(main, [*data, "users", "sign-out", account["username"]])
+    assert result.exit_code == 0, result.output
+    assert "2 sessions" in result.output  # the browser's and make_token's
+    assert browser.get("/api/v1/me").status_code == 401
+    assert bearer(app, token).status_code == 200  # signing out leaves tokens alone
+    weak = CliRunner().invoke(main, [*data, "users", "set-password", account["username"], "--password-stdin"], input="qwerty123456\n")
+    assert weak.exit_code != 0 and "common" in weak.output
+    browser = signed_in(app, account)
+    reset = CliRunner().invoke(main, [*data, "users", "set-password", account["username"], "--password-stdin"], input=NEW_PASSWORD + "\n")
+    assert reset.exit_code == 0, reset.output
+    assert browser.get("/api/v1/me").status_code == 401
+    assert bearer(app, token).status_code == 401
+    assert login(client_of(app), account["username"], NEW_PASSWORD).status_code == 302
+    missing = CliRunner().invoke(main, [*data, "users", "sign-out", "nobody@example.test"])
+    assert missing.exit_code != 0 and "nobody@example.test" in missing.output
