@@ -424,7 +424,7 @@ def authenticate(username: str, password: str) -> dict:
 def start_session(record: dict) -> None:
     """A fresh session for the account (no fixation); the language chosen before signing in stays."""
     storage = _storage()
-    sessions.prune(storage, _config(), record["id"])
+    _housekeeping(storage)
     lang = session.get("lang")
     end_session()
     if lang:
@@ -432,6 +432,18 @@ def start_session(record: dict) -> None:
     session["account"] = record["id"]
     session["sid"] = sessions.open_session(storage, record["id"])
     session.permanent = True
+
+
+def _housekeeping(storage) -> None:
+    """At each sign-in: drop expired sessions and throttle counters nobody needs any more."""
+    cfg = _config()
+    sessions.prune(storage, cfg)
+    t = _now()
+    horizon = max(cfg["LOGIN_RESET_SECONDS"], cfg["LOGIN_ADDRESS_WINDOW_SECONDS"])
+    with storage.collection(THROTTLE).transaction() as tx:
+        for rec in tx.all():
+            if t - max(rec.get("last", 0), rec.get("locked_until", 0)) > horizon:
+                tx.delete(rec["id"])
 
 
 def end_session() -> None:

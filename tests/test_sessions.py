@@ -534,3 +534,18 @@ def test_cli_sign_out_and_password_reset(app):
     assert login(client_of(app), account["username"], NEW_PASSWORD).status_code == 302
     missing = CliRunner().invoke(main, [*data, "users", "sign-out", "nobody@example.test"])
     assert missing.exit_code != 0 and "nobody@example.test" in missing.output
+
+
+def test_sign_in_clears_away_expired_sessions_and_old_throttle_counters(app, clock):
+    storage = app.extensions["kbp"].storage
+    a, b = user(app), user(app)
+    signed_in(app, a)
+    failed(client_of(app, "10.4.4.4"), "nobody@example.test")
+    clock.advance(8 * 3600 + 1)
+    assert storage.collection("sessions").find(account_id=a["id"])
+    signed_in(app, b)
+    assert not storage.collection("sessions").find(account_id=a["id"])
+    assert storage.collection("login_throttle").count() == 3  # still within the 24 hours
+    clock.advance(24 * 3600 + 1)
+    signed_in(app, b)
+    assert storage.collection("login_throttle").count() == 0
