@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": None,  # default: Flask's instance folder (demo: <instance>/demo)
+    "DATABASE_URL": None,  # postgresql://user:pass@host:5432/kbp selects PostgreSQL; unset: the embedded store
+    "DATABASE_SCHEMA": None,  # PostgreSQL schema for KBP's tables (default: the search_path's first, public)
     "DEMO": False,
     "DEFAULT_LOCALE": "sv",
     "LOCALES_DIR": str(i18n.CORE_LOCALES_DIR),
@@ -152,13 +154,27 @@ def _persistent_secret(path: Path) -> str:
     return key
 
 
-def open_storage(app: Flask) -> Storage:
-    """The data folder, upgraded to this version's schema first (a no-op when it is current)."""
+def open_storage(app: Flask):
+    """The store (``DATABASE_URL``: PostgreSQL; else the embedded store in ``DATA_DIR``), upgraded to
+    this version's schema first (a no-op when it is current)."""
     from core import migrations
 
-    storage = Storage(app.config["DATA_DIR"])
+    storage = open_store(app.config)
     migrations.migrate(storage)
     return storage
+
+
+def open_store(config: Mapping[str, Any]):
+    """The backend the configuration names, with the declared schema: PostgreSQL when
+    ``DATABASE_URL`` is set, else the embedded store in ``DATA_DIR``. The CLI uses this too."""
+    from core.store import apply_schema
+
+    url = config.get("DATABASE_URL")
+    if url:
+        from core.store.postgres import PostgresStore
+
+        return apply_schema(PostgresStore(url, schema=config.get("DATABASE_SCHEMA") or None))
+    return apply_schema(Storage(config["DATA_DIR"]))
 
 
 def load_plugins(app: Flask, storage: Storage) -> PluginManager:

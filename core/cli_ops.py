@@ -13,15 +13,26 @@ from core.cli import _config, main, make_app
 from core.i18n import gettext as _
 
 
-def _data_dir(ctx: click.Context) -> str:
-    """The data folder exactly as the server resolves it, without building the whole app."""
+def _settings(ctx: click.Context):
+    """The configuration exactly as the server resolves it, without building the whole app."""
     from flask import Flask
 
     from core.app import configure
 
     app = Flask("core")
     configure(app, _config(ctx))
-    return app.config["DATA_DIR"]
+    return app.config
+
+
+def _data_dir(ctx: click.Context) -> str:
+    return _settings(ctx)["DATA_DIR"]
+
+
+def open_store(ctx: click.Context):
+    """The store the server would use (PostgreSQL or the embedded data folder)."""
+    from core.app import open_store as _open
+
+    return _open(_settings(ctx))
 
 
 def _storage_errors(fn):
@@ -51,9 +62,8 @@ def _storage_errors(fn):
 def migrate_cmd(ctx: click.Context, check: bool, full: bool) -> None:
     """Upgrade stored records to this version's schema (also run at every start)."""
     from core.migrations import migrate
-    from core.storage import Storage
 
-    report = migrate(Storage(_data_dir(ctx)), full=full or check, dry_run=check)
+    report = migrate(open_store(ctx), full=full or check, dry_run=check)
     for line in report.lines():
         click.echo(line)
     if check and not report.current:
@@ -65,9 +75,7 @@ def migrate_cmd(ctx: click.Context, check: bool, full: bool) -> None:
 @_storage_errors
 def compact_cmd(ctx: click.Context) -> None:
     """Fold every collection's log into its snapshot now (normally automatic)."""
-    from core.storage import Storage
-
-    storage = Storage(_data_dir(ctx))
+    storage = open_store(ctx)
     for name in storage.collection_names():
         done = storage.collection(name).compact()
         click.echo(_("%(name)s: compacted", name=name) if done else _("%(name)s: already compact", name=name))
