@@ -21,6 +21,8 @@ import secrets
 import time
 from typing import Any, Mapping
 
+from core.storage import NotFoundError
+
 SESSIONS = "sessions"
 #: how stale ``last_seen`` may get before a request writes it again (idle timeout precision)
 TOUCH_SECONDS = 60
@@ -76,8 +78,8 @@ def check_session(storage, secret: Any, account_id: Any, config: Mapping[str, An
     if t - record["last_seen"] > TOUCH_SECONDS:
         try:
             sessions.update(key, {"last_seen": t})
-        except Exception:  # ended by another request in the meantime
-            return sessions.get(key) is not None
+        except NotFoundError:  # ended by another request in the meantime
+            return False
     return True
 
 
