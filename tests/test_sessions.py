@@ -394,6 +394,10 @@ def test_a_token_cannot_change_the_password(app):
     r = client_of(app).post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
                             headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
+    browser = signed_in(app, account)
+    r = client_of(app).post("/api/v1/me/sessions/sign-out-everywhere", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403
+    assert browser.get("/api/v1/me").status_code == 200
 
 
 # ----------------------------------------------------------------------------- tokens
