@@ -24,8 +24,12 @@ def _config(ctx: click.Context) -> dict[str, Any]:
 
 def make_app(ctx: click.Context, **extra):
     from core.app import create_app
+    from core.storage import StorageError
 
-    return create_app({**_config(ctx), **extra})
+    try:
+        return create_app({**_config(ctx), **extra})
+    except StorageError as exc:  # e.g. the database cannot be reached: a message, exit status 1
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,6 +75,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, dem
         return
     from core.wsgi import GunicornApp
 
+    app.extensions["kbp"].storage.close()  # each worker opens its own (no sockets shared across fork)
     GunicornApp(config, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}).run()
 
 
