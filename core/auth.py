@@ -155,8 +155,13 @@ def password_problem(password: Any, username: str = "") -> str | None:
     ):
         return _("This password is too common or too easy to guess. Choose a longer phrase of your own, "
                  "for example a few unrelated words.")
+    return _username_problem(password, username)
+
+
+def _username_problem(password: str, username: str) -> str | None:
     name = normalise_username(username)
     local = name.split("@", 1)[0]
+    lowered = password.lower() if isinstance(password, str) else ""
     if name and (name in lowered or (len(local) >= 4 and local in lowered)):
         return _("A password must not contain your sign-in name.")
     return None
@@ -168,9 +173,19 @@ def check_password_rules(password: Any, username: str = "", field: str = "passwo
         raise AuthError(problem, errors={field: [problem]})
 
 
-def hash_password(password: str, username: str = "") -> str:
-    check_password_rules(password, username)
+def hash_password(password: str) -> str:
+    """The scrypt hash of an acceptable password (length and common-password rules checked here)."""
+    check_password_rules(password)
     return generate_password_hash(password, method=HASH_METHOD)
+
+
+def _new_password_hash(password: str, username: str) -> str:
+    """Every password rule, then the hash: for new accounts and resets."""
+    password_hash = hash_password(password)
+    problem = _username_problem(password, username)
+    if problem:
+        raise AuthError(problem, errors={"password": [problem]})
+    return password_hash
 
 
 # ----------------------------------------------------------------------------- accounts
@@ -188,7 +203,7 @@ def create_account(storage, *, username: str, password: str, role: str, person_i
     if role not in ROLES:
         message = _("Unknown role '%(role)s'. Use one of: %(roles)s.", role=role, roles=", ".join(ROLES))
         raise AuthError(message, errors={"role": [message]})
-    password_hash = hash_password(password, username)
+    password_hash = _new_password_hash(password, username)
     accounts = storage.collection(ACCOUNTS)
     with accounts.transaction() as tx:
         if tx.find(username=username):
@@ -223,7 +238,7 @@ def set_password(storage, account_id: str, password: str) -> None:
     record = storage.collection(ACCOUNTS).get(account_id)
     if record is None:
         raise AuthError(_("No such account."), status=404)
-    password_hash = hash_password(password, record["username"])
+    password_hash = _new_password_hash(password, record["username"])
     storage.collection(ACCOUNTS).update(account_id, {"password_hash": password_hash})
     sessions.end_all(storage, account_id)
     _revoke_all_tokens(storage, account_id)

@@ -106,7 +106,7 @@ def admin_token(app) -> str | None:
         return None
     storage = app.extensions["kbp"].storage
     password_hash = _admin_password_hash()
-    with app.app_context(), mock.patch.object(auth, "hash_password", lambda _password, _username="": password_hash):
+    with app.app_context(), mock.patch.object(auth, "hash_password", lambda _password: password_hash):
         account = auth.create_account(
             storage, username=f"test-admin-{next(_admin_numbers)}@example.org", password=ADMIN_PASSWORD, role="admin"
         )
