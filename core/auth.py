@@ -86,7 +86,7 @@ class Account:
 
 
 def _storage():
-    from core.app import kbp
+    from core.context import kbp
 
     return kbp().storage
 

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from core import audit, auth, people
 from core.access import require_role
-from core.app import kbp
+from core.context import kbp
 from core.i18n import gettext as _
 from core.i18n import ngettext
 

@@ -8,7 +8,7 @@ from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
 from core import i18n
-from core.app import kbp
+from core.context import kbp
 from core.i18n import gettext as _
 from core.present import Presenter
 
