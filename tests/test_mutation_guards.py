@@ -1,0 +1,387 @@
+"""Tests written for mutants that survived the mutation run of issue 24 (see tools/mutation.md).
+
+Each test names, in its docstring, the mutant(s) of ``tools/mutation.py`` it kills; rerun one with
+``.venv/bin/python tools/mutation.py --key 'core.auth:token_state#2' --tests tests/test_mutation_guards.py``.
+The tests go through the core functions (the one place each rule lives) and, where the rule is
+about a request, through the API.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
+from flask.testing import FlaskClient
+
+from core import auth, create_app, licensing, sessions
+from core.entitlements import Entitlements
+from core.model import LicenceRequirement
+from tests.helpers import make_account, make_person
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "DEFAULT_LOCALE": "en"})
+
+
+@pytest.fixture
+def storage(app):
+    return app.extensions["kbp"].storage
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clock of sessions and tokens, frozen: ``clock.t`` is now."""
+    fake = SimpleNamespace(t=time.time())
+    monkeypatch.setattr(sessions, "now", lambda: fake.t)
+    return fake
+
+
+def bearer(app, token: str):
+    client = FlaskClient(app, app.response_class, use_cookies=True)
+    return client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+
+
+# ----------------------------------------------------------------------------- API tokens
+
+
+def test_a_token_whose_secret_contains_underscores_works(app, storage, monkeypatch):
+    """``token_urlsafe`` secrets contain ``_`` about every other time: the token text must be split
+    into prefix, id and secret only (kills ``core.auth:_account_from_token#0``, ``split('_', 3)``,
+    which survived because the suite's random secrets only sometimes have an underscore)."""
+    account = make_account(app, "coach")
+    with monkeypatch.context() as m:
+        m.setattr(auth.secrets, "token_urlsafe", lambda n: "under_score_" + "s" * 32)
+        _record, token = auth.create_token(storage, account, "with underscores")
+    assert token.count("_") == 4
+    response = bearer(app, token)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["account"]["username"] == account["username"]
+    assert bearer(app, token[:-1] + "t").status_code == 401  # and the secret is still checked
+
+
+def test_a_token_stops_working_at_its_expiry_second(app, storage, clock):
+    """``expires_at`` is the first second a token no longer works (kills ``core.auth:token_state#2``,
+    ``<=`` → ``<``)."""
+    account = make_account(app, "employee")
+    record, token = auth.create_token(storage, account, "one day", expires_in_days=1)
+    assert record["expires_at"] == clock.t + 86400
+    clock.t = record["expires_at"] - 1
+    assert auth.token_state(record) == "active"
+    assert bearer(app, token).status_code == 200
+    clock.t = record["expires_at"]
+    assert auth.token_state(record) == "expired"
+    assert bearer(app, token).status_code == 401
+
+
+def test_token_name_and_lifetime_limits_are_inclusive(app, storage):
+    """A name of 100 characters and lifetimes of 1 and 3650 days are accepted, 101 characters are not
+    (kills ``core.auth:create_token#8``/``#9`` and the ``1 <= days <= 3650`` boundary mutants)."""
+    account = make_account(app, "employee")
+    assert auth.create_token(storage, account, "n" * 100)[0]["name"] == "n" * 100
+    for name in ("n" * 101, "", "   "):
+        with pytest.raises(auth.AuthError) as refused:
+            auth.create_token(storage, account, name)
+        assert "name" in refused.value.errors  # kills create_token#6 (``or`` → ``and``: a blank name passed)
+    for days in (1, auth.TOKEN_MAX_DAYS):
+        record, _text = auth.create_token(storage, account, f"{days} days", expires_in_days=days)
+        assert record["expires_at"] == pytest.approx(record["created_at"] + days * 86400)
+    for days in (0, auth.TOKEN_MAX_DAYS + 1, True, "7", 7.5):  # not whole days: refused (kills create_token#12)
+        with pytest.raises(auth.AuthError) as refused:
+            auth.create_token(storage, account, "out of range", expires_in_days=days)
+        assert "expires_in_days" in refused.value.errors
+
+
+# ----------------------------------------------------------------------------- licences
+
+
+def test_a_one_seat_licence_and_a_one_day_licence_are_valid(licence_setup):
+    """The smallest licences a vendor can issue: one seat, valid on one day only (kills
+    ``core.licensing:_check_payload_fields#14``/``#15``, ``seats < 1`` → ``<= 1``/``< 2``, and ``#19``,
+    ``expires < issued`` → ``<=``)."""
+    s = licence_setup
+    keys = licensing.load_trusted_keys(s.framework.licence.keys_file)
+    day = date(2026, 3, 1)
+    data = licensing.issue_licence(s.prod_pem, key_id="prod", licensee="Exempel AB", product="acme",
+                                   issued=day, expires=day, seats=1)
+    result = licensing.verify_licence(data, product="acme", trusted_keys=keys, today=day)
+    assert result.ok, result.message
+    assert result.seats == 1
+    assert licensing.verify_licence(data, product="acme", trusted_keys=keys, today=day + timedelta(days=1)).code == "expired"
+
+
+# ----------------------------------------------------------------------------- licences: the gate
+
+
+@pytest.fixture
+def licence_setup(tmp_path):
+    """A framework that needs a licence, its trusted keys (one production, one demo) and an issuer."""
+    prod_pem, prod_pub = licensing.generate_keypair()
+    demo_pem, demo_pub = licensing.generate_keypair()
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps({"keys": [{"key_id": "prod", "public_key": prod_pub},
+                                              {"key_id": "demo", "public_key": demo_pub, "demo": True}]}))
+
+    def issue(demo: bool = False, expires: date | None = None) -> bytes:
+        return licensing.issue_licence(demo_pem if demo else prod_pem, key_id="demo" if demo else "prod",
+                                       licensee="Exempel AB", product="acme", issued=date(2026, 1, 1),
+                                       expires=expires or date(2026, 12, 31))
+
+    demo_file = tmp_path / "demo-licence.json"
+    demo_file.write_bytes(issue(demo=True))
+    framework = SimpleNamespace(id="acme-fw", licence=LicenceRequirement("acme", str(keys_file), str(demo_file)))
+    return SimpleNamespace(framework=framework, issue=issue, data=tmp_path / "data", prod_pem=prod_pem)
+
+
+def test_a_framework_without_a_licence_requirement_is_always_available(tmp_path):
+    """Kills ``core.entitlements:Entitlements.available#0`` (``or`` → ``and``): no requirement, no gate."""
+    ent = Entitlements(tmp_path, demo_mode=False, today=lambda: date(2026, 6, 1))
+    free = SimpleNamespace(id="free", licence=None)
+    assert ent.check(free) is None
+    assert ent.available(free) is True
+
+
+def test_the_licence_gate_follows_the_installed_file_and_the_date(licence_setup):
+    """Served only with a valid licence; a licence written by another worker and the expiry date
+    take effect without a restart (kills the ``Entitlements.check`` and ``available`` mutants)."""
+    s = licence_setup
+    today = [date(2026, 6, 1)]
+    ent = Entitlements(s.data, demo_mode=False, today=lambda: today[0])
+    assert ent.available(s.framework) is False and ent.check(s.framework).code == "missing"
+    assert ent.install(s.framework, s.issue(expires=date(2026, 6, 2))).ok
+    assert ent.available(s.framework) is True
+    today[0] = date(2026, 6, 3)  # past the expiry date: the cached answer is not reused
+    assert ent.available(s.framework) is False and ent.check(s.framework).code == "expired"
+    # another worker installs a renewed licence: this one sees it at its next check
+    other = Entitlements(s.data, demo_mode=False, today=lambda: today[0])
+    assert other.install(s.framework, s.issue()).ok
+    assert ent.available(s.framework) is True
+
+
+def test_demo_licences_only_in_demo_mode_and_never_over_a_valid_licence(licence_setup):
+    """``install_demo`` installs the demo licence in demo mode only, and keeps a valid licence that is
+    there (kills the ``Entitlements.install_demo`` mutants)."""
+    s = licence_setup
+    today = lambda: date(2026, 6, 1)  # noqa: E731
+    production = Entitlements(s.data, demo_mode=False, today=today)
+    assert production.install_demo(s.framework) is None
+    assert production.check(s.framework).code == "missing"
+    demo = Entitlements(s.data, demo_mode=True, today=today)
+    assert demo.install_demo(s.framework).ok and demo.check(s.framework).demo
+    refused = production.check(s.framework)
+    assert refused.code == "demo_key" and not refused.ok  # a demo licence never counts in production
+    assert refused.demo is True  # and says it is a demo licence (kills core.licensing:verify_licence#9)
+    # a full licence installed: demo mode keeps it instead of replacing it with the demo licence
+    full = s.issue()
+    assert demo.install(s.framework, full).ok
+    kept = demo.install_demo(s.framework)
+    assert kept.ok and not kept.demo
+    assert demo.store.load("acme") == full
+
+
+def test_malformed_bearer_tokens_are_refused_not_crashed_on(app, storage):
+    """A token text that is not ``kbp_<id>_<secret>`` is a 401, whatever its parts: another prefix,
+    or too few parts (kills ``core.auth:_account_from_token#1``, ``or`` → ``and``, under which
+    ``kbp_<id>`` crashed with an IndexError and ``xyz_<id>_<secret>`` was accepted)."""
+    account = make_account(app, "employee")
+    record, token = auth.create_token(storage, account, "t")
+    assert bearer(app, token).status_code == 200
+    secret = token.split("_", 2)[2]
+    for text in (f"xyz_{record['id']}_{secret}", f"kbp_{record['id']}", "kbp", f"{record['id']}_{secret}"):
+        response = bearer(app, text)
+        assert response.status_code == 401, (text, response.status_code)
+
+
+def test_an_account_stored_without_the_active_flag_counts_as_active_for_tokens_too(app, storage):
+    """Accounts written before deactivation existed have no ``active`` field; sign-in, sessions and the
+    CLI treat them as active, and so must a token (kills ``core.auth:_account_from_token#16``,
+    ``acct.get('active', True)`` → ``False``)."""
+    account = make_account(app, "employee")
+    _record, token = auth.create_token(storage, account, "t")
+    accounts = storage.collection("accounts")
+    accounts.upsert({k: v for k, v in accounts.get(account["id"]).items() if k != "active"})
+    assert "active" not in accounts.get(account["id"])
+    assert bearer(app, token).status_code == 200
+    accounts.update(account["id"], {"active": False})
+    assert bearer(app, token).status_code == 401
+
+
+def _actor(record: dict) -> auth.Account:
+    return auth.Account(record["id"], record["username"], record["role"], record.get("person_id"))
+
+
+def test_deleting_an_account_takes_its_tokens_and_sessions_and_only_an_admin_may(app, storage):
+    """No test of the auth subset reached ``delete_account``/``forget_account``: every mutant of
+    them survived. Only an admin deletes, never their own account; the account's tokens and
+    sessions go with it, other accounts keep theirs; the audit log records it."""
+    admin, coach, other = make_account(app, "admin"), make_account(app, "coach"), make_account(app, "employee")
+    _rec, token = auth.create_token(storage, other, "t")
+    _rec, coach_token = auth.create_token(storage, coach, "t")
+    other_session = sessions.open_session(storage, other["id"])
+    coach_session = sessions.open_session(storage, coach["id"])
+    config = {**sessions.settings_defaults()}
+    with pytest.raises(auth.AuthError) as refused:
+        auth.delete_account(storage, _actor(coach), other["id"])
+    assert refused.value.status == 403
+    with pytest.raises(auth.AuthError) as own:
+        auth.delete_account(storage, _actor(admin), admin["id"])
+    assert own.value.status == 409
+    with pytest.raises(auth.AuthError) as missing:
+        auth.delete_account(storage, _actor(admin), "nosuchaccount")
+    assert missing.value.status == 404
+    assert storage.collection("accounts").get(other["id"]) and bearer(app, token).status_code == 200
+
+    auth.delete_account(storage, _actor(admin), other["id"])
+    assert storage.collection("accounts").get(other["id"]) is None
+    assert storage.collection("api_tokens").find(account_id=other["id"]) == []
+    assert bearer(app, token).status_code == 401
+    assert not sessions.check_session(storage, other_session, other["id"], config)
+    # the other accounts keep theirs
+    assert storage.collection("accounts").get(admin["id"]) and bearer(app, coach_token).status_code == 200
+    assert sessions.check_session(storage, coach_session, coach["id"], config)
+    entries = [e for e in storage.collection("audit").all() if e["action"] == "delete"]
+    assert [(e["subject_type"], e["subject_id"]) for e in entries] == [("account", other["id"])]
+
+
+def test_only_an_admin_changes_an_account_whatever_calls_the_core(app, storage):
+    """``update_account`` itself refuses anyone but an admin (kills ``core.auth:update_account#0``,
+    ``#3`` and ``#4``: the subset only ever called it as an admin)."""
+    admin, coach, other = make_account(app, "admin"), make_account(app, "coach"), make_account(app, "employee")
+    for actor in (None, _actor(coach), _actor(other)):
+        with pytest.raises(auth.AuthError) as refused:
+            auth.update_account(storage, actor, other["id"], {"role": "admin"})
+        assert refused.value.status == 403
+    assert storage.collection("accounts").get(other["id"])["role"] == "employee"
+    with pytest.raises(auth.AuthError) as unknown_role:  # kills update_account#11
+        auth.update_account(storage, _actor(admin), other["id"], {"role": "superuser"})
+    assert "role" in unknown_role.value.errors
+    assert storage.collection("accounts").get(other["id"])["role"] == "employee"
+    with pytest.raises(auth.AuthError) as missing:  # kills update_account#6/#7
+        auth.update_account(storage, _actor(admin), "nosuchaccount", {"role": "coach"})
+    assert missing.value.status == 404
+    assert auth.update_account(storage, _actor(admin), other["id"], {"role": "coach"})["role"] == "coach"
+
+
+def test_a_session_check_without_a_secret_or_with_a_bad_account_id_is_no_session(app, storage):
+    """A cookie from before server-side sessions (an account id, no ``sid``) or a forged one is simply
+    not signed in (kills ``core.sessions:check_session#0``, ``or`` → ``and``, which hashed ``None``)."""
+    account = make_account(app, "employee")
+    secret = sessions.open_session(storage, account["id"])
+    config = sessions.settings_defaults()
+    assert sessions.check_session(storage, secret, account["id"], config)
+    for bad_secret, bad_account in ((None, account["id"]), ("", account["id"]), (secret, None), (secret, 42)):
+        assert sessions.check_session(storage, bad_secret, bad_account, config) is False
+    client = FlaskClient(app, app.response_class, use_cookies=True)
+    with client.session_transaction() as cookie:
+        cookie["account"] = account["id"]  # no "sid"
+    assert client.get("/api/v1/me").status_code == 401
+
+
+# ----------------------------------------------------------------------------- plans: what others see
+
+
+def _question(qid: str, note: str, **extra) -> dict:
+    return {"id": qid, "competency": "c", "kind": "own" if extra.get("source") == "own" else "coaching",
+            "source": extra.pop("source", "qs"), "text": {"en": qid}, "note": note, **extra}
+
+
+def test_a_question_stored_without_a_shared_flag_is_a_shared_one():
+    """Questions from before self-reflection existed have no ``shared`` key: they are shared, so the
+    coach still sees their notes (kills ``core.plans:is_private#1``, default ``True`` → ``False``)."""
+    from core import plans
+
+    plan = {"questions": [_question("old", "Agreed in the dialogue")]}
+    assert not plans.is_private(plan["questions"][0])
+    seen = plans.for_viewer(plan, "coach")["questions"]
+    assert seen == [plan["questions"][0]] and seen[0]["note"] == "Agreed in the dialogue"
+
+
+def test_others_see_a_private_question_marked_private_and_without_its_note():
+    """The coach's view marks a private question ``private`` (the pages show "private note" and no
+    text field for it) and leaves out the employee's own private question entirely (kills
+    ``core.plans:for_viewer#2``, ``'private': True`` → ``False``)."""
+    from core import plans
+
+    plan = {"questions": [_question("p", "Hemlig", shared=False), _question("s", "Delad", shared=True),
+                          _question("own", "Egen", shared=False, source="own")]}
+    seen = plans.for_viewer(plan, "coach")["questions"]
+    assert [q["id"] for q in seen] == ["p", "s"]
+    assert seen[0]["private"] is True and seen[0]["note"] == ""
+    assert "private" not in seen[1] and seen[1]["note"] == "Delad"
+    assert plans.for_viewer(plan, "employee") is plan
+
+
+def test_someone_elses_edit_keeps_private_items_but_may_remove_shared_ones():
+    """``keep_private_items`` puts back only the employee's private questions, in their place: a
+    shared question the coach removed stays removed (kills ``core.plans:keep_private_items#1``,
+    ``and`` → ``or``, which put every removed question back)."""
+    import copy
+
+    from core import plans
+
+    before = {"questions": [_question("p", "Hemlig", shared=False), _question("s", "Delad", shared=True),
+                            _question("t", "Också delad", shared=True)]}
+    after = copy.deepcopy(before)
+    after["questions"] = [q for q in after["questions"] if q["id"] == "t"]  # the coach removed "p" and "s"
+    after["questions"][0]["note"] = "Coach's edit"
+    plans.keep_private_items(before, after)
+    assert [q["id"] for q in after["questions"]] == ["p", "t"]
+    assert after["questions"][0] == before["questions"][0]
+    assert after["questions"][1]["note"] == "Coach's edit"
+
+
+def test_notes_of_up_to_10000_characters_and_the_coach_writing_on_an_older_question():
+    """``set_note``: a note may have 10,000 characters, not one more (kills ``core.plans:set_note#7``/``#8``);
+    the coach writes notes on a shared question, also on one stored before the ``shared`` flag
+    existed (kills ``core.plans:set_note#4``), and never on a private one."""
+    from core import plans
+
+    plan = {"questions": [_question("old", ""), _question("p", "Hemlig", shared=False)]}
+    assert plans.set_note(plan, "coach", "old", "n" * 10000, None) == ["questions"]
+    # "shared" sent as it is (true) is no change of the flag: allowed (kills set_note#14); false is the employee's call
+    assert plans.set_note(plan, "coach", "old", "n" * 10000, True) == ["questions"]
+    with pytest.raises(plans.PlanError) as flag:
+        plans.set_note(plan, "coach", "old", "n" * 10000, False)
+    assert flag.value.status == 403 and plan["questions"][0].get("shared", True) is True
+    assert plan["questions"][0]["note"] == "n" * 10000
+    with pytest.raises(plans.PlanError):
+        plans.set_note(plan, "coach", "old", "n" * 10001, None)
+    assert plan["questions"][0]["note"] == "n" * 10000
+    with pytest.raises(plans.PlanError) as private:
+        plans.set_note(plan, "coach", "p", "Coach writes here", None)
+    assert private.value.status == 403 and plan["questions"][1]["note"] == "Hemlig"
+    with pytest.raises(plans.PlanError) as unknown:  # kills set_note#18
+        plans.set_note(plan, "employee", "nosuchquestion", "x", None)
+    assert unknown.value.status == 404
+
+
+def _agreeable(mode: str) -> dict:
+    return {"mode": mode, "focus": [{"competency": "c"}], "activities": [{"id": "a"}],
+            "status": "draft", "agreed": {"employee": None, "coach": None}}
+
+
+def test_agreement_is_the_employees_and_the_coachs_alone():
+    """``agree`` refuses anyone else, an admin too, whoever calls it (kills ``core.plans:agree#1``/``#2``:
+    the subset reached it only through ``change``, which refuses an admin first)."""
+    from core import plans
+
+    for rel in ("admin", None, "someone"):
+        plan = _agreeable("coaching")
+        with pytest.raises(plans.PlanError) as refused:
+            plans.agree(plan, rel)
+        assert refused.value.status == 403
+        assert plan["agreed"] == {"employee": None, "coach": None} and plan["status"] == "draft"
+    for missing in ("focus", "activities"):  # both are needed, not one of them (kills agree#8)
+        plan = {**_agreeable("coaching"), missing: []}
+        with pytest.raises(plans.PlanError) as incomplete:
+            plans.agree(plan, "employee")
+        assert incomplete.value.status == 422 and plan["agreed"]["employee"] is None
+    plan = _agreeable("coaching")
+    plans.agree(plan, "coach")
+    assert plan["status"] == "draft" and plan["agreed"]["coach"] and not plan["agreed"]["employee"]
+    plans.agree(plan, "employee")
+    assert plan["status"] == "agreed"
