@@ -385,3 +385,131 @@ def test_agreement_is_the_employees_and_the_coachs_alone():
     assert plan["status"] == "draft" and plan["agreed"]["coach"] and not plan["agreed"]["employee"]
     plans.agree(plan, "employee")
     assert plan["status"] == "agreed"
+
+
+# ----------------------------------------------------------------------------- accounts: gone meanwhile, audit
+
+
+def test_account_operations_on_an_account_deleted_meanwhile_answer_404(app, storage):
+    """An account deleted between sign-in and the request (or a reset of an unknown id) is a 404,
+    not a crash on ``None`` (kills ``core.auth:set_password#1``/``#2``, ``issue_token#3``/``#4`` and
+    ``change_own_password#3``)."""
+    gone = make_account(app, "employee")
+    actor = _actor(gone)
+    storage.collection("accounts").delete(gone["id"])
+    with pytest.raises(auth.AuthError) as reset:
+        auth.set_password(storage, gone["id"], "a brand new passphrase")
+    with pytest.raises(auth.AuthError) as token:
+        auth.issue_token(storage, actor, "t")
+    with app.test_request_context("/"):
+        with pytest.raises(auth.AuthError) as change:
+            auth.change_own_password(storage, actor, PASSWORD, "a brand new passphrase", keep_session=None)
+    assert (reset.value.status, token.value.status, change.value.status) == (404, 404, 404)
+    assert storage.collection("api_tokens").find(account_id=gone["id"]) == []
+
+
+def test_token_creation_and_sign_out_everywhere_are_audited(app, storage):
+    """Kills ``core.auth:issue_token#5`` and ``sign_out_everywhere#2`` (the ``audit.record`` calls
+    dropped): who made a token and who ended every session is in the audit log, by id."""
+    account = make_account(app, "coach")
+    with app.test_request_context("/"):
+        token, _text = auth.issue_token(storage, _actor(account), "laptop")
+        auth.revoke_token(storage, _actor(account), token["id"])
+        auth.sign_out_everywhere(storage, _actor(account))
+    entries = {(e["action"], e["subject_id"]) for e in storage.collection("audit").all()}
+    assert ("token_create", token["id"]) in entries
+    assert ("token_revoke", token["id"]) in entries  # kills revoke_token#8
+    assert ("sign_out_everywhere", account["id"]) in entries
+
+
+def test_revoking_a_token_by_an_empty_or_non_text_id_is_a_404(app, storage):
+    """Kills ``core.auth:revoke_token#0`` (``and`` → ``or``: an empty or non-text id reached the storage)."""
+    account = make_account(app, "coach")
+    for token_id in ("", None, 7, ["x"]):
+        with pytest.raises(auth.AuthError) as refused:
+            auth.revoke_token(storage, _actor(account), token_id)
+        assert refused.value.status == 404
+
+
+def test_the_new_password_must_differ_from_the_current_one(app, storage):
+    """Kills ``core.auth:change_own_password#9`` (the refusal dropped)."""
+    account = make_account(app, "employee")
+    before = storage.collection("accounts").get(account["id"])["password_hash"]
+    with app.test_request_context("/"):
+        with pytest.raises(auth.AuthError) as same:
+            auth.change_own_password(storage, _actor(account), PASSWORD, PASSWORD, keep_session=None)
+    assert "new_password" in same.value.errors
+    assert storage.collection("accounts").get(account["id"])["password_hash"] == before
+
+
+def test_an_ordinary_request_does_not_write_the_session(app, storage, clock):
+    """``last_seen`` is written at most once a minute, so an ordinary request costs no write (kills
+    ``core.sessions:check_session#12``, ``t - last_seen`` → ``t + last_seen``: a write on every request)."""
+    account = make_account(app, "employee")
+    secret = sessions.open_session(storage, account["id"])
+    config = sessions.settings_defaults()
+    key = sessions._key(secret)
+    started = storage.collection(sessions.SESSIONS).get(key)["last_seen"]
+    clock.t += sessions.TOUCH_SECONDS / 2
+    assert sessions.check_session(storage, secret, account["id"], config)
+    assert storage.collection(sessions.SESSIONS).get(key)["last_seen"] == started
+    clock.t += sessions.TOUCH_SECONDS
+    assert sessions.check_session(storage, secret, account["id"], config)
+    assert storage.collection(sessions.SESSIONS).get(key)["last_seen"] == clock.t
+
+
+# ----------------------------------------------------------------------------- plans: lists
+
+
+def _plan(storage, person_id: str, updated_at: float) -> dict:
+    return storage.collection("plans").insert({"person_id": person_id, "coach_id": None, "status": "draft", "mode": "coaching",
+                                               "focus": [], "activities": [], "questions": [], "updated_at": updated_at})
+
+
+def test_plan_lists_admin_sees_all_an_employee_named_as_coach_sees_only_their_own(app, storage):
+    """``visible_plans``: an admin lists everyone's plans (kills ``core.plans:_candidate_plans#1``);
+    an account with the *employee* role whose person is recorded as someone's coach does not get
+    that person's plans (kills ``_candidate_plans#2``, ``and`` → ``or``, which listed them as
+    "coach"); the person filter and the newest-first order hold (kills ``visible_plans#2``, ``#10``, ``#12``)."""
+    from core import plans
+
+    boss_p = make_person(app, "Berit Chef")
+    worker_p = make_person(app, "Will Worker", coach_id=boss_p["id"])
+    other_p = make_person(app, "Olle Annan")
+    boss = _actor(make_account(app, "employee", boss_p))  # named as coach, but only an employee account
+    admin = _actor(make_account(app, "admin"))
+    own = _plan(storage, boss_p["id"], 100.0)
+    worker_old, worker_new = _plan(storage, worker_p["id"], 200.0), _plan(storage, worker_p["id"], 300.0)
+    other = _plan(storage, other_p["id"], 400.0)
+
+    assert [(p["id"], rel) for p, rel in plans.visible_plans(storage, boss)] == [(own["id"], "employee")]
+    listed = plans.visible_plans(storage, admin)
+    assert [p["id"] for p, _rel in listed] == [other["id"], worker_new["id"], worker_old["id"], own["id"]]
+    assert {rel for _p, rel in listed} == {"admin"}
+    only = plans.visible_plans(storage, admin, person_id=worker_p["id"])
+    assert [p["id"] for p, _rel in only] == [worker_new["id"], worker_old["id"]]
+
+
+def test_a_session_ended_by_another_request_meanwhile_is_no_session(app, storage, clock, monkeypatch):
+    """Sign-out in one worker while another request of the same session is being checked: the check
+    finds the record gone when it writes ``last_seen`` and answers "not signed in" (kills
+    ``core.sessions:check_session#14``, ``return False`` → ``True`` on that ``NotFoundError``)."""
+    account = make_account(app, "employee")
+    secret = sessions.open_session(storage, account["id"])
+    real = storage.collection
+
+    class EndedMeanwhile:
+        def __init__(self, collection):
+            self._c = collection
+
+        def get(self, key):
+            record = self._c.get(key)
+            self._c.delete(key)  # the other worker's sign-out, right after this read
+            return record
+
+        def __getattr__(self, name):
+            return getattr(self._c, name)
+
+    monkeypatch.setattr(storage, "collection", lambda name: EndedMeanwhile(real(name)) if name == sessions.SESSIONS else real(name))
+    clock.t += sessions.TOUCH_SECONDS + 1
+    assert sessions.check_session(storage, secret, account["id"], sessions.settings_defaults()) is False
