@@ -206,6 +206,12 @@ def test_an_account_stored_without_the_active_flag_counts_as_active_for_tokens_t
     accounts.upsert({k: v for k, v in accounts.get(account["id"]).items() if k != "active"})
     assert "active" not in accounts.get(account["id"])
     assert bearer(app, token).status_code == 200
+    # and a signed-in session of it goes on (kills load_user#3, the same default on the session path)
+    client = FlaskClient(app, app.response_class, use_cookies=True)
+    secret = sessions.open_session(storage, account["id"])
+    with client.session_transaction() as cookie:
+        cookie["account"], cookie["sid"] = account["id"], secret
+    assert client.get("/api/v1/me").status_code == 200
     accounts.update(account["id"], {"active": False})
     assert bearer(app, token).status_code == 401
 
@@ -264,6 +270,9 @@ def test_only_an_admin_changes_an_account_whatever_calls_the_core(app, storage):
         auth.update_account(storage, _actor(admin), "nosuchaccount", {"role": "coach"})
     assert missing.value.status == 404
     assert auth.update_account(storage, _actor(admin), other["id"], {"role": "coach"})["role"] == "coach"
+    # the change is audited, the refused attempts are not (kills update_account#17)
+    updates = [(e["subject_type"], e["subject_id"]) for e in storage.collection("audit").all() if e["action"] == "update"]
+    assert updates == [("account", other["id"])]
 
 
 def test_a_session_check_without_a_secret_or_with_a_bad_account_id_is_no_session(app, storage):
@@ -278,7 +287,10 @@ def test_a_session_check_without_a_secret_or_with_a_bad_account_id_is_no_session
     client = FlaskClient(app, app.response_class, use_cookies=True)
     with client.session_transaction() as cookie:
         cookie["account"] = account["id"]  # no "sid"
+        cookie["lang"] = "sv"
     assert client.get("/api/v1/me").status_code == 401
+    with client.session_transaction() as cookie:  # the stale cookie is cleared, the language kept (kills load_user#4)
+        assert dict(cookie) == {"lang": "sv"}
 
 
 # ----------------------------------------------------------------------------- plans: what others see
@@ -423,7 +435,8 @@ def test_token_creation_and_sign_out_everywhere_are_audited(app, storage):
 
 
 def test_revoking_a_token_by_an_empty_or_non_text_id_is_a_404(app, storage):
-    """Kills ``core.auth:revoke_token#0`` (``and`` → ``or``: an empty or non-text id reached the storage)."""
+    """An empty or non-text token id is a 404 like any unknown one. (Does not kill
+    ``core.auth:revoke_token#0``: the storage answers such ids with ``None`` too, see tools/mutation.md.)"""
     account = make_account(app, "coach")
     for token_id in ("", None, 7, ["x"]):
         with pytest.raises(auth.AuthError) as refused:
@@ -440,6 +453,11 @@ def test_the_new_password_must_differ_from_the_current_one(app, storage):
             auth.change_own_password(storage, _actor(account), PASSWORD, PASSWORD, keep_session=None)
     assert "new_password" in same.value.errors
     assert storage.collection("accounts").get(account["id"])["password_hash"] == before
+    # a real change is audited (kills change_own_password#12, the audit.record dropped)
+    with app.test_request_context("/"):
+        auth.change_own_password(storage, _actor(account), PASSWORD, "a brand new passphrase", keep_session=None)
+    assert storage.collection("accounts").get(account["id"])["password_hash"] != before
+    assert [e["actor"] for e in storage.collection("audit").all() if e["action"] == "password_change"] == [account["id"]]
 
 
 def test_an_ordinary_request_does_not_write_the_session(app, storage, clock):
@@ -513,3 +531,26 @@ def test_a_session_ended_by_another_request_meanwhile_is_no_session(app, storage
     monkeypatch.setattr(storage, "collection", lambda name: EndedMeanwhile(real(name)) if name == sessions.SESSIONS else real(name))
     clock.t += sessions.TOUCH_SECONDS + 1
     assert sessions.check_session(storage, secret, account["id"], sessions.settings_defaults()) is False
+
+
+# ----------------------------------------------------------------------------- people: exports
+
+
+def test_only_the_person_and_an_admin_get_an_export(app, storage):
+    """``export_for`` is the one rule for exports: a coach or another employee gets the same 404 as for
+    nobody, whatever route calls it (kills ``core.people:export_for#5``, ``or`` → ``and``, under which
+    any signed-in account exported anyone)."""
+    from core import people
+
+    coach_p = make_person(app, "Cecilia Coach")
+    emp_p = make_person(app, "Emil Anställd", coach_id=coach_p["id"])
+    coach = _actor(make_account(app, "coach", coach_p))
+    colleague = _actor(make_account(app, "employee"))
+    for account in (coach, colleague, None):
+        with pytest.raises(people.PeopleError) as refused:
+            people.export_for(storage, account, emp_p["id"])
+        assert refused.value.status == 404
+    admin = _actor(make_account(app, "admin"))
+    assert people.export_for(storage, admin, emp_p["id"])["person_id"] == emp_p["id"]
+    own = _actor(make_account(app, "employee", emp_p))
+    assert people.export_for(storage, own, emp_p["id"])["private_notes"] == "included"
