@@ -552,5 +552,61 @@ def test_only_the_person_and_an_admin_get_an_export(app, storage):
         assert refused.value.status == 404
     admin = _actor(make_account(app, "admin"))
     assert people.export_for(storage, admin, emp_p["id"])["person_id"] == emp_p["id"]
+    with pytest.raises(people.PeopleError) as missing:  # kills export_for#11/#12
+        people.export_for(storage, admin, "nosuchperson")
+    assert missing.value.status == 404
     own = _actor(make_account(app, "employee", emp_p))
     assert people.export_for(storage, own, emp_p["id"])["private_notes"] == "included"
+
+
+def test_an_account_without_a_person_gets_its_account_data_as_its_own_export(app, storage):
+    """``export_self`` for an account with no person, or whose person was deleted: the account's own
+    data, marked complete (kills ``core.people:export_self#0`` and ``#2``)."""
+    from core import people
+
+    lone = make_account(app, "admin")
+    storage.collection("accounts").update(lone["id"], {"person_id": None})
+    gone_p = make_person(app, "Gustav Borta")
+    orphan = make_account(app, "employee", gone_p)
+    storage.collection("people").delete(gone_p["id"])
+    for record in (storage.collection("accounts").get(lone["id"]), orphan):
+        export = people.export_self(storage, _actor(record))
+        assert export["person_id"] is None and export["private_notes"] == "included"
+        assert [a["id"] for a in export["records"]["accounts"]] == [record["id"]]
+
+
+def test_who_sees_which_people(app, storage):
+    """``visible_ids``/``visible_person``: a coach sees themself and their coachees; an account with the
+    employee role sees only themself even when their person is recorded as someone's coach; an admin
+    everyone (kills ``core.people:visible_ids#2``, ``#3`` and ``visible_person#2``)."""
+    from core import people
+
+    coach_p = make_person(app, "Karin Coach")
+    named_p = make_person(app, "Nora Namngiven")
+    coachee = make_person(app, "Adam Adept", coach_id=coach_p["id"])
+    other = make_person(app, "Pia Perifer", coach_id=named_p["id"])
+    coach = _actor(make_account(app, "coach", coach_p))
+    named = _actor(make_account(app, "employee", named_p))
+    admin = _actor(make_account(app, "admin"))
+    assert people.visible_ids(storage, coach) == {coach_p["id"], coachee["id"]}
+    assert people.visible_ids(storage, named) == {named_p["id"]}
+    assert people.visible_ids(storage, admin) is None and people.visible_ids(storage, None) == set()
+    assert people.visible_person(storage, coach, coachee["id"])["name"] == "Adam Adept"
+    assert people.visible_person(storage, coach, other["id"]) is None
+    assert people.visible_person(storage, named, other["id"]) is None
+    assert people.visible_person(storage, admin, other["id"])["name"] == "Pia Perifer"
+
+
+def test_erase_reports_what_it_removed_and_is_audited_anonymously(app, storage):
+    """The counts ``erase`` returns (shown to the admin) and the audit entry under the anonymised id
+    (kills ``core.people:erase#0`` and ``erase_person#13``–``#15``)."""
+    from core import people
+
+    person = make_person(app, "Ellen Raderas")
+    account = make_account(app, "employee", person)
+    for name in ("laptop", "phone"):
+        auth.create_token(storage, account, name)
+    counts = people.erase(storage, person["id"], "secret")
+    assert counts == {"api_tokens": 2, "accounts": 1, "people": 1}
+    erased = [e for e in storage.collection("audit").all() if e["action"] == "erase"]
+    assert [(e["subject_type"], e["subject_id"]) for e in erased] == [("person", people.anonymous_id(person["id"], "secret"))]
