@@ -468,12 +468,33 @@ def test_an_ordinary_request_does_not_write_the_session(app, storage, clock):
     config = sessions.settings_defaults()
     key = sessions._key(secret)
     started = storage.collection(sessions.SESSIONS).get(key)["last_seen"]
-    clock.t += sessions.TOUCH_SECONDS / 2
-    assert sessions.check_session(storage, secret, account["id"], config)
-    assert storage.collection(sessions.SESSIONS).get(key)["last_seen"] == started
-    clock.t += sessions.TOUCH_SECONDS
+    for elapsed in (sessions.TOUCH_SECONDS / 2, sessions.TOUCH_SECONDS):  # "older than": not at 60 s exactly (#11)
+        clock.t = started + elapsed
+        assert sessions.check_session(storage, secret, account["id"], config)
+        assert storage.collection(sessions.SESSIONS).get(key)["last_seen"] == started
+    clock.t = started + sessions.TOUCH_SECONDS + 1
     assert sessions.check_session(storage, secret, account["id"], config)
     assert storage.collection(sessions.SESSIONS).get(key)["last_seen"] == clock.t
+
+
+def test_session_lifetimes_are_inclusive_and_one_second_is_a_valid_setting(app, storage, clock):
+    """A session used exactly ``SESSION_IDLE_SECONDS`` ago is still alive, one second later it is not
+    (kills ``core.sessions:_expired#1``); lifetimes of one second are accepted, zero is not (kills
+    ``check_settings#3``); ending a session with no usable secret does nothing (kills ``end_session#0``)."""
+    account = make_account(app, "employee")
+    config = {"SESSION_IDLE_SECONDS": 100, "SESSION_MAX_SECONDS": 1000}
+    secret = sessions.open_session(storage, account["id"])
+    clock.t += 100
+    assert sessions.check_session(storage, secret, account["id"], config)  # touched now
+    clock.t += 101
+    assert not sessions.check_session(storage, secret, account["id"], config)
+    sessions.check_settings({"SESSION_IDLE_SECONDS": 1, "SESSION_MAX_SECONDS": 1})
+    with pytest.raises(SystemExit):
+        sessions.check_settings({"SESSION_IDLE_SECONDS": 0, "SESSION_MAX_SECONDS": 1})
+    kept = sessions.open_session(storage, account["id"])
+    for nothing in (None, "", 42):
+        sessions.end_session(storage, nothing)
+    assert sessions.check_session(storage, kept, account["id"], config)
 
 
 # ----------------------------------------------------------------------------- plans: lists
@@ -569,6 +590,10 @@ def test_an_account_without_a_person_gets_its_account_data_as_its_own_export(app
     gone_p = make_person(app, "Gustav Borta")
     orphan = make_account(app, "employee", gone_p)
     storage.collection("people").delete(gone_p["id"])
+    # its requests still work, with the default language (kills core.auth:load_user#6, which read the
+    # missing person's locale)
+    _rec, token = auth.create_token(storage, orphan, "t")
+    assert bearer(app, token).status_code == 200
     for record in (storage.collection("accounts").get(lone["id"]), orphan):
         export = people.export_self(storage, _actor(record))
         assert export["person_id"] is None and export["private_notes"] == "included"
