@@ -479,8 +479,8 @@ def test_an_ordinary_request_does_not_write_the_session(app, storage, clock):
 
 def test_session_lifetimes_are_inclusive_and_one_second_is_a_valid_setting(app, storage, clock):
     """A session used exactly ``SESSION_IDLE_SECONDS`` ago is still alive, one second later it is not
-    (kills ``core.sessions:_expired#1``); lifetimes of one second are accepted, zero is not (kills
-    ``check_settings#3``); ending a session with no usable secret does nothing (kills ``end_session#0``)."""
+    (kills ``core.sessions:_expired#1``); lifetimes of one second are accepted, zero is not, idle no
+    longer than absolute (kills ``check_settings#3``, ``#5``, ``#6``); ending a session with no usable secret does nothing (kills ``end_session#0``)."""
     account = make_account(app, "employee")
     config = {"SESSION_IDLE_SECONDS": 100, "SESSION_MAX_SECONDS": 1000}
     secret = sessions.open_session(storage, account["id"])
@@ -489,8 +489,10 @@ def test_session_lifetimes_are_inclusive_and_one_second_is_a_valid_setting(app, 
     clock.t += 101
     assert not sessions.check_session(storage, secret, account["id"], config)
     sessions.check_settings({"SESSION_IDLE_SECONDS": 1, "SESSION_MAX_SECONDS": 1})
-    with pytest.raises(SystemExit):
-        sessions.check_settings({"SESSION_IDLE_SECONDS": 0, "SESSION_MAX_SECONDS": 1})
+    for bad in ({"SESSION_IDLE_SECONDS": 0, "SESSION_MAX_SECONDS": 1},
+                {"SESSION_IDLE_SECONDS": 2, "SESSION_MAX_SECONDS": 1}):  # idle longer than absolute (#6)
+        with pytest.raises(SystemExit):
+            sessions.check_settings(bad)
     kept = sessions.open_session(storage, account["id"])
     for nothing in (None, "", 42):
         sessions.end_session(storage, nothing)
