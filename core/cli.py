@@ -585,6 +585,7 @@ def license_issue(key_file, key_id, licensee, expires, issued, product, features
 
 # operations commands (seed, backup, restore, migrate, compact) live in their own module
 from core import cli_ops  # noqa: E402,F401
+from core import cli_reminders  # noqa: E402,F401
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m core.cli`

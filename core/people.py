@@ -28,6 +28,10 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     PEOPLE: ("id",),
     "accounts": ("person_id",),
     "plans": ("person_id",),
+    "notifications": ("person_id",),
+    "reminder_mails": ("person_id",),
+    "reminder_prefs": ("person_id",),
+    "calendar_feeds": ("person_id",),
 }
 
 

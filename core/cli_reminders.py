@@ -1,0 +1,49 @@
+"""``kbp reminders send [--dry-run]``: registered on the main group (see the end of core/cli.py).
+
+Run it from cron or a systemd timer (README, "Reminders"); it is safe to run as often as you
+like: each mail is sent at most once (see :mod:`core.reminders`).
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from core.cli import main, make_app
+from core.i18n import gettext as _
+
+
+@main.group("reminders")
+def reminders_group() -> None:
+    """Reminders by e-mail and in the app."""
+
+
+@reminders_group.command("send")
+@click.option("--dry-run", is_flag=True, help="Only list the mails that are due; send and store nothing.")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Compute as if it were this day (YYYY-MM-DD); for checking a schedule.")
+@click.pass_context
+def reminders_send(ctx: click.Context, dry_run: bool, today) -> None:
+    """Store new in-app notifications and e-mail the reminders that are due, each at most once."""
+    from core import reminders
+
+    app = make_app(ctx)
+    storage = app.extensions["kbp"].storage
+    day = today.date() if today else date.today()
+    try:
+        result = reminders.run(storage, app.config, reminders.renderer(app), dry_run=dry_run, today=day,
+                               say=lambda line: click.echo(line))
+    except reminders.ReminderError as exc:
+        raise click.ClickException(str(exc)) from None
+    if dry_run:
+        for mail in result.planned:
+            click.echo(_("would send to %(person)s: %(num)d reminders (%(key)s)", person=mail.person["id"],
+                         num=len(mail.notifications), key=mail.key))
+        click.echo(_("%(events)d reminders due, %(num)d mails would be sent (dry run: nothing was sent or stored).",
+                     events=result.events, num=len(result.planned)))
+        return
+    click.echo(_("%(events)d reminders due, %(new)d new in-app notifications, %(sent)d mails sent.",
+                 events=result.events, new=result.new_notifications, sent=result.sent))
+    if result.uncertain:
+        click.echo(_("%(num)d reminders were being sent when an earlier run stopped; they are not sent again "
+                     "(at most once). See the notification list in the app.", num=result.uncertain), err=True)
