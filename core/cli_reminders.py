@@ -1,4 +1,4 @@
-"""``kbp reminders send [--dry-run]``: registered on the main group (see the end of core/cli.py).
+"""``kbp reminders send [--dry-run]`` and ``kbp overview grant|revoke``: registered on the main group (see the end of core/cli.py).
 
 Run it from cron or a systemd timer (README, "Reminders"); it is safe to run as often as you
 like: each mail is sent at most once (see :mod:`core.reminders`).
@@ -47,3 +47,38 @@ def reminders_send(ctx: click.Context, dry_run: bool, today) -> None:
     if result.uncertain:
         click.echo(_("%(num)d reminders were being sent when an earlier run stopped; they are not sent again "
                      "(at most once). See the notification list in the app.", num=result.uncertain), err=True)
+
+
+@main.group("overview")
+def overview_group() -> None:
+    """The HR overview: who besides administrators may see it."""
+
+
+@overview_group.command("grant")
+@click.argument("username")
+@click.pass_context
+def overview_grant(ctx: click.Context, username: str) -> None:
+    """Let the account USERNAME (e.g. someone in HR) see the overview."""
+    _grant(ctx, username, True)
+    click.echo(_("%(name)s may now see the overview.", name=username))
+
+
+@overview_group.command("revoke")
+@click.argument("username")
+@click.pass_context
+def overview_revoke(ctx: click.Context, username: str) -> None:
+    """Take the overview away from USERNAME again."""
+    _grant(ctx, username, False)
+    click.echo(_("%(name)s may no longer see the overview.", name=username))
+
+
+def _grant(ctx: click.Context, username: str, granted: bool) -> None:
+    from core import audit, overview
+
+    app = make_app(ctx)
+    storage = app.extensions["kbp"].storage
+    try:
+        record = overview.set_grant(storage, username, granted)
+    except overview.OverviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(storage, "update", "account", record["id"], actor="cli")
