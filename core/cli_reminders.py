@@ -37,16 +37,16 @@ def reminders_send(ctx: click.Context, dry_run: bool, today) -> None:
         raise click.ClickException(str(exc)) from None
     if dry_run:
         for mail in result.planned:
-            click.echo(_("would send to %(person)s: %(num)d reminders (%(key)s)", person=mail.person["id"],
+            click.echo(_("would send to %(person)s: reminders %(num)d (%(key)s)", person=mail.person["id"],
                          num=len(mail.notifications), key=mail.key))
-        click.echo(_("%(events)d reminders due, %(num)d mails would be sent (dry run: nothing was sent or stored).",
+        click.echo(_("Reminders due: %(events)d; mails that would be sent: %(num)d (dry run: nothing was sent or stored).",
                      events=result.events, num=len(result.planned)))
         return
-    click.echo(_("%(events)d reminders due, %(new)d new in-app notifications, %(sent)d mails sent.",
+    click.echo(_("Reminders due: %(events)d; new in-app notifications: %(new)d; mails sent: %(sent)d.",
                  events=result.events, new=result.new_notifications, sent=result.sent))
     if result.uncertain:
-        click.echo(_("%(num)d reminders were being sent when an earlier run stopped; they are not sent again "
-                     "(at most once). See the notification list in the app.", num=result.uncertain), err=True)
+        click.echo(_("Reminders being sent when an earlier run stopped: %(num)d. They are not sent again (at most "
+                     "once); they are in the recipients' notification lists.", num=result.uncertain), err=True)
 
 
 @main.group("overview")

@@ -208,9 +208,13 @@ def due_events(storage, config, today: date | None = None, now: float | None = N
                 if q.get("shared") and (q.get("note") or "").strip():
                     add(coach, "note_shared", f"shared:{pid}:{q['id']}", pid)
     # what the other person did
-    for entry in storage.collection(plan_rules.HISTORY).all():
-        if entry.get("at", 0) < since or entry.get("action") not in CHANGE_ACTIONS + ("agree",):
-            continue
+    recent = [e for e in storage.collection(plan_rules.HISTORY).all()
+              if e.get("at", 0) >= since and e.get("action") in CHANGE_ACTIONS + ("agree",)]
+    last_agree: dict[str, str] = {}  # the confirmation that completed an agreement is the plan's last one
+    for entry in sorted(recent, key=lambda e: e["at"]):
+        if entry["action"] == "agree":
+            last_agree[entry["plan_id"]] = entry["id"]
+    for entry in recent:
         plan = plans.get(entry["plan_id"])
         if plan is None or plan["mode"] != "coaching":
             continue
@@ -221,7 +225,7 @@ def due_events(storage, config, today: date | None = None, now: float | None = N
         if other is None:
             continue
         if entry["action"] == "agree":
-            if plan["status"] == "agreed":
+            if plan["status"] == "agreed" and last_agree.get(plan["id"]) == entry["id"]:
                 add(other, "plan_agreed", f"agreed:{plan['id']}:{entry['id']}", plan["id"])
         else:
             day = datetime.fromtimestamp(entry["at"], timezone.utc).date().isoformat()
@@ -433,7 +437,6 @@ def run(storage, config, render: Callable[[Mail], EmailMessage], *, dry_run: boo
                 finally:
                     _mark_sent(storage, done)
                     result.sent += len(done)
-                say(_("%(num)d mails sent", num=result.sent))
         finally:
             if smtp is not None:
                 try:
@@ -545,13 +548,18 @@ def renderer(app) -> Callable[[Mail], EmailMessage]:
 
     def render(mail: Mail) -> EmailMessage:
         locale = mail.person.get("locale") or config.get("DEFAULT_LOCALE") or "sv"
-        with app.app_context(), force_locale(locale):
+        # a request context, so that core.i18n translates with the recipient's locale (not the CLI's)
+        with app.test_request_context("/"), force_locale(locale):
             items = [{"text": describe(n["kind"], n.get("date")), "url": base + n["link"]} for n in mail.notifications]
             digest = mail.key.startswith("digest:")
-            subject = (_("KBP: %(num)d reminders", num=len(items)) if digest
+            subject = (_("KBP: your reminders (%(num)d)", num=len(items)) if digest
                        else "KBP: " + items[0]["text"])
             context = {"items": items, "digest": digest, "settings_url": base + "/me/reminders",
-                       "list_url": base + "/notifications", "lang": locale}
+                       "list_url": base + "/notifications", "lang": locale,
+                       # the plain-text template's words (only .html templates are extracted for translation)
+                       "t": {"intro": _("Your reminders from KBP:"), "open": _("Open it here:"),
+                             "all": _("All your notifications:"),
+                             "settings": _("Choose which reminders you get, or collect them in a digest:")}}
             text = render_template("mail/reminder.txt", **context)
             html = render_template("mail/reminder.html", **context)
         return build_message(config, mail, subject, text, html)

@@ -136,7 +136,7 @@ def test_each_event_is_mailed_once_in_the_recipients_language_without_content(wo
     # running again sends nothing more
     count = len(inbox.messages)
     out = send(world, inbox)
-    assert len(inbox.messages) == count and "0 mails sent" in out
+    assert len(inbox.messages) == count and "mails sent: 0." in out
     # the employee agrees: the coach learns the plan is agreed (once)
     plan = world["employee"].get(f"/api/v1/plans/{plan['id']}").get_json()
     assert world["employee"].post(f"/api/v1/plans/{plan['id']}/agree", json={"version": plan["version"]}).status_code == 200
@@ -144,14 +144,14 @@ def test_each_event_is_mailed_once_in_the_recipients_language_without_content(wo
     send(world, inbox)
     new = inbox.messages[count:]
     assert [(m["To"], text_of(m).splitlines()[0]) for m in new] == [
-        (coach, "En utvecklingsplan som du deltar i är nu godkänd av er båda.")]
+        (coach, "En utvecklingsplan som du deltar i är nu överenskommen av er båda.")]
 
 
 def test_dry_run_sends_and_stores_nothing(world, smtp):
     inbox = smtp()
     make_plan(world["coach"], world["emp_p"]["id"])
     out = send(world, inbox, "--dry-run")
-    assert "would be sent" in out and not inbox.messages
+    assert "would be sent" in out.lower() and not inbox.messages
     storage = world["app"].extensions["kbp"].storage
     assert storage.collection(reminders.NOTIFICATIONS).count() == 0
 
@@ -186,7 +186,7 @@ def test_a_daily_digest_collects_the_reminders_into_one_mail(world, smtp):
     plan = make_plan(world["coach"], world["emp_p"]["id"])
     send(world, inbox)
     mails = inbox.to(world["emp_p"]["email"])
-    assert len(mails) == 1 and mails[0]["Subject"] == "KBP: 3 reminders"
+    assert len(mails) == 1 and mails[0]["Subject"] == "KBP: your reminders (3)"
     assert text_of(mails[0]).count(f"/plans/{plan['id']}") == 3
     send(world, inbox)  # same day: nothing
     assert len(inbox.to(world["emp_p"]["email"])) == 1
@@ -208,7 +208,7 @@ def test_a_sender_killed_mid_run_sends_no_duplicates_after_a_rerun(world, smtp):
         make_plan(world["coach"], person["id"], due_in=2, follow_up_in=30)
     env = {**os.environ, "KBP_SMTP_HOST": "127.0.0.1", "KBP_SMTP_PORT": str(inbox.port), "KBP_REMINDERS_BATCH": "1",
            "KBP_MAIL_FROM": "kbp@example.test", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "core.cli", "--data-dir", world["data"], "reminders", "send"]
+    cmd = [str(Path(sys.executable).parent / "kbp"), "--data-dir", world["data"], "reminders", "send"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while len(inbox.messages) < 4 and time.time() < deadline and proc.poll() is None:
@@ -225,4 +225,6 @@ def test_a_sender_killed_mid_run_sends_no_duplicates_after_a_rerun(world, smtp):
     assert len(keys) == len(set(keys))
     # 12 employees x (changed + activity due) = 24 mails; at most one batch (1 mail) may be lost
     assert first < 24 and 23 <= len(ids) <= 24
-    assert ("not sent again" in rerun.stderr) == (len(ids) == 23)
+    # the mail in the SMTP conversation when the run died is "uncertain": delivered or not, never repeated
+    if len(ids) == 23:
+        assert "being sent when an earlier run stopped: 1." in rerun.stderr
