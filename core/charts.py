@@ -28,7 +28,7 @@ def bar_chart(chart_id: str, title: str, summary: str, rows: list[tuple[str, flo
     for i, (label, value) in enumerate(rows):
         y = pad + i * row_h
         w = round(bar_w * (value / top)) if value else 0
-        short = label if len(label) <= 38 else label[:37] + "…"
+        short = label if len(label) <= 34 else label[:33] + "…"
         parts.append(f'<text x="{label_w - 6}" y="{y + 17}" text-anchor="end" fill="{TEXT}">{escape(short)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="{row_h - 8}" fill="{BAR}"/>')
         parts.append(f'<text x="{label_w + w + 6}" y="{y + 17}" fill="{TEXT}">{escape(_num(value))}{escape(suffix)}</text>')
