@@ -117,59 +117,111 @@ def suppressed_units(sizes: dict[str, int], k: int) -> set[str]:
 
 def _people_by_unit(storage) -> dict[str, list[str]]:
     units: dict[str, list[str]] = {}
-    for p in storage.collection("people").all():
-        if p.get("status", "active") != "active":
-            continue
-        units.setdefault((p.get("unit") or NO_UNIT).strip(), []).append(p["id"])
+    for pid, unit, active in storage.collection("people").map_readonly(
+            lambda p: (p["id"], (p.get("unit") or NO_UNIT).strip(), p.get("status", "active") == "active")):
+        if active:
+            units.setdefault(unit, []).append(pid)
     return units
 
 
-def figures(plans: list[dict], start: float, end: float, locale: str, today: date | None = None) -> dict[str, Any]:
-    """The figures for the plans of one group (no permission or suppression here)."""
-    today = today or date.today()
-    in_period = [p for p in plans if start <= p.get("created_at", 0) < end]
-    agreed = [p for p in in_period if p["status"] == "agreed"]
-    followed = [p for p in agreed if p.get("follow_ups")]
-    done = overdue = 0
-    mix: Counter = Counter()
-    focus: Counter = Counter()
-    focus_names: dict[str, str] = {}
-    inhouse: Counter = Counter()
-    inhouse_titles: dict[str, str] = {}
-    situations: Counter = Counter()
-    for p in in_period:
-        situations[p["situation"]] += 1
+class _Acc:
+    """Running totals for one group: one pass over the plans fills one per unit."""
+
+    __slots__ = ("dialogues", "coaching", "self_reflection", "agreed", "followed", "done", "overdue", "mix", "focus",
+                 "inhouse", "situations")
+
+    def __init__(self):
+        self.dialogues = self.coaching = self.self_reflection = self.agreed = self.followed = 0
+        self.done = self.overdue = 0
+        self.mix: Counter = Counter()
+        self.focus: Counter = Counter()
+        self.inhouse: Counter = Counter()
+        self.situations: Counter = Counter()
+
+    def add(self, other: "_Acc") -> None:
+        for name in ("dialogues", "coaching", "self_reflection", "agreed", "followed", "done", "overdue"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("mix", "focus", "inhouse", "situations"):
+            getattr(self, name).update(getattr(other, name))
+
+
+#: (store, revisions, period, locale, day) -> (per-unit totals, names); the figures change only when
+#: plans or people do, so repeated views cost nothing until the next change
+_CACHE: dict[tuple, tuple[dict[str, _Acc], dict[str, str]]] = {}
+_CACHE_SIZE = 16
+
+
+def _aggregate(storage, unit_of: dict[str, str], start: float, end: float, locale: str,
+               today: date) -> tuple[dict[str, _Acc], dict[str, str]]:
+    plans = storage.collection(plan_rules.PLANS)
+    key = (id(storage), plans.revision(), storage.collection("people").revision(), start, end, locale, today)
+    if key in _CACHE:
+        return _CACHE[key]
+    accs: dict[str, _Acc] = {}
+    names: dict[str, str] = {}  # competency gid / in-house id -> text in ``locale``
+
+    def visit(p: dict) -> None:
+        unit = unit_of.get(p["person_id"])
+        if unit is None or not start <= p.get("created_at", 0) < end:
+            return
+        acc = accs.get(unit)
+        if acc is None:
+            acc = accs[unit] = _Acc()
+        acc.dialogues += 1
+        if p["mode"] == "coaching":
+            acc.coaching += 1
+        else:
+            acc.self_reflection += 1
+        if p["status"] == "agreed":
+            acc.agreed += 1
+            acc.followed += bool(p.get("follow_ups"))
+        acc.situations[p["situation"]] += 1
         for f in p["focus"]:
-            focus[f["competency"]] += 1
-            focus_names.setdefault(f["competency"], plan_rules.pick(f.get("name"), locale) or f["competency"])
-        late = {a["id"] for a in plan_rules.overdue(p, today)}
+            gid = f["competency"]
+            acc.focus[gid] += 1
+            if gid not in names:
+                names[gid] = plan_rules.pick(f.get("name"), locale) or gid
+        late = plan_rules.overdue(p, today)
         for a in p["activities"]:
-            if a["status"] == "dropped":
+            status = a["status"]
+            if status == "dropped":
                 continue
-            done += a["status"] == "done"
-            overdue += a["id"] in late
+            if status == "done":
+                acc.done += 1
             if a.get("kind") in MIX_KINDS:
-                mix[a["kind"]] += 1
-            ref = a.get("ref") or {}
-            if ref.get("source") == "inhouse":
-                inhouse[ref["id"]] += 1
-                inhouse_titles.setdefault(ref["id"], plan_rules.pick(a.get("title"), locale))
-    total_mix = sum(mix.values())
+                acc.mix[a["kind"]] += 1
+            ref = a.get("ref")
+            if ref and ref.get("source") == "inhouse":
+                iid = "inhouse:" + ref["id"]
+                acc.inhouse[iid] += 1
+                if iid not in names:
+                    names[iid] = plan_rules.pick(a.get("title"), locale)
+        acc.overdue += len(late)
+
+    plans.map_readonly(visit)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (accs, names)
+    return accs, names
+
+
+def _figures(acc: _Acc, names: dict[str, str]) -> dict[str, Any]:
+    total_mix = sum(acc.mix.values())
     return {
-        "dialogues": len(in_period),
-        "coaching": sum(1 for p in in_period if p["mode"] == "coaching"),
-        "self_reflection": sum(1 for p in in_period if p["mode"] == "self_reflection"),
-        "agreed": len(agreed),
-        "follow_up_share": round(100 * len(followed) / len(agreed)) if agreed else None,
-        "activities_done": done,
-        "activities_overdue": overdue,
-        "situations": {s: situations.get(s, 0) for s in model.SITUATIONS},
-        "focus_top": [{"competency": g, "name": focus_names[g], "count": n}
-                      for g, n in sorted(focus.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]],
-        "mix": {k: {"count": mix.get(k, 0), "percent": round(100 * mix.get(k, 0) / total_mix) if total_mix else 0}
+        "dialogues": acc.dialogues,
+        "coaching": acc.coaching,
+        "self_reflection": acc.self_reflection,
+        "agreed": acc.agreed,
+        "follow_up_share": round(100 * acc.followed / acc.agreed) if acc.agreed else None,
+        "activities_done": acc.done,
+        "activities_overdue": acc.overdue,
+        "situations": {s: acc.situations.get(s, 0) for s in model.SITUATIONS},
+        "focus_top": [{"competency": g, "name": names[g], "count": n}
+                      for g, n in sorted(acc.focus.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]],
+        "mix": {k: {"count": acc.mix.get(k, 0), "percent": round(100 * acc.mix.get(k, 0) / total_mix) if total_mix else 0}
                 for k in MIX_KINDS},
-        "inhouse_top": [{"id": i, "title": inhouse_titles[i], "count": n}
-                        for i, n in sorted(inhouse.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]],
+        "inhouse_top": [{"id": i.split(":", 1)[1], "title": names[i], "count": n}
+                        for i, n in sorted(acc.inhouse.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]],
     }
 
 
@@ -180,6 +232,7 @@ def overview(storage, config, account, *, unit: str | None = None, period: str |
 
     if not may_view(storage, account):
         raise OverviewError(_("The overview is for administrators and HR."), 403, code="forbidden")
+    today = today or date.today()
     label, start, end = parse_period(period, today)
     k = min_group(config)
     units = _people_by_unit(storage)
@@ -189,12 +242,7 @@ def overview(storage, config, account, *, unit: str | None = None, period: str |
     selected = None if unit in (None, "", "*") else (NO_UNIT if unit == NONE_PARAM else unit)
     if selected is not None and selected not in units:
         raise OverviewError(_("No such unit."), 404, errors={"unit": [unit]}, code="unknown_unit")
-    if selected is None:
-        suppressed = total < k
-        members = {pid for ids in units.values() for pid in ids}
-    else:
-        suppressed = selected in hidden
-        members = set(units[selected])
+    suppressed = total < k if selected is None else selected in hidden
     result: dict[str, Any] = {
         "period": label,
         "unit": selected,
@@ -206,10 +254,17 @@ def overview(storage, config, account, *, unit: str | None = None, period: str |
         "figures": None,
     }
     if not suppressed:
-        plans = [p for p in storage.collection(plan_rules.PLANS).all() if p["person_id"] in members]
-        result["figures"] = figures(plans, start, end, locale, today)
+        unit_of = {pid: u for u, ids in units.items() for pid in ids}
+        accs, names = _aggregate(storage, unit_of, start, end, locale, today)
+        if selected is None:
+            acc = _Acc()
+            for part in accs.values():
+                acc.add(part)
+        else:
+            acc = accs.get(selected) or _Acc()
+        result["figures"] = _figures(acc, names)
     if audit_it:
-        audit.record(storage, "view", "overview", f"{selected or '*'}|{label}", actor=account.id)
+        audit.record(storage, "view", "overview", f"{selected if selected is not None else '*'}|{label}", actor=account.id)
     return result
 
 
