@@ -228,3 +228,46 @@ def test_a_sender_killed_mid_run_sends_no_duplicates_after_a_rerun(world, smtp):
     # the mail in the SMTP conversation when the run died is "uncertain": delivered or not, never repeated
     if len(ids) == 23:
         assert "being sent when an earlier run stopped: 1." in rerun.stderr
+
+
+def test_shared_self_reflection_note_overdue_activity_and_the_employees_changes(world, smtp):
+    inbox = smtp()
+    emp, coach = world["employee"], world["coach"]
+    # the employee's self-reflection: a private note reaches nobody, a shared one reaches the coach
+    plan = emp.post("/api/v1/plans", json={"person_id": world["emp_p"]["id"], "situation": "grow_further",
+                                           "mode": "self_reflection"}).get_json()
+    plan = emp.patch(f"/api/v1/plans/{plan['id']}", json={"version": plan["version"],
+                                                          "focus": ["kbp-sample:active-listening"]}).get_json()
+    qid = emp.get(f"/api/v1/plans/{plan['id']}/suggestions").get_json()["questions"][0]["id"]
+    plan = emp.patch(f"/api/v1/plans/{plan['id']}", json={"version": plan["version"], "questions": [qid]}).get_json()
+    plan = emp.put(f"/api/v1/plans/{plan['id']}/questions/{qid}/note",
+                   json={"version": plan["version"], "note": NOTE}).get_json()
+    send(world, inbox)
+    assert inbox.to(world["coach_p"]["email"]) == []
+    emp.put(f"/api/v1/plans/{plan['id']}/questions/{qid}/note", json={"version": plan["version"], "note": NOTE, "shared": True})
+    # a coaching plan with an activity two days late, changed by the employee
+    cplan = make_plan(coach, world["emp_p"]["id"], due_in=-2, follow_up_in=40)
+    r = emp.put(f"/api/v1/plans/{cplan['id']}/activities/{cplan['activities'][0]['id']}/status",
+                json={"version": cplan["version"], "status": "in_progress"})
+    assert r.status_code == 200
+    send(world, inbox)
+    to_coach = sorted(text_of(m).splitlines()[0] for m in inbox.to(world["coach_p"]["email"]))
+    assert to_coach == ["Den andra personen har ändrat en utvecklingsplan som du deltar i.",
+                        "En medarbetare har delat en anteckning från sin självreflektion med dig."]
+    to_emp = [text_of(m).splitlines()[0] for m in inbox.to(world["emp_p"]["email"])]
+    assert any(t.startswith("An activity you own in a development plan was due on") for t in to_emp)
+    assert all(NOTE not in text_of(m) + html_of(m) for m in inbox.messages)
+
+
+def test_a_weekly_digest_is_sent_once_a_week(world, smtp):
+    inbox = smtp()
+    storage = world["app"].extensions["kbp"].storage
+    from core.auth import Account
+
+    reminders.set_preferences(storage, Account("x", "x", "employee", world["emp_p"]["id"]), "weekly", ["changes"])
+    make_plan(world["coach"], world["emp_p"]["id"], due_in=1, follow_up_in=3)
+    send(world, inbox)
+    send(world, inbox, "--today", (TODAY + timedelta(days=1)).isoformat() if TODAY.weekday() < 6 else TODAY.isoformat())
+    mails = inbox.to(world["emp_p"]["email"])
+    assert len(mails) == 1 and "changed" not in text_of(mails[0])  # opted out of changes; one digest this week
+    assert text_of(mails[0]).count("/plans/") == 2  # activity due, follow-up soon
