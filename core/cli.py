@@ -51,8 +51,11 @@ def main(ctx: click.Context, data_dir: str | None, demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader (not for production).")
 @click.option("--demo", is_flag=True, help="Demo mode: its own data folder, seeded with sample data.")
+@click.option("--with-scheduler", "scheduler_minutes", type=click.IntRange(1, 1440), default=None, is_flag=False,
+              flag_value=15, help="Also send reminders every N minutes (default 15) from this server, instead of cron.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, demo: bool,
+          scheduler_minutes: int | None = None) -> None:
     """Start the web server (gunicorn; --dev for Flask's reloader)."""
     config = _config(ctx)
     if demo:
@@ -63,6 +66,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, dem
 
         for line in seed_demo(app):
             click.echo(line)
+    if scheduler_minutes:
+        from core.reminders import start_scheduler
+
+        start_scheduler(app, scheduler_minutes * 60)
     url = f"http://{host}:{port}/"
     click.echo(_("KBP is running at %(url)s (press Ctrl+C to stop)", url=url), err=False)
     sys.stdout.flush()

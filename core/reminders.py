@@ -506,6 +506,38 @@ def build_message(config, mail: Mail, subject: str, text: str, html: str) -> Ema
     return msg
 
 
+# ----------------------------------------------------------------------------- in-process scheduler
+
+
+def start_scheduler(app, every_seconds: float, stop=None):
+    """``kbp serve --with-scheduler``: run the reminders in this process every ``every_seconds``,
+    for small installations without cron. A daemon thread in the server's main process (not in
+    each worker); the lease keeps it to one run at a time across processes and servers."""
+    import logging
+    import threading
+
+    log = logging.getLogger(__name__)
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                result = run(app.extensions["kbp"].storage, app.config, renderer(app))
+                if result.sent:
+                    log.info("reminders: %d mails sent", result.sent)
+            except ReminderError as exc:
+                if exc.code != "run_in_progress":
+                    log.warning("reminders: %s", exc)
+            except Exception:  # noqa: BLE001 - a failed run must not stop the next one
+                log.exception("reminders: the run failed")
+            if stop.wait(every_seconds):
+                return
+
+    thread = threading.Thread(target=loop, name="kbp-reminders", daemon=True)
+    thread.start()
+    return thread
+
+
 # ----------------------------------------------------------------------------- the mails' text
 
 
