@@ -24,8 +24,12 @@ def _config(ctx: click.Context) -> dict[str, Any]:
 
 def make_app(ctx: click.Context, **extra):
     from core.app import create_app
+    from core.storage import StorageError
 
-    return create_app({**_config(ctx), **extra})
+    try:
+        return create_app({**_config(ctx), **extra})
+    except StorageError as exc:  # e.g. the database cannot be reached: a message, exit status 1
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,11 +54,13 @@ def main(ctx: click.Context, data_dir: str | None, demo: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader (not for production).")
+@click.option("--preload/--no-preload", default=True, show_default=True,
+              help="Load the data and build the search index once, before the workers fork (they share it).")
 @click.option("--demo", is_flag=True, help="Demo mode: its own data folder, seeded with sample data.")
 @click.option("--with-scheduler", "scheduler_minutes", type=click.IntRange(1, 1440), default=None, is_flag=False,
               flag_value=15, help="Also send reminders every N minutes (default 15) from this server, instead of cron.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, demo: bool,
+def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, preload: bool, demo: bool,
           scheduler_minutes: int | None = None) -> None:
     """Start the web server (gunicorn; --dev for Flask's reloader)."""
     config = _config(ctx)
@@ -66,10 +72,17 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, dem
 
         for line in seed_demo(app):
             click.echo(line)
-    if scheduler_minutes:
-        from core.reminders import start_scheduler
+    preload = preload and not dev
+    if preload:
+        from core.warmup import freeze, warm_up
 
-        start_scheduler(app, scheduler_minutes * 60)
+        timings = warm_up(app)
+        click.echo(_("Loaded in advance for the workers: %(steps)s",
+                     steps=", ".join(f"{name} {secs:.1f} s" for name, secs in timings.items())))
+    if scheduler_minutes:
+        from core.reminders import scheduler_command, start_scheduler
+
+        start_scheduler(scheduler_command(config), scheduler_minutes * 60)
     url = f"http://{host}:{port}/"
     click.echo(_("KBP is running at %(url)s (press Ctrl+C to stop)", url=url), err=False)
     sys.stdout.flush()
@@ -78,7 +91,13 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, dem
         return
     from core.wsgi import GunicornApp
 
-    GunicornApp(config, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}).run()
+    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}
+    if preload:  # the workers fork with the loaded data and share it copy-on-write
+        freeze()
+        GunicornApp(config, {**options, "preload_app": True}, app=app).run()
+        return
+    app.extensions["kbp"].storage.close()  # each worker opens its own (no sockets shared across fork)
+    GunicornApp(config, options).run()
 
 
 # ----------------------------------------------------------------------------- plugins

@@ -509,11 +509,26 @@ def build_message(config, mail: Mail, subject: str, text: str, html: str) -> Ema
 # ----------------------------------------------------------------------------- in-process scheduler
 
 
-def start_scheduler(app, every_seconds: float, stop=None):
-    """``kbp serve --with-scheduler``: run the reminders in this process every ``every_seconds``,
-    for small installations without cron. A daemon thread in the server's main process (not in
-    each worker); the lease keeps it to one run at a time across processes and servers."""
+def scheduler_command(cli_options: dict) -> list[str]:
+    """``kbp [--data-dir D] [--demo] reminders send`` for this Python, from the server's CLI options."""
+    import sys
+
+    argv = [sys.executable, "-c", "from core.cli import run; run()"]
+    if cli_options.get("DATA_DIR"):
+        argv += ["--data-dir", str(cli_options["DATA_DIR"])]
+    if cli_options.get("DEMO"):
+        argv.append("--demo")
+    return argv + ["reminders", "send"]
+
+
+def start_scheduler(command: list[str], every_seconds: float, stop=None, env: dict | None = None):
+    """``kbp serve --with-scheduler``: run ``kbp reminders send`` every ``every_seconds``, for small
+    installations without cron. A thread in the server's main process starts the command as a
+    child process each time, so the server shares no connection or file state with it (workers
+    fork from the main process) and a failing run cannot harm the server; the lease keeps it to
+    one run at a time across processes and servers."""
     import logging
+    import subprocess
     import threading
 
     log = logging.getLogger(__name__)
@@ -522,14 +537,12 @@ def start_scheduler(app, every_seconds: float, stop=None):
     def loop() -> None:
         while True:
             try:
-                result = run(app.extensions["kbp"].storage, app.config, renderer(app))
-                if result.sent:
-                    log.info("reminders: %d mails sent", result.sent)
-            except ReminderError as exc:
-                if exc.code != "run_in_progress":
-                    log.warning("reminders: %s", exc)
-            except Exception:  # noqa: BLE001 - a failed run must not stop the next one
-                log.exception("reminders: the run failed")
+                done = subprocess.run(command, env=env, capture_output=True, text=True,
+                                      timeout=int(DEFAULTS["REMINDERS_LEASE_SECONDS"]))
+                if done.returncode:
+                    log.warning("reminders: %s", (done.stderr or done.stdout).strip()[-500:])
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                log.warning("reminders: the run could not finish (%s)", exc.__class__.__name__)
             if stop.wait(every_seconds):
                 return
 

@@ -103,6 +103,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import stat
 import tempfile
 import threading
@@ -1126,6 +1127,22 @@ class _View:
         keyed.sort(key=lambda item: item[0])
         return _clone([doc for _key, doc in keyed if match(doc)])
 
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values``, in insertion order (one
+        look-up for many values, e.g. the plans of every person a coach coaches)."""
+        wanted = [v for v in dict.fromkeys(values) if _hashable(v)]
+        if not wanted:
+            return []
+        if self._changes:
+            keep = set(wanted)
+            return _clone([doc for doc in self._iter() if field in doc and doc[field] in keep])
+        index = self._store.index(field)
+        ids: set[str] = set()
+        for value in wanted:
+            ids |= index.get(value, _EMPTY)
+        base, pos = self._base(), self._store.pos
+        return _clone([base[rid] for rid in sorted(ids, key=pos.__getitem__)])
+
     def count(self) -> int:
         """Number of records."""
         base = self._base()
@@ -1194,6 +1211,12 @@ class Transaction(_View):
                 )
             )
         return self._put(record_id, doc)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records (all or nothing with the rest of the transaction)."""
+        for record in records:
+            self.insert(record)
+        return len(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into an existing record and return the result."""
@@ -1486,6 +1509,11 @@ class Collection:
         with self._reading() as view:
             return view.find(**equals)
 
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values`` (indexed), in insertion order."""
+        with self._reading() as view:
+            return view.find_any(field, values)
+
     def count(self) -> int:
         """Number of records."""
         with self._reading() as view:
@@ -1502,6 +1530,11 @@ class Collection:
         """Add a new record (``id`` generated if missing); ``DuplicateIdError`` if taken."""
         with self.transaction() as tx:
             return tx.insert(record)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records in one commit."""
+        with self.transaction() as tx:
+            return tx.insert_many(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into a record; ``NotFoundError`` if it does not exist."""
@@ -1600,6 +1633,33 @@ class Storage:
     def schema_marker(self) -> dict | None:
         """The data's schema marker (``{"schema_version", ...}``), or None when there is none."""
         return read_schema_marker(self.data_dir)
+
+    def healthy(self) -> bool:
+        """Whether the data folder can be written (for /healthz)."""
+        return os.access(self.data_dir, os.W_OK)
+
+    def shared_secret(self, name: str) -> str:
+        """A random secret made once per data folder and kept in the file ``name`` (mode 0600):
+        the session-signing key every worker shares. Never logged."""
+        path = self.data_dir / name
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        key = secrets.token_hex(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return key
+
+    def put_shared_secret(self, name: str, value: str) -> None:
+        """Replace a shared secret (``kbp db copy`` brings the session key along)."""
+        atomic_write(self.data_dir / name, value.encode(), mode=0o600)
 
     def write_schema_marker(self, marker: Mapping[str, Any]) -> None:
         atomic_write(self.data_dir / SCHEMA_FILE, json.dumps(dict(marker)).encode())

@@ -46,14 +46,27 @@ class Cluster:
             check=True,
             capture_output=True,
         )
-        opts = f"-k {self.folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=200"
+        self._opts = f"-k {self.folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=300"
+        self.resume()
+        self.url = f"postgresql://postgres@/postgres?host={self.folder}"
+        return self
+
+    def resume(self) -> None:
+        """(Re)start the server of a cluster this object made."""
         subprocess.run(
-            [*self._as, pg_ctl, "-D", str(data), "-o", opts, "-l", str(self.folder / "log"), "-w", "start"],
+            [*self._as, _bin("pg_ctl"), "-D", str(self.folder / "data"), "-o", self._opts,
+             "-l", str(self.folder / "log"), "-w", "start"],
             check=True,
             capture_output=True,
         )
-        self.url = f"postgresql://postgres@/postgres?host={self.folder}"
-        return self
+
+    def pause(self) -> None:
+        """Stop the server (connections break), keeping the data for :meth:`resume`."""
+        subprocess.run(
+            [*self._as, _bin("pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop"],
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
         if self.folder is None:

@@ -273,19 +273,20 @@ def test_a_weekly_digest_is_sent_once_a_week(world, smtp):
     assert text_of(mails[0]).count("/plans/") == 2  # activity due, follow-up soon
 
 
-def test_the_in_process_scheduler_sends_and_stops(world, smtp):
+def test_the_server_scheduler_sends_and_stops(world, smtp):
     inbox = smtp()
-    app = world["app"]
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port, MAIL_FROM="kbp@example.test")
     make_plan(world["coach"], world["emp_p"]["id"])
+    env = {**os.environ, "KBP_SMTP_HOST": "127.0.0.1", "KBP_SMTP_PORT": str(inbox.port), "KBP_MAIL_FROM": "kbp@example.test",
+           "PYTHONPATH": str(ROOT)}
+    command = reminders.scheduler_command({"DATA_DIR": world["data"]})
     stop = threading.Event()
-    thread = reminders.start_scheduler(app, 0.2, stop)
-    deadline = time.time() + 20
+    thread = reminders.start_scheduler(command, 0.2, stop, env=env)
+    deadline = time.time() + 60
     while len(inbox.messages) < 4 and time.time() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)  # a few more rounds: nothing new
+    time.sleep(3)  # more rounds: nothing new
     stop.set()
-    thread.join(5)
+    thread.join(30)
     assert not thread.is_alive()
     assert len(inbox.messages) == 4  # employee: changed, activity due, follow-up; coach: follow-up; once each
     assert len({m["Message-ID"] for m in inbox.messages}) == 4
