@@ -25,9 +25,9 @@ from recipient + key, so it is created once): the in-app list. A mail is a recor
 **Sending: at most once.** A batch of mails is *claimed* (mail records written as ``sending``,
 their notifications marked, one unit of work) before the SMTP conversation starts, and marked
 ``sent`` after. A run that dies between the two leaves ``sending`` records: the next run does
-not send those again, and reports them as *uncertain*. We chose at-most-once because a reminder
-is a nudge: a lost one is cheap (the in-app list and the plan still show it), a duplicate trains
-people to ignore the mails. At most one batch (``REMINDERS_BATCH``, 20) can be lost by a crash.
+not send those again, marks them ``uncertain`` and reports them (once). We chose at-most-once
+because a reminder is a nudge: a lost one is cheap (the in-app list and the plan still show it),
+a duplicate trains people to ignore the mails. At most one batch (``REMINDERS_BATCH``, 20) can be lost by a crash.
 
 **One run at a time.** A lease (collection ``reminder_runs``) lets one run proceed across
 processes and servers; a lease whose process is gone (same host) or expired is taken over.
@@ -160,18 +160,16 @@ def due_events(storage, config, today: date | None = None, now: float | None = N
         if person_id and person_id in recipients:
             events.append(Event(person_id, kind, key, plan_id, day))
 
-    plans = {}
-    coach_cache: dict[str, str | None] = {}
-    for plan in storage.collection(plan_rules.PLANS).all():
-        plans[plan["id"]] = plan
+    coach_of = dict(all_people.map_readonly(lambda p: (p["id"], p.get("coach_id"))))
+    plans: dict[str, tuple[str, str | None, str, str]] = {}  # id -> (employee, coach, mode, status)
+
+    def visit(plan: dict) -> None:  # reads the stored record in place: copies only what it keeps
         employee = plan["person_id"]
-        if employee not in coach_cache:
-            person = all_people.get(employee) if employee not in recipients else recipients[employee]
-            coach_cache[employee] = (person or {}).get("coach_id")
-        coach = coach_cache[employee] or plan.get("coach_id")
+        coach = coach_of.get(employee) or plan.get("coach_id")
         coaching = plan["mode"] == "coaching"
-        parties = [employee, coach] if coaching else [employee]
         pid = plan["id"]
+        plans[pid] = (employee, coach, plan["mode"], plan["status"])
+        parties = [employee, coach] if coaching else [employee]
         # a confirmation waits for the other side
         agreed = plan.get("agreed") or {}
         if coaching and plan["status"] == "draft" and bool(agreed.get("employee")) != bool(agreed.get("coach")):
@@ -187,8 +185,7 @@ def due_events(storage, config, today: date | None = None, now: float | None = N
                 elif 0 < days <= soon:
                     add(person, "follow_up_soon", f"follow_up:{pid}:{fd}:soon", pid, fd)
         # activities one owns
-        late = plan_rules.overdue(plan, today)
-        late_ids = {a["id"] for a in late}
+        late_ids = {a["id"] for a in plan_rules.overdue(plan, today)}
         for activity in plan["activities"]:
             due = activity.get("due")
             if not due or activity["status"] not in ("planned", "in_progress"):
@@ -207,29 +204,35 @@ def due_events(storage, config, today: date | None = None, now: float | None = N
             for q in plan["questions"]:
                 if q.get("shared") and (q.get("note") or "").strip():
                     add(coach, "note_shared", f"shared:{pid}:{q['id']}", pid)
+
+    storage.collection(plan_rules.PLANS).map_readonly(visit)
     # what the other person did
-    recent = [e for e in storage.collection(plan_rules.HISTORY).all()
-              if e.get("at", 0) >= since and e.get("action") in CHANGE_ACTIONS + ("agree",)]
+    wanted = CHANGE_ACTIONS + ("agree",)
+    recent = [e for e in storage.collection(plan_rules.HISTORY).map_readonly(
+        lambda e: (e["id"], e["plan_id"], e.get("at", 0), e.get("action"), e.get("by"))
+        if e.get("at", 0) >= since and e.get("action") in wanted else None) if e is not None]
+    recent = [{"id": i, "plan_id": p, "at": at, "action": action, "by": by} for i, p, at, action, by in recent]
     last_agree: dict[str, str] = {}  # the confirmation that completed an agreement is the plan's last one
     for entry in sorted(recent, key=lambda e: e["at"]):
         if entry["action"] == "agree":
             last_agree[entry["plan_id"]] = entry["id"]
     for entry in recent:
-        plan = plans.get(entry["plan_id"])
-        if plan is None or plan["mode"] != "coaching":
+        if entry["plan_id"] not in plans:
             continue
-        employee = plan["person_id"]
-        coach = coach_cache.get(employee) or plan.get("coach_id")
+        employee, coach, mode, status = plans[entry["plan_id"]]
+        if mode != "coaching":
+            continue
         actor = account_person.get(entry.get("by"))
         other = coach if actor == employee else employee if actor == coach else None
         if other is None:
             continue
+        pid = entry["plan_id"]
         if entry["action"] == "agree":
-            if plan["status"] == "agreed" and last_agree.get(plan["id"]) == entry["id"]:
-                add(other, "plan_agreed", f"agreed:{plan['id']}:{entry['id']}", plan["id"])
+            if status == "agreed" and last_agree.get(pid) == entry["id"]:
+                add(other, "plan_agreed", f"agreed:{pid}:{entry['id']}", pid)
         else:
             day = datetime.fromtimestamp(entry["at"], timezone.utc).date().isoformat()
-            add(other, "plan_changed", f"changed:{plan['id']}:{day}", plan["id"], None)
+            add(other, "plan_changed", f"changed:{pid}:{day}", pid, None)
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.id, event)
@@ -363,11 +366,12 @@ def plan_run(storage, config, today: date | None = None, now: float | None = Non
     events = due_events(storage, config, today, now, people=recipients)
     result = RunResult(events=len(events))
     notes = storage.collection(NOTIFICATIONS)
-    existing = {n["id"]: n for n in notes.all()}
+    known = set(notes.map_readonly(lambda n: n["id"]))
+    open_ones = notes.find_any("mail", ["pending", "sending"])  # indexed: the notifications still to mail
     prefs = {p["id"]: p for p in storage.collection(PREFS).all()}
     fresh = []
     for event in events:
-        if event.id in existing:
+        if event.id in known:
             continue
         pref = prefs.get(event.person_id) or {}
         wanted = KINDS[event.kind] not in pref.get("opt_out", [])
@@ -381,13 +385,13 @@ def plan_run(storage, config, today: date | None = None, now: float | None = Non
                 if tx.get(rec["id"]) is None:
                     tx.insert(rec)
     pending_by_person: dict[str, list[dict]] = {}
-    for rec in list(existing.values()) + fresh:
+    for rec in open_ones + fresh:
         if rec.get("mail") == "pending":
             pending_by_person.setdefault(rec["person_id"], []).append(rec)
         elif rec.get("mail") == "sending":
             result.uncertain += 1
     people, _accounts = recipients
-    sent_keys = {m["id"] for m in storage.collection(MAILS).all()}
+    sent_keys = set(storage.collection(MAILS).map_readonly(lambda m: m["id"]))
     for person_id, pending in pending_by_person.items():
         person = people.get(person_id)
         if person is None:
@@ -418,7 +422,9 @@ def run(storage, config, render: Callable[[Mail], EmailMessage], *, dry_run: boo
                             code="smtp_not_configured")
     lease = _acquire_lease(storage, int(setting(config, "REMINDERS_LEASE_SECONDS")))
     try:
+        interrupted = _settle_interrupted(storage)
         result = plan_run(storage, config, today, now)
+        result.uncertain = interrupted
         batch = max(1, int(setting(config, "REMINDERS_BATCH")))
         mails = result.planned
         smtp = None
@@ -446,6 +452,20 @@ def run(storage, config, render: Callable[[Mail], EmailMessage], *, dry_run: boo
         return result
     finally:
         _release_lease(storage, lease)
+
+
+def _settle_interrupted(storage) -> int:
+    """Mails left ``sending`` by a run that died (we hold the lease, so no run is alive) become
+    ``uncertain``: never sent again, reported once. Returns how many notifications that concerns."""
+    stuck = storage.collection(NOTIFICATIONS).find_any("mail", ["sending"])
+    if not stuck:
+        return 0
+    with storage.unit_of_work(MAILS, NOTIFICATIONS) as uow:
+        for n in stuck:
+            uow[NOTIFICATIONS].update(n["id"], {"mail": "uncertain"})
+        for m in uow[MAILS].find(state="sending"):
+            uow[MAILS].update(m["id"], {"state": "uncertain"})
+    return len(stuck)
 
 
 def _claim(storage, mails: list[Mail]) -> list[Mail]:

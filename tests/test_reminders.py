@@ -228,6 +228,9 @@ def test_a_sender_killed_mid_run_sends_no_duplicates_after_a_rerun(world, smtp):
     # the mail in the SMTP conversation when the run died is "uncertain": delivered or not, never repeated
     if len(ids) == 23:
         assert "being sent when an earlier run stopped: 1." in rerun.stderr
+    third = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0 and "earlier run stopped" not in third.stderr  # reported once
+    assert len(inbox.messages) == len(ids)
 
 
 def test_shared_self_reflection_note_overdue_activity_and_the_employees_changes(world, smtp):

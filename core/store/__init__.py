@@ -76,7 +76,7 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "plan_history": {"indexed": ("plan_id",), "unique": ()},
     "audit": {"indexed": ("subject_id",), "unique": ()},
     # reminders (core.reminders): ids are derived from (person, event key), so a record is made once
-    "notifications": {"indexed": ("person_id",), "unique": ()},
+    "notifications": {"indexed": ("person_id", "mail"), "unique": ()},
     "reminder_mails": {"indexed": ("person_id",), "unique": ()},
     "reminder_prefs": {"indexed": ("person_id",), "unique": ()},
     "calendar_feeds": {"indexed": ("person_id",), "unique": ()},
