@@ -266,6 +266,7 @@ def export_person(storage, person_id: str) -> dict[str, Any]:
     data["accounts"] = [{k: v for k, v in a.items() if k != "password_hash"} for a in data.get("accounts", [])]
     tokens = [t for t in storage.collection("api_tokens").all() if t.get("account_id") in account_ids]
     data["api_tokens"] = [{k: v for k, v in t.items() if k != "secret_sha256"} for t in tokens]
+    data["calendar_feeds"] = [{k: v for k, v in f.items() if k != "secret_sha256"} for f in data.get("calendar_feeds", [])]
     data["audit"] = audit.entries_about(storage, [person_id, *account_ids])
     data["coachees"] = [{"id": p["id"], "name": p["name"]} for p in storage.collection(PEOPLE).find(coach_id=person_id)]
     plan_ids = {p["id"] for p in data.get("plans", [])}

@@ -78,3 +78,26 @@ def test_a_revoked_or_replaced_address_answers_404(world):  # noqa: F811
     assert storage.collection("calendar_feeds").count() == 0
     assert [e["action"] for e in storage.collection("audit").all() if e["subject_type"] == "calendar_feed"] == [
         "token_create", "token_create", "token_revoke"]
+
+
+def test_export_and_erase_cover_reminders_and_the_feed(world):  # noqa: F811
+    from core import reminders
+    from tests.conftest import AdminClient
+
+    app = world["app"]
+    make_plan(world["coach"], world["emp_p"]["id"])
+    path = create_feed(world["employee"])
+    storage = app.extensions["kbp"].storage
+    with app.app_context():
+        reminders.plan_run(storage, app.config)
+    pid = world["emp_p"]["id"]
+    assert storage.collection("notifications").find(person_id=pid)
+    admin = AdminClient(app, app.response_class)
+    export = admin.get(f"/api/v1/people/{pid}/export").get_json()
+    records = export["records"]
+    assert records["notifications"] and records["calendar_feeds"]
+    assert "secret_sha256" not in str(records["calendar_feeds"])
+    assert admin.delete(f"/api/v1/people/{pid}").status_code == 200
+    for name in ("notifications", "calendar_feeds", "reminder_prefs", "reminder_mails"):
+        assert storage.collection(name).find(person_id=pid) == []
+    assert anonymous_client(app).get(path).status_code == 404
