@@ -22,7 +22,6 @@ this module: never names, notes or goals.
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from datetime import date, datetime, timezone
 from typing import Any
@@ -287,7 +286,3 @@ def as_csv_rows(data: dict[str, Any], labels: dict[str, str]) -> list[list[str]]
     for item in f["inhouse_top"]:
         rows.append([labels["inhouse_top"], item["title"], str(item["count"])])
     return rows
-
-
-def stamp() -> float:
-    return time.time()

@@ -45,9 +45,9 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any, Callable, Iterable
 
 from core import plans as plan_rules
@@ -633,4 +633,4 @@ def renderer(app) -> Callable[[Mail], EmailMessage]:
 
 
 __all__ = ["Event", "Mail", "RunResult", "ReminderError", "due_events", "plan_run", "run", "preferences",
-           "set_preferences", "notifications_for", "unread_count", "mark_read", "build_message", "make_msgid"]
+           "set_preferences", "notifications_for", "unread_count", "mark_read", "build_message", "renderer", "start_scheduler"]

@@ -14,7 +14,7 @@ from core import create_app, reminders
 from core.cli import main
 from core.seed import SEED_PASSWORD
 from tests.helpers import make_account, make_person
-from tests.test_browser import ARTIFACTS, CHROMIUM, PASSWORD, browser, shot  # noqa: F401 - fixture
+from tests.test_browser import CHROMIUM, PASSWORD, browser, shot  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")

@@ -293,3 +293,24 @@ def test_the_server_scheduler_sends_and_stops(world, smtp):
     assert not thread.is_alive()
     assert len(inbox.messages) == 4  # employee: changed, activity due, follow-up; coach: follow-up; once each
     assert len({m["Message-ID"] for m in inbox.messages}) == 4
+
+
+def test_the_api_lists_notifications_and_keeps_settings(world, smtp):
+    inbox = smtp()
+    emp = world["employee"]
+    r = emp.put("/api/v1/me/reminder-settings", json={"digest": "hourly"})
+    assert r.status_code == 422 and "digest" in r.get_json()["errors"]
+    r = emp.put("/api/v1/me/reminder-settings", json={"digest": "daily", "opt_out": ["changes"]})
+    assert r.status_code == 200 and r.get_json() == {"digest": "daily", "opt_out": ["changes"]}
+    assert emp.get("/api/v1/me/reminder-settings").get_json()["opt_out"] == ["changes"]
+    make_plan(world["coach"], world["emp_p"]["id"])
+    send(world, inbox)
+    body = emp.get("/api/v1/me/notifications").get_json()
+    assert body["unread"] == 3 and {n["kind"] for n in body["items"]} == {"plan_changed", "activity_due", "follow_up_soon"}
+    assert all(n["link"].startswith("/plans/") and n["text"] for n in body["items"])
+    one = body["items"][0]["id"]
+    assert emp.post("/api/v1/me/notifications/read", json={"ids": [one]}).get_json() == {"marked": 1}
+    assert emp.get("/api/v1/me/notifications").get_json()["unread"] == 2
+    assert emp.post("/api/v1/me/notifications/read", json={}).get_json() == {"marked": 2}
+    # the coach cannot mark the employee's notifications
+    assert world["coach"].post("/api/v1/me/notifications/read", json={"ids": [one]}).get_json() == {"marked": 0}

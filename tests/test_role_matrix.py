@@ -157,6 +157,11 @@ MATRIX = {
     ("reminder_web.settings", "GET"): ("/me/reminders", {}, SIGNED_IN_PAGE),
     ("reminder_web.settings", "POST"): ("/me/reminders", {"form": {"action": "preferences", "digest": "daily"}},
                                         {r: 302 for r in ROLES}),
+    ("reminders.list_notifications", "GET"): ("/api/v1/me/notifications", {}, SIGNED_IN_API),
+    ("reminders.read_notifications", "POST"): ("/api/v1/me/notifications/read", {"json": {}}, SIGNED_IN_API),
+    ("reminders.get_settings", "GET"): ("/api/v1/me/reminder-settings", {}, SIGNED_IN_API),
+    ("reminders.put_settings", "PUT"): ("/api/v1/me/reminder-settings", {"json": {"digest": "weekly", "opt_out": ["changes"]}},
+                                        SIGNED_IN_API),
     ("reminder_web.calendar", "GET"): ("/calendar/abc123_not-the-secret.ics", {}, {r: 404 for r in ROLES}),
     # the HR overview: administrators (and accounts granted it with `kbp overview grant`)
     ("overview_web.overview_page", "GET"): ("/overview", {}, ADMIN_PAGE),
