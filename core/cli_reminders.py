@@ -44,6 +44,9 @@ def reminders_send(ctx: click.Context, dry_run: bool, today) -> None:
         return
     click.echo(_("Reminders due: %(events)d; new in-app notifications: %(new)d; mails sent: %(sent)d.",
                  events=result.events, new=result.new_notifications, sent=result.sent))
+    if result.refused:
+        click.echo(_("The mail server refused %(num)d reminders (unknown or blocked addresses); they are not tried "
+                     "again.", num=result.refused), err=True)
     if result.uncertain:
         click.echo(_("Reminders being sent when an earlier run stopped: %(num)d. They are not sent again (at most "
                      "once); they are in the recipients' notification lists.", num=result.uncertain), err=True)

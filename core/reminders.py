@@ -311,6 +311,7 @@ class RunResult:
     events: int = 0
     new_notifications: int = 0
     sent: int = 0
+    refused: int = 0
     uncertain: int = 0
     planned: list[Mail] = field(default_factory=list)
 
@@ -427,28 +428,40 @@ def run(storage, config, render: Callable[[Mail], EmailMessage], *, dry_run: boo
         result.uncertain = interrupted
         batch = max(1, int(setting(config, "REMINDERS_BATCH")))
         mails = result.planned
-        smtp = None
+        if not mails:
+            return result
+        smtp = (connect or (lambda: smtp_connect(config)))()  # before anything is claimed
         try:
             for start in range(0, len(mails), batch):
                 chunk = _claim(storage, mails[start:start + batch])
-                if not chunk:
-                    continue
-                if smtp is None:
-                    smtp = (connect or (lambda: smtp_connect(config)))()
-                done = []
+                done: list[Mail] = []
+                refused: list[Mail] = []
                 try:
-                    for mail in chunk:
-                        smtp.send_message(render(mail))
+                    for i, mail in enumerate(chunk):
+                        try:
+                            smtp.send_message(render(mail))
+                        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                            if _permanent(exc):
+                                refused.append(mail)  # the server said no for good: not delivered, not retried
+                                continue
+                            # a temporary refusal: this mail and the rest were not delivered; the next run sends them
+                            _unclaim(storage, chunk[i:] + mails[start + batch:])
+                            raise _stopped(exc, result.sent + len(done)) from None
+                        except (smtplib.SMTPException, OSError) as exc:
+                            # the connection broke: the mail in flight is uncertain, the rest were never handed over
+                            _unclaim(storage, chunk[i + 1:] + mails[start + batch:])
+                            raise _stopped(exc, result.sent + len(done)) from None
                         done.append(mail)
                 finally:
                     _mark_sent(storage, done)
+                    _mark_sent(storage, refused, state="refused")
                     result.sent += len(done)
+                    result.refused += len(refused)
         finally:
-            if smtp is not None:
-                try:
-                    smtp.quit()
-                except (smtplib.SMTPException, OSError):
-                    pass
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
         return result
     finally:
         _release_lease(storage, lease)
@@ -484,15 +497,39 @@ def _claim(storage, mails: list[Mail]) -> list[Mail]:
     return claimed
 
 
-def _mark_sent(storage, mails: list[Mail]) -> None:
+def _mark_sent(storage, mails: list[Mail], state: str = "sent") -> None:
     if not mails:
         return
     now = time.time()
     with storage.unit_of_work(MAILS, NOTIFICATIONS) as uow:
         for mail in mails:
-            uow[MAILS].update(mail.id, {"state": "sent", "sent_at": now})
+            uow[MAILS].update(mail.id, {"state": state, "sent_at": now})
             for n in mail.notifications:
-                uow[NOTIFICATIONS].update(n["id"], {"mail": "sent"})
+                uow[NOTIFICATIONS].update(n["id"], {"mail": state})
+
+
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer (unknown mailbox, rejected message): trying again would not help."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _msg in exc.recipients.values())
+    return getattr(exc, "smtp_code", 0) >= 500
+
+
+def _stopped(exc: Exception, sent: int) -> ReminderError:
+    return ReminderError(_("The mail server stopped accepting mail (%(reason)s) after %(num)d mails. The others are "
+                           "sent by the next run.", reason=exc.__class__.__name__, num=sent), code="smtp_failed")
+
+
+def _unclaim(storage, mails: list[Mail]) -> None:
+    """Mails claimed but certainly never handed to the server go back to waiting for the next run."""
+    with storage.unit_of_work(MAILS, NOTIFICATIONS) as uow:
+        for mail in mails:
+            rec = uow[MAILS].get(mail.id)
+            if rec is None or rec["state"] != "sending":
+                continue
+            uow[MAILS].delete(mail.id)
+            for n in mail.notifications:
+                uow[NOTIFICATIONS].update(n["id"], {"mail": "pending"})
 
 
 def smtp_connect(config):

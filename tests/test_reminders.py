@@ -314,3 +314,76 @@ def test_the_api_lists_notifications_and_keeps_settings(world, smtp):
     assert emp.post("/api/v1/me/notifications/read", json={}).get_json() == {"marked": 2}
     # the coach cannot mark the employee's notifications
     assert world["coach"].post("/api/v1/me/notifications/read", json={"ids": [one]}).get_json() == {"marked": 0}
+
+
+class PickyInbox(Inbox):
+    """Refuses one mailbox for good, and answers "try later" to the n-th message once."""
+
+    def __init__(self, refuse: str, busy_at: int):
+        super().__init__()
+        self.refuse, self.busy_at, self.seen = refuse, busy_at, 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.seen += 1
+        if self.seen == self.busy_at:
+            return "421 4.3.2 Busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_refused_and_temporarily_failed_mails(world, smtp):
+    emails = []
+    for i in range(4):
+        person = make_person(world["app"], f"Medarbetare {i}", coach_id=world["coach_p"]["id"], locale="en")
+        make_account(world["app"], "employee", person)
+        make_plan(world["coach"], person["id"], due_in=2, follow_up_in=30)
+        emails.append(person["email"])
+    inbox = PickyInbox(refuse=emails[0], busy_at=3)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        runner = CliRunner()
+        env = {"KBP_SMTP_HOST": "127.0.0.1", "KBP_SMTP_PORT": str(inbox.port), "KBP_MAIL_FROM": "kbp@example.test"}
+        first = runner.invoke(main, ["--data-dir", world["data"], "reminders", "send"], env=env)
+        assert first.exit_code == 1 and "stopped accepting mail" in first.output
+        delivered = len(inbox.messages)
+        second = runner.invoke(main, ["--data-dir", world["data"], "reminders", "send"], env=env)
+        assert second.exit_code == 0, second.output
+        third = runner.invoke(main, ["--data-dir", world["data"], "reminders", "send"], env=env)
+        assert third.exit_code == 0 and "mails sent: 0." in third.output and "refused" not in third.output
+    finally:
+        controller.stop()
+    # 4 employees x 2 reminders, minus the refused mailbox's 2: each delivered exactly once
+    keys = [(m["To"], text_of(m)) for m in inbox.messages]
+    assert len(keys) == len(set(keys)) == 6 and delivered < 6
+    assert not inbox.to(emails[0])
+    storage = world["app"].extensions["kbp"].storage
+    refused = storage.collection("reminder_mails").find(state="refused")  # not delivered, and not tried again
+    assert len(refused) == 2 and {m["person_id"] for m in refused} == {storage.collection("people").find(email=emails[0])[0]["id"]}
+
+
+def test_a_refused_mailbox_is_reported_and_not_retried(world, smtp):
+    inbox = PickyInbox(refuse=world["emp_p"]["email"], busy_at=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        make_plan(world["coach"], world["emp_p"]["id"])
+        out = send(world, inbox)
+        assert "mails sent: 1." in out  # the coach's follow-up reminder
+        assert "refused 3 reminders" in out  # the employee's three
+        out2 = send(world, inbox)
+        assert "mails sent: 0." in out2 and "refused" not in out2
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == world["coach_p"]["email"]
