@@ -60,7 +60,10 @@ def settings():
             if action == "create_feed":
                 token = calendar_feed.create_feed(storage(), acct)
                 audit.record(storage(), "token_create", "calendar_feed", acct.person_id)
-                new_feed_url = url_for("reminder_web.calendar", token=token, _external=True)
+                base = kbp().config.get("BASE_URL")  # the address people use (behind a proxy), else this request's
+                path = url_for("reminder_web.calendar", token=token)
+                new_feed_url = str(base).rstrip("/") + path if base else url_for("reminder_web.calendar", token=token,
+                                                                                    _external=True)
             elif action == "revoke_feed":
                 if calendar_feed.revoke_feed(storage(), acct):
                     audit.record(storage(), "token_revoke", "calendar_feed", acct.person_id)
