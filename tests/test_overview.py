@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from core import create_app, overview
 from core.cli import main
+from tests.conftest import anonymous_client
 from tests.helpers import make_account, make_person, sign_in
 
 SEEDED_YEAR = "2024"  # core.seed's plans are created during 2024
@@ -100,10 +101,10 @@ def test_a_small_organisation_shows_nothing_and_the_minimum_is_configurable(make
     for i in range(3):
         make_person(app, f"P{i}", unit="Liten")
     account = make_account(app, "admin", make_person(app, "Admin", unit="Liten"))
-    body = sign_in(app.test_client(), account).get("/api/v1/overview").get_json()
+    body = sign_in(anonymous_client(app), account).get("/api/v1/overview").get_json()
     assert body["min_group"] == 3 and body["suppressed"] is False and body["people"] == 4
     app = make_app(OVERVIEW_MIN_GROUP=10)
-    body = sign_in(app.test_client(), account).get("/api/v1/overview?unit=Liten").get_json()
+    body = sign_in(anonymous_client(app), account).get("/api/v1/overview?unit=Liten").get_json()
     assert body["suppressed"] is True and body["figures"] is None
 
 
