@@ -149,13 +149,14 @@ plugin_option = click.option(
 )
 
 
-def _domains(ctx: click.Context, plugin: str | None):
+def _domains(ctx: click.Context, plugin: str | None, app=None):
     from core import translations
+    from core.registry import ContentError
 
-    app = make_app(ctx)
+    app = app or make_app(ctx)
     try:
         return translations.all_domains(app, plugin)
-    except LookupError as exc:
+    except (LookupError, ContentError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -222,24 +223,32 @@ def i18n_compile(ctx: click.Context, plugin: str | None) -> None:
 
 @i18n_group.command("stats")
 @plugin_option
-@click.option("--check", is_flag=True, help="Exit with status 1 unless every catalog is complete and has no fuzzy entries.")
+@click.option("--check", is_flag=True,
+              help="Exit with status 1 unless the required languages (I18N_REQUIRED_LANGUAGES) are complete and have no fuzzy entries.")
 @click.pass_context
 def i18n_stats(ctx: click.Context, plugin: str | None, check: bool) -> None:
-    """Translated / fuzzy / untranslated counts per domain and language."""
+    """Translated / fuzzy / untranslated counts per domain and language, against the current sources."""
+    from core import i18n as core_i18n
     from core import translations
 
-    header = (_("DOMAIN"), _("LANGUAGE"), _("TRANSLATED"), _("FUZZY"), _("UNTRANSLATED"), _("DONE"))
+    app = make_app(ctx)
+    required = core_i18n.required_languages(app.config)
+    header = (_("DOMAIN"), _("LANGUAGE"), _("TRANSLATED"), _("FUZZY"), _("UNTRANSLATED"), _("DONE"), _("REQUIRED"))
     rows = [header]
-    incomplete = False
-    for dom in _domains(ctx, plugin):
+    incomplete = []
+    for dom in _domains(ctx, plugin, app):
         for st in translations.stats(dom):
-            rows.append((st.domain, st.locale, str(st.translated), str(st.fuzzy), str(st.untranslated), f"{st.percent:.0f} %"))
-            incomplete |= bool(st.fuzzy or st.untranslated)
+            is_required = st.locale in required
+            rows.append((st.domain, st.locale, str(st.translated), str(st.fuzzy), str(st.untranslated), st.done(),
+                         _("yes") if is_required else _("no")))
+            if is_required and not st.complete:
+                incomplete.append(f"{st.domain}/{st.locale}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     if check and incomplete:
-        raise click.ClickException(_("Some catalogs are incomplete or have fuzzy entries."))
+        raise click.ClickException(_("Required catalogs are incomplete or have fuzzy entries: %(names)s.",
+                                     names=", ".join(incomplete)))
 
 
 # ----------------------------------------------------------------------------- people and accounts

@@ -110,7 +110,9 @@ def shell_context():
         "role_label": lambda role: label(ROLE_LABELS, role),
         "format_datetime_ts": format_datetime_ts,
         "current_locale": current,
-        "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()],
+        # languages translated enough to offer (and the one being read, e.g. a translator's ?lang=)
+        "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()
+                      if code in i18n.offered_locales() or code == current],
         "switch_url": switch_url,
         "demo": bool(kbp().config.get("DEMO")),
         "label": label,
