@@ -182,10 +182,25 @@ def setup_i18n(app: Flask) -> None:
 
 def assemble_registry(app: Flask, plugins: PluginManager) -> Registry:
     registry = build_registry(plugins, MappingProxyType(dict(app.config)))
-    registry.entitlements = Entitlements(app.config["DATA_DIR"], demo_mode=bool(app.config["DEMO"]))
+    registry.entitlements = Entitlements(app.config["DATA_DIR"], demo_mode=bool(app.config["DEMO"]),
+                                         config=MappingProxyType(dict(app.config)))
+    check_published_keys(app, registry)
     use_content_pack_locales(app, registry)
     i18n.compile_stale(registry.locale_dirs)
     return registry
+
+
+def check_published_keys(app: Flask, registry: Registry) -> None:
+    """A licensor's keys file named by ``KBP_<PRODUCT>_TRUSTED_KEYS`` that cannot be used stops
+    the start with the reason (a server silently ignoring it would refuse every licence)."""
+    from core.entitlements import trusted_keys_setting
+
+    for fw in registry.frameworks.values():
+        if fw.licence is not None and app.config.get(trusted_keys_setting(fw.licence.product)):
+            try:
+                registry.entitlements.trusted_keys(fw.licence)
+            except ValueError as exc:
+                raise SystemExit(f"KBP_{trusted_keys_setting(fw.licence.product)}: {exc}") from None
 
 
 def use_content_pack_locales(app: Flask, registry: Registry) -> None:

@@ -521,7 +521,7 @@ def license_install(ctx: click.Context, file: str) -> None:
 @license_group.command("status")
 @click.pass_context
 def license_status(ctx: click.Context) -> None:
-    """Show the licence state of every framework that needs one."""
+    """Show the licence state of every framework that needs one (exit status 3 if one is not valid)."""
     app = make_app(ctx)
     entitlements = app.extensions["kbp"].registry.entitlements
     frameworks = _licensed_frameworks(app)
@@ -534,48 +534,101 @@ def license_status(ctx: click.Context) -> None:
         state = _("valid") if check.ok else _("not valid")
         click.echo(f"{fw.licence.product}: {state} ({check.code})")
         click.echo(f"  {check.message}")
+        waiting = entitlements.pending(fw)
+        if waiting is not None:
+            click.echo("  " + _("Renewal installed: it takes over on %(issued)s and is valid through %(expires)s.",
+                                issued=waiting.issued.isoformat(), expires=waiting.expires.isoformat()))
+        warning = entitlements.expiry_warning(fw)
+        if warning:
+            click.echo("  " + _("Warning: %(message)s", message=warning))
         failed |= not check.ok
     ctx.exit(0 if not failed else 3)
+
+
+def _read_passphrase(passphrase_file: str | None, confirm: bool) -> bytes:
+    if passphrase_file:
+        try:
+            with open(passphrase_file, "rb") as fh:
+                value = fh.read().rstrip(b"\r\n")
+        except OSError as exc:
+            raise click.ClickException(_("Cannot read %(file)s: %(reason)s", file=passphrase_file,
+                                         reason=exc.strerror or str(exc))) from None
+    else:
+        value = click.prompt(_("Passphrase for the private key"), hide_input=True,
+                             confirmation_prompt=confirm, err=True).encode("utf-8")
+    if len(value) < 12:
+        raise click.ClickException(_("Use a passphrase of at least 12 characters."))
+    return value
+
+
+passphrase_option = click.option(
+    "--passphrase-file", type=click.Path(dir_okay=False), default=None,
+    help="Read the private key's passphrase from this file instead of asking for it.")
 
 
 @license_group.command("keygen")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the PRIVATE key (PEM).")
 @click.option("--key-id", required=True, help="Id of the key, e.g. 'acme-2027-1'; goes into every licence it signs.")
-def license_keygen(out: str, key_id: str) -> None:
-    """Licensor tool: create an Ed25519 key pair. Keep the private key secret and offline."""
+@passphrase_option
+def license_keygen(out: str, key_id: str, passphrase_file: str | None) -> None:
+    """Licensor tool: create an Ed25519 key pair; the private key is encrypted with a passphrase.
+    Keep it offline; publish the printed public key in your trusted keys file."""
     import json
 
     from core.licensing import generate_keypair
 
-    private_pem, public_b64 = generate_keypair()
+    passphrase = _read_passphrase(passphrase_file, confirm=True)
+    private_pem, public_b64 = generate_keypair(passphrase)
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise click.ClickException(_("%(file)s exists already; refusing to overwrite a key.", file=out)) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(private_pem)
-    click.echo(_("Private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
-    click.echo(_("Add this entry to the plugin's keys/trusted_keys.json:"))
+    click.echo(_("Encrypted private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
+    click.echo(_("Add this entry to the trusted keys file you publish to licensees (KBP_<PRODUCT>_TRUSTED_KEYS):"))
     click.echo(json.dumps({"key_id": key_id, "public_key": public_b64, "demo": False}, indent=2))
 
 
 @license_group.command("issue")
 @click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Private key (PEM).")
-@click.option("--key-id", required=True, help="Id of that key as listed in trusted_keys.json.")
+@click.option("--key-id", required=True, help="Id of that key as listed in the product's trusted keys.")
 @click.option("--licensee", required=True, help="Who the licence is granted to.")
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last valid day, YYYY-MM-DD.")
-@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="First valid day (default today).")
+@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="First valid day (default today); a later day makes a renewal that can be installed in advance.")
 @click.option("--product", default="malin_lindelow", show_default=True, help="Product id the licence is for.")
 @click.option("--feature", "features", multiple=True, help="A licensed feature (repeatable).")
 @click.option("--seats", type=click.IntRange(min=1), default=None, help="Number of seats, if limited.")
+@click.option("--trusted-keys", "trusted_keys_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Check --key-id against this keys file (default: the product's built-in keys plus KBP_<PRODUCT>_TRUSTED_KEYS).")
+@passphrase_option
 @click.option("--out", "out", type=click.Path(dir_okay=False), default="-", help="Output file (default: stdout).")
-def license_issue(key_file, key_id, licensee, expires, issued, product, features, seats, out) -> None:
-    """Licensor tool: sign a licence file."""
-    from core.licensing import issue_licence
+@click.pass_context
+def license_issue(ctx, key_file, key_id, licensee, expires, issued, product, features, seats, trusted_keys_file,
+                  passphrase_file, out) -> None:
+    """Licensor tool: sign a licence file. The key id must be the one published for this key."""
+    from core.entitlements import product_trusted_keys
+    from core.licensing import issue_licence, load_trusted_keys, private_key_is_encrypted
 
+    key_pem = open(key_file, "rb").read()
+    try:
+        if trusted_keys_file:
+            trusted = load_trusted_keys(trusted_keys_file)
+        else:
+            app = make_app(ctx)
+            fw = next((f for f in _licensed_frameworks(app) if f.licence.product == product), None)
+            if fw is None:
+                raise click.ClickException(_(
+                    "No installed framework uses the product '%(product)s'; name its keys file with --trusted-keys.",
+                    product=product))
+            trusted = product_trusted_keys(fw.licence.keys_file, product, app.config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    passphrase = _read_passphrase(passphrase_file, confirm=False) if private_key_is_encrypted(key_pem) else None
     try:
         data = issue_licence(
-            open(key_file, "rb").read(),
+            key_pem,
             key_id=key_id,
             licensee=licensee,
             product=product,
@@ -583,6 +636,8 @@ def license_issue(key_file, key_id, licensee, expires, issued, product, features
             issued=issued.date() if issued else None,
             features=list(features),
             seats=seats,
+            passphrase=passphrase,
+            trusted_keys=trusted,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

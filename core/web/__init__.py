@@ -96,6 +96,12 @@ def shell_context():
 
         return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
 
+    def licence_warnings():
+        """Licences ending within 30 days with no renewal waiting (shown to administrators)."""
+        registry = kbp().registry
+        frameworks = [fw for fw in registry.frameworks.values() if fw.licence is not None]
+        return [w for w in (registry.entitlements.expiry_warning(fw) for fw in frameworks) if w]
+
     def writable_sources():
         p = presenter()
         return [(s.id, p.source_title(s)) for s in kbp().registry.activity_sources.values() if s.writable]
@@ -106,6 +112,7 @@ def shell_context():
         "format_date": format_date,
         "HISTORY_LABELS": HISTORY_LABELS,
         "writable_sources": writable_sources,
+        "licence_warnings": licence_warnings,
         "account": current_account() if request else None,
         "role_label": lambda role: label(ROLE_LABELS, role),
         "format_datetime_ts": format_datetime_ts,
