@@ -30,7 +30,10 @@ from flask import current_app, g, has_app_context, has_request_context, request,
 log = logging.getLogger(__name__)
 
 CORE_DOMAIN = "messages"
-CORE_LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+#: the UI catalogs: ``locales/`` in the repository, ``core/locales/`` in an installed wheel (setup.py)
+CORE_LOCALES_DIR = next((p for p in (Path(__file__).resolve().parent / "locales",
+                                     Path(__file__).resolve().parent.parent / "locales") if p.is_dir()),
+                        Path(__file__).resolve().parent.parent / "locales")
 #: the language UI msgids are written in
 UI_SOURCE_LANGUAGE = "en"
 
