@@ -81,6 +81,7 @@ def presenter() -> Presenter:
 @bp.app_context_processor
 def shell_context():
     current = str(get_locale()) if request else i18n.UI_SOURCE_LANGUAGE
+    offered = i18n.offered_locales()
     args = {k: v for k, v in (request.view_args or {}).items()} if request else {}
 
     def switch_url(code: str) -> str:
@@ -119,7 +120,7 @@ def shell_context():
         "current_locale": current,
         # languages translated enough to offer (and the one being read, e.g. a translator's ?lang=)
         "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()
-                      if code in i18n.offered_locales() or code == current],
+                      if code in offered or code == current],
         "switch_url": switch_url,
         "demo": bool(kbp().config.get("DEMO")),
         "label": label,
