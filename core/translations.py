@@ -19,6 +19,7 @@ import math
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -221,7 +222,16 @@ def _read(path: Path, locale: str | None = None) -> Catalog:
 WIDTH = 79
 #: what Babel made of ``#|`` lines (translator comments ``# |``, some split mid-string): dropped
 _LEGACY_PREVIOUS = re.compile(r"^# \|")
-_BREAK_AFTER = re.compile(r'(?<= )(?=[^ ])|(?<=[^ ][-/])(?=[A-Za-z])')
+#: where GNU gettext may break a line (Unicode line breaking as libunistring does it): after spaces
+#: (not before closing punctuation, nor between a quote and an opening parenthesis), and after
+#: ``. , ? ! - / : ; – — …`` before a letter, before ``—``, and around CJK ideographs
+_BREAK_AFTER = re.compile(r"(?<= )(?=[^ !?)\]},.:;/])(?!(?<=[\"'\u201c\u201d\u00ab\u00bb] )[(\[{])|(?<=[.,?!\-/:;\u2013\u2014\u2026])(?=[^\W\d_])|(?<=[^ ])(?=\u2014)"
+                          r"|(?<=[\u2e80-\u9fff\uf900-\ufaff])(?=[^ !?)\]},.:;/])|(?<=[^ ])(?=[\u2e80-\u9fff\uf900-\ufaff])")
+
+
+def _width(text: str) -> int:
+    """Display columns, as gettext counts them (East Asian wide characters take two)."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _split_previous(text: str) -> tuple[str, dict[tuple[str | None, str], list[str]]]:
@@ -281,14 +291,14 @@ def _string_lines(keyword: str, text: str, prefix: str = "") -> list[str]:
     escaped = _escape(text)
     segments = _split_after_newlines(escaped)
     single = f'{prefix}{keyword} "{escaped}"'
-    if len(segments) <= 1 and len(single) <= WIDTH:
+    if len(segments) <= 1 and _width(single) <= WIDTH:
         return [single]
     lines = [f'{prefix}{keyword} ""']
-    room = WIDTH - len(prefix) - 2
+    room = WIDTH - _width(prefix) - 2
     for segment in segments:
         line = ""
         for word in _BREAK_AFTER.split(segment):
-            if line and len(line) + len(word) > room:
+            if line and _width(line) + _width(word) > room:
                 lines.append(f'{prefix}"{line}"')
                 line = ""
             line += word
@@ -371,13 +381,29 @@ def _entry_lines(message, num_plurals: int) -> list[str]:
                 refs.append(ref)
         lines += _wrapped_words("#:", refs)
     if message.flags:
-        lines.append("#, " + ", ".join(sorted(message.flags, key=lambda f: (f != "fuzzy", f))))
+        lines.append("#, " + ", ".join(sorted(message.flags, key=_flag_order)))
     if message.previous_id and message.fuzzy:
         previous = list(message.previous_id)
         lines += _string_lines("msgid", previous[0], "#| ")
         if len(previous) > 1:
             lines += _string_lines("msgid_plural", previous[1], "#| ")
     return lines + _message_lines(message, num_plurals)
+
+
+#: GNU gettext writes ``fuzzy`` first, then format flags in the order of its table of languages
+_FORMATS = ("c", "objc", "cplusplus", "python", "python-brace", "java", "java-printf", "csharp", "javascript",
+            "scheme", "lisp", "elisp", "librep", "rust", "go", "ruby", "sh", "sh-printf", "awk", "lua",
+            "object-pascal", "modula2", "d", "smalltalk", "qt", "qt-plural", "kde", "boost", "tcl", "perl",
+            "perl-brace", "php", "gcc-internal", "gfc-internal", "ycp")
+
+
+def _flag_order(flag: str) -> tuple[int, int, str]:
+    if flag == "fuzzy":
+        return (0, 0, flag)
+    name = flag[3:] if flag.startswith("no-") else flag
+    if name.endswith("-format") and name[:-7] in _FORMATS:
+        return (1, _FORMATS.index(name[:-7]), flag)
+    return (2, 0, flag)
 
 
 def _message_lines(message, num_plurals: int, prefix: str = "") -> list[str]:

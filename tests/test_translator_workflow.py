@@ -289,3 +289,28 @@ def test_the_content_guide_translators_need_is_in_the_repository():
     assert "utvecklingsdialog" in guide and "utvecklingssamtal" in guide  # the glossary's rule
     assert re.search(r"(?i)glossary", guide) and re.search(r"(?i)tone", guide)
     assert "docs/content-guide.md" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(MSGCAT is None, reason="GNU gettext's msgcat is not installed")
+def test_line_breaks_match_gnu_gettext_on_awkward_text(tmp_path):
+    """Dashes, slashes, URLs, quotes, wide characters and line breaks wrap where msgcat wraps them."""
+    import random
+
+    from babel.messages.catalog import Catalog
+
+    words = ("och att det som en på är av för med till den inte har e-postadress själv-reflektion "
+             "kompetens/färdighet 2026-12-06 a–b c—d (parentes) \"citat\" ”svenska” 100 x,y a.b "
+             "https://example.com/path/to/page?x=1 ö-ä å/ä vad? ja! :-) 1/2 -x x- / - – — … tab\there "
+             "t.ex. a:b Ωμέγα 和文 %(num)d {name} 'enkel' «citat» [hak]").split(" ")
+    rng = random.Random(23)
+    catalog = Catalog(locale="sv")
+    for i in range(300):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(5, 60)))
+        if i % 5 == 0:
+            text += "\n" + " ".join(rng.choice(words) for _ in range(12))
+        catalog.add(f"{i} {text}", text)
+    po = tmp_path / "awkward.po"
+    po.write_text(translations.format_po(catalog), encoding="utf-8")
+    out = subprocess.run([MSGCAT, str(po)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == po.read_text(encoding="utf-8")
