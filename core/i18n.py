@@ -9,6 +9,11 @@ Two kinds of text, one mechanism (gettext catalogs that translators edit as ``.p
   declares with ``kbp_locale_dirs``. :func:`content` picks the catalog by domain, so two plugins
   never collide, and falls back to the source text — never to an empty string.
 
+Every core catalog can be read with ``?lang=``; the language switcher and ``Accept-Language`` offer
+only those at least ``I18N_SWITCHER_MIN_PERCENT`` translated (:func:`offered_locales`), and a
+browser asking for ``no``/``nn`` gets ``nb`` when it exists. A licensee's content pack may bring
+its own catalogs (``core.app.use_content_pack_locales``).
+
 Compiled ``.mo`` files are build output: :func:`compile_stale` rebuilds any that are missing or
 older than their ``.po`` at start-up (and ``kbp i18n compile`` does it on demand).
 """

@@ -10,7 +10,14 @@ Sources per domain:
 
 * core: ``core/**.py``, ``plugins/**.py`` that use the core domain, ``core/web/templates/**.html``;
 * a plugin: the package folder holding its ``locales/``: ``**.py``, ``templates/**.html`` and
-  ``content/**.yaml``.
+  ``content/**.yaml``;
+* a framework plugin with a licensee's content pack (``<PLUGIN>_CONTENT_DIR``): the content files
+  actually served, and its catalogs live in ``<pack>/locales/`` (see :func:`plugin_domains`).
+
+Catalogs are written in GNU gettext's own layout (:func:`format_po`), so ``msgcat``, ``msgmerge``,
+Poedit, polib and Weblate read them and leave them as they are. ``stats`` counts against a fresh
+extraction and rounds down; which languages must be complete is the app's
+``I18N_REQUIRED_LANGUAGES`` (:func:`core.i18n.required_languages`).
 """
 from __future__ import annotations
 
@@ -247,7 +254,7 @@ def _split_previous(text: str) -> tuple[str, dict[tuple[str | None, str], list[s
         if stripped.startswith("#|"):
             pending.append(stripped[2:].strip())
             continue
-        if _LEGACY_PREVIOUS.match(stripped):
+        if _LEGACY_PREVIOUS.match(stripped) or stripped.startswith("#~|"):  # an obsolete entry's previous msgid: dropped
             continue
         out.append(line)
         if stripped.startswith("#~"):
@@ -362,7 +369,9 @@ def format_po(catalog: Catalog) -> str:
         out += _entry_lines(message, catalog.num_plurals)
         out.append("")
     for message in catalog.obsolete.values():
-        out += [f"# {c}" if c else "#" for c in message.user_comments]
+        out += [f"# {c}" if c else "#" for c in message.user_comments if not _LEGACY_PREVIOUS.match(f"# {c}")]
+        if message.fuzzy:  # (Babel guesses format flags for obsolete entries too: not written)
+            out.append("#, fuzzy")
         out += _message_lines(message, catalog.num_plurals, prefix="#~ ")
         out.append("")
     while out and out[-1] == "":
