@@ -1127,6 +1127,22 @@ class _View:
         keyed.sort(key=lambda item: item[0])
         return _clone([doc for _key, doc in keyed if match(doc)])
 
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values``, in insertion order (one
+        look-up for many values, e.g. the plans of every person a coach coaches)."""
+        wanted = [v for v in dict.fromkeys(values) if _hashable(v)]
+        if not wanted:
+            return []
+        if self._changes:
+            keep = set(wanted)
+            return _clone([doc for doc in self._iter() if field in doc and doc[field] in keep])
+        index = self._store.index(field)
+        ids: set[str] = set()
+        for value in wanted:
+            ids |= index.get(value, _EMPTY)
+        base, pos = self._base(), self._store.pos
+        return _clone([base[rid] for rid in sorted(ids, key=pos.__getitem__)])
+
     def count(self) -> int:
         """Number of records."""
         base = self._base()
@@ -1492,6 +1508,11 @@ class Collection:
         """Records (copies) whose fields equal all the given values (indexed for hashable values)."""
         with self._reading() as view:
             return view.find(**equals)
+
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values`` (indexed), in insertion order."""
+        with self._reading() as view:
+            return view.find_any(field, values)
 
     def count(self) -> int:
         """Number of records."""

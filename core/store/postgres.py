@@ -105,6 +105,17 @@ class _Tx:
         query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, where)
         return [_loads(r[0]) for r in self._conn.execute(query, params).fetchall()]
 
+    def find_any(self, field: str, values) -> list[dict]:
+        wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and "\x00" not in v]
+        if not wanted or not _FIELD_RE.fullmatch(field):
+            return []
+        if field in self._fields:
+            cond = sql.SQL("{} = ANY(%s)").format(sql.Identifier(f"f_{field}"))
+        else:
+            cond = sql.SQL("doc->>{} = ANY(%s) AND jsonb_typeof(doc->{}) = 'string'").format(sql.Literal(field), sql.Literal(field))
+        query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, cond)
+        return [_loads(r[0]) for r in self._conn.execute(query, (wanted,)).fetchall()]
+
     def count(self) -> int:
         return self._conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()[0]
 
@@ -248,6 +259,10 @@ class PgCollection:
     def find(self, **equals: Any) -> list[dict]:
         with self._read() as tx:
             return tx.find(**equals)
+
+    def find_any(self, field: str, values) -> list[dict]:
+        with self._read() as tx:
+            return tx.find_any(field, values)
 
     def count(self) -> int:
         with self._read() as tx:
