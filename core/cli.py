@@ -693,8 +693,42 @@ def license_keygen(out: str, key_id: str, passphrase_file: str | None) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(private_pem)
     click.echo(_("Encrypted private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
-    click.echo(_("Add this entry to the trusted keys file you publish to licensees (KBP_<PRODUCT>_TRUSTED_KEYS):"))
+    click.echo(_("Add this entry to your keys file and sign it for licensees with `kbp license sign-keys`:"))
     click.echo(json.dumps({"key_id": key_id, "public_key": public_b64, "demo": False}, indent=2))
+
+
+@license_group.command("sign-keys")
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Private key (PEM) of a key the product's built-in list trusts.")
+@click.option("--key-id", required=True, help="Id of that key in the built-in list.")
+@click.option("--keys", "keys_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help='Your keys file {"keys": [...]}: new keys, and old ones marked "revoked": true.')
+@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the keys are for.")
+@passphrase_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the signed key bundle.")
+@click.pass_context
+def license_sign_keys(ctx, key_file, key_id, keys_file, product, passphrase_file, out) -> None:
+    """Licensor tool: sign your keys file into the key bundle licensees name with KBP_<PRODUCT>_TRUSTED_KEYS."""
+    import json
+
+    from core.licensing import load_trusted_keys, private_key_is_encrypted, sign_key_bundle
+
+    app = make_app(ctx)
+    fw = next((f for f in _licensed_frameworks(app) if f.licence.product == product), None)
+    if fw is None:
+        raise click.ClickException(_("No installed framework uses the product '%(product)s'.", product=product))
+    key_pem = open(key_file, "rb").read()
+    passphrase = _read_passphrase(passphrase_file, confirm=False) if private_key_is_encrypted(key_pem) else None
+    try:
+        entries = json.loads(open(keys_file, "rb").read().decode("utf-8")).get("keys")
+        load_trusted_keys(keys_file)  # every entry valid
+        data = sign_key_bundle(key_pem, key_id=key_id, keys=entries, passphrase=passphrase,
+                               trusted_keys=load_trusted_keys(fw.licence.keys_file))
+    except (ValueError, AttributeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with open(out, "wb") as fh:
+        fh.write(data)
+    click.echo(_("Signed key bundle written to %(file)s.", file=out))
 
 
 @license_group.command("issue")
@@ -708,7 +742,7 @@ def license_keygen(out: str, key_id: str, passphrase_file: str | None) -> None:
 @click.option("--feature", "features", multiple=True, help="A licensed feature (repeatable).")
 @click.option("--seats", type=click.IntRange(min=1), default=None, help="Number of seats, if limited.")
 @click.option("--trusted-keys", "trusted_keys_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Check --key-id against this keys file (default: the product's built-in keys plus KBP_<PRODUCT>_TRUSTED_KEYS).")
+              help="Check --key-id against this keys file (default: the product's built-in keys plus the bundle in KBP_<PRODUCT>_TRUSTED_KEYS).")
 @passphrase_option
 @click.option("--out", "out", type=click.Path(dir_okay=False), default="-", help="Output file (default: stdout).")
 @click.pass_context

@@ -6,7 +6,7 @@ plugin's trusted keys (:mod:`core.licensing`). The answer is re-checked when the
 changes or the date changes, so ``kbp license install`` takes effect in running workers without a
 restart, and an expiry date takes effect at midnight.
 
-The trusted keys are the plugin's built-in list plus the licensor's published keys file named by
+The trusted keys are the plugin's built-in list plus the licensor's signed key bundle named by
 ``KBP_<PRODUCT>_TRUSTED_KEYS`` (which can also revoke a key); a renewal installed before its first
 day takes over on that day; :meth:`Entitlements.expiry_warning` warns 30 days before expiry.
 
@@ -23,7 +23,7 @@ from typing import Callable
 
 from core import model
 from core.i18n import ngettext
-from core.licensing import LicenceCheck, LicenceStore, TrustedKey, load_trusted_keys, merge_trusted_keys
+from core.licensing import LicenceCheck, LicenceStore, TrustedKey, load_key_bundle, load_trusted_keys, merge_trusted_keys
 
 
 #: ``kbp license status`` and the admin pages warn this many days before a licence expires
@@ -37,12 +37,13 @@ def trusted_keys_setting(product: str) -> str:
 
 def product_trusted_keys(keys_file: str, product: str, config=None) -> dict[str, TrustedKey]:
     """The keys ``product`` trusts: the plugin's built-in list, plus (or revoked by) the licensor's
-    keys file named by ``KBP_<PRODUCT>_TRUSTED_KEYS``. Raises ``ValueError`` naming a broken file."""
+    signed key bundle named by ``KBP_<PRODUCT>_TRUSTED_KEYS``. Raises ``ValueError`` naming a
+    broken, unsigned or foreign-signed file."""
     keys = load_trusted_keys(keys_file)
     published = (config or {}).get(trusted_keys_setting(product)) or ""
     if published:
         try:
-            extra = load_trusted_keys(published)
+            extra = load_key_bundle(published, keys)
         except OSError as exc:
             raise ValueError(f"KBP_{trusted_keys_setting(product)}={published}: {exc.strerror or exc}") from None
         keys = merge_trusted_keys(keys, extra, where=str(published))

@@ -49,16 +49,18 @@ Checks are done in this order, and the first failure is reported:
 parse -> key lookup -> demo key -> checksum -> signature -> product -> dates.
 So an unsigned or forged payload never reaches the semantic checks.
 
-Trusted keys file (shipped by a plugin, or published by the licensor and named by the setting
-``KBP_<PRODUCT>_TRUSTED_KEYS``)::
+Trusted keys file (shipped by a plugin)::
 
     {"keys": [{"key_id": "acme-2026", "public_key": "<base64 of the raw 32-byte Ed25519 key>",
                "demo": false, "revoked": false, "comment": "optional, free text"}]}
 
-:func:`merge_trusted_keys` combines the built-in list with the licensor's file: new key ids are
-added, and an entry with ``"revoked": true`` withdraws trust from that key (a leaked key), so every
-licence signed with it is refused (``revoked_key``). The same key id with a different public key
-is a configuration error.
+Key bundle (published by the licensor, named by the setting ``KBP_<PRODUCT>_TRUSTED_KEYS``): the
+same keys list, signed with a key the plugin's built-in list trusts (:func:`sign_key_bundle`,
+:func:`load_key_bundle`), so a licensee can install the licensor's new keys without a KBP
+release but cannot make KBP trust a key of their own. :func:`merge_trusted_keys` combines the
+built-in list with the bundle: new key ids are added, and an entry with ``"revoked": true``
+withdraws trust from that key (a leaked key), so every licence signed with it is refused
+(``revoked_key``). The same key id with a different public key is a configuration error.
 
 A licence whose first day (``issued``) lies ahead — a renewal — is accepted by
 :meth:`LicenceStore.install` and kept as ``<product>.next.json``; it takes over on its first day
@@ -106,6 +108,8 @@ __all__ = [
     "issue_licence",
     "load_trusted_keys",
     "merge_trusted_keys",
+    "sign_key_bundle",
+    "load_key_bundle",
     "public_key_of",
     "verify_licence",
 ]
@@ -208,6 +212,10 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> dict[str, TrustedKey]:
         doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path}: not a valid JSON keys file ({exc})") from None
+    return _keys_of(doc, path)
+
+
+def _keys_of(doc: Any, path: Any) -> dict[str, TrustedKey]:
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise ValueError(f'{path}: expected an object {{"keys": [...]}}')
     keys: dict[str, TrustedKey] = {}
@@ -237,6 +245,56 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> dict[str, TrustedKey]:
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     return keys
+
+
+KEY_BUNDLE_FORMAT = "kbp-keys/1"
+
+
+def sign_key_bundle(private_key_pem: bytes, *, key_id: str, keys: list[dict], passphrase: bytes | None = None,
+                    trusted_keys: dict[str, TrustedKey] | None = None) -> bytes:
+    """A key bundle: the licensor's keys file, signed with a key the product already trusts.
+
+    ``{"format": "kbp-keys/1", "key_id": <signer>, "payload": <base64 of {"keys": [...]}>,
+    "signature": <Ed25519 over the payload bytes>}``. With ``trusted_keys``, the signer must be
+    listed there under ``key_id`` with this key's public key.
+    """
+    key = _load_private_key(private_key_pem, passphrase)
+    if trusted_keys is not None:
+        listed = trusted_keys.get(key_id)
+        if listed is None or listed.public_key != public_key_of(key):
+            raise ValueError(f"key id {key_id!r} does not name this key among the product's trusted keys")
+    payload = json.dumps({"keys": keys}, ensure_ascii=False, indent=2).encode("utf-8")
+    _keys_of(json.loads(payload), "keys")  # validates every entry before anything is signed
+    document = {"format": KEY_BUNDLE_FORMAT, "key_id": key_id, "payload": _b64encode(payload),
+                "signature": _b64encode(key.sign(payload))}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def load_key_bundle(path: str | os.PathLike[str], trusted_keys: dict[str, TrustedKey]) -> dict[str, TrustedKey]:
+    """The keys of a bundle made by :func:`sign_key_bundle`, after checking that a trusted,
+    non-demo, non-revoked key signed it. Raises ``ValueError`` naming the file otherwise (an
+    unsigned keys file included: a licensee cannot make KBP trust a key of their own)."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a valid JSON key bundle ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != KEY_BUNDLE_FORMAT:
+        raise ValueError(f"{path}: not a signed key bundle ({KEY_BUNDLE_FORMAT}); ask the licensor for the signed file")
+    signer = trusted_keys.get(doc.get("key_id")) if isinstance(doc.get("key_id"), str) else None
+    if signer is None or signer.demo or signer.revoked:
+        raise ValueError(f"{path}: signed with key {_clip(doc.get('key_id'))!r}, which is not a trusted licensor key")
+    try:
+        payload = _b64decode_strict(doc.get("payload"))
+        signature = _b64decode_strict(doc.get("signature"))
+        signer.load_public_key().verify(signature, payload)
+    except (ValueError, InvalidSignature):
+        raise ValueError(f"{path}: the signature does not match (the file was altered or forged)") from None
+    try:
+        keys = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: the signed keys are not JSON ({exc})") from None
+    return _keys_of(keys, path)
 
 
 def merge_trusted_keys(builtin: dict[str, TrustedKey], extra: dict[str, TrustedKey], where: str = "") -> dict[str, TrustedKey]:

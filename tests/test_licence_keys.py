@@ -1,8 +1,9 @@
-"""The licensor's keys and the licensee's renewals (issue 23, item 4): keys from a setting, revocation
+"""The licensor's keys and the licensee's renewals (issue 23, item 4): keys from a signed bundle named by a setting, revocation
 of a leaked key, encrypted private keys, key ids checked when issuing, renewals installed in
 advance, and a warning 30 days before expiry."""
 from __future__ import annotations
 
+import base64
 import json
 from datetime import date, timedelta
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 import frameworks.malin_lindelow as lindelow
 from core import create_app
 from core.cli import main
-from core.licensing import generate_keypair, issue_licence
+from core.licensing import generate_keypair, issue_licence, sign_key_bundle
 from tests.helpers import signed_in_client
 
 FW = "malin-lindelow"
@@ -25,8 +26,26 @@ def licensor_key():
     return generate_keypair()
 
 
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    """The licensor's real key in the built-in list (the shipped id is a placeholder), next to the shipped keys."""
+    private, public = generate_keypair()
+    shipped = json.loads(lindelow.TRUSTED_KEYS_FILE.read_text(encoding="utf-8"))["keys"]
+    builtin = tmp_path / "builtin-keys.json"
+    builtin.write_text(json.dumps({"keys": [*shipped, {"key_id": "lindelow-root", "public_key": public}]}), encoding="utf-8")
+    monkeypatch.setattr(lindelow, "TRUSTED_KEYS_FILE", builtin)
+    return private, public
+
+
 def keys_file(path, key_id: str, public_key: str, **extra) -> str:
+    """The licensor's own (unsigned) keys file."""
     path.write_text(json.dumps({"keys": [{"key_id": key_id, "public_key": public_key, **extra}]}), encoding="utf-8")
+    return str(path)
+
+
+def bundle(path, root, entries: list, key_id="lindelow-root") -> str:
+    """The key bundle a licensee installs: the keys, signed with the licensor's built-in key."""
+    path.write_bytes(sign_key_bundle(root[0], key_id=key_id, keys=entries))
     return str(path)
 
 
@@ -47,31 +66,54 @@ def install(app, data: bytes):
 # ----------------------------------------------------------------------------- keys from a setting
 
 
-def test_the_licensors_key_comes_from_a_setting_not_a_patched_package(tmp_path, licensor_key):
+def test_the_licensors_key_comes_from_a_signed_bundle_not_a_patched_package(tmp_path, licensor_key, root):
     private, public = licensor_key
     data = licence(private)
     # without the setting the key is unknown (the built-in list only has the shipped keys)
     assert install(app_for(tmp_path), data).code == "unknown_key"
-    published = keys_file(tmp_path / "licensor-keys.json", "licensor-2027-1", public)
+    published = bundle(tmp_path / "lindelow-keys.json", root, [{"key_id": "licensor-2027-1", "public_key": public}])
     app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=published)
     assert install(app, data).ok
     assert signed_in_client(app).get(f"/api/v1/frameworks/{FW}").status_code == 200
     # the built-in list is kept: its keys are still trusted next to the licensor's
-    keys = app.extensions["kbp"].registry.entitlements.trusted_keys(app.extensions["kbp"].registry.frameworks[FW].licence)
+    reg = app.extensions["kbp"].registry
+    keys = reg.entitlements.trusted_keys(reg.frameworks[FW].licence)
     builtin = json.loads(lindelow.TRUSTED_KEYS_FILE.read_text(encoding="utf-8"))["keys"]
     assert {k["key_id"] for k in builtin} | {"licensor-2027-1"} == set(keys)
 
 
-def test_a_leaked_key_is_revoked_by_the_published_keys_file(tmp_path, licensor_key):
+def test_a_licensee_cannot_make_kbp_trust_a_key_of_their_own(tmp_path, licensor_key, root):
     private, public = licensor_key
-    published = tmp_path / "licensor-keys.json"
-    app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=keys_file(published, "licensor-2027-1", public))
+    own = keys_file(tmp_path / "own.json", "licensor-2027-1", public)  # unsigned
+    with pytest.raises(SystemExit) as err:
+        app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=own)
+    assert "not a signed key bundle" in str(err.value)
+    # signed, but by the licensee's own key
+    forged = tmp_path / "forged.json"
+    forged.write_bytes(sign_key_bundle(private, key_id="licensor-2027-1", keys=[{"key_id": "licensor-2027-1", "public_key": public}]))
+    with pytest.raises(SystemExit) as err:
+        app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=str(forged))
+    assert "not a trusted licensor key" in str(err.value)
+    # a real bundle whose keys were changed afterwards
+    real = tmp_path / "real.json"
+    bundle(real, root, [{"key_id": "licensor-2027-1", "public_key": public}])
+    doc = json.loads(real.read_text(encoding="utf-8"))
+    doc["payload"] = base64.b64encode(json.dumps({"keys": [{"key_id": "x", "public_key": public}]}).encode()).decode()
+    real.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(SystemExit) as err:
+        app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=str(real))
+    assert "signature does not match" in str(err.value)
+
+
+def test_a_leaked_key_is_revoked_by_the_published_bundle(tmp_path, licensor_key, root):
+    private, public = licensor_key
+    published = tmp_path / "lindelow-keys.json"
+    app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=bundle(published, root, [{"key_id": "licensor-2027-1", "public_key": public}]))
     assert install(app, licence(private)).ok
     # the key leaked: the licensor publishes it as revoked, with its replacement
     new_private, new_public = generate_keypair()
-    published.write_text(json.dumps({"keys": [
-        {"key_id": "licensor-2027-1", "public_key": public, "revoked": True, "comment": "leaked 2027-03"},
-        {"key_id": "licensor-2027-2", "public_key": new_public}]}), encoding="utf-8")
+    bundle(published, root, [{"key_id": "licensor-2027-1", "public_key": public, "revoked": True, "comment": "leaked 2027-03"},
+                             {"key_id": "licensor-2027-2", "public_key": new_public}])
     app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=str(published))
     client = signed_in_client(app)
     assert client.get(f"/api/v1/frameworks/{FW}").status_code == 403
@@ -81,9 +123,9 @@ def test_a_leaked_key_is_revoked_by_the_published_keys_file(tmp_path, licensor_k
     assert install(app, licence(new_private, key_id="licensor-2027-2")).ok
 
 
-def test_a_key_id_reused_for_another_key_stops_the_start(tmp_path, licensor_key):
+def test_a_key_id_reused_for_another_key_stops_the_start(tmp_path, licensor_key, root):
     builtin = json.loads(lindelow.TRUSTED_KEYS_FILE.read_text(encoding="utf-8"))["keys"][0]["key_id"]
-    bad = keys_file(tmp_path / "bad.json", builtin, licensor_key[1])
+    bad = bundle(tmp_path / "bad.json", root, [{"key_id": builtin, "public_key": licensor_key[1]}])
     with pytest.raises(SystemExit) as err:
         app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=bad)
     assert "bad.json" in str(err.value) and builtin in str(err.value)
@@ -92,7 +134,7 @@ def test_a_key_id_reused_for_another_key_stops_the_start(tmp_path, licensor_key)
 # ----------------------------------------------------------------------------- the licensor's tools
 
 
-def test_keygen_encrypts_the_private_key_and_issue_checks_the_key_id(tmp_path):
+def test_keygen_encrypts_the_private_key_and_issue_checks_the_key_id(tmp_path, root):
     runner = CliRunner()
     key = tmp_path / "licensor-2027.pem"
     result = runner.invoke(main, ["license", "keygen", "--out", str(key), "--key-id", "licensor-2027-1"],
@@ -125,16 +167,23 @@ def test_keygen_encrypts_the_private_key_and_issue_checks_the_key_id(tmp_path):
     assert refused.exit_code != 0 and "passphrase" in refused.output and "PRIVATE" not in refused.output
     ok = runner.invoke(main, [*base, "--key-id", "licensor-2027-1"])
     assert ok.exit_code == 0, ok.output
-    app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=str(published))
+    # the licensor signs the keys file with the built-in key; the licensee installs bundle and licence
+    root_pem = tmp_path / "root.pem"
+    root_pem.write_bytes(root[0])
+    signed = tmp_path / "lindelow-keys.json"
+    result = runner.invoke(main, ["--data-dir", str(tmp_path / "licensor"), "license", "sign-keys", "--key", str(root_pem),
+                                  "--key-id", "lindelow-root", "--keys", str(published), "--out", str(signed)])
+    assert result.exit_code == 0, result.output
+    app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=str(signed))
     assert install(app, out.read_bytes()).ok
 
 
 # ----------------------------------------------------------------------------- renewals and expiry
 
 
-def test_a_renewal_installed_in_advance_takes_over_on_its_start_date(tmp_path, licensor_key):
+def test_a_renewal_installed_in_advance_takes_over_on_its_start_date(tmp_path, licensor_key, root):
     private, public = licensor_key
-    published = keys_file(tmp_path / "keys.json", "licensor-2027-1", public)
+    published = bundle(tmp_path / "keys.json", root, [{"key_id": "licensor-2027-1", "public_key": public}])
     app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=published)
     current = licence(private, expires=TODAY + timedelta(days=10), licence_id="current")
     renewal = licence(private, issued=TODAY + timedelta(days=11), expires=TODAY + timedelta(days=400), licence_id="renewal")
@@ -155,9 +204,9 @@ def test_a_renewal_installed_in_advance_takes_over_on_its_start_date(tmp_path, l
     assert not (tmp_path / "data" / "licences" / "malin_lindelow.next.json").exists()
 
 
-def test_status_and_admin_pages_warn_30_days_before_expiry(tmp_path, licensor_key):
+def test_status_and_admin_pages_warn_30_days_before_expiry(tmp_path, licensor_key, root):
     private, public = licensor_key
-    published = keys_file(tmp_path / "keys.json", "licensor-2027-1", public)
+    published = bundle(tmp_path / "keys.json", root, [{"key_id": "licensor-2027-1", "public_key": public}])
     app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=published)
     env = {"KBP_MALIN_LINDELOW_TRUSTED_KEYS": published}
 

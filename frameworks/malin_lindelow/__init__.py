@@ -9,8 +9,8 @@ The plugin is content plus configuration; the machinery is the core's:
   ours (see the README).
 * ``locales/`` — the gettext domain ``malin_lindelow``; English is ``locales/en``.
 * ``keys/trusted_keys.json`` — the built-in list of the licensor's public key(s) by key id, plus the
-  demo key that only demo mode trusts; the licensor's published keys file
-  (``KBP_MALIN_LINDELOW_TRUSTED_KEYS``) adds keys or revokes them (:mod:`core.entitlements`).
+  demo key that only demo mode trusts; the licensor's key bundle, signed with a built-in key
+  (``KBP_MALIN_LINDELOW_TRUSTED_KEYS``), adds keys or revokes them (:mod:`core.entitlements`).
   No private key is ever in this repository.
 * ``demo/demo-licence.json`` — a licence signed with the demo key, installed by
   ``kbp serve --demo``.
