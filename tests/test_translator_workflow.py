@@ -314,3 +314,33 @@ def test_line_breaks_match_gnu_gettext_on_awkward_text(tmp_path):
     out = subprocess.run([MSGCAT, str(po)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout == po.read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(MSGCAT is None, reason="GNU gettext's msgcat is not installed")
+def test_every_catalog_survives_two_updates_of_a_changed_multi_line_string(tmp_path):
+    """For each real catalog (on a copy): its longest translated string is made to look changed since
+    the last update, two updates run, and msgcat and polib still read it — with one fuzzy entry
+    whose previous msgid is the old text."""
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data")})
+    checked = 0
+    for dom in translations.all_domains(app):
+        copy_dir = tmp_path / dom.domain
+        shutil.copytree(dom.folder, copy_dir, ignore=shutil.ignore_patterns("*.mo"))
+        copy = translations.CatalogDomain(dom.name, dom.domain, copy_dir, dom.source_language, dom.sources,
+                                          dom.content_files)
+        for po in translations.iter_po([copy]):
+            catalog = polib.pofile(str(po))
+            entry = max((e for e in catalog.translated_entries() if not e.msgid_plural), key=lambda e: len(e.msgid))
+            current = entry.msgid
+            entry.msgid = current.replace(" ", " \n", 1) + " (before the change)"  # the old, multi-line text
+            catalog.save()
+            translations.update(copy)
+            translations.update(copy)
+            text = po.read_text(encoding="utf-8")
+            assert not re.search(r"^# \|", text, re.M), po
+            out = subprocess.run([MSGCAT, str(po)], capture_output=True, text=True)
+            assert out.returncode == 0 and out.stdout == text, f"{po}: {out.stderr}"
+            changed = polib.pofile(str(po)).find(current)
+            assert changed.fuzzy and changed.previous_msgid == current.replace(" ", " \n", 1) + " (before the change)"
+            checked += 1
+    assert checked >= 3
