@@ -84,6 +84,9 @@ def _isolated_environment(monkeypatch, tmp_path, request):
     if BACKEND == "postgres":  # every app and CLI call of this test uses its own schema
         monkeypatch.setenv("KBP_DATABASE_URL", request.getfixturevalue("pg_cluster").url)
         monkeypatch.setenv("KBP_DATABASE_SCHEMA", _pg_schema(tmp_path))
+    yield
+    if "core.store.postgres" in sys.modules:  # the apps of this test must not keep their connections
+        sys.modules["core.store.postgres"].close_all()
 
 
 # --------------------------------------------------------------------------- apps and clients

@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -53,7 +54,18 @@ from core.storage import (
     _prepare,
 )
 
-__all__ = ["PostgresStore"]
+__all__ = ["PostgresStore", "close_all"]
+
+_OPEN: "weakref.WeakSet[PostgresStore]" = weakref.WeakSet()
+
+
+def close_all() -> int:
+    """Close every store this process opened (tests: one app after another must not pile up
+    connections); returns how many."""
+    stores = list(_OPEN)
+    for store in stores:
+        store.close()
+    return len(stores)
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _FIELD_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -344,6 +356,7 @@ class PostgresStore:
             url, min_size=1, max_size=max(1, size), timeout=self.timeout, kwargs=kwargs, open=False, name="kbp"
         )
         self._pid = os.getpid()
+        _OPEN.add(self)
         try:
             self._pool.open(wait=True, timeout=self.timeout)
         except PoolTimeout as exc:
@@ -591,4 +604,5 @@ class PostgresStore:
             return False
 
     def close(self) -> None:
+        _OPEN.discard(self)
         self._pool.close()
