@@ -54,18 +54,10 @@ from core.storage import (
     _prepare,
 )
 
-__all__ = ["PostgresStore", "close_all"]
+__all__ = ["PostgresStore"]
 
+#: stores open in this process (tests close the ones each test opened)
 _OPEN: "weakref.WeakSet[PostgresStore]" = weakref.WeakSet()
-
-
-def close_all() -> int:
-    """Close every store this process opened (tests: one app after another must not pile up
-    connections); returns how many."""
-    stores = list(_OPEN)
-    for store in stores:
-        store.close()
-    return len(stores)
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _FIELD_RE = re.compile(r"[a-z][a-z0-9_]*")
