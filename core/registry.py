@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from marshmallow import ValidationError
 
-from core import model, schemas
+from core import imports, model, schemas
 from core.plugins import PluginManager
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class Registry:
         self.owner: dict[tuple[str, str], str] = {}
         #: decides whether a licensed framework may be served (set by the app; None: all open)
         self.entitlements = None
+        #: plugin name -> files of an import plugin that were skipped, one message each
+        self.import_problems: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ licence gate
     def is_available(self, framework_id: str) -> bool:
@@ -158,26 +160,65 @@ def _meta(what: str, schema, obj: Any) -> None:
 
 def build_registry(manager: PluginManager, config: Any) -> Registry:
     registry = Registry()
+    importers = []
     for name in manager.active():
-        try:
-            staged = _stage(manager, name, config)
-        except ContentError as exc:
-            manager.fail(name, str(exc))
+        if imports.is_importer(manager.pm.get_plugin(name)):
+            importers.append(name)  # after every other plugin: built-ins always win (core.imports)
             continue
-        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the app
-            log.exception("plugin %s raised in a hook", name)
-            manager.fail(name, f"A hook raised {type(exc).__name__}: {exc}")
-            continue
-        clashes = [
-            f"{kind} id '{ident}' is already provided by plugin '{registry.owner[(kind, ident)]}'"
-            for kind, ident in staged.ids()
-            if (kind, ident) in registry.owner
-        ]
-        if clashes:
-            manager.fail(name, "Duplicate id: " + "; ".join(clashes) + f" — plugin '{name}' was skipped.")
-            continue
-        _commit(registry, staged, name)
+        _add_plugin(registry, manager, name, config)
+    if importers:
+        licensed = imports.LicensedIndex(registry.frameworks.values(), registry.locale_dirs)
+        for name in importers:
+            _add_plugin(registry, manager, name, config, licensed)
     return registry
+
+
+def _add_plugin(registry: Registry, manager: PluginManager, name: str, config: Any,
+                licensed: "imports.LicensedIndex | None" = None) -> None:
+    try:
+        staged = _stage(manager, name, config)
+    except ContentError as exc:
+        manager.fail(name, str(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the app
+        log.exception("plugin %s raised in a hook", name)
+        manager.fail(name, f"A hook raised {type(exc).__name__}: {exc}")
+        return
+    if licensed is not None:
+        _skip_imported(registry, manager, name, staged, licensed)
+    clashes = [
+        f"{kind} id '{ident}' is already provided by plugin '{registry.owner[(kind, ident)]}'"
+        for kind, ident in staged.ids()
+        if (kind, ident) in registry.owner
+    ]
+    if clashes:
+        manager.fail(name, "Duplicate id: " + "; ".join(clashes) + f" — plugin '{name}' was skipped.")
+        return
+    _commit(registry, staged, name)
+
+
+def _skip_imported(registry: Registry, manager: PluginManager, name: str, staged: _Staged,
+                   licensed: "imports.LicensedIndex") -> None:
+    """Drop the imported frameworks (one per file) that clash or would provide a licensed framework."""
+    plugin = manager.pm.get_plugin(name)
+    own = getattr(plugin, "problems", None)
+    problems = registry.import_problems.setdefault(name, list(own()) if callable(own) else [])
+    kept = []
+    for fw in staged.frameworks:
+        label = imports.source_label(plugin, fw.id)
+        if ("framework", fw.id) in registry.owner:
+            owner = registry.owner[("framework", fw.id)]
+            problems.append(f"{label}: the framework id '{fw.id}' is already provided by plugin '{owner}'; "
+                            "this file was skipped (give it another title or id number)")
+        else:
+            reason = licensed.refusal(fw)
+            if reason is None:
+                kept.append(fw)
+                continue
+            problems.append(f"{label}: {reason}; a licensed framework cannot be imported as a framework of its own "
+                            "— install its licence instead. This file was skipped.")
+        log.error("plugin %s: %s", name, problems[-1])
+    staged.frameworks = kept
 
 
 def _commit(registry: Registry, staged: _Staged, name: str) -> None:

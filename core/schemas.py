@@ -273,6 +273,8 @@ class PluginOut(Schema):
     state = fields.String(metadata={"description": "active | disabled | failed | unlicensed"})
     reason = fields.String(allow_none=True)
     hooks = fields.List(fields.String())
+    problems = fields.List(fields.String(), metadata={
+        "description": "files an import plugin skipped (bad, clashing or licensed), one message each"})
 
 
 class CompetencyBriefOut(Schema):

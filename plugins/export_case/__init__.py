@@ -12,7 +12,9 @@ KBP                         CASE
 framework                   ``CFDocument``: ``title`` = name, ``creator`` "KBP", ``description``,
                             ``version``, ``language`` = the export's locale, ``caseVersion`` "1.1",
                             ``notes`` = "DEMO …" in demo mode and the licence notice,
-                            ``licenseURI`` → a ``CFLicense`` whose ``licenseText`` is the notice
+                            ``licenseURI`` → a ``CFLicense`` whose ``licenseText`` is the notice;
+                            for a licensed framework followed by the marker
+                            ``kbp-licensed:<framework id>`` (importers refuse such files)
 group                       ``CFItem`` of ``CFItemType`` "Competency Group": ``fullStatement`` =
                             name, ``notes`` = description, ``humanCodingScheme`` = group id
 competency                  ``CFItem`` of ``CFItemType`` "Competency": ``fullStatement`` = name,
@@ -43,7 +45,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from core import hookimpl, i18n
+from core import hookimpl, i18n, imports
 from core.model import Exporter
 from core.registry import ContentError
 
@@ -186,14 +188,18 @@ class CaseExporter(Exporter):
         }
 
         notice = document.get("licence_notice") or ""
+        licensed = bool(document.get("licensed"))
+        licence_text = notice
+        if licensed:  # the machine-readable mark importers refuse (core.imports)
+            licence_text = "\n\n".join(p for p in (notice, imports.marker(fw_id)) if p)
         licence_link = None
-        if notice:
+        if licence_text:
             licence_id = case_id(f"licence:{fw_id}")
             licence_title = _translate(locale, LICENCE_TITLE, framework=document["name"])
             licence_link = self.link("licence", licence_id, licence_title)
             definitions["CFLicenses"] = [
                 {"identifier": licence_id, "uri": self.uri("licence", licence_id), "title": licence_title,
-                 "licenseText": notice, "lastChangeDateTime": changed}
+                 "licenseText": licence_text, "lastChangeDateTime": changed}
             ]
 
         notes = []
@@ -201,6 +207,8 @@ class CaseExporter(Exporter):
             notes.append("DEMO: " + _translate(locale, DEMO_NOTE))
         if notice:
             notes.append(notice)
+        if licensed:
+            notes.append(imports.marker(fw_id))
 
         cf_document: dict[str, Any] = {
             "identifier": doc_id,

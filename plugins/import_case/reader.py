@@ -3,14 +3,26 @@
 :func:`read_package` validates, builds the item tree and maps it to KBP's two levels;
 :func:`import_package` returns just the framework dict (what ``kbp_frameworks`` hands the core).
 
-**Validation.** A package is CASE 1.1 when ``CFDocument.caseVersion`` is ``"1.1"``, CASE 1.0 when
-it says ``"1.0"`` or its document carries the 1.0-only ``CFPackageURI``; a package that says
-neither is held to 1.1 (``caseVersion`` is optional there). 1.1 packages are validated against the
+**Validation.** A package is CASE 1.1 when ``CFDocument.caseVersion`` is ``"1.1"``; CASE 1.0 when
+it says ``"1.0"`` or shows a 1.0-only field: the document's ``CFPackageURI`` (optional in 1.0) or
+a ``CFDocumentURI`` on its items or associations (which 1.1 dropped). A package with neither is
+held to 1.1 (``caseVersion`` is optional there). 1.1 packages are validated against the
 official CFPackage JSON Schema with format checking (uuid, date-time, …); 1.0 packages get a
 structural check (:data:`STRUCTURE`: the objects, fields and types the import relies on). Then the
 tree is checked: unique item identifiers, no ``isChildOf`` cycles, at least one item. A problem
 raises :class:`CaseImportError` naming the package and the JSON path, e.g.
 ``broken.json: $.CFAssociations[0].sequenceNumber: 'two' is not of type 'integer'``.
+
+**Repairs** (OpenSALT writes these; each repair is a notice naming the JSON path, see
+:attr:`ImportedPackage.notices`): a ``sequenceNumber`` written as a string of digits (``"2"``)
+is read as the number; an item without ``fullStatement`` takes its ``abbreviatedStatement``, else
+its ``humanCodingScheme``. The notices also list what the import ignores: associations other than
+``isChildOf`` (by type), education levels and item types.
+
+**Licensed content.** A package that carries KBP's licensed marker (``kbp-licensed:<id>`` in the
+``CFLicense`` its ``CFDocument.licenseURI`` points to, or in the document's notes) or KBP's
+``extensions.kbp.licensed`` flag is refused with a message naming the licensed framework; the core
+refuses unmarked copies of a licensed framework too (:mod:`core.imports`).
 
 **Tree.** An item's parent is the destination of its ``isChildOf`` association (the document or
 another item; matched by identifier, else by URI). Associations whose origin is not an item of the
@@ -49,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from core import imports
 from core.registry import ContentError
 
 log = logging.getLogger(__name__)
@@ -94,7 +107,8 @@ STRUCTURE: dict[str, Any] = {
             "properties": {
                 "identifier": _ID, "uri": _STR, "creator": _STR, "title": _STR, "lastChangeDateTime": _STR,
                 "description": _STR, "language": _STR, "version": _STR, "notes": _STR, "licenseURI": _LINK,
-                "CFPackageURI": _LINK,
+                # a link in CASE 1.0; OpenSALT (2017) wrote the bare URI
+                "CFPackageURI": {"anyOf": [_LINK, _STR]},
             },
         },
         "CFItems": {
@@ -177,7 +191,74 @@ def case_version(package: Any) -> str:
         return "1.1"
     if declared == "1.0" or "CFPackageURI" in doc:
         return "1.0"
+    for key in ("CFItems", "CFAssociations"):
+        rows = package.get(key)
+        if isinstance(rows, list) and any(isinstance(r, dict) and "CFDocumentURI" in r for r in rows):
+            return "1.0"
     return "1.1"
+
+
+def repair(package: Any, label: str) -> list[str]:
+    """Apply OpenSALT's known repairs in place; one notice (file, JSON path, what) per repair."""
+    notices: list[str] = []
+    if not isinstance(package, dict):
+        return notices
+    for index, assoc in enumerate(package.get("CFAssociations") or []):
+        if not isinstance(assoc, dict):
+            continue
+        seq = assoc.get("sequenceNumber")
+        if isinstance(seq, str) and re.fullmatch(r"\s*-?\d+\s*", seq):
+            assoc["sequenceNumber"] = int(seq)
+            notices.append(f"{label}: $.CFAssociations[{index}].sequenceNumber: repaired: the number was written "
+                           f"as the text '{seq}'; read as {int(seq)}")
+    for index, item in enumerate(package.get("CFItems") or []):
+        if not isinstance(item, dict) or item.get("fullStatement") not in (None, ""):
+            continue  # present (a wrong type is for the validation to report)
+        for source in ("abbreviatedStatement", "humanCodingScheme"):
+            if not _blank(item.get(source)):
+                item["fullStatement"] = item[source]
+                notices.append(f"{label}: $.CFItems[{index}].fullStatement: repaired: missing, taken from "
+                               f"{source} '{item[source]}'")
+                break
+    return notices
+
+
+def ignored(package: dict, label: str) -> list[str]:
+    """What the import does not keep, as notices (associations by type, education levels, item types)."""
+    notices: list[str] = []
+    kinds: dict[str, int] = {}
+    for assoc in package.get("CFAssociations") or []:
+        kind = assoc.get("associationType")
+        if kind != "isChildOf":
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if kinds:
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        notices.append(f"{label}: $.CFAssociations: ignored: associations other than isChildOf ({listed})")
+    items = package.get("CFItems") or []
+    for key in ("educationLevel", "educationalLevel", "CFItemType"):
+        count = sum(1 for i in items if i.get(key))
+        if count:
+            notices.append(f"{label}: $.CFItems[*].{key}: ignored: the {key} of {count} item{'s' if count > 1 else ''}")
+    return notices
+
+
+def licensed_marker(package: dict) -> tuple[str, str] | None:
+    """(licensed framework id, JSON path) when the package carries KBP's licensed marker or flag."""
+    doc = package.get("CFDocument") or {}
+    link = doc.get("licenseURI") if isinstance(doc.get("licenseURI"), dict) else {}
+    for index, licence in enumerate((package.get("CFDefinitions") or {}).get("CFLicenses") or []):
+        if not isinstance(licence, dict):
+            continue
+        found = imports.find_marker(licence.get("licenseText"), licence.get("title"), licence.get("description"))
+        if found:
+            return found, f"$.CFDefinitions.CFLicenses[{index}].licenseText"
+    found = imports.find_marker(link.get("title"), link.get("uri"), doc.get("notes"))
+    if found:
+        return found, "$.CFDocument.licenseURI"
+    own = (doc.get("extensions") or {}).get("kbp") if isinstance(doc.get("extensions"), dict) else None
+    if isinstance(own, dict) and own.get("licensed"):
+        return str(own.get("frameworkId") or framework_id(doc)), "$.CFDocument.extensions.kbp.licensed"
+    return None
 
 
 def validate(package: Any, name: str, schema_file: str | Path | None = None) -> str:
@@ -274,6 +355,12 @@ class ImportedPackage:
     items: dict[str, CaseItem]  # identifier -> item, in tree (depth-first) order
     top: list[str]  # identifiers directly under the document, in order
     framework: dict
+    #: repairs made and content ignored, one message each (file, JSON path, what)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def depth(self) -> int:
+        return max((item.depth for item in self.items.values()), default=0)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -308,15 +395,16 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
                  schema_file: str | Path | None = None) -> ImportedPackage:
     """Validate a CASE package and build its tree and KBP framework; raise :class:`CaseImportError`."""
     package, label = load_json(source, name)
+    if isinstance(source, Mapping):
+        package = json.loads(json.dumps(package))  # repairs must not change the caller's dict
+    notices = repair(package, label)
     version = validate(package, label, schema_file)
     doc = package["CFDocument"]
-    own = (doc.get("extensions") or {}).get("kbp") if isinstance(doc.get("extensions"), dict) else None
-    if isinstance(own, dict) and own.get("licensed"):
+    marked = licensed_marker(package)
+    if marked:
         # a licensed framework's export carries its content; importing it would make an unlicensed copy
-        raise CaseImportError(
-            f"{label}: $.CFDocument.extensions.kbp.licensed: this package is an export of a licensed framework; "
-            "it cannot be imported as a framework of its own"
-        )
+        raise CaseImportError(imports.marked_refusal(label, *marked))
+    notices.extend(ignored(package, label))
     items_in = package.get("CFItems") or []
     if not items_in:
         raise CaseImportError(f"{label}: $.CFItems: the package has no items, so there is nothing to import")
@@ -401,7 +489,7 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
         )
     ordered = {ident: items[ident] for ident in _depth_first(children, DOC)}
     framework = to_framework(doc, package, ordered, children.get(DOC, []), label)
-    return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework)
+    return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework, notices)
 
 
 def _depth_first(children: dict[str, list[str]], root: str) -> list[str]:
