@@ -206,17 +206,17 @@ def _skip_imported(registry: Registry, manager: PluginManager, name: str, staged
     kept = []
     for fw in staged.frameworks:
         label = imports.source_label(plugin, fw.id)
-        if ("framework", fw.id) in registry.owner:
+        reason = licensed.refusal(fw)  # first: the message must name the licensed framework
+        if reason is not None:
+            problems.append(f"{label}: {reason}; a licensed framework cannot be imported as a framework of its own "
+                            "— install its licence instead. This file was skipped.")
+        elif ("framework", fw.id) in registry.owner:
             owner = registry.owner[("framework", fw.id)]
             problems.append(f"{label}: the framework id '{fw.id}' is already provided by plugin '{owner}'; "
                             "this file was skipped (give it another title or id number)")
         else:
-            reason = licensed.refusal(fw)
-            if reason is None:
-                kept.append(fw)
-                continue
-            problems.append(f"{label}: {reason}; a licensed framework cannot be imported as a framework of its own "
-                            "— install its licence instead. This file was skipped.")
+            kept.append(fw)
+            continue
         log.error("plugin %s: %s", name, problems[-1])
     staged.frameworks = kept
 
