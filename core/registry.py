@@ -37,6 +37,8 @@ class Registry:
         self.entitlements = None
         #: plugin name -> files of an import plugin that were skipped, one message each
         self.import_problems: dict[str, list[str]] = {}
+        #: plugin name -> what an import plugin repaired, read by position or ignored, one message each
+        self.import_notices: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ licence gate
     def is_available(self, framework_id: str) -> bool:
@@ -203,6 +205,8 @@ def _skip_imported(registry: Registry, manager: PluginManager, name: str, staged
     plugin = manager.pm.get_plugin(name)
     own = getattr(plugin, "problems", None)
     problems = registry.import_problems.setdefault(name, list(own()) if callable(own) else [])
+    notices = getattr(plugin, "notices", None)
+    registry.import_notices[name] = list(notices()) if callable(notices) else []
     kept = []
     for fw in staged.frameworks:
         label = imports.source_label(plugin, fw.id)

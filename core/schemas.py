@@ -275,6 +275,8 @@ class PluginOut(Schema):
     hooks = fields.List(fields.String())
     problems = fields.List(fields.String(), metadata={
         "description": "files an import plugin skipped (bad, clashing or licensed), one message each"})
+    notices = fields.List(fields.String(), metadata={
+        "description": "what an import plugin repaired, read by position or left out, one message each"})
 
 
 class CompetencyBriefOut(Schema):

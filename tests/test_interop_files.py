@@ -502,11 +502,15 @@ def test_moodle_import_export_import_keeps_ids_order_and_texts(make_app, tmp_pat
     assert outline(via_case) == outline(first)
 
 
-def test_import_notices_are_kept_per_plugin(make_app, tmp_path):
+def test_import_notices_are_kept_per_plugin_and_shown(make_app, tmp_path):
     folder = tmp_path / "case"
     folder.mkdir()
     shutil.copy(WHAT_STANDARDS, folder)
-    make_app(CASE_IMPORT_DIR=str(folder))
+    client = make_app(CASE_IMPORT_DIR=str(folder)).test_client()
     assert import_case.notices() == read_package(WHAT_STANDARDS).notices
+    assert plugin_row(client, "import_case")["notices"] == import_case.notices()
+    assert plugin_row(client, "import_case")["problems"] == []
+    page = client.get("/plugins").get_data(as_text=True)
+    assert "5 import notices" in page and "read as 1" in page
     assert import_case.source_file("what-standards-could-be") == "WhatStandardsCouldBe.json"
     assert moodle_source.notices() == []
