@@ -44,6 +44,8 @@ class Competency:
     name: str
     definition: str
     text: TextDomain
+    #: the source's own code for it (a CASE ``humanCodingScheme`` such as ``6.RP.A.1``), shown next to the name
+    code: str = ""
 
     @property
     def global_id(self) -> str:
@@ -56,6 +58,7 @@ class Group:
     name: str
     description: str
     competencies: tuple[Competency, ...]
+    code: str = ""  # the source's own code for the group, like Competency.code
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class Presenter:
             "global_id": comp.global_id,
             "name": self.tr(comp.name, comp.text),
             "definition": self.tr(comp.definition, comp.text),
+            "code": comp.code,
         }
 
     def group(self, fw: model.Framework, group: model.Group) -> dict[str, Any]:
@@ -45,6 +46,7 @@ class Presenter:
             "id": group.id,
             "name": self.tr(group.name, fw.text),
             "description": self.tr(group.description, fw.text),
+            "code": group.code,
             "competencies": [self.competency_brief(c) for c in group.competencies],
         }
 

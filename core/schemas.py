@@ -42,6 +42,8 @@ class CompetencySchema(_Strict):
     id = fields.String(required=True, validate=slug)
     name = fields.String(required=True, validate=NonEmpty)
     definition = fields.String(required=True, validate=NonEmpty)
+    #: the source's own code (CASE humanCodingScheme), shown next to the name; not translated
+    code = fields.String(load_default="", validate=validate.Length(max=100))
 
 
 class GroupSchema(_Strict):
@@ -49,6 +51,7 @@ class GroupSchema(_Strict):
     name = fields.String(required=True, validate=NonEmpty)
     description = fields.String(load_default="")
     competencies = fields.List(fields.Nested(CompetencySchema), required=True, validate=NonEmpty)
+    code = fields.String(load_default="", validate=validate.Length(max=100))
 
 
 class LicenceRequirementSchema(_Strict):
@@ -89,6 +92,7 @@ class FrameworkSchema(_Strict):
                 id=g["id"],
                 name=g["name"],
                 description=g["description"],
+                code=g["code"],
                 competencies=tuple(
                     model.Competency(
                         id=c["id"],
@@ -97,6 +101,7 @@ class FrameworkSchema(_Strict):
                         name=c["name"],
                         definition=c["definition"],
                         text=text,
+                        code=c["code"],
                     )
                     for c in g["competencies"]
                 ),
@@ -284,12 +289,14 @@ class CompetencyBriefOut(Schema):
     global_id = fields.String()
     name = fields.String()
     definition = fields.String()
+    code = fields.String(metadata={"description": "the source's own code (e.g. a standard's code); may be empty"})
 
 
 class GroupOut(Schema):
     id = fields.String()
     name = fields.String()
     description = fields.String()
+    code = fields.String()
     competencies = fields.List(fields.Nested(CompetencyBriefOut))
 
 

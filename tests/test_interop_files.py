@@ -84,6 +84,10 @@ def outline(framework: dict) -> list:
              [(c["id"], c["name"], c["definition"]) for c in g["competencies"]]) for g in framework["groups"]]
 
 
+def codes(framework: dict) -> list:
+    return [(g.get("code", ""), [c.get("code", "") for c in g["competencies"]]) for g in framework["groups"]]
+
+
 def plugin_row(client, name: str) -> dict:
     return {p["name"]: p for p in client.get("/api/v1/plugins").get_json()}[name]
 
@@ -479,6 +483,7 @@ def test_case_import_export_import_keeps_ids_order_and_texts(make_app, tmp_path,
             assert not errors, errors[:3]
             again = read_package(package, name=path.name).framework
             assert outline(again) == outline(first)
+            assert codes(again) == codes(first)  # humanCodingScheme survives too
         else:  # Moodle keeps 100 characters of a short name (the definition keeps the whole text)
             again = csvformat.import_moodle_csv(data, path.name)
             assert outline(again) == [(g, csvformat.clean_name(n), d, [(c, csvformat.clean_name(cn), cd)
@@ -514,3 +519,25 @@ def test_import_notices_are_kept_per_plugin_and_shown(make_app, tmp_path):
     assert "5 import notices" in page and "read as 1" in page
     assert import_case.source_file("what-standards-could-be") == "WhatStandardsCouldBe.json"
     assert moodle_source.notices() == []
+
+
+def test_codes_are_kept_and_shown_next_to_names(make_app, tmp_path):
+    folder = tmp_path / "case"
+    folder.mkdir()
+    shutil.copy(WHAT_STANDARDS, folder)
+    client = make_app(CASE_IMPORT_DIR=str(folder)).test_client()
+    detail = api_framework(client, "what-standards-could-be")
+    group = detail["groups"][0]
+    assert group["code"] == "CCSS.Math.Content.6.RP.A"
+    assert [c["code"] for c in group["competencies"]][:4] == [
+        "CCSS.Math.Content.6.RP.A.1", "CCSS.Math.Content.6.RP.A.2", "CCSS.Math.Content.6.RP.A.3",
+        "CCSS.Math.Content.6.RP.A.3a"]
+    page = client.get("/frameworks/what-standards-could-be").get_data(as_text=True)
+    assert '<span class="code">CCSS.Math.Content.6.RP.A.1</span> Understand the concept of a ratio' in page
+    comp = group["competencies"][0]
+    page = client.get(f"/frameworks/what-standards-could-be/{comp['id']}").get_data(as_text=True)
+    assert '<h1><span class="code">CCSS.Math.Content.6.RP.A.1</span> Understand the concept' in page
+    # a KBP framework has no codes: its export's humanCodingScheme is the id, and a re-import shows none
+    sample = json.loads(export(client, SAMPLE, "case", "en"))
+    assert all(item["humanCodingScheme"] == item["extensions"]["kbp"]["id"] for item in sample["CFItems"])
+    assert set(c for _, comps in codes(read_package(sample, name="s.json").framework) for c in comps) == {""}

@@ -16,9 +16,11 @@ framework                   ``CFDocument``: ``title`` = name, ``creator`` "KBP",
                             for a licensed framework followed by the marker
                             ``kbp-licensed:<framework id>`` (importers refuse such files)
 group                       ``CFItem`` of ``CFItemType`` "Competency Group": ``fullStatement`` =
-                            name, ``notes`` = description, ``humanCodingScheme`` = group id
+                            name, ``notes`` = description, ``humanCodingScheme`` = its code
+                            (imported from CASE), else the group id
 competency                  ``CFItem`` of ``CFItemType`` "Competency": ``fullStatement`` = name,
-                            ``notes`` = the full definition, ``humanCodingScheme`` = competency id
+                            ``notes`` = the full definition, ``humanCodingScheme`` = its
+                            code, else the competency id
 hierarchy and order         ``CFAssociation`` ``isChildOf`` (group → document, competency → group)
                             with ``sequenceNumber`` = position (1, 2, …)
 item types, licence         ``CFDefinitions.CFItemTypes`` and ``CFDefinitions.CFLicenses``
@@ -241,13 +243,14 @@ class CaseExporter(Exporter):
         items: list[dict[str, Any]] = []
         associations: list[dict[str, Any]] = []
 
-        def item(identifier: str, kind: str, name: str, notes_text: str, code: str, position: int, extra: dict) -> dict:
+        def item(identifier: str, kind: str, name: str, notes_text: str, code: str, position: int, extra: dict,
+                 own_code: str = "") -> dict:
             type_id = item_types[kind][0]
             data: dict[str, Any] = {
                 "identifier": identifier,
                 "uri": self.uri("item", identifier),
                 "fullStatement": name,
-                "humanCodingScheme": code,
+                "humanCodingScheme": own_code or code,
                 "listEnumeration": str(position),
                 "CFItemType": kind,
                 "CFItemTypeURI": self.link("itemtype", type_id, kind),
@@ -258,7 +261,7 @@ class CaseExporter(Exporter):
                 data["notes"] = notes_text
             if licence_link:
                 data["licenseURI"] = dict(licence_link)
-            data["extensions"] = {EXTENSION: extra}
+            data["extensions"] = {EXTENSION: {**extra, "code": own_code}}
             return data
 
         def child_of(origin: dict, destination: dict, position: int) -> dict:
@@ -276,7 +279,7 @@ class CaseExporter(Exporter):
         for gpos, group in enumerate(document.get("groups", []), start=1):
             gid = group_identifier(fw_id, group["id"])
             group_item = item(gid, GROUP_TYPE, group["name"], group.get("description") or "", group["id"],
-                              group.get("position", gpos), {"kind": "group", "id": group["id"]})
+                              group.get("position", gpos), {"kind": "group", "id": group["id"]}, group.get("code") or "")
             items.append(group_item)
             group_link = self.link("item", gid, group["name"])
             associations.append(child_of(group_link, doc_link, group.get("position", gpos)))
@@ -285,7 +288,8 @@ class CaseExporter(Exporter):
                 cid = competency_identifier(global_id)
                 position = comp.get("position", cpos)
                 items.append(item(cid, COMPETENCY_TYPE, comp["name"], comp.get("definition") or "", comp["id"],
-                                  position, {"kind": "competency", "id": comp["id"], "globalId": global_id}))
+                                  position, {"kind": "competency", "id": comp["id"], "globalId": global_id},
+                                  comp.get("code") or ""))
                 associations.append(child_of(self.link("item", cid, comp["name"]), dict(group_link), position))
 
         return {

@@ -46,6 +46,10 @@ file order.
 (where KBP's own CASE exporter puts the definition), else the ``fullStatement``. Groups get their
 ``description`` the same way (empty when there is nothing beyond the name).
 
+**Codes.** An item's ``humanCodingScheme`` (a standard's code such as ``CCSS.Math.Content.6.RP.A.1``)
+is kept as the group's or competency's ``code``, shown next to its name (KBP's own exports keep
+theirs in ``extensions.kbp.code``, since their ``humanCodingScheme`` is the KBP id).
+
 **Ids.** The framework id is a slug of the document title (``case-<first 8 hex digits of the
 document identifier>`` when the title has no letters or digits). Group and competency ids are the
 ids KBP wrote into ``extensions.kbp.id`` (packages exported by KBP), else the item's identifier in
@@ -519,6 +523,15 @@ def _kbp_id(item: dict) -> str | None:
     return ident if isinstance(ident, str) and SLUG_RE.match(ident) else None
 
 
+def _code(item: dict) -> str:
+    """The item's own code, shown next to its name: ``humanCodingScheme``; for a package KBP wrote
+    (where ``humanCodingScheme`` holds the KBP id) the code KBP kept in ``extensions.kbp.code``."""
+    ext = item.get("extensions")
+    own = ext.get("kbp") if isinstance(ext, dict) else None
+    code = own.get("code", "") if isinstance(own, dict) else item.get("humanCodingScheme")
+    return code.strip()[:100] if isinstance(code, str) else ""
+
+
 def _item_id(item: dict, taken: set[str]) -> str:
     base = _kbp_id(item) or slugify(item["identifier"], limit=80) or "item"
     return _unique(base, taken)
@@ -549,7 +562,8 @@ def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list
         name, longer = _texts(data)
         if _blank(name):
             name = data.get("humanCodingScheme") or ident
-        return {"id": _item_id(data, comp_ids), "name": name, "definition": longer if not _blank(longer) else name}
+        return {"id": _item_id(data, comp_ids), "name": name, "definition": longer if not _blank(longer) else name,
+                "code": _code(data)}
 
     tree = {ident: node.children for ident, node in items.items()}
 
@@ -565,7 +579,7 @@ def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list
             if _blank(name):
                 name = node.data.get("humanCodingScheme") or ident
             groups.append({"id": _item_id(node.data, group_ids), "name": name, "description": longer,
-                           "competencies": [competency(c) for c in descendants(ident)]})
+                           "code": _code(node.data), "competencies": [competency(c) for c in descendants(ident)]})
         else:
             if loose is None:
                 loose = {"id": "", "name": doc["title"] if not _blank(doc.get("title")) else label,
