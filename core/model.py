@@ -46,6 +46,12 @@ class Competency:
     text: TextDomain
     #: the source's own code for it (a CASE ``humanCodingScheme`` such as ``6.RP.A.1``), shown next to the name
     code: str = ""
+    #: id of the competency of the same group it sits under ('' = directly in the group): trees of any depth
+    parent: str = ""
+    #: False for a heading (an item with items under it that the source does not mark as a competency)
+    selectable: bool = True
+    #: 1 = directly in the group, 2 = under a competency of depth 1, …
+    depth: int = 1
 
     @property
     def global_id(self) -> str:

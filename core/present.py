@@ -39,6 +39,9 @@ class Presenter:
             "name": self.tr(comp.name, comp.text),
             "definition": self.tr(comp.definition, comp.text),
             "code": comp.code,
+            "parent": comp.parent,
+            "depth": comp.depth,
+            "selectable": comp.selectable,
         }
 
     def group(self, fw: model.Framework, group: model.Group) -> dict[str, Any]:
@@ -101,6 +104,16 @@ class Presenter:
             "archived": a.archived,
         }
 
+    def path(self, comp: model.Competency) -> list[dict[str, str]]:
+        """The competencies above ``comp`` in its group, outermost first (empty for two-level frameworks)."""
+        by_id = {c.id: c for c in self.registry.frameworks[comp.framework_id].competencies() if c.group_id == comp.group_id}
+        above: list[dict[str, str]] = []
+        parent = by_id.get(comp.parent)
+        while parent is not None and len(above) < 50:
+            above.insert(0, {"id": parent.id, "name": self.tr(parent.name, parent.text), "code": parent.code})
+            parent = by_id.get(parent.parent)
+        return above
+
     def competency_detail(self, comp: model.Competency, activity_limit: int | None = None) -> dict[str, Any]:
         """A competency with its questions and activities; an organisation may have thousands of
         activities, so ``activity_limit`` keeps the first ones (read-only sources, i.e. the
@@ -110,6 +123,7 @@ class Presenter:
         data = self.competency_brief(comp)
         data["framework"] = fw.id
         data["group"] = {"id": group.id, "name": self.tr(group.name, fw.text)}
+        data["path"] = self.path(comp)
         data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
         sources = self.registry.activity_sources
         found = self.registry.activities_for([comp.global_id])

@@ -44,6 +44,10 @@ class CompetencySchema(_Strict):
     definition = fields.String(required=True, validate=NonEmpty)
     #: the source's own code (CASE humanCodingScheme), shown next to the name; not translated
     code = fields.String(load_default="", validate=validate.Length(max=100))
+    #: deeper trees: the id of an earlier competency of the same group this one sits under
+    parent = fields.String(load_default="")
+    #: False: a heading, shown in the tree but not offered as a focus competency
+    selectable = fields.Boolean(load_default=True)
 
 
 class GroupSchema(_Strict):
@@ -58,6 +62,14 @@ class LicenceRequirementSchema(_Strict):
     product = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"))
     keys_file = fields.String(required=True, validate=NonEmpty)
     demo_licence_file = fields.String(load_default="")
+
+
+def _depths(competencies: list[dict]) -> dict[str, int]:
+    """Competency id -> depth in its group (1 = directly in the group); parents come first."""
+    depth: dict[str, int] = {}
+    for comp in competencies:
+        depth[comp["id"]] = depth.get(comp["parent"], 0) + 1 if comp.get("parent") else 1
+    return depth
 
 
 class FrameworkSchema(_Strict):
@@ -79,14 +91,20 @@ class FrameworkSchema(_Strict):
             if group["id"] in groups:
                 raise ValidationError(f"Group id '{group['id']}' appears twice.", "groups")
             groups.add(group["id"])
+            in_group: set[str] = set()
             for comp in group["competencies"]:
                 if comp["id"] in seen:
                     raise ValidationError(f"Competency id '{comp['id']}' appears twice.", "groups")
+                if comp.get("parent") and comp["parent"] not in in_group:
+                    raise ValidationError(f"Competency '{comp['id']}': its parent '{comp['parent']}' must be an "
+                                          f"earlier competency of group '{group['id']}'.", "groups")
                 seen.add(comp["id"])
+                in_group.add(comp["id"])
 
     @post_load
     def _make(self, data, **kwargs) -> model.Framework:
         text = model.TextDomain(data["domain"], data["source_language"])
+        depths = {g["id"]: _depths(g["competencies"]) for g in data["groups"]}
         groups = tuple(
             model.Group(
                 id=g["id"],
@@ -102,6 +120,9 @@ class FrameworkSchema(_Strict):
                         definition=c["definition"],
                         text=text,
                         code=c["code"],
+                        parent=c["parent"],
+                        selectable=c["selectable"],
+                        depth=depths[g["id"]][c["id"]],
                     )
                     for c in g["competencies"]
                 ),
@@ -290,6 +311,9 @@ class CompetencyBriefOut(Schema):
     name = fields.String()
     definition = fields.String()
     code = fields.String(metadata={"description": "the source's own code (e.g. a standard's code); may be empty"})
+    parent = fields.String(metadata={"description": "id of the competency it sits under ('' = directly in its group)"})
+    depth = fields.Integer(metadata={"description": "1 = directly in its group"})
+    selectable = fields.Boolean(metadata={"description": "false for a heading: not offered as a focus competency"})
 
 
 class GroupOut(Schema):
@@ -343,7 +367,15 @@ class GroupRefOut(Schema):
     name = fields.String()
 
 
+class CompetencyPathOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    code = fields.String()
+
+
 class CompetencyOut(CompetencyBriefOut):
+    path = fields.List(fields.Nested(CompetencyPathOut), metadata={
+        "description": "the competencies it sits under in its group, outermost first"})
     activity_total = fields.Integer(metadata={"description": "How many activities there are; `activities` holds the first `activity_limit`."})
     framework = fields.String()
     group = fields.Nested(GroupRefOut)

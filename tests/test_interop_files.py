@@ -84,6 +84,23 @@ def outline(framework: dict) -> list:
              [(c["id"], c["name"], c["definition"]) for c in g["competencies"]]) for g in framework["groups"]]
 
 
+def tree(framework: dict) -> list:
+    """The nesting a round trip must keep: per group, each competency's parent and whether it is a heading."""
+    return [(g["id"], [(c["id"], c.get("parent", ""), c.get("selectable", True)) for c in g["competencies"]])
+            for g in framework["groups"]]
+
+
+def depth(framework: dict) -> int:
+    """Levels below the document: the group, then competencies by their parents."""
+    deepest = 0
+    for g in framework["groups"]:
+        level: dict[str, int] = {}
+        for c in g["competencies"]:
+            level[c["id"]] = level[c["parent"]] + 1 if c.get("parent") else 1
+            deepest = max(deepest, 1 + level[c["id"]])
+    return deepest
+
+
 def codes(framework: dict) -> list:
     return [(g.get("code", ""), [c.get("code", "") for c in g["competencies"]]) for g in framework["groups"]]
 
@@ -490,6 +507,8 @@ def test_case_import_export_import_keeps_ids_order_and_texts(make_app, tmp_path,
                                                                         for c, cn, cd in comps])
                                       for g, n, d, comps in outline(first)]
         assert again["id"] == first["id"] and again["name"] == first["name"]
+        # the depth is kept; items directly under the document sit in one group named after it (a level more)
+        assert tree(again) == tree(first) and depth(again) == depth(first) == max(read_package(path).depth, 2), exporter
 
 
 def test_moodle_import_export_import_keeps_ids_order_and_texts(make_app, tmp_path, case_validator):
@@ -501,10 +520,11 @@ def test_moodle_import_export_import_keeps_ids_order_and_texts(make_app, tmp_pat
     again = csvformat.import_moodle_csv(export(client, "oecd-core", "moodle-csv", "en"), "oecd.csv")
     assert (again["id"], again["name"], again["description"]) == (first["id"], first["name"], first["description"])
     assert outline(again) == outline(first)
+    assert tree(again) == tree(first) and depth(again) == depth(first) == 4
     package = json.loads(export(client, "oecd-core", "case", "en"))
     assert not list(case_validator.iter_errors(package))
     via_case = read_package(package, name="oecd.json").framework
-    assert outline(via_case) == outline(first)
+    assert outline(via_case) == outline(first) and tree(via_case) == tree(first)
 
 
 def test_import_notices_are_kept_per_plugin_and_shown(make_app, tmp_path):
@@ -541,3 +561,80 @@ def test_codes_are_kept_and_shown_next_to_names(make_app, tmp_path):
     sample = json.loads(export(client, SAMPLE, "case", "en"))
     assert all(item["humanCodingScheme"] == item["extensions"]["kbp"]["id"] for item in sample["CFItems"])
     assert set(c for _, comps in codes(read_package(sample, name="s.json").framework) for c in comps) == {""}
+
+
+# ----------------------------------------------------------------------------- trees of any depth
+
+
+@pytest.fixture
+def deep_world(tmp_path):
+    """An app with OpenSALT's 3-level package and Moodle's 4-level OECD file imported, and a coach."""
+    from core import create_app
+    from tests.helpers import csrf_token, make_account, make_person, sign_in
+
+    case_dir, moodle_dir = tmp_path / "case", tmp_path / "moodle"
+    case_dir.mkdir()
+    moodle_dir.mkdir()
+    shutil.copy(WHAT_STANDARDS, case_dir)
+    shutil.copy(MOODLE_EXAMPLE, moodle_dir / "oecd.csv")
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "CASE_IMPORT_DIR": str(case_dir),
+                      "MOODLE_IMPORT_DIR": str(moodle_dir)})
+    coach_p = make_person(app, "Karin Coach")
+    emp_p = make_person(app, "Erik Medarbetare", coach_id=coach_p["id"])
+    coach = sign_in(app.test_client(), make_account(app, "coach", coach_p))
+    coach.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(coach)
+    return app, coach, emp_p
+
+
+STANDARD_3 = "d83a65ed-770c-4dbe-a505-11e5e17a9a79"  # 6.RP.A.3, a Standard with components 3a–3d under it
+COMPONENT_3A = "acc5bce4-435f-47b3-b5aa-2ebb459061b0"
+
+
+def test_a_deep_framework_keeps_its_tree(deep_world):
+    app, coach, emp = deep_world
+    detail = api_framework(coach, "what-standards-could-be")
+    comps = {c["id"]: c for c in detail["groups"][0]["competencies"]}
+    assert (comps[STANDARD_3]["depth"], comps[STANDARD_3]["parent"], comps[STANDARD_3]["selectable"]) == (1, "", False)
+    assert (comps[COMPONENT_3A]["depth"], comps[COMPONENT_3A]["parent"], comps[COMPONENT_3A]["selectable"]) == (
+        2, STANDARD_3, True)
+    oecd = api_framework(coach, "oecd-core")
+    assert max(c["depth"] for g in oecd["groups"] for c in g["competencies"]) == 3  # + the group: Moodle's 4 levels
+    headings = [c["id"] for g in oecd["groups"] for c in g["competencies"] if not c["selectable"]]
+    assert "delivery" in headings and "analytical-thinking" in headings and "dr-at1" not in headings
+    # the competency page names its path
+    api = coach.get(f"/api/v1/frameworks/what-standards-could-be/competencies/{COMPONENT_3A}?lang=en").get_json()
+    assert [p["code"] for p in api["path"]] == ["CCSS.Math.Content.6.RP.A.3"]
+    page = coach.get(f"/frameworks/what-standards-could-be/{COMPONENT_3A}").get_data(as_text=True)
+    assert f'href="/frameworks/what-standards-could-be/{STANDARD_3}">Use ratio and rate reasoning' in page
+
+
+def test_the_framework_page_shows_the_tree_and_two_level_frameworks_look_as_before(deep_world):
+    app, coach, emp = deep_world
+    page = coach.get("/frameworks/what-standards-could-be?lang=en").get_data(as_text=True)
+    assert '<ul class="tree">' in page and "<details open><summary>" in page
+    # the Standard is a collapsible heading over its components, with a link to its own page inside
+    assert ('<details open><summary><span class="code">CCSS.Math.Content.6.RP.A.3</span> Use ratio and rate reasoning'
+            in page)
+    summary = page.index('<span class="code">CCSS.Math.Content.6.RP.A.3</span> Use ratio')
+    assert page.index('<span class="tag">heading</span></summary>', summary) < page.index(
+        f'href="/frameworks/what-standards-could-be/{STANDARD_3}">About Use ratio', summary) < page.index(
+        "CCSS.Math.Content.6.RP.A.3a", summary)
+    sample = coach.get(f"/frameworks/{SAMPLE}").get_data(as_text=True)
+    assert '<dl class="competencies">' in sample and '<ul class="tree">' not in sample and "<details" not in sample
+
+
+def test_only_competencies_not_headings_can_be_focus(deep_world):
+    app, coach, emp = deep_world
+    plan = coach.post("/api/v1/plans", json={"person_id": emp["id"], "situation": "new_role"}).get_json()
+    heading = f"what-standards-could-be:{STANDARD_3}"
+    r = coach.patch(f"/api/v1/plans/{plan['id']}", json={"version": plan["version"], "focus": [heading]})
+    assert r.status_code == 422 and r.get_json()["errors"] == {"focus": [heading]}
+    assert r.get_json()["message"] == (f"{heading} är en rubrik, inte en kompetens: välj en av kompetenserna "
+                                       "under den.")  # the default language
+    leaf = f"what-standards-could-be:{COMPONENT_3A}"
+    r = coach.patch(f"/api/v1/plans/{plan['id']}", json={"version": plan["version"], "focus": [leaf]})
+    assert r.status_code == 200, r.get_json()
+    page = coach.get(f"/plans/{plan['id']}/focus?lang=en").get_data(as_text=True)
+    assert f'value="{heading}"' not in page and f'value="{leaf}"' in page
+    assert '<p class="competency-heading depth-1"><span class="code">CCSS.Math.Content.6.RP.A.3</span>' in page
+    assert 'class="competency-choice depth-2"' in page

@@ -153,7 +153,13 @@ def framework(framework_id: str):
         return licence_page(fw)
     p = presenter()
     exporters = [p.exporter(e, "") for e in reg.exporters_for("framework")]
-    return render_template("framework.html", fw=p.framework_detail(fw), exporters=exporters)
+    detail = p.framework_detail(fw)
+    for group in detail["groups"]:  # deeper frameworks are shown as a tree: competencies by parent
+        group["children"] = {}
+        for comp in group["competencies"]:
+            group["children"].setdefault(comp["parent"], []).append(comp)
+        group["nested"] = len(group["children"]) > 1
+    return render_template("framework.html", fw=detail, exporters=exporters)
 
 
 @bp.route("/frameworks/<framework_id>/<competency_id>")

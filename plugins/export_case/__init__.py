@@ -21,8 +21,9 @@ group                       ``CFItem`` of ``CFItemType`` "Competency Group": ``f
 competency                  ``CFItem`` of ``CFItemType`` "Competency": ``fullStatement`` = name,
                             ``notes`` = the full definition, ``humanCodingScheme`` = its
                             code, else the competency id
-hierarchy and order         ``CFAssociation`` ``isChildOf`` (group → document, competency → group)
-                            with ``sequenceNumber`` = position (1, 2, …)
+hierarchy and order         ``CFAssociation`` ``isChildOf`` (group → document, competency → group
+                            or → the competency it sits under) with ``sequenceNumber`` = position
+                            among its siblings (1, 2, …); a heading is a "Competency Group" item
 item types, licence         ``CFDefinitions.CFItemTypes`` and ``CFDefinitions.CFLicenses``
 KBP ids, demo flag          ``extensions.kbp`` of the document and of each item
 ==========================  =======================================================================
@@ -283,14 +284,20 @@ class CaseExporter(Exporter):
             items.append(group_item)
             group_link = self.link("item", gid, group["name"])
             associations.append(child_of(group_link, doc_link, group.get("position", gpos)))
-            for cpos, comp in enumerate(group.get("competencies", []), start=1):
+            links: dict[str, dict] = {}  # competency id -> link, for the ones under it
+            siblings: dict[str, int] = {}  # parent ('' = the group) -> competencies placed under it so far
+            for comp in group.get("competencies", []):
                 global_id = comp.get("global_id") or f"{fw_id}:{comp['id']}"
                 cid = competency_identifier(global_id)
-                position = comp.get("position", cpos)
-                items.append(item(cid, COMPETENCY_TYPE, comp["name"], comp.get("definition") or "", comp["id"],
+                parent = comp.get("parent") or ""
+                position = siblings[parent] = siblings.get(parent, 0) + 1
+                kind = COMPETENCY_TYPE if comp.get("selectable", True) else GROUP_TYPE
+                items.append(item(cid, kind, comp["name"], comp.get("definition") or "", comp["id"],
                                   position, {"kind": "competency", "id": comp["id"], "globalId": global_id},
                                   comp.get("code") or ""))
-                associations.append(child_of(self.link("item", cid, comp["name"]), dict(group_link), position))
+                links[comp["id"]] = self.link("item", cid, comp["name"])
+                destination = links.get(parent) or group_link
+                associations.append(child_of(dict(links[comp["id"]]), dict(destination), position))
 
         return {
             "CFDocument": cf_document,

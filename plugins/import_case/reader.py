@@ -32,11 +32,14 @@ Siblings are ordered by ``sequenceNumber``; siblings without one come after thos
 natural order of ``listEnumeration`` / ``humanCodingScheme`` (``L1.2`` before ``L1.10``), then in
 file order.
 
-**Two levels.** KBP frameworks are groups → competencies, so deeper trees are mapped like this:
+**Groups and trees.** A KBP framework is groups of competencies, and competencies may sit under
+other competencies (``parent``) to any depth:
 
 * a top-level item (child of the document) that has children becomes a **group**; all its
   descendants, depth-first in sibling order (parent before its children), become the group's
-  **competencies** — every item is kept, the nesting is flattened;
+  **competencies**, each with its ``parent`` (the item above it, unless that is the group), so the
+  depth is kept; an item with items under it is a heading (``selectable`` false, not offered as a
+  focus) unless its ``CFItemType`` is ``Competency``;
 * top-level items without children become competencies of one extra group named after the
   document, placed where the first of them stands.
 
@@ -556,14 +559,19 @@ def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list
     """The KBP framework dict for a package tree (see the module docstring for the mapping)."""
     group_ids: set[str] = set()
     comp_ids: set[str] = set()
+    kbp_id: dict[str, str] = {}  # item identifier -> competency id given to it
 
     def competency(ident: str) -> dict:
-        data = items[ident].data
+        node = items[ident]
+        data = node.data
         name, longer = _texts(data)
         if _blank(name):
             name = data.get("humanCodingScheme") or ident
-        return {"id": _item_id(data, comp_ids), "name": name, "definition": longer if not _blank(longer) else name,
-                "code": _code(data)}
+        kbp_id[ident] = _item_id(data, comp_ids)
+        # a heading (items under it) is offered as a focus only when the source calls it a competency
+        selectable = not node.children or str(data.get("CFItemType") or "").casefold() == "competency"
+        return {"id": kbp_id[ident], "name": name, "definition": longer if not _blank(longer) else name,
+                "code": _code(data), "parent": kbp_id.get(node.parent or "", ""), "selectable": selectable}
 
     tree = {ident: node.children for ident, node in items.items()}
 

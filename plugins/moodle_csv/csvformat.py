@@ -25,7 +25,8 @@ framework row, id numbers (present, unique) and parent links (each parent exists
 reports a problem as *file, row, column: reason*. Id numbers and short names are trimmed of
 surrounding white space; the delimiter may be a comma (Moodle's default), semicolon, tab or colon. Moodle's tree is then mapped onto KBP's two
 levels like a CASE package: a top-level competency with children becomes a group, all its
-descendants (depth-first, in file order) its competencies; top-level competencies without
+descendants (depth-first, in file order) its competencies, each with its ``parent`` so the depth is
+kept (a competency with others under it is a heading, not offered as a focus); top-level competencies without
 children go into one group named after the framework. HTML descriptions are turned back into
 text (``<p>`` → blank line, ``<br>`` → line break, entities decoded, HTML white space collapsed).
 """
@@ -282,7 +283,8 @@ def framework_rows(document: dict, options: ExportOptions | None = None, notes: 
                      "", "", "", 0, "null", related_field([]), exported, False, ""])
         for comp in group.get("competencies", []):
             exported += 1
-            rows.append([group_number, comp["id"], comp["name"], text_to_html(comp.get("definition") or ""),
+            rows.append([comp.get("parent") or group_number, comp["id"], comp["name"],
+                         text_to_html(comp.get("definition") or ""),
                          FORMAT_HTML, "", "", "", 0, "null", related_field([]), exported, False, ""])
     return rows
 
@@ -557,12 +559,15 @@ def to_framework(parsed: MoodleFramework, source_language: str = "en") -> dict:
     """The KBP framework dict for a parsed Moodle CSV (see the module docstring for the mapping)."""
     group_ids: set[str] = set()
     comp_ids: set[str] = set()
+    kbp_id: dict[str, str] = {}  # id number -> competency id given to it
 
     def competency(idnumber: str) -> dict:
         comp = parsed.competencies[idnumber]
         text = comp.text
-        return {"id": _unique(slugify(idnumber) or "competency", comp_ids), "name": comp.shortname,
-                "definition": text or comp.shortname}
+        kbp_id[idnumber] = _unique(slugify(idnumber) or "competency", comp_ids)
+        # a competency with others under it is a heading: not offered as a focus
+        return {"id": kbp_id[idnumber], "name": comp.shortname, "definition": text or comp.shortname,
+                "parent": kbp_id.get(comp.parent, ""), "selectable": not comp.children}
 
     groups: list[dict] = []
     loose: dict | None = None
