@@ -93,6 +93,19 @@ def _catalog_texts(framework: model.Framework, locale_dirs: dict[str, str]) -> d
 class LicensedIndex:
     """What identifies every licensed framework of the catalogue: ids and definition fingerprints."""
 
+    @classmethod
+    def lazy(cls, frameworks: Iterable[model.Framework], locale_dirs: dict[str, str]) -> "LicensedIndex":
+        """An index that reads the catalogs only when the first imported framework is checked."""
+        index = cls.__new__(cls)
+        index._pending = (list(frameworks), dict(locale_dirs))
+        return index
+
+    def _load(self) -> None:
+        pending = getattr(self, "_pending", None)
+        if pending is not None:
+            del self._pending
+            self.__init__(*pending)
+
     def __init__(self, frameworks: Iterable[model.Framework], locale_dirs: dict[str, str]):
         self.frameworks: dict[str, model.Framework] = {}
         self.competency_ids: dict[str, set[str]] = {}
@@ -112,6 +125,7 @@ class LicensedIndex:
 
     def refusal(self, candidate: model.Framework) -> str | None:
         """Why ``candidate`` would provide a licensed framework, naming it; None when it would not."""
+        self._load()
         for fw_id, fw in self.frameworks.items():
             name = f"'{fw.name}' ({fw_id})"
             if candidate.id == fw_id:

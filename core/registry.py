@@ -168,8 +168,8 @@ def build_registry(manager: PluginManager, config: Any) -> Registry:
             importers.append(name)  # after every other plugin: built-ins always win (core.imports)
             continue
         _add_plugin(registry, manager, name, config)
-    if importers:
-        licensed = imports.LicensedIndex(registry.frameworks.values(), registry.locale_dirs)
+    if importers:  # built on first use: most installations import nothing
+        licensed = imports.LicensedIndex.lazy(registry.frameworks.values(), registry.locale_dirs)
         for name in importers:
             _add_plugin(registry, manager, name, config, licensed)
     return registry

@@ -397,8 +397,9 @@ def _copies(client, lang: str) -> dict[str, tuple[str, bytes]]:
     }
 
 
-@pytest.mark.parametrize("lang", ["sv", "en"])
-def test_unmarked_copies_of_the_licensed_framework_are_refused_file_by_file(licensed_app, tmp_path, lang):
+@pytest.mark.parametrize("lang, target_licensed", [("sv", True), ("en", True), ("sv", False)])
+def test_unmarked_copies_of_the_licensed_framework_are_refused_file_by_file(licensed_app, make_app, tmp_path, lang,
+                                                                          target_licensed):
     source = licensed_app(DATA_DIR=str(tmp_path / "source")).test_client()
     folders = {"case": tmp_path / "case", "moodle": tmp_path / "moodle"}
     for folder in folders.values():
@@ -408,13 +409,18 @@ def test_unmarked_copies_of_the_licensed_framework_are_refused_file_by_file(lice
     shutil.copy(MOODLE_EXAMPLE, folders["moodle"] / "oecd.csv")  # a free framework next to them still loads
     shutil.copy(WHAT_STANDARDS, folders["case"] / "standards.json")
 
-    app = licensed_app(DATA_DIR=str(tmp_path / "target"), CASE_IMPORT_DIR=str(folders["case"]),
-                       MOODLE_IMPORT_DIR=str(folders["moodle"]))
+    target = licensed_app if target_licensed else make_app  # an installation without a licence is guarded too
+    app = target(DATA_DIR=str(tmp_path / "target"), CASE_IMPORT_DIR=str(folders["case"]),
+                 MOODLE_IMPORT_DIR=str(folders["moodle"]))
     client = app.test_client()
     ids = {fw["id"] for fw in client.get("/api/v1/frameworks").get_json()}
     assert {"oecd-core", "what-standards-could-be", LINDELOW, SAMPLE} <= ids
-    assert not ids & {"var-modell", "helt-ny", "vara-egen-modell", "var-egen-modell"}
-    assert api_framework(client, LINDELOW, lang)["plugin"] == "malin_lindelow"
+    assert not ids & {"var-modell", "helt-ny", "vara-egen-modell", "var-egen-modell", "malin-lindelows-kompetensmodell",
+                      "malin-lindelow-s-competency-framework"}
+    if target_licensed:
+        assert api_framework(client, LINDELOW, lang)["plugin"] == "malin_lindelow"
+    else:  # still not served: no free copy slipped in under its id
+        assert client.get(f"/api/v1/frameworks/{LINDELOW}").status_code == 403
 
     name = "'Malin Lindelöw"
     case_problems = plugin_row(client, "import_case")["problems"]
