@@ -101,19 +101,17 @@ def plugins_list(ctx: click.Context) -> None:
 
 
 def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
-    from core.app import configure
+    from core.app import open_store
+    from core.cli_ops import _settings
     from core.plugins import discover, set_enabled
-    from core.storage import Storage
-    from flask import Flask
 
-    app = Flask("core")
-    configure(app, _config(ctx))
-    known = {c.name for c in discover(app.config["PLUGINS"])}
+    config = _settings(ctx)
+    known = {c.name for c in discover(config["PLUGINS"])}
     if name not in known:
         raise click.ClickException(
             _("There is no plugin '%(name)s'. Known plugins: %(known)s.", name=name, known=", ".join(sorted(known)))
         )
-    set_enabled(Storage(app.config["DATA_DIR"]), name, enabled)
+    set_enabled(open_store(config), name, enabled)
     if enabled:
         click.echo(_("Plugin '%(name)s' enabled. Restart the server to load it.", name=name))
     else:

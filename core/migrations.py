@@ -73,14 +73,15 @@ from core.i18n import gettext as _
 from core.storage import (
     _NAME_RE,
     LOG_SUFFIX,
+    SCHEMA_FILE,
     SCHEMA_VERSION,
     CorruptDataError,
     Storage,
     StorageError,
     _fsync_dir,
+    read_schema_marker,
 )
 
-SCHEMA_FILE = "kbp-schema.json"
 BACKUP_FORMAT = "kbp-backup/1"
 MANIFEST = "manifest.json"
 _SKIP_DIRS = (".restore-", "replaced-")
@@ -139,30 +140,13 @@ def record_version(collection: str, record: dict) -> int:
 # --------------------------------------------------------------------------- the marker
 
 
-def read_marker(data_dir: str | os.PathLike) -> dict | None:
-    path = Path(data_dir) / SCHEMA_FILE
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except ValueError as exc:
-        raise CorruptDataError(path, _("not valid JSON: %(reason)s", reason=exc)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
-        raise CorruptDataError(path, _("it has no schema_version"))
-    return data
+read_marker = read_schema_marker
 
 
-def _write_marker(data_dir: Path, version: int) -> None:
+def _marker(version: int) -> dict:
     from core import __version__
 
-    payload = json.dumps({"schema_version": version, "kbp_version": __version__, "migrated_at": time.time()}).encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{SCHEMA_FILE}.", suffix=".tmp", dir=data_dir)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, data_dir / SCHEMA_FILE)
-    _fsync_dir(data_dir)
+    return {"schema_version": version, "kbp_version": __version__, "migrated_at": time.time()}
 
 
 def _too_new(what: str) -> SchemaTooNewError:
@@ -224,6 +208,11 @@ def _marker_lock(data_dir: Path) -> FileLock:
     return FileLock(str(data_dir / f"{SCHEMA_FILE}.lock"))
 
 
+def _storage_format(coll) -> int | None:
+    fmt = getattr(coll, "storage_format", None)
+    return fmt() if fmt is not None else None
+
+
 def migrate(storage: Storage, *, full: bool = False, dry_run: bool = False) -> MigrationReport:
     """Upgrade every record to :data:`SCHEMA_VERSION` (see the module docstring).
 
@@ -231,9 +220,9 @@ def migrate(storage: Storage, *, full: bool = False, dry_run: bool = False) -> M
     only reports what would be done. Raises :class:`SchemaTooNewError` without changing
     anything when data from a newer KBP is found.
     """
-    data_dir = storage.data_dir
-    with _marker_lock(data_dir):
-        marker = read_marker(data_dir)
+    data_dir = storage.location
+    with storage.migration_lock():
+        marker = storage.schema_marker()
         before = None if marker is None else marker["schema_version"]
         if before is not None and before > SCHEMA_VERSION:
             raise _data_too_new(data_dir, before)
@@ -260,7 +249,7 @@ def migrate(storage: Storage, *, full: bool = False, dry_run: bool = False) -> M
                     )
                 if version < SCHEMA_VERSION:
                     todo[name] = todo.get(name, 0) + n
-            if coll.storage_format() == 1:
+            if _storage_format(coll) == 1:
                 report.converted.append(name)
         report.upgraded = todo
         if dry_run:
@@ -275,7 +264,7 @@ def migrate(storage: Storage, *, full: bool = False, dry_run: bool = False) -> M
             coll.compact()
         for name in report.converted:
             storage.collection(name).compact()
-        _write_marker(data_dir, SCHEMA_VERSION)
+        storage.write_schema_marker(_marker(SCHEMA_VERSION))
         report.current = not todo and not report.converted and before == SCHEMA_VERSION
         return report
 

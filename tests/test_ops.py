@@ -11,6 +11,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.embedded_only  # migrations, backups and restores of the embedded data folder
 from click.testing import CliRunner
 
 from core import migrations
