@@ -305,6 +305,19 @@ class PluginOut(Schema):
         "description": "what an import plugin repaired, read by position or left out, one message each"})
 
 
+class ImportPreviewOut(Schema):
+    ok = fields.Boolean(metadata={"description": "true when the file would be imported"})
+    format = fields.String(allow_none=True, metadata={"description": "case | moodle-csv"})
+    plugin = fields.String(allow_none=True, metadata={"description": "the import plugin that reads such files"})
+    framework = fields.Dict(allow_none=True, metadata={
+        "description": "id, name, groups, competencies, headings, depth of what the file would give"})
+    tree = fields.List(fields.Dict(), metadata={
+        "description": "groups, each with children [{id, name, code, selectable, children}] to any depth"})
+    problems = fields.List(fields.String(), metadata={
+        "description": "why the file would be skipped, with the JSON path or row and column"})
+    notices = fields.List(fields.String(), metadata={"description": "repairs made and what would be left out"})
+
+
 class CompetencyBriefOut(Schema):
     id = fields.String()
     global_id = fields.String()

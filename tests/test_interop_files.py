@@ -644,3 +644,52 @@ def test_only_competencies_not_headings_can_be_focus(deep_world):
     assert f'value="{heading}"' not in page and f'value="{leaf}"' in page
     assert '<p class="competency-heading depth-1"><span class="code">CCSS.Math.Content.6.RP.A.3</span>' in page
     assert 'class="competency-choice depth-2"' in page
+
+
+# ----------------------------------------------------------------------------- preview before importing
+
+
+def test_the_preview_api_shows_tree_counts_problems_and_notices(licensed_app, tmp_path):
+    client = licensed_app(DATA_DIR=str(tmp_path / "data")).test_client()
+    r = client.post("/api/v1/framework-imports/preview",
+                    data={"file": (io.BytesIO(WHAT_STANDARDS.read_bytes()), "standards.json")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    report = r.get_json()
+    assert report["ok"] is True and (report["format"], report["plugin"]) == ("case", "import_case")
+    assert report["framework"] == {"id": "what-standards-could-be", "name": "What Standards Could Be", "groups": 2,
+                                   "competencies": 14, "headings": 2, "depth": 3}
+    standard = report["tree"][0]["children"][2]
+    assert (standard["code"], standard["selectable"], len(standard["children"])) == (
+        "CCSS.Math.Content.6.RP.A.3", False, 4)
+    assert report["notices"] == read_package(WHAT_STANDARDS.read_bytes(), name="standards.json").notices
+    assert report["problems"] == []
+    # nothing was imported
+    assert "what-standards-could-be" not in {f["id"] for f in client.get("/api/v1/frameworks").get_json()}
+
+    moodle = client.post("/api/v1/framework-imports/preview?filename=oecd.csv", data=MOODLE_EXAMPLE.read_bytes())
+    assert moodle.get_json()["framework"]["competencies"] + moodle.get_json()["framework"]["groups"] == 64
+    assert moodle.get_json()["framework"]["depth"] == 4
+
+    rows = rows_of(export(client, LINDELOW, "moodle-csv", "sv"))
+    copy = client.post("/api/v1/framework-imports/preview?filename=kopia.csv",
+                       data=to_csv(_strip_moodle_marker(rows, "kopia")).encode()).get_json()
+    assert copy["ok"] is False and copy["problems"] == [
+        "kopia.csv: 34 of its competency ids (" + copy["problems"][0].split("(", 1)[1]]
+    assert "of the licensed framework 'Malin Lindelöw" in copy["problems"][0]
+    broken = client.post("/api/v1/framework-imports/preview?filename=bad.json", data=b'{"CFDocument": ').get_json()
+    assert broken["ok"] is False and broken["problems"] == ["bad.json: not valid JSON: Expecting value (line 1, column 16)"]
+    sample = client.post("/api/v1/framework-imports/preview?filename=s.csv",
+                         data=export(client, SAMPLE, "moodle-csv", "en")).get_json()
+    assert sample["problems"] == ["s.csv: the framework id 'kbp-sample' is already provided by plugin 'sample_framework' "
+                                  "(give the file another title or id number)"]
+
+
+def test_the_preview_api_refuses_what_it_cannot_read(make_app, tmp_path):
+    client = make_app().test_client()
+    r = client.post("/api/v1/framework-imports/preview?filename=plan.docx", data=b"PK",
+                    headers={"Accept-Language": "sv"})
+    assert r.status_code == 400 and r.get_json()["code"] == "unsupported_file"
+    assert r.get_json()["message"] == "'plan.docx' är varken ett CASE-paket (.json) eller en kompetens-CSV från Moodle (.csv)."
+    r = client.post("/api/v1/framework-imports/preview")
+    assert r.status_code == 400 and r.get_json()["code"] == "file_required"

@@ -72,6 +72,8 @@ MATRIX = {
     ("people_web.me", "GET"): ("/me", {}, SIGNED_IN_PAGE),
     ("people_web.me", "POST"): ("/me", {"form": {"action": "create_token", "name": "t"}}, SIGNED_IN_PAGE),
     ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
+    ("catalogue.preview_framework_import", "POST"): (
+        "/api/v1/framework-imports/preview?filename=f.csv", {"data": CSV}, ADMIN_API),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),

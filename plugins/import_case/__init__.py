@@ -48,6 +48,9 @@ SCHEMA_SETTING = "CASE_SCHEMA_FILE"
 DEFAULT_DIR_NAME = "case-packages"
 #: the core assembles this plugin after the others and skips its packages one by one (core.imports)
 IMPORTS_FRAMEWORKS = True
+#: what core.imports.preview_file hands this plugin
+FILE_SUFFIXES = (".json",)
+FORMAT = "case"
 
 _problems: list[str] = []
 _sources = imports.SourceFiles()
@@ -88,6 +91,12 @@ def load_folder(folder: Path, schema_file: str | None = None) -> tuple[list[dict
     frameworks, skipped = load_framework_files(package_files(folder), load, (CaseImportError,), "CASE package", log)
     _sources.settle(frameworks)
     return frameworks, skipped
+
+
+def read_file(name: str, data: bytes) -> tuple[dict, list[str]]:
+    """(framework, notices) of one package, for a preview (core.imports.preview_file)."""
+    imported = read_package(bytes(data), name=name)
+    return imported.framework, imported.notices
 
 
 @hookimpl

@@ -42,6 +42,10 @@ LANGUAGE_SETTING = "MOODLE_IMPORT_LANGUAGE"
 DEFAULT_DIR_NAME = "moodle-frameworks"
 #: the core assembles this plugin after the others and skips its files one by one (core.imports)
 IMPORTS_FRAMEWORKS = True
+#: what core.imports.preview_file hands this plugin
+FILE_SUFFIXES = (".csv",)
+FORMAT = "moodle-csv"
+_language = "en"
 
 _problems: list[str] = []
 _sources = imports.SourceFiles()
@@ -82,16 +86,24 @@ def load_folder(folder: Path, source_language: str = "en") -> tuple[list[dict], 
     return frameworks, skipped
 
 
+def read_file(name: str, data: bytes) -> tuple[dict, list[str]]:
+    """(framework, notices) of one file, for a preview (core.imports.preview_file)."""
+    parsed = read_moodle_csv(bytes(data), name=name)
+    return to_framework(parsed, _language), parsed.notices
+
+
 @hookimpl
 def kbp_frameworks(config):
+    global _language
+    language = (config or {}).get(LANGUAGE_SETTING) or (config or {}).get("DEFAULT_LOCALE") or "en"
+    if not re.match(r"^[a-z]{2,3}(?:_[A-Z]{2})?$", language):
+        raise ContentError(f"{LANGUAGE_SETTING} must be a locale code such as 'sv' or 'en', not {language!r}")
+    _language = language
     folder = import_dir(config)
     _sources.reset()
     if folder is None:
         _problems[:] = []
         return []
-    language = (config or {}).get(LANGUAGE_SETTING) or (config or {}).get("DEFAULT_LOCALE") or "en"
-    if not re.match(r"^[a-z]{2,3}(?:_[A-Z]{2})?$", language):
-        raise ContentError(f"{LANGUAGE_SETTING} must be a locale code such as 'sv' or 'en', not {language!r}")
     frameworks, skipped = load_folder(folder, language)
     _problems[:] = skipped
     return frameworks
