@@ -693,3 +693,28 @@ def test_the_preview_api_refuses_what_it_cannot_read(make_app, tmp_path):
     assert r.get_json()["message"] == "'plan.docx' är varken ett CASE-paket (.json) eller en kompetens-CSV från Moodle (.csv)."
     r = client.post("/api/v1/framework-imports/preview")
     assert r.status_code == 400 and r.get_json()["code"] == "file_required"
+
+
+def test_the_check_page_shows_the_tree_problems_and_notices(make_app):
+    client = make_app().test_client()
+    page = client.get("/plugins?lang=en").get_data(as_text=True)
+    assert 'href="/admin/framework-import"' in page
+    from tests.helpers import csrf_token
+
+    assert client.get("/admin/framework-import?lang=en").status_code == 200
+    token = csrf_token(client, "/admin/framework-import")
+    r = client.post("/admin/framework-import?lang=en",
+                    data={"csrf_token": token, "file": (io.BytesIO(WHAT_STANDARDS.read_bytes()), "standards.json")},
+                    content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "This file can be imported" in page
+    assert "What Standards Could Be (id what-standards-could-be): 2 groups, 14 competencies (2 of them headings), 3 levels." in page
+    assert '<span class="code">CCSS.Math.Content.6.RP.A.3</span> Use ratio and rate reasoning' in page
+    assert "ignored: associations other than isChildOf" in page
+    r = client.post("/admin/framework-import?lang=en",
+                    data={"csrf_token": token, "file": (io.BytesIO(b"not,a,moodle,file\n"), "x.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 422
+    assert "This file would be skipped:" in r.get_data(as_text=True)
+    assert "x.csv: row 1: the header must be Moodle&#39;s 14 columns" in r.get_data(as_text=True)

@@ -50,6 +50,8 @@ MATRIX = {
     ("web.framework", "GET"): ("/frameworks/kbp-sample", {}, SIGNED_IN_PAGE),
     ("web.competency", "GET"): ("/frameworks/kbp-sample/active-listening", {}, SIGNED_IN_PAGE),
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
+    ("web.framework_import", "GET"): ("/admin/framework-import", {}, ADMIN_PAGE),
+    ("web.framework_import", "POST"): ("/admin/framework-import", {"form": {}}, {**ADMIN_PAGE, "admin": 400}),
     ("people_web.people_list", "GET"): ("/people", {}, SIGNED_IN_PAGE),
     ("people_web.person_view", "GET"): ("/people/{person}", {},
                                         {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),

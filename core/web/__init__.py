@@ -178,6 +178,29 @@ def competency(framework_id: str, competency_id: str):
     )
 
 
+@bp.route("/admin/framework-import", methods=["GET", "POST"])
+def framework_import():
+    """Check a CASE package or Moodle CSV before putting it in the import folder (admin)."""
+    from core import imports
+    from core.access import require_role
+
+    require_role("admin")
+    if request.method == "GET":
+        return render_template("framework_import.html", report=None)
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None and upload.filename else b""
+    if not data:
+        flash(_("Choose a CASE package (.json) or a Moodle competency CSV (.csv)."))
+        return render_template("framework_import.html", report=None), 400
+    state = kbp()
+    report = imports.preview_file(state.registry, state.plugins, upload.filename, data)
+    if report["format"] is None:
+        flash(_("'%(name)s' is neither a CASE package (.json) nor a Moodle competency CSV (.csv).", name=upload.filename))
+        return render_template("framework_import.html", report=None), 400
+    return render_template("framework_import.html", report=report, filename=upload.filename), (
+        200 if report["ok"] else 422)
+
+
 @bp.route("/plugins")
 def plugins():
     from core.access import require_role
