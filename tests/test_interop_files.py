@@ -143,6 +143,22 @@ def test_opensalt_what_standards_could_be_imports_exactly():
     assert codes == ["6.RP.A.1", "6.RP.A.2", "6.RP.A.3", "6.RP.A.3a", "6.RP.A.3b", "6.RP.A.3c", "6.RP.A.3d"]
 
 
+@pytest.mark.parametrize("name, groups, depth, version", [
+    ("AdoptedTestFramework.json", [1], 1, "1.1"),
+    ("ItemTypeTestFramework.json", [1], 1, "1.1"),
+    ("MarkdownFramework.json", [2], 1, "1.1"),
+    ("Ordering.json", [27], 5, "1.0"),
+    ("SequenceNumberFramework.json", [2], 1, "1.1"),
+    ("SmartLevelFramework.json", [10, 2], 2, "1.1"),
+    ("Utf8TestFramework.json", [1], 1, "1.1"),
+])
+def test_every_shared_opensalt_file_has_its_exact_counts_and_depth(name, groups, depth, version):
+    imported = read_package(INTEROP / "case" / "opensalt-examples" / name)
+    assert [len(g["competencies"]) for g in imported.framework["groups"]] == groups
+    assert (imported.depth, imported.case_version) == (depth, version)
+    assert len(imported.items) == sum(groups) + sum(1 for _ in groups if depth > 1)
+
+
 def test_the_import_reports_every_repair_and_what_it_ignored():
     notices = read_package(WHAT_STANDARDS).notices
     assert notices == [

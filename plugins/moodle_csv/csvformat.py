@@ -15,20 +15,28 @@ numbers`` is a comma list in which commas inside an id number are written ``%2C`
 **Writing** (:func:`framework_rows`, :func:`write_csv`) follows Moodle's own exporter: fields quoted
 the way PHP's ``fputcsv`` quotes them (when they contain a comma, quote, space, tab, backslash or
 line break), ``\\n`` line ends, no byte-order mark. A KBP framework becomes the framework row,
-one top-level competency per group and the group's competencies under it; descriptions are HTML
-(``Description format`` 1): the text HTML-escaped, one ``<p>`` per paragraph, ``<br>`` for a line
-break. The licence notice and, in demo mode, a "DEMO" paragraph are added to the framework's
-description (Moodle has no other place for them).
+one top-level competency per group and the group's competencies under it (or under the competency
+they sit under); descriptions are HTML (``Description format`` 1): the text HTML-escaped, one
+``<p>`` per paragraph, ``<br>`` for a line break, and white space HTML would collapse written as
+character references, so that reading gives the text back exactly (:func:`text_to_html`). The
+licence notice and, in demo mode, a "DEMO" paragraph are added to the framework's description
+(Moodle has no other place for them).
 
-**Reading** (:func:`read_moodle_csv`, :func:`import_moodle_csv`) checks the header, the single
-framework row, id numbers (present, unique) and parent links (each parent exists, no cycles), and
-reports a problem as *file, row, column: reason*. Id numbers and short names are trimmed of
-surrounding white space; the delimiter may be a comma (Moodle's default), semicolon, tab or colon. Moodle's tree is then mapped onto KBP's two
-levels like a CASE package: a top-level competency with children becomes a group, all its
-descendants (depth-first, in file order) its competencies, each with its ``parent`` so the depth is
-kept (a competency with others under it is a heading, not offered as a focus); top-level competencies without
-children go into one group named after the framework. HTML descriptions are turned back into
-text (``<p>`` → blank line, ``<br>`` → line break, entities decoded, HTML white space collapsed).
+**Reading** (:func:`read_moodle_csv`, :func:`import_moodle_csv`) takes the file as Moodle writes
+it: UTF-8 with or without a byte-order mark (else Windows-1252, with a notice); a comma, semicolon,
+tab or colon as delimiter; the header in English — 2016 (:data:`HEADER`) or current
+(:data:`HEADER_CURRENT`) wording — or, read by Moodle's column order with a notice, in any other
+language (Moodle's own importer ignores the header text). It checks the single framework row, id
+numbers (present, unique) and parent links (each parent exists, no cycles), and reports a problem
+as *file, row, column: reason*. Id numbers and short names are cleaned as Moodle does: tags
+stripped, trimmed, capped at 100 characters (:func:`clean_name`). What KBP does not keep (scales,
+rules, cross-references, taxonomies) is listed in the notices. Moodle's tree is mapped like a CASE
+package: a top-level competency with children becomes a group, all its descendants (depth-first,
+in file order) its competencies, each with its ``parent`` so the depth is kept (a competency with
+others under it is a heading, not offered as a focus); top-level competencies without children go
+into one group named after the framework. HTML descriptions are turned back into text (``<p>`` →
+blank line, ``<br>`` → line break, entities decoded, HTML white space collapsed except what the
+writer kept with character references).
 """
 from __future__ import annotations
 
