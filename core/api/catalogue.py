@@ -71,7 +71,7 @@ def preview_framework_import():
     importing it (admin): the tree, counts, every problem with its JSON path or row/column, and what
     would be repaired or left out. Send the file as multipart field ``file``, or as the request body
     with ``?filename=NAME.json|.csv``. Put the file in the import folder to import it."""
-    from core import imports
+    from core import import_preview
     from core.access import require_role
 
     require_role("admin")
@@ -82,7 +82,7 @@ def preview_framework_import():
         abort(400, code="file_required", message=_("Send a CASE package (.json) or a Moodle competency CSV (.csv) "
                                                    "as the form field 'file'."))
     state = kbp()
-    report = imports.preview_file(state.registry, state.plugins, filename, data)
+    report = import_preview.preview_file(state.registry, state.plugins, filename, data)
     if report["format"] is None:
         abort(400, code="unsupported_file", message=_("'%(name)s' is neither a CASE package (.json) nor a Moodle "
                                                       "competency CSV (.csv).", name=filename))

@@ -181,7 +181,7 @@ def competency(framework_id: str, competency_id: str):
 @bp.route("/admin/framework-import", methods=["GET", "POST"])
 def framework_import():
     """Check a CASE package or Moodle CSV before putting it in the import folder (admin)."""
-    from core import imports
+    from core import import_preview
     from core.access import require_role
 
     require_role("admin")
@@ -193,7 +193,7 @@ def framework_import():
         flash(_("Choose a CASE package (.json) or a Moodle competency CSV (.csv)."))
         return render_template("framework_import.html", report=None), 400
     state = kbp()
-    report = imports.preview_file(state.registry, state.plugins, upload.filename, data)
+    report = import_preview.preview_file(state.registry, state.plugins, upload.filename, data)
     if report["format"] is None:
         flash(_("'%(name)s' is neither a CASE package (.json) nor a Moodle competency CSV (.csv).", name=upload.filename))
         return render_template("framework_import.html", report=None), 400
