@@ -52,6 +52,8 @@ class Competency:
     selectable: bool = True
     #: 1 = directly in the group, 2 = under a competency of depth 1, …
     depth: int = 1
+    #: ids of related competencies of the same framework (CASE associations, Moodle cross-references)
+    related: tuple[str, ...] = ()
 
     @property
     def global_id(self) -> str:

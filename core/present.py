@@ -42,6 +42,7 @@ class Presenter:
             "parent": comp.parent,
             "depth": comp.depth,
             "selectable": comp.selectable,
+            "related": list(comp.related),
         }
 
     def group(self, fw: model.Framework, group: model.Group) -> dict[str, Any]:
@@ -124,6 +125,9 @@ class Presenter:
         data["framework"] = fw.id
         data["group"] = {"id": group.id, "name": self.tr(group.name, fw.text)}
         data["path"] = self.path(comp)
+        related = (self.registry.competency(f"{comp.framework_id}:{r}") for r in comp.related)
+        data["related_competencies"] = [{"id": r.id, "name": self.tr(r.name, r.text), "code": r.code}
+                                        for r in related if r is not None]
         data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
         sources = self.registry.activity_sources
         found = self.registry.activities_for([comp.global_id])

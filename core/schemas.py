@@ -48,6 +48,8 @@ class CompetencySchema(_Strict):
     parent = fields.String(load_default="")
     #: False: a heading, shown in the tree but not offered as a focus competency
     selectable = fields.Boolean(load_default=True)
+    #: ids of related competencies of the same framework, shown as links
+    related = fields.List(fields.String(), load_default=list)
 
 
 class GroupSchema(_Strict):
@@ -100,6 +102,12 @@ class FrameworkSchema(_Strict):
                                           f"earlier competency of group '{group['id']}'.", "groups")
                 seen.add(comp["id"])
                 in_group.add(comp["id"])
+        for group in data.get("groups", []):
+            for comp in group["competencies"]:
+                unknown = [r for r in comp.get("related", ()) if r not in seen]
+                if unknown:
+                    raise ValidationError(f"Competency '{comp['id']}': related '{unknown[0]}' is not a competency "
+                                          "of this framework.", "groups")
 
     @post_load
     def _make(self, data, **kwargs) -> model.Framework:
@@ -123,6 +131,7 @@ class FrameworkSchema(_Strict):
                         parent=c["parent"],
                         selectable=c["selectable"],
                         depth=depths[g["id"]][c["id"]],
+                        related=tuple(c["related"]),
                     )
                     for c in g["competencies"]
                 ),
@@ -327,6 +336,7 @@ class CompetencyBriefOut(Schema):
     parent = fields.String(metadata={"description": "id of the competency it sits under ('' = directly in its group)"})
     depth = fields.Integer(metadata={"description": "1 = directly in its group"})
     selectable = fields.Boolean(metadata={"description": "false for a heading: not offered as a focus competency"})
+    related = fields.List(fields.String(), metadata={"description": "ids of related competencies of the framework"})
 
 
 class GroupOut(Schema):
@@ -389,6 +399,8 @@ class CompetencyPathOut(Schema):
 class CompetencyOut(CompetencyBriefOut):
     path = fields.List(fields.Nested(CompetencyPathOut), metadata={
         "description": "the competencies it sits under in its group, outermost first"})
+    related_competencies = fields.List(fields.Nested(CompetencyPathOut), metadata={
+        "description": "the related competencies, with name and code"})
     activity_total = fields.Integer(metadata={"description": "How many activities there are; `activities` holds the first `activity_limit`."})
     framework = fields.String()
     group = fields.Nested(GroupRefOut)

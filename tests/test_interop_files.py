@@ -86,8 +86,8 @@ def outline(framework: dict) -> list:
 
 def tree(framework: dict) -> list:
     """The nesting a round trip must keep: per group, each competency's parent and whether it is a heading."""
-    return [(g["id"], [(c["id"], c.get("parent", ""), c.get("selectable", True)) for c in g["competencies"]])
-            for g in framework["groups"]]
+    return [(g["id"], [(c["id"], c.get("parent", ""), c.get("selectable", True), c.get("related", []))
+                       for c in g["competencies"]]) for g in framework["groups"]]
 
 
 def depth(framework: dict) -> int:
@@ -166,8 +166,8 @@ def test_the_import_reports_every_repair_and_what_it_ignored():
         "the text '1'; read as 1",
         "WhatStandardsCouldBe.json: $.CFAssociations[31].sequenceNumber: repaired: the number was written as "
         "the text '2'; read as 2",
-        "WhatStandardsCouldBe.json: $.CFAssociations: ignored: associations other than isChildOf "
-        "(16 exactMatchOf, 2 exemplar, 2 isRelatedTo, 3 precedes)",
+        "WhatStandardsCouldBe.json: $.CFAssociations: ignored: associations other than isChildOf that do not "
+        "link two competencies of the package (16 exactMatchOf, 2 exemplar, 2 isRelatedTo, 1 precedes)",
         "WhatStandardsCouldBe.json: $.CFItems[*].educationalLevel: ignored: the educationalLevel of 16 items",
         "WhatStandardsCouldBe.json: $.CFItems[*].CFItemType: ignored: the CFItemType of 16 items",
     ]
@@ -316,7 +316,7 @@ def test_html_in_short_names_is_stripped_and_long_names_capped_as_moodle_does():
 
 def test_the_moodle_import_lists_what_it_ignored():
     parsed = csvformat.read_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
-    assert parsed.notices == ["example.csv: ignored: the framework's scale, cross-references (78), taxonomy terms (4)"]
+    assert parsed.notices == ["example.csv: ignored: the framework's scale, taxonomy terms (4)"]
 
 
 def test_descriptions_keep_their_white_space_through_export_and_import():
@@ -734,3 +734,26 @@ def test_the_check_page_shows_the_tree_problems_and_notices(make_app):
     assert r.status_code == 422
     assert "This file would be skipped:" in r.get_data(as_text=True)
     assert "x.csv: row 1: the header must be Moodle&#39;s 14 columns" in r.get_data(as_text=True)
+
+
+def test_links_between_competencies_become_related_competencies(deep_world):
+    app, coach, emp = deep_world
+    raw = json.loads(WHAT_STANDARDS.read_text(encoding="utf-8"))
+    internal = [(a["originNodeURI"]["identifier"], a["destinationNodeURI"]["identifier"]) for a in raw["CFAssociations"]
+                if a["associationType"] == "precedes"
+                and {a["originNodeURI"]["identifier"], a["destinationNodeURI"]["identifier"]} <= {
+                    i["identifier"] for i in raw["CFItems"]}]
+    assert len(internal) == 2
+    comps = {c["id"]: c for g in read_package(WHAT_STANDARDS).framework["groups"] for c in g["competencies"]}
+    for origin, destination in internal:
+        assert destination in comps[origin]["related"]
+    oecd = csvformat.import_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "oecd.csv")
+    level1 = next(c for g in oecd["groups"] for c in g["competencies"] if c["id"] == "level-1")
+    raw_rows = list(csv.DictReader(io.StringIO(MOODLE_EXAMPLE.read_text(encoding="utf-8"), newline="")))
+    expected = next(r for r in raw_rows if r["Id number"] == "level-1")["Cross referenced competency id numbers"]
+    assert level1["related"] == [i.lower() for i in expected.split(",")]
+    detail = coach.get("/api/v1/frameworks/oecd-core/competencies/level-1?lang=en").get_json()
+    assert [r["id"] for r in detail["related_competencies"]] == level1["related"]
+    page = coach.get("/frameworks/oecd-core/level-1?lang=en").get_data(as_text=True)
+    assert 'id="related">Related competencies</h2>' in page
+    assert f'href="/frameworks/oecd-core/{level1["related"][0]}"' in page

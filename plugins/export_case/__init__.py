@@ -24,6 +24,7 @@ competency                  ``CFItem`` of ``CFItemType`` "Competency": ``fullSta
 hierarchy and order         ``CFAssociation`` ``isChildOf`` (group → document, competency → group
                             or → the competency it sits under) with ``sequenceNumber`` = position
                             among its siblings (1, 2, …); a heading is a "Competency Group" item
+related competencies        ``CFAssociation`` ``isRelatedTo`` between the two items
 item types, licence         ``CFDefinitions.CFItemTypes`` and ``CFDefinitions.CFLicenses``
 KBP ids, demo flag          ``extensions.kbp`` of the document and of each item
 ==========================  =======================================================================
@@ -298,6 +299,24 @@ class CaseExporter(Exporter):
                 links[comp["id"]] = self.link("item", cid, comp["name"])
                 destination = links.get(parent) or group_link
                 associations.append(child_of(dict(links[comp["id"]]), dict(destination), position))
+
+        # related competencies: an isRelatedTo association each (the importer reads them back as related)
+        by_id = {item_["extensions"][EXTENSION]["id"]: item_ for item_ in items
+                 if item_["extensions"][EXTENSION].get("kind") == "competency"}
+        for group in document.get("groups", []):
+            for comp in group.get("competencies", []):
+                for other in comp.get("related") or ():
+                    if other in by_id and comp["id"] in by_id:
+                        origin, destination = by_id[comp["id"]], by_id[other]
+                        ident = association_identifier(origin["identifier"], destination["identifier"], "isRelatedTo")
+                        associations.append({
+                            "identifier": ident, "uri": self.uri("association", ident),
+                            "associationType": "isRelatedTo",
+                            "originNodeURI": self.link("item", origin["identifier"], origin["fullStatement"]),
+                            "destinationNodeURI": self.link("item", destination["identifier"],
+                                                            destination["fullStatement"]),
+                            "lastChangeDateTime": changed,
+                        })
 
         return {
             "CFDocument": cf_document,

@@ -16,8 +16,10 @@ raises :class:`CaseImportError` naming the package and the JSON path, e.g.
 **Repairs** (OpenSALT writes these; each repair is a notice naming the JSON path, see
 :attr:`ImportedPackage.notices`): a ``sequenceNumber`` written as a string of digits (``"2"``)
 is read as the number; an item without ``fullStatement`` takes its ``abbreviatedStatement``, else
-its ``humanCodingScheme``. The notices also list what the import ignores: associations other than
-``isChildOf`` (by type), education levels and item types.
+its ``humanCodingScheme``. Associations other than ``isChildOf`` between two competencies of the
+package (``isRelatedTo``, ``precedes``, ``exactMatchOf`` …) become related competencies, shown as
+links; the notices list what the import ignores: the other associations (by type), education
+levels and item types.
 
 **Licensed content.** A package that carries KBP's licensed marker (``kbp-licensed:<id>`` in the
 ``CFLicense`` its ``CFDocument.licenseURI`` points to, or in the document's notes) or KBP's
@@ -230,17 +232,19 @@ def repair(package: Any, label: str) -> list[str]:
     return notices
 
 
-def ignored(package: dict, label: str) -> list[str]:
-    """What the import does not keep, as notices (associations by type, education levels, item types)."""
+def ignored(package: dict, label: str, kept: set[int] = frozenset()) -> list[str]:
+    """What the import does not keep, as notices (associations by type, education levels, item types);
+    ``kept``: indexes of the associations kept as related competencies."""
     notices: list[str] = []
     kinds: dict[str, int] = {}
-    for assoc in package.get("CFAssociations") or []:
+    for index, assoc in enumerate(package.get("CFAssociations") or []):
         kind = assoc.get("associationType")
-        if kind != "isChildOf":
+        if kind != "isChildOf" and index not in kept:
             kinds[kind] = kinds.get(kind, 0) + 1
     if kinds:
         listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-        notices.append(f"{label}: $.CFAssociations: ignored: associations other than isChildOf ({listed})")
+        notices.append(f"{label}: $.CFAssociations: ignored: associations other than isChildOf that do not link "
+                       f"two competencies of the package ({listed})")
     items = package.get("CFItems") or []
     for key in ("educationLevel", "educationalLevel", "CFItemType"):
         count = sum(1 for i in items if i.get(key))
@@ -411,7 +415,6 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
     if marked:
         # a licensed framework's export carries its content; importing it would make an unlicensed copy
         raise CaseImportError(imports.marked_refusal(label, *marked))
-    notices.extend(ignored(package, label))
     items_in = package.get("CFItems") or []
     if not items_in:
         raise CaseImportError(f"{label}: $.CFItems: the package has no items, so there is nothing to import")
@@ -495,7 +498,19 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
             f"({len(missing)} item{'s' if len(missing) > 1 else ''} never reach the document)"
         )
     ordered = {ident: items[ident] for ident in _depth_first(children, DOC)}
-    framework = to_framework(doc, package, ordered, children.get(DOC, []), label)
+    index: dict[str, dict] = {}
+    framework = to_framework(doc, package, ordered, children.get(DOC, []), label, index)
+    kept: set[int] = set()
+    for position, assoc in enumerate(package.get("CFAssociations") or []):
+        if assoc.get("associationType") == "isChildOf":
+            continue
+        origin, destination = assoc["originNodeURI"].get("identifier"), assoc["destinationNodeURI"].get("identifier")
+        if origin in index and destination in index and origin != destination:
+            related = index[origin].setdefault("related", [])
+            if index[destination]["id"] not in related:
+                related.append(index[destination]["id"])
+            kept.add(position)
+    notices.extend(ignored(package, label, kept))
     return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework, notices)
 
 
@@ -555,8 +570,11 @@ def framework_id(doc: dict) -> str:
     return slugify(doc.get("title") or "") or "case-" + slugify(doc["identifier"]).replace("-", "")[:8]
 
 
-def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list[str], label: str) -> dict:
-    """The KBP framework dict for a package tree (see the module docstring for the mapping)."""
+def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list[str], label: str,
+                 index: dict[str, dict] | None = None) -> dict:
+    """The KBP framework dict for a package tree (see the module docstring for the mapping);
+    ``index`` is filled with item identifier -> its competency dict."""
+    index = {} if index is None else index
     group_ids: set[str] = set()
     comp_ids: set[str] = set()
     kbp_id: dict[str, str] = {}  # item identifier -> competency id given to it
@@ -570,8 +588,9 @@ def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list
         kbp_id[ident] = _item_id(data, comp_ids)
         # a heading (items under it) is offered as a focus only when the source calls it a competency
         selectable = not node.children or str(data.get("CFItemType") or "").casefold() == "competency"
-        return {"id": kbp_id[ident], "name": name, "definition": longer if not _blank(longer) else name,
-                "code": _code(data), "parent": kbp_id.get(node.parent or "", ""), "selectable": selectable}
+        index[ident] = {"id": kbp_id[ident], "name": name, "definition": longer if not _blank(longer) else name,
+                        "code": _code(data), "parent": kbp_id.get(node.parent or "", ""), "selectable": selectable}
+        return index[ident]
 
     tree = {ident: node.children for ident, node in items.items()}
 

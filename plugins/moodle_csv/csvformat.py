@@ -293,7 +293,7 @@ def framework_rows(document: dict, options: ExportOptions | None = None, notes: 
             exported += 1
             rows.append([comp.get("parent") or group_number, comp["id"], comp["name"],
                          text_to_html(comp.get("definition") or ""),
-                         FORMAT_HTML, "", "", "", 0, "null", related_field([]), exported, False, ""])
+                         FORMAT_HTML, "", "", "", 0, "null", related_field(comp.get("related") or ()), exported, False, ""])
     return rows
 
 
@@ -537,7 +537,9 @@ def ignored(parsed: MoodleFramework) -> list[str]:
         ("the framework's scale", 1 if parsed.scale_values.strip() else 0),
         ("competency scales", sum(1 for c in comps if c.scale_values.strip())),
         ("completion rules", sum(1 for c in comps if c.rule_type)),
-        ("cross-references", sum(len(c.related) for c in comps)),
+        ("cross-references to group rows or outside the file",
+         sum(1 for c in comps for r in c.related if r not in parsed.competencies
+             or (not parsed.competencies[r].parent and parsed.competencies[r].children))),
         ("taxonomy terms", len(parsed.taxonomies)),
     ]
     found = [f"{what} ({n})" if what != "the framework's scale" else what for what, n in counts if n]
@@ -568,14 +570,16 @@ def to_framework(parsed: MoodleFramework, source_language: str = "en") -> dict:
     group_ids: set[str] = set()
     comp_ids: set[str] = set()
     kbp_id: dict[str, str] = {}  # id number -> competency id given to it
+    made: dict[str, dict] = {}  # id number -> its competency dict
 
     def competency(idnumber: str) -> dict:
         comp = parsed.competencies[idnumber]
         text = comp.text
         kbp_id[idnumber] = _unique(slugify(idnumber) or "competency", comp_ids)
         # a competency with others under it is a heading: not offered as a focus
-        return {"id": kbp_id[idnumber], "name": comp.shortname, "definition": text or comp.shortname,
-                "parent": kbp_id.get(comp.parent, ""), "selectable": not comp.children}
+        made[idnumber] = {"id": kbp_id[idnumber], "name": comp.shortname, "definition": text or comp.shortname,
+                          "parent": kbp_id.get(comp.parent, ""), "selectable": not comp.children}
+        return made[idnumber]
 
     groups: list[dict] = []
     loose: dict | None = None
@@ -594,6 +598,10 @@ def to_framework(parsed: MoodleFramework, source_language: str = "en") -> dict:
         loose["id"] = _unique(slugify(parsed.shortname) or "competencies", group_ids)
     if not groups:
         raise MoodleCsvError(f"{parsed.name}: the framework has no competencies")
+    for idnumber, comp in made.items():  # cross-references between competencies: related, shown as links
+        related = [made[r]["id"] for r in parsed.competencies[idnumber].related if r in made and r != idnumber]
+        if related:
+            comp["related"] = list(dict.fromkeys(related))
     return {
         "id": slugify(parsed.idnumber) or slugify(parsed.shortname) or "moodle-framework",
         "name": parsed.shortname,
