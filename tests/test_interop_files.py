@@ -299,6 +299,13 @@ def test_windows_1252_is_read_with_a_notice():
     assert parsed.notices[0].endswith("); read as Windows-1252 — check accented letters, or save the file as UTF-8")
 
 
+def test_a_file_that_is_neither_utf8_nor_windows_1252_is_refused():
+    with pytest.raises(csvformat.MoodleCsvError) as refused:
+        csvformat.read_moodle_csv(MOODLE_EXAMPLE.read_bytes() + b"\x81\x8d", "binary.csv")
+    assert str(refused.value).startswith("binary.csv: not UTF-8 text (invalid start byte at byte ")
+    assert str(refused.value).endswith(") and not Windows-1252 either; save the file as UTF-8")
+
+
 def test_html_in_short_names_is_stripped_and_long_names_capped_as_moodle_does():
     rows = example_rows()
     rows[2][2] = "<b>Delivery</b> &amp; <i>results</i>"
@@ -707,8 +714,10 @@ def test_the_preview_api_refuses_what_it_cannot_read(make_app, tmp_path):
                     headers={"Accept-Language": "sv"})
     assert r.status_code == 400 and r.get_json()["code"] == "unsupported_file"
     assert r.get_json()["message"] == "'plan.docx' är varken ett CASE-paket (.json) eller en kompetens-CSV från Moodle (.csv)."
-    r = client.post("/api/v1/framework-imports/preview")
+    r = client.post("/api/v1/framework-imports/preview", headers={"Accept-Language": "en"})
     assert r.status_code == 400 and r.get_json()["code"] == "file_required"
+    assert r.get_json()["message"] == ("Send a CASE package (.json) or a Moodle competency CSV (.csv) as the form "
+                                       "field 'file'.")
 
 
 def test_the_check_page_shows_the_tree_problems_and_notices(make_app):
