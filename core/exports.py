@@ -37,7 +37,7 @@ def framework_document(registry: Registry, framework: model.Framework, locale: s
             "competencies": [
                 {"id": c.id, "global_id": c.global_id, "name": p.tr(c.name, c.text), "definition": p.tr(c.definition, c.text),
                  "code": c.code, "parent": c.parent, "depth": c.depth, "selectable": c.selectable,
-                 "related": list(c.related), "position": ci}
+                 "related": list(c.related), "levels": list(c.levels), "position": ci}
                 for ci, c in enumerate(group.competencies, start=1)
             ],
         })

@@ -54,6 +54,8 @@ class Competency:
     depth: int = 1
     #: ids of related competencies of the same framework (CASE associations, Moodle cross-references)
     related: tuple[str, ...] = ()
+    #: education levels the source gives (CASE educationLevel: "KG", "06" …), a filter on the framework page
+    levels: tuple[str, ...] = ()
 
     @property
     def global_id(self) -> str:

@@ -43,6 +43,7 @@ class Presenter:
             "depth": comp.depth,
             "selectable": comp.selectable,
             "related": list(comp.related),
+            "levels": list(comp.levels),
         }
 
     def group(self, fw: model.Framework, group: model.Group) -> dict[str, Any]:

@@ -50,6 +50,8 @@ class CompetencySchema(_Strict):
     selectable = fields.Boolean(load_default=True)
     #: ids of related competencies of the same framework, shown as links
     related = fields.List(fields.String(), load_default=list)
+    #: education levels (CASE educationLevel), offered as a filter on the framework page
+    levels = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list)
 
 
 class GroupSchema(_Strict):
@@ -132,6 +134,7 @@ class FrameworkSchema(_Strict):
                         selectable=c["selectable"],
                         depth=depths[g["id"]][c["id"]],
                         related=tuple(c["related"]),
+                        levels=tuple(c["levels"]),
                     )
                     for c in g["competencies"]
                 ),
@@ -337,6 +340,7 @@ class CompetencyBriefOut(Schema):
     depth = fields.Integer(metadata={"description": "1 = directly in its group"})
     selectable = fields.Boolean(metadata={"description": "false for a heading: not offered as a focus competency"})
     related = fields.List(fields.String(), metadata={"description": "ids of related competencies of the framework"})
+    levels = fields.List(fields.String(), metadata={"description": "education levels (CASE educationLevel)"})
 
 
 class GroupOut(Schema):

@@ -154,12 +154,28 @@ def framework(framework_id: str):
     p = presenter()
     exporters = [p.exporter(e, "") for e in reg.exporters_for("framework")]
     detail = p.framework_detail(fw)
+    levels = sorted({lv for g in detail["groups"] for c in g["competencies"] for lv in c["levels"]})
+    level = request.args.get("level", "")
+    if level in levels:  # the education-level filter: matching competencies and what they sit under
+        for group in detail["groups"]:
+            by_id = {c["id"]: c for c in group["competencies"]}
+            keep = set()
+            for comp in group["competencies"]:
+                if level in comp["levels"]:
+                    node = comp
+                    while node is not None and node["id"] not in keep:
+                        keep.add(node["id"])
+                        node = by_id.get(node["parent"])
+            group["competencies"] = [c for c in group["competencies"] if c["id"] in keep]
+        detail["groups"] = [g for g in detail["groups"] if g["competencies"]]
+    else:
+        level = ""
     for group in detail["groups"]:  # deeper frameworks are shown as a tree: competencies by parent
         group["children"] = {}
         for comp in group["competencies"]:
             group["children"].setdefault(comp["parent"], []).append(comp)
         group["nested"] = len(group["children"]) > 1
-    return render_template("framework.html", fw=detail, exporters=exporters)
+    return render_template("framework.html", fw=detail, exporters=exporters, levels=levels, level=level)
 
 
 @bp.route("/frameworks/<framework_id>/<competency_id>")

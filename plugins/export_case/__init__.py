@@ -25,6 +25,7 @@ hierarchy and order         ``CFAssociation`` ``isChildOf`` (group → document,
                             or → the competency it sits under) with ``sequenceNumber`` = position
                             among its siblings (1, 2, …); a heading is a "Competency Group" item
 related competencies        ``CFAssociation`` ``isRelatedTo`` between the two items
+education levels            ``educationLevel`` of the competency's item
 item types, licence         ``CFDefinitions.CFItemTypes`` and ``CFDefinitions.CFLicenses``
 KBP ids, demo flag          ``extensions.kbp`` of the document and of each item
 ==========================  =======================================================================
@@ -296,6 +297,8 @@ class CaseExporter(Exporter):
                 items.append(item(cid, kind, comp["name"], comp.get("definition") or "", comp["id"],
                                   position, {"kind": "competency", "id": comp["id"], "globalId": global_id},
                                   comp.get("code") or ""))
+                if comp.get("levels"):
+                    items[-1]["educationLevel"] = list(comp["levels"])
                 links[comp["id"]] = self.link("item", cid, comp["name"])
                 destination = links.get(parent) or group_link
                 associations.append(child_of(dict(links[comp["id"]]), dict(destination), position))

@@ -18,8 +18,9 @@ raises :class:`CaseImportError` naming the package and the JSON path, e.g.
 is read as the number; an item without ``fullStatement`` takes its ``abbreviatedStatement``, else
 its ``humanCodingScheme``. Associations other than ``isChildOf`` between two competencies of the
 package (``isRelatedTo``, ``precedes``, ``exactMatchOf`` …) become related competencies, shown as
-links; the notices list what the import ignores: the other associations (by type), education
-levels and item types.
+links; education levels (``educationLevel``, OpenSALT 1.0's ``educationalLevel``) are kept as the
+competency's ``levels``, a filter on the framework page; the notices list what the import
+ignores: the other associations (by type) and item types.
 
 **Licensed content.** A package that carries KBP's licensed marker (``kbp-licensed:<id>`` in the
 ``CFLicense`` its ``CFDocument.licenseURI`` points to, or in the document's notes) or KBP's
@@ -246,7 +247,7 @@ def ignored(package: dict, label: str, kept: set[int] = frozenset()) -> list[str
         notices.append(f"{label}: $.CFAssociations: ignored: associations other than isChildOf that do not link "
                        f"two competencies of the package ({listed})")
     items = package.get("CFItems") or []
-    for key in ("educationLevel", "educationalLevel", "CFItemType"):
+    for key in ("CFItemType",):
         count = sum(1 for i in items if i.get(key))
         if count:
             notices.append(f"{label}: $.CFItems[*].{key}: ignored: the {key} of {count} item{'s' if count > 1 else ''}")
@@ -511,6 +512,10 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
                 related.append(index[destination]["id"])
             kept.add(position)
     notices.extend(ignored(package, label, kept))
+    group_levels = sum(1 for ident in children.get(DOC, []) if items[ident].children and _levels(items[ident].data))
+    if group_levels:
+        notices.append(f"{label}: $.CFItems[*].educationLevel: ignored: the education level of {group_levels} "
+                       f"top-level item{'s' if group_levels > 1 else ''} that became group{'s' if group_levels > 1 else ''}")
     return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework, notices)
 
 
@@ -548,6 +553,13 @@ def _code(item: dict) -> str:
     own = ext.get("kbp") if isinstance(ext, dict) else None
     code = own.get("code", "") if isinstance(own, dict) else item.get("humanCodingScheme")
     return code.strip()[:100] if isinstance(code, str) else ""
+
+
+def _levels(item: dict) -> list[str]:
+    """CASE 1.1 ``educationLevel`` (a list), or the single string OpenSALT's 1.0 exports call ``educationalLevel``."""
+    raw = item.get("educationLevel", item.get("educationalLevel"))
+    values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return list(dict.fromkeys(v.strip()[:40] for v in values if isinstance(v, str) and v.strip()))
 
 
 def _item_id(item: dict, taken: set[str]) -> str:
@@ -589,7 +601,8 @@ def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list
         # a heading (items under it) is offered as a focus only when the source calls it a competency
         selectable = not node.children or str(data.get("CFItemType") or "").casefold() == "competency"
         index[ident] = {"id": kbp_id[ident], "name": name, "definition": longer if not _blank(longer) else name,
-                        "code": _code(data), "parent": kbp_id.get(node.parent or "", ""), "selectable": selectable}
+                        "code": _code(data), "parent": kbp_id.get(node.parent or "", ""), "selectable": selectable,
+                        "levels": _levels(data)}
         return index[ident]
 
     tree = {ident: node.children for ident, node in items.items()}
