@@ -99,7 +99,7 @@ def _refuse_on_postgres(ctx: click.Context, what: str) -> None:
 @_storage_errors
 def backup_cmd(ctx: click.Context, file: str) -> None:
     """Write a consistent backup of the data folder to FILE (.tar.gz); safe while the server runs."""
-    from core.migrations import backup
+    from core.backup import backup
 
     _refuse_on_postgres(ctx, "backup")
     started = time.monotonic()
@@ -129,7 +129,8 @@ def restore_cmd(ctx: click.Context, file: str, yes: bool, verify_only: bool) -> 
     the search index and signed sessions are only rebuilt at start). The current files are
     moved to replaced-<time>/ in the data folder.
     """
-    from core.migrations import migrate, read_manifest, restore, verify
+    from core.backup import read_manifest, restore, verify
+    from core.migrations import migrate
     from core.storage import Storage
 
     _refuse_on_postgres(ctx, "restore")
@@ -197,18 +198,6 @@ def _store_at(where: str):
     return _open({"DATA_DIR": where})
 
 
-def _digest(records: list[dict]) -> str:
-    import hashlib
-
-    import orjson
-
-    h = hashlib.sha256()
-    for record in sorted(records, key=lambda r: r["id"]):
-        h.update(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 @main.group("db")
 def db_group() -> None:
     """Move data between the embedded store and PostgreSQL."""
@@ -224,39 +213,14 @@ def db_copy(ctx: click.Context, source: str, target: str, force: bool) -> None:
     """Copy every collection from one store to another, then verify counts and checksums.
 
     Stop the servers using the source first, so nothing changes while it is copied. The
-    session key and installed licences go along (they are kept with the data).
+    session key goes along (it is kept with the data).
     """
-    from core.migrations import migrate
+    from core.dbcopy import TargetNotEmpty, copy_store
 
     src, dst = _store_at(source), _store_at(target)
-    migrate(src)  # copy records in this version's schema
-    names = src.collection_names()
-    occupied = [n for n in dst.collection_names() if dst.collection(n).count()]
-    if occupied and not force:
-        raise click.ClickException(_(
-            "The target already holds data (%(collections)s). Nothing was copied. "
-            "Use --force to replace those collections.", collections=", ".join(occupied)))
-    for name in sorted(set(names) | set(occupied)):
-        records = src.collection(name).all() if name in names else []
-        with dst.unit_of_work(name) as uow:
-            tx = uow[name]
-            for old in tx.all():
-                tx.delete(old["id"])
-            for record in records:
-                tx.insert(record)
-        copied = dst.collection(name).all()
-        if len(copied) != len(records) or _digest(copied) != _digest(records):
-            raise click.ClickException(_(
-                "Collection %(collection)s did not arrive intact (%(copied)d of %(total)d records, or different "
-                "contents). The target is incomplete: run the copy again.",
-                collection=name, copied=len(copied), total=len(records)))
-        click.echo(_("%(collection)s: %(num)d records copied and verified", collection=name, num=len(records)))
-    _copy_secret(src, dst)
-    migrate(dst)
-    click.echo(_("Copied %(num)d collections from %(source)s to %(target)s.", num=len(names),
+    try:
+        copied = copy_store(src, dst, force=force, progress=click.echo)
+    except TargetNotEmpty as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Copied %(num)d collections from %(source)s to %(target)s.", num=copied,
                  source=src.location, target=dst.location))
-
-
-def _copy_secret(src, dst) -> None:
-    """The session key travels with the data, so signed-in people stay signed in after a move."""
-    dst.put_shared_secret("secret_key", src.shared_secret("secret_key"))

@@ -1127,6 +1127,22 @@ class _View:
         keyed.sort(key=lambda item: item[0])
         return _clone([doc for _key, doc in keyed if match(doc)])
 
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values``, in insertion order (one
+        look-up for many values, e.g. the plans of every person a coach coaches)."""
+        wanted = [v for v in dict.fromkeys(values) if _hashable(v)]
+        if not wanted:
+            return []
+        if self._changes:
+            keep = set(wanted)
+            return _clone([doc for doc in self._iter() if field in doc and doc[field] in keep])
+        index = self._store.index(field)
+        ids: set[str] = set()
+        for value in wanted:
+            ids |= index.get(value, _EMPTY)
+        base, pos = self._base(), self._store.pos
+        return _clone([base[rid] for rid in sorted(ids, key=pos.__getitem__)])
+
     def count(self) -> int:
         """Number of records."""
         base = self._base()
@@ -1195,6 +1211,12 @@ class Transaction(_View):
                 )
             )
         return self._put(record_id, doc)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records (all or nothing with the rest of the transaction)."""
+        for record in records:
+            self.insert(record)
+        return len(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into an existing record and return the result."""
@@ -1487,6 +1509,11 @@ class Collection:
         with self._reading() as view:
             return view.find(**equals)
 
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values`` (indexed), in insertion order."""
+        with self._reading() as view:
+            return view.find_any(field, values)
+
     def count(self) -> int:
         """Number of records."""
         with self._reading() as view:
@@ -1503,6 +1530,11 @@ class Collection:
         """Add a new record (``id`` generated if missing); ``DuplicateIdError`` if taken."""
         with self.transaction() as tx:
             return tx.insert(record)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records in one commit."""
+        with self.transaction() as tx:
+            return tx.insert_many(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into a record; ``NotFoundError`` if it does not exist."""

@@ -61,6 +61,12 @@ def test_find_keeps_insertion_order_and_matches_values_exactly(store):
     assert len(plans.find(x=None)) == 5
     assert plans.find(missing=None) == []
     assert [p["id"] for p in plans.find(person_id="b", n=3)] == ["p3"]
+    assert [p["id"] for p in plans.find_any("person_id", ["b", "a", "zz"])] == ["p0", "p1", "p2", "p3", "p4"]
+    assert [p["id"] for p in plans.find_any("person_id", ["b"])] == ["p1", "p3"]
+    assert plans.find_any("person_id", []) == [] and plans.find_any("nofield", ["a"]) == []
+    with plans.transaction() as tx:  # inside a transaction: its own writes count
+        tx.insert({"id": "p9", "person_id": "c"})
+        assert [p["id"] for p in tx.find_any("person_id", ["c", "b"])] == ["p1", "p3", "p9"]
 
 
 def test_transaction_is_all_or_nothing_and_sees_its_own_writes(store):

@@ -12,7 +12,7 @@ its schema version ``_v``. Documents are returned as copies: changing one never 
 Operations
 ----------
 ``collection(name)``
-    reads (``get``, ``find(**equals)``, ``all``, ``count``, ``map_readonly``), single-operation
+    reads (``get``, ``find(**equals)``, ``find_any(field, values)``, ``all``, ``count``, ``map_readonly``), single-operation
     writes (``insert``, ``update``, ``upsert``, ``delete``), ``transaction()`` for several writes to
     one collection, and ``revision()``: a value that changes whenever the collection changes in any
     process or server (caches compare it).
@@ -30,7 +30,7 @@ Errors: :class:`StorageError` and its subclasses ``NotFoundError``, ``DuplicateI
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -85,6 +85,8 @@ class Records(Protocol):
 
     def find(self, **equals: Any) -> list[dict]: ...
 
+    def find_any(self, field: str, values: Iterable[Any]) -> list[dict]: ...
+
     def all(self) -> list[dict]: ...
 
     def count(self) -> int: ...
@@ -94,6 +96,8 @@ class Writer(Records, Protocol):
     """Reads and writes inside a transaction or unit of work (visible to its own reads at once)."""
 
     def insert(self, record: Mapping) -> dict: ...
+
+    def insert_many(self, records: list[Mapping]) -> int: ...
 
     def update(self, id: str, changes: Mapping) -> dict: ...
 

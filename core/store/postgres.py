@@ -71,7 +71,8 @@ def _dumps(doc: Mapping) -> Jsonb:
 def _unavailable(exc: BaseException) -> StorageError:
     from core.store import UnavailableError
 
-    return UnavailableError(_("The database cannot be reached: %(reason)s", reason=str(exc).strip() or type(exc).__name__))
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return UnavailableError(_("The database cannot be reached (KBP_DATABASE_URL): %(reason)s", reason=reason))
 
 
 class _Tx:
@@ -104,6 +105,17 @@ class _Tx:
         query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, where)
         return [_loads(r[0]) for r in self._conn.execute(query, params).fetchall()]
 
+    def find_any(self, field: str, values) -> list[dict]:
+        wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and "\x00" not in v]
+        if not wanted or not _FIELD_RE.fullmatch(field):
+            return []
+        if field in self._fields:
+            cond = sql.SQL("{} = ANY(%s)").format(sql.Identifier(f"f_{field}"))
+        else:
+            cond = sql.SQL("doc->>{} = ANY(%s) AND jsonb_typeof(doc->{}) = 'string'").format(sql.Literal(field), sql.Literal(field))
+        query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, cond)
+        return [_loads(r[0]) for r in self._conn.execute(query, (wanted,)).fetchall()]
+
     def count(self) -> int:
         return self._conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()[0]
 
@@ -135,6 +147,22 @@ class _Tx:
         doc["_v"] = SCHEMA_VERSION
         self._write(sql.SQL("INSERT INTO {} (id, doc) VALUES (%s, %s)").format(self._table), (record_id, _dumps(doc)), record_id)
         return _prepare(doc)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records in one round trip per batch (copies, imports); a clash with an
+        existing id or a unique value aborts the whole unit of work."""
+        rows = []
+        for record in records:
+            doc = _prepare(record)
+            if doc.get("id") is None:
+                doc["id"] = uuid.uuid4().hex
+            doc["_v"] = SCHEMA_VERSION
+            rows.append((_check_id(doc["id"]), _dumps(doc)))
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(sql.SQL("INSERT INTO {} (id, doc) VALUES (%s, %s)").format(self._table), rows)
+            self.changed = True
+        return len(rows)
 
     def update(self, id: str, changes: Mapping) -> dict:
         record_id = _check_id(id)
@@ -232,6 +260,10 @@ class PgCollection:
         with self._read() as tx:
             return tx.find(**equals)
 
+    def find_any(self, field: str, values) -> list[dict]:
+        with self._read() as tx:
+            return tx.find_any(field, values)
+
     def count(self) -> int:
         with self._read() as tx:
             return tx.count()
@@ -250,6 +282,10 @@ class PgCollection:
     def insert(self, record: Mapping) -> dict:
         with self.transaction() as tx:
             return tx.insert(record)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        with self.transaction() as tx:
+            return tx.insert_many(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         with self.transaction() as tx:
@@ -312,7 +348,12 @@ class PostgresStore:
             self._pool.open(wait=True, timeout=self.timeout)
         except PoolTimeout as exc:
             self._pool.close()
-            raise _unavailable(exc) from None
+            reason: BaseException = exc
+            try:  # the pool only says it timed out: one direct attempt gives the real reason
+                psycopg.connect(url, connect_timeout=max(1, int(self.timeout)), **kwargs).close()
+            except psycopg.Error as direct:
+                reason = direct
+            raise _unavailable(reason) from None
         with self._connection() as conn:
             if schema:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 import unicodedata
-from pathlib import Path
+
 
 from core import hookimpl
 from core.activities import record_to_activity
