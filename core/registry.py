@@ -337,13 +337,16 @@ def _skip_imported(registry: Registry, manager: PluginManager, name: str, staged
     for fw in staged.frameworks:
         label = imports.source_label(plugin, fw.id)
         reason = licensed.refusal(fw)  # first: the message must name the licensed framework
-        owner = registry.owner.get(("framework", fw.id)) or RESERVED.get(("framework", fw.id))
+        reserved_for = RESERVED.get(("framework", fw.id))
+        owner = registry.owner.get(("framework", fw.id))
         if reason is not None:
             registry.problem(name, f"{label}: {reason}; a licensed framework cannot be imported as a framework of "
                                    "its own — install its licence instead. This file was skipped.")
-        elif owner is not None:
-            registry.problem(name, f"{label}: the framework id '{fw.id}' is already provided by plugin '{owner}'; "
-                                   "this file was skipped (give it another title or id number)")
+        elif reserved_for is not None or owner is not None:
+            whose = (f"is reserved for the built-in plugin '{reserved_for}'" if reserved_for is not None
+                     else f"is already provided by plugin '{owner}'")
+            registry.problem(name, f"{label}: the framework id '{fw.id}' {whose}; this file was skipped "
+                                   "(give it another title or id number)")
         else:
             kept.append(fw)
     staged.frameworks = kept

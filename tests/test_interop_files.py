@@ -501,11 +501,11 @@ def test_a_file_clashing_with_a_built_in_fails_only_itself(make_app, tmp_path, a
     case_row, moodle_row = plugin_row(client, "import_case"), plugin_row(client, "moodle_csv_import")
     assert case_row["state"] == moodle_row["state"] == "active"
     assert case_row["problems"] == [
-        "a-sample.json: the framework id 'kbp-sample' is already provided by plugin 'sample_framework'; "
+        "a-sample.json: the framework id 'kbp-sample' is reserved for the built-in plugin 'sample_framework'; "
         "this file was skipped (give it another title or id number)"]
     assert moodle_row["problems"][0].startswith("bad.csv: row 1: the header must be Moodle's 14 columns")
     assert moodle_row["problems"][1] == (
-        "sample-export.csv: the framework id 'kbp-sample' is already provided by plugin 'sample_framework'; "
+        "sample-export.csv: the framework id 'kbp-sample' is reserved for the built-in plugin 'sample_framework'; "
         "this file was skipped (give it another title or id number)")
 
 
