@@ -98,7 +98,9 @@ def set_own_locale(storage, actor: Account | None, code: str | None) -> None:
     from core.i18n import available_locales
 
     if code is not None and code not in available_locales():
-        raise Invalid(_("Unknown language."), {"locale": [_("Unknown language.")]})
+        message = _("Language '%(lang)s' is not available. Available languages: %(available)s.",
+                    lang=code, available=", ".join(available_locales()))
+        raise Invalid(message, {"locale": [message]})
     if not actor.person_id:
         raise NotFound(_("No such person."))
     with storage.collection(PEOPLE).transaction() as tx, translated():
