@@ -873,11 +873,11 @@ class LicenceStore:
 
         A renewal that is valid in every respect but starts later (``not_yet_valid``) is kept
         as the waiting renewal and takes over on its first day: the result is ``ok`` with code
-        ``scheduled``. A refused licence never touches the installed one. The write goes to a
-        temporary file in the same directory, is fsynced, then renamed over the
-        target, so readers see either the old or the new file, never half of one.
+        ``scheduled``. A refused licence never touches the installed one. The write is atomic
+        (a file: temp file, fsync, rename; the store: one commit), so readers see either the old or
+        the new licence, never half of one.
         """
-        target = self.path(product)
+        self.path(product)  # refuses a product id that cannot name a licence
         result = verify_licence(
             data, product=product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode,
         )
