@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from icalendar import Calendar, Event
 
+from core import audit
 from core import plans as plan_rules
 from core.i18n import gettext as _
 
@@ -47,6 +48,7 @@ def create_feed(storage, account) -> str:
         for old in tx.find(person_id=account.person_id):
             tx.delete(old["id"])
         rec = tx.insert({"person_id": account.person_id, "secret_sha256": _digest(secret), "created_at": time.time()})
+    audit.record(storage, "token_create", "calendar_feed", account.person_id, actor=account.id)
     return f"{rec['id']}_{secret}"
 
 
@@ -57,7 +59,15 @@ def revoke_feed(storage, account) -> bool:
     with storage.collection(FEEDS).transaction() as tx:
         for old in tx.find(person_id=account.person_id):
             removed = tx.delete(old["id"]) or removed
+    if removed:
+        audit.record(storage, "token_revoke", "calendar_feed", account.person_id, actor=account.id)
     return removed
+
+
+def person_of_feed(storage, token: str) -> dict | None:
+    """The person record whose feed ``token`` opens, or None (unknown, revoked, wrong secret, erased)."""
+    person_id = person_for_token(storage, token)
+    return storage.collection("people").get(person_id) if person_id else None
 
 
 def person_for_token(storage, token: str) -> str | None:

@@ -9,7 +9,7 @@ from datetime import date
 
 import click
 
-from core.cli import main, make_app
+from core.cli_common import main, make_app
 from core.i18n import gettext as _
 
 

@@ -267,6 +267,15 @@ def overview(storage, config, account, *, unit: str | None = None, period: str |
     return result
 
 
+def export_rows(storage, account, data: dict[str, Any], labels: dict[str, str]) -> list[list[str]]:
+    """The rows of a CSV download, recorded in the audit log as an export (figures only)."""
+    from core import audit
+
+    audit.record(storage, "export", "overview", f"{data['unit'] if data['unit'] is not None else '*'}|{data['period']}",
+                 actor=getattr(account, "id", None))
+    return as_csv_rows(data, labels)
+
+
 def as_csv_rows(data: dict[str, Any], labels: dict[str, str]) -> list[list[str]]:
     """The overview as rows (section, item, value) for the CSV download."""
     rows = [[labels["period"], "", data["period"]], [labels["unit"], "", data["unit"] or labels["all"]]]

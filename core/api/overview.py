@@ -6,7 +6,7 @@ from marshmallow import EXCLUDE, Schema, fields
 
 from core import auth, overview
 from core.api.catalogue import reader_locale
-from core.app import kbp
+from core.context import kbp
 
 blp = Blueprint("overview", __name__, description="The HR overview: aggregate figures per unit and period.")
 

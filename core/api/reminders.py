@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from core import auth, reminders
-from core.app import kbp
+from core.context import kbp
 
 blp = Blueprint("reminders", __name__, description="Your notifications and reminder settings.")
 

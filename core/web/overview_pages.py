@@ -7,11 +7,11 @@ import io
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import get_locale
 
-from core import audit, auth, overview
-from core.app import kbp
+from core import auth, overview
+from core.context import kbp
 from core.charts import bar_chart
 from core.i18n import gettext as _
-from core.web import KIND_LABELS, SITUATION_LABELS, label
+from core.web.labels import KIND_LABELS, SITUATION_LABELS, label
 
 bp = Blueprint("overview_web", __name__)
 
@@ -102,9 +102,8 @@ def overview_csv():
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([_("Section"), _("Item"), _("Value")])
-    for row in overview.as_csv_rows(data, csv_labels()):
+    for row in overview.export_rows(kbp().storage, auth.current_account(), data, csv_labels()):
         writer.writerow([_safe_cell(str(c)) for c in row])
-    audit.record(kbp().storage, "export", "overview", f"{data['unit'] if data['unit'] is not None else '*'}|{data['period']}")
     name = f"kbp-overview-{data['period']}.csv"
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})

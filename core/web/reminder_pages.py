@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_locale
 
-from core import audit, auth, calendar_feed, reminders
-from core.app import kbp
+from core import auth, calendar_feed, reminders
+from core.context import kbp
 from core.i18n import gettext as _
 
 bp = Blueprint("reminder_web", __name__)
@@ -59,14 +59,12 @@ def settings():
                 return redirect(url_for("reminder_web.settings"))
             if action == "create_feed":
                 token = calendar_feed.create_feed(storage(), acct)
-                audit.record(storage(), "token_create", "calendar_feed", acct.person_id)
                 base = kbp().config.get("BASE_URL")  # the address people use (behind a proxy), else this request's
                 path = url_for("reminder_web.calendar", token=token)
                 new_feed_url = str(base).rstrip("/") + path if base else url_for("reminder_web.calendar", token=token,
                                                                                     _external=True)
             elif action == "revoke_feed":
-                if calendar_feed.revoke_feed(storage(), acct):
-                    audit.record(storage(), "token_revoke", "calendar_feed", acct.person_id)
+                calendar_feed.revoke_feed(storage(), acct)
                 flash(_("The calendar address was revoked; calendars that used it stop updating."))
                 return redirect(url_for("reminder_web.settings"))
             else:
@@ -83,10 +81,10 @@ def settings():
 @bp.route("/calendar/<token>.ics")
 def calendar(token: str):
     """Public by address: the secret in the URL is the credential (calendar programs cannot sign in)."""
-    person_id = calendar_feed.person_for_token(storage(), token)
-    person = storage().collection("people").get(person_id) if person_id else None
+    person = calendar_feed.person_of_feed(storage(), token)
     if person is None:
         abort(404)
+    person_id = person["id"]
     locale = person.get("locale") or kbp().config.get("DEFAULT_LOCALE") or str(get_locale())
     with force_locale(locale):
         body = calendar_feed.build_feed(storage(), person_id, locale)
