@@ -11,11 +11,19 @@ and each competency in a group file is::
     - id: personlig-mognad            # stable ASCII slug
       name: Personlig mognad
       definition: ...                 # 2–4 sentences
+      indicators: [...]               # 3–5 behavioural indicators ("så märks det")
+      overdone: [..., ...]            # 2 signs the strength is overdone ("när det blir för mycket")
       coaching_questions:             # for a manager or coach
         - text: ...
           direction: back             # back | now | ahead
           situations: [new_role]      # optional: role_changes | new_role | recruited_need | grow_further
       self_reflection_questions:      # first person, for someone alone
+        - text: ...
+          situations: [role_changes]  # optional, as above
+      interview_questions:            # behavioural, for competency-based recruitment
+        - text: ...
+          probes: [..., ...]          # 1–3 follow-up probes
+      follow_up_questions:            # for the follow-up meeting: what happened, learned, next
         - text: ...
       activities:
         - id: led-ett-mote            # unique within the competency
@@ -64,6 +72,17 @@ class _QuestionIn(_S):
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
 
 
+class _InterviewQuestionIn(_S):
+    id = fields.String(validate=slug)
+    text = fields.String(required=True, validate=NonEmpty)
+    probes = fields.List(fields.String(validate=NonEmpty), load_default=list)
+
+
+class _FollowUpQuestionIn(_S):
+    id = fields.String(validate=slug)
+    text = fields.String(required=True, validate=NonEmpty)
+
+
 class _ActivityIn(_S):
     id = fields.String(required=True, validate=slug)
     title = fields.String(required=True, validate=NonEmpty)
@@ -77,8 +96,12 @@ class _CompetencyIn(_S):
     id = fields.String(required=True, validate=slug)
     name = fields.String(required=True, validate=NonEmpty)
     definition = fields.String(required=True, validate=NonEmpty)
+    indicators = fields.List(fields.String(validate=NonEmpty), load_default=list)
+    overdone = fields.List(fields.String(validate=NonEmpty), load_default=list)
     coaching_questions = fields.List(fields.Nested(_QuestionIn), load_default=list)
     self_reflection_questions = fields.List(fields.Nested(_QuestionIn), load_default=list)
+    interview_questions = fields.List(fields.Nested(_InterviewQuestionIn), load_default=list)
+    follow_up_questions = fields.List(fields.Nested(_FollowUpQuestionIn), load_default=list)
     activities = fields.List(fields.Nested(_ActivityIn), load_default=list)
 
     @validates_schema
@@ -198,12 +221,17 @@ class ContentPackage:
     coaching: dict
     self_reflection: dict
     activities: list[dict]
+    interview: dict
+    follow_up: dict
     files: list[Path]
+
+
+_KIND_LETTER = {"coaching": "c", "self_reflection": "s", "interview": "i", "follow_up": "f"}
 
 
 def question_id(competency_id: str, kind: str, text: str) -> str:
     digest = hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
-    return f"{competency_id}-{'c' if kind == 'coaching' else 's'}-{digest}"
+    return f"{competency_id}-{_KIND_LETTER[kind]}-{digest}"
 
 
 def _pick(name: str, base: Path, overlay: Path | None) -> Path:
@@ -218,7 +246,7 @@ def load_package(base: str | Path, overlay: str | Path | None = None) -> Content
     fw_path = _pick("framework.yaml", base, overlay)
     meta, _node = _validated(fw_path, FrameworkFileSchema())
     files = [fw_path]
-    groups, coaching, reflective, activities = [], [], [], []
+    groups, coaching, reflective, interview, follow_up, activities = [], [], [], [], [], []
     seen: dict[str, Path] = {}
     for group_id in meta["groups"]:
         path = _pick(f"groups/{group_id}.yaml", base, overlay)
@@ -233,22 +261,25 @@ def load_package(base: str | Path, overlay: str | Path | None = None) -> Content
                 line = _line_of(node, ["competencies", str(index), "id"])
                 raise ContentError(f"{path}:{line}: competency id '{comp['id']}' is also defined in {seen[comp['id']]}")
             seen[comp["id"]] = path
-            comps.append({"id": comp["id"], "name": comp["name"], "definition": comp["definition"]})
+            comps.append({k: comp[k] for k in ("id", "name", "definition", "indicators", "overdone")})
             gid = f"{meta['id']}:{comp['id']}"
             for kind, target, items in (
                 ("coaching", coaching, comp["coaching_questions"]),
                 ("self_reflection", reflective, comp["self_reflection_questions"]),
+                ("interview", interview, comp["interview_questions"]),
+                ("follow_up", follow_up, comp["follow_up_questions"]),
             ):
                 for q in items:
-                    target.append(
-                        {
-                            "id": q.get("id") or question_id(comp["id"], kind, q["text"]),
-                            "competency": gid,
-                            "text": q["text"],
-                            "direction": q["direction"],
-                            "situations": q["situations"],
-                        }
-                    )
+                    question = {
+                        "id": q.get("id") or question_id(comp["id"], kind, q["text"]),
+                        "competency": gid,
+                        "text": q["text"],
+                        "direction": q.get("direction", ""),
+                        "situations": q.get("situations", []),
+                    }
+                    if q.get("probes"):
+                        question["probes"] = q["probes"]
+                    target.append(question)
             for a in comp["activities"]:
                 activities.append(
                     {
@@ -271,6 +302,10 @@ def load_package(base: str | Path, overlay: str | Path | None = None) -> Content
                   "questions": coaching, **common},
         self_reflection={"id": f"{meta['id']}-self-reflection", "title": "Self-reflection questions",
                          "kind": "self_reflection", "questions": reflective, **common},
+        interview={"id": f"{meta['id']}-interview", "title": "Interview questions", "kind": "interview",
+                   "questions": interview, **common},
+        follow_up={"id": f"{meta['id']}-follow-up", "title": "Follow-up questions", "kind": "follow_up",
+                   "questions": follow_up, **common},
         activities=activities,
         files=files,
     )
@@ -293,7 +328,8 @@ class PackageActivitySource(model.ActivitySource):
 # ----------------------------------------------------------------------------- Babel extractor
 
 #: rough maximum lengths shown to translators
-_MAX = {"name": 40, "group": 40, "definition": 600, "question": 200, "title": 80, "description": 400}
+_MAX = {"name": 40, "group": 40, "definition": 600, "question": 200, "title": 80, "description": 400,
+        "indicator": 160, "probe": 120}
 
 
 def babel_extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, str, str, list[str]]]:
@@ -351,13 +387,27 @@ def _extract_nodes(root: yaml.MappingNode):
             cid = _scalar(comp, "id").value if _scalar(comp, "id") else "?"
             found.append(_msg(_scalar(comp, "name"), f"Competency '{cid}': name", _MAX["name"]))
             found.append(_msg(_scalar(comp, "definition"), f"Competency '{cid}': definition, 2-4 sentences", _MAX["definition"]))
+            for key, label in (("indicators", "behavioural indicator (\"so you notice it\"), a short statement"),
+                               ("overdone", "sign that the strength is overdone (\"when it becomes too much\")")):
+                seq = _child(comp, key)
+                if isinstance(seq, yaml.SequenceNode):
+                    for item in seq.value:
+                        if isinstance(item, yaml.ScalarNode):
+                            found.append(_msg(item, f"Competency '{cid}': {label}", _MAX["indicator"]))
             for key, label in (("coaching_questions", "coaching question to the employee (du-form)"),
-                               ("self_reflection_questions", "self-reflection question in the first person")):
+                               ("self_reflection_questions", "self-reflection question in the first person"),
+                               ("interview_questions", "behavioural interview question to a candidate"),
+                               ("follow_up_questions", "follow-up meeting question to the employee")):
                 seq = _child(comp, key)
                 if isinstance(seq, yaml.SequenceNode):
                     for q in seq.value:
                         if isinstance(q, yaml.MappingNode):
                             found.append(_msg(_scalar(q, "text"), f"Competency '{cid}': {label}", _MAX["question"]))
+                            probes = _child(q, "probes")
+                            if isinstance(probes, yaml.SequenceNode):
+                                for p in probes.value:
+                                    if isinstance(p, yaml.ScalarNode):
+                                        found.append(_msg(p, f"Competency '{cid}': probe following an interview question", _MAX["probe"]))
             acts = _child(comp, "activities")
             if isinstance(acts, yaml.SequenceNode):
                 for a in acts.value:

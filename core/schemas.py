@@ -42,6 +42,8 @@ class CompetencySchema(_Strict):
     id = fields.String(required=True, validate=slug)
     name = fields.String(required=True, validate=NonEmpty)
     definition = fields.String(required=True, validate=NonEmpty)
+    indicators = fields.List(fields.String(validate=NonEmpty), load_default=list)
+    overdone = fields.List(fields.String(validate=NonEmpty), load_default=list)
 
 
 class GroupSchema(_Strict):
@@ -97,6 +99,8 @@ class FrameworkSchema(_Strict):
                         name=c["name"],
                         definition=c["definition"],
                         text=text,
+                        indicators=tuple(c.get("indicators", ())),
+                        overdone=tuple(c.get("overdone", ())),
                     )
                     for c in g["competencies"]
                 ),
@@ -121,6 +125,7 @@ class QuestionSchema(_Strict):
     text = fields.String(required=True, validate=NonEmpty)
     direction = fields.String(load_default="", validate=validate.OneOf(("",) + model.QUESTION_DIRECTIONS))
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
+    probes = fields.List(fields.String(validate=NonEmpty), load_default=list)
 
 
 class QuestionSetSchema(_Strict):
@@ -153,6 +158,7 @@ class QuestionSetSchema(_Strict):
                     text=q["text"],
                     direction=q["direction"],
                     situations=tuple(q["situations"]),
+                    probes=tuple(q["probes"]),
                 )
                 for q in data["questions"]
             ),

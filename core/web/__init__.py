@@ -33,7 +33,8 @@ EFFORT_LABELS = {
     "months": "A few months",
 }
 DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahead"}
-QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
+QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions",
+                        "interview": "Interview questions", "follow_up": "Follow-up questions"}
 COMPETENCY_PAGE_ACTIVITIES = 30  # the rest are one click away in the search
 HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
                   "activity_status": "activity status changed", "follow_up": "follow-up recorded"}
