@@ -420,6 +420,57 @@ def _extract_nodes(root: yaml.MappingNode):
             yield item
 
 
+# ----------------------------------------------------------------------------- content statistics
+
+
+def framework_stats(registry, framework: model.Framework) -> dict[str, Any]:
+    """Figures for reviewing a framework's content (``kbp content stats``), in its source text.
+
+    ``situations``: per situation, the number of coaching questions, self-reflection questions
+    and (read-only, i.e. the framework's own) activities tagged with it, in total and the smallest
+    number any competency has; ``kinds``: activities per kind; ``extremes``: the longest and the
+    shortest question and activity description, as ``(length, competency id, text)``.
+    """
+    gids = {c.global_id: c.id for c in framework.competencies()}
+    questions = [q for qs in registry.question_sets.values() for q in qs.questions if q.competency in gids]
+    activities = [
+        a for src in registry.activity_sources.values() if not src.writable
+        for a in src.loaded() if gids.keys() & set(a.competencies)
+    ]
+    situations: dict[str, dict[str, Any]] = {}
+    for situation in model.SITUATIONS:
+        row: dict[str, Any] = {}
+        for label, items in (
+            ("coaching", [q for q in questions if q.kind == "coaching"]),
+            ("self_reflection", [q for q in questions if q.kind == "self_reflection"]),
+            ("activities", activities),
+        ):
+            per = {gid: 0 for gid in gids}
+            for item in items:
+                if situation in item.situations:
+                    for gid in ([item.competency] if isinstance(item, model.Question) else item.competencies):
+                        if gid in per:
+                            per[gid] += 1
+            row[label] = sum(per.values())
+            row[f"{label}_min"] = min(per.values()) if per else 0
+        situations[situation] = row
+    kinds = {kind: sum(1 for a in activities if a.kind == kind) for kind in model.ACTIVITY_KINDS}
+
+    def extremes(items):
+        if not items:
+            return {}
+        ranked = sorted(items, key=lambda t: (len(t[1]), t[1]))
+        return {"shortest": (len(ranked[0][1]), *ranked[0]), "longest": (len(ranked[-1][1]), *ranked[-1])}
+
+    by_kind = {
+        kind: extremes([(gids[q.competency], q.text) for q in questions if q.kind == kind])
+        for kind in model.QUESTION_KINDS
+    }
+    by_kind["activity"] = extremes([(gids[next(g for g in a.competencies if g in gids)], a.description) for a in activities])
+    return {"situations": situations, "kinds": kinds, "activities": len(activities),
+            "extremes": {k: v for k, v in by_kind.items() if v}}
+
+
 # ----------------------------------------------------------------------------- folders of imported frameworks
 
 

@@ -318,6 +318,7 @@ class QuestionOut(Schema):
     text = fields.String()
     direction = fields.String()
     situations = fields.List(fields.String())
+    probes = fields.List(fields.String(), metadata={"description": "Follow-up probes of an interview question."})
 
 
 class ActivityOut(Schema):
@@ -339,6 +340,8 @@ class GroupRefOut(Schema):
 
 
 class CompetencyOut(CompetencyBriefOut):
+    indicators = fields.List(fields.String(), metadata={"description": "Behavioural indicators: how the competency shows."})
+    overdone = fields.List(fields.String(), metadata={"description": "Signs that the strength is overdone."})
     activity_total = fields.Integer(metadata={"description": "How many activities there are; `activities` holds the first `activity_limit`."})
     framework = fields.String()
     group = fields.Nested(GroupRefOut)

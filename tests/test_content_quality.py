@@ -319,3 +319,31 @@ def test_english_uses_one_quote_style_and_no_contractions_in_definitions():
     assert contractions == []
     calques = re.compile(r"business plan|news item|path there like", re.IGNORECASE)
     assert [m.string for m in catalog if m.id and calques.search(m.string)] == []
+
+
+# ----------------------------------------------------------------------------- kbp content stats
+
+
+def test_content_stats_prints_situations_kind_mix_and_extremes(tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "data"), "content", "stats", "malin-lindelow"])
+    assert result.exit_code == 0, result.output
+    sections = result.output.split("\n\n")
+    assert len(sections) == 4, result.output
+    situations = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in sections[1].splitlines()[2:]}
+    assert set(situations) == set(SITUATIONS)
+    for situation, (coaching, c_min, reflective, r_min, activities, a_min) in situations.items():
+        # the same figures the content itself gives
+        expected = sum(situation in q.get("situations", []) for c in COMPETENCIES for q in c["coaching_questions"])
+        assert coaching == expected, situation
+        assert c_min == min(sum(situation in q.get("situations", []) for q in c["coaching_questions"]) for c in COMPETENCIES)
+        assert activities == sum(situation in a.get("situations", []) for c in COMPETENCIES for a in c["activities"])
+    kinds = {line.split()[0]: int(line.split()[1]) for line in sections[2].splitlines()[2:]}
+    assert kinds == dict(Counter(a["kind"] for c in COMPETENCIES for a in c["activities"]))
+    rows = [line.split(None, 4) for line in sections[3].strip().splitlines()[2:]]
+    longest = max((q["text"] for c in COMPETENCIES for q in c["coaching_questions"]), key=len)
+    assert ["coaching", "longest", str(len(longest))] == rows[0][:3]
+    assert {(r[0], r[1]) for r in rows} >= {("activity", "longest"), ("activity", "shortest"), ("interview", "shortest")}

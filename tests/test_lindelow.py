@@ -149,11 +149,30 @@ def test_web_shows_the_framework_in_both_languages(licensed_client):
     assert "Coachande frågor" in page and "Utvecklingsaktiviteter" in page
 
 
+def test_competency_page_and_api_show_indicators_overdone_interview_and_follow_up(licensed_client):
+    sv = licensed_client.get(f"/api/v1/frameworks/{FW}/competencies/strukturerad?lang=sv").get_json()
+    en = licensed_client.get(f"/api/v1/frameworks/{FW}/competencies/strukturerad?lang=en").get_json()
+    assert 3 <= len(sv["indicators"]) <= 5 and len(sv["overdone"]) == 2
+    assert len(en["indicators"]) == len(sv["indicators"]) and not set(en["indicators"]) & set(sv["indicators"])
+    interview = [q for q in sv["questions"] if q["kind"] == "interview"]
+    assert len(interview) >= 3 and all(1 <= len(q["probes"]) <= 3 for q in interview)
+    en_probes = [p for q in en["questions"] if q["kind"] == "interview" for p in q["probes"]]
+    assert en_probes and not set(en_probes) & {p for q in interview for p in q["probes"]}
+    assert 2 <= len([q for q in sv["questions"] if q["kind"] == "follow_up"]) <= 3
+    page = licensed_client.get(f"/frameworks/{FW}/strukturerad?lang=sv").get_data(as_text=True)
+    for text in ("Så märks det", "När det blir för mycket", "Intervjufrågor", "Frågor vid uppföljning",
+                 sv["indicators"][0], sv["overdone"][1], interview[0]["probes"][0]):
+        assert text in page, text
+    page = licensed_client.get(f"/frameworks/{FW}/strukturerad?lang=en").get_data(as_text=True)
+    assert "So you notice it" in page and "When it becomes too much" in page and en["indicators"][0] in page
+
+
 def test_content_stats_command(licensor, data_dir):
     result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "content", "stats", "malin_lindelow"])
     assert result.exit_code == 0, result.output
-    lines = [line.split() for line in result.output.splitlines()[2:]]
-    assert len(lines) == 68  # 34 competencies × 2 languages
+    table = result.output.split("\n\n")[0]
+    lines = [line.split() for line in table.splitlines()[2:]]
+    assert len(lines) == 68  # 34 competencies × 2 languages (the table ends at the first blank line)
     for cid, lang, definition, coaching, reflective, activities, kinds in lines:
         assert lang in ("sv", "en") and definition == "1"
         assert int(coaching) >= 6 and int(reflective) >= 4 and int(activities) >= 6 and int(kinds) >= 3

@@ -57,6 +57,7 @@ def _mark_for_extraction() -> None:
     _("Growing further"), _("On the job"), _("Learning from others"), _("Training"), _("Reflection")
     _("A few hours"), _("A few days"), _("A few weeks"), _("A few months")
     _("Looking back"), _("Now"), _("Looking ahead"), _("Coaching questions"), _("Self-reflection questions")
+    _("Interview questions"), _("Follow-up questions")
     _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
     _("Administrator"), _("Coach"), _("Employee"), _("In-house activities"), _("Activity files")
     _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded")
