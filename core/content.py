@@ -385,7 +385,7 @@ def _extract_nodes(root: yaml.MappingNode):
             if not isinstance(comp, yaml.MappingNode):
                 continue
             cid = _scalar(comp, "id").value if _scalar(comp, "id") else "?"
-            found.append(_msg(_scalar(comp, "name"), f"Competency '{cid}': name", _MAX["name"]))
+            found.append(_msg(_scalar(comp, "name"), f"Competency '{cid}': name (the framework owner's name; a licensee may override the translation)", _MAX["name"]))
             found.append(_msg(_scalar(comp, "definition"), f"Competency '{cid}': definition, 2-4 sentences", _MAX["definition"]))
             for key, label in (("indicators", "behavioural indicator (\"so you notice it\"), a short statement"),
                                ("overdone", "sign that the strength is overdone (\"when it becomes too much\")")):
