@@ -284,6 +284,13 @@ def test_kbp_conversation_is_never_called_utvecklingssamtal():
     assert hits == []
 
 
+def test_no_skriv_under_that_reads_as_sign():
+    # "Skriv under en månad ned…" is first read as "sign (a document)": put the duration elsewhere
+    found = [f"{c['id']}/{a['id']}" for c in COMPETENCIES for a in c["activities"]
+             if re.search(r"\bskriv under\b", a["description"], re.IGNORECASE)]
+    assert found == []
+
+
 def test_no_activity_asks_for_health_or_private_life_information_for_the_manager():
     health = re.compile(r"sömn|\bmotion|\bträna\b|fysisk träning|måltid|\bkost\b|kostvan|hälsa\b|hälsan\b|sjukdom|\bsjuk\b|privatliv", re.IGNORECASE)
     found = [
