@@ -487,10 +487,11 @@ def _echo_quality(stats: dict) -> None:
     click.echo("")
     click.echo(_("Longest and shortest items (characters):"))
     rows = [(_("ITEM"), _("WHICH"), _("LENGTH"), _("COMPETENCY"), _("TEXT"))]
+    which_label = {"longest": _("longest"), "shortest": _("shortest")}
     for item, found in stats["extremes"].items():
         for which in ("longest", "shortest"):
             length, comp, text = found[which]
-            rows.append((item, which, str(length), comp, text if len(text) <= 70 else text[:67] + "..."))
+            rows.append((item, which_label[which], str(length), comp, text if len(text) <= 70 else text[:67] + "..."))
     _echo_table(rows)
 
 
