@@ -343,3 +343,19 @@ def test_broken_content_file_is_reported_with_file_and_line(data_dir, tmp_path):
     assert f"{broken}:{index + 1}:" in reason and "kind" in reason
     # the rest of the app still works
     assert client.get("/api/v1/frameworks/kbp-sample").status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["coaching", "self_reflection"])
+def test_dialogues_offer_only_their_own_kind_never_interview_or_follow_up(licensor, data_dir, mode):
+    from core import plans
+
+    app = make(data_dir)
+    registry = app.extensions["kbp"].registry
+    assert registry.entitlements.install(registry.frameworks[FW], licensor()).ok
+    plan = {"mode": mode, "situation": "recruited_need", "focus": [{"competency": f"{FW}:strukturerad"}]}
+    questions, _acts = plans.suggestions(registry, plan)
+    assert questions and {q.kind for _qs, q in questions} == {mode}
+    interview = [q for _qs, q in registry.questions_for(f"{FW}:strukturerad", "interview")]
+    assert len(interview) >= 3
+    with app.app_context(), pytest.raises(plans.PlanError):
+        plans.set_questions({**plan, "questions": []}, None, registry, [interview[0].id], [])
