@@ -21,15 +21,15 @@ import json
 import logging
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import Babel
 
 from core import i18n
+from core.context import KBP, kbp  # noqa: F401 - kbp re-exported for older imports
 from core.entitlements import Entitlements
 from core.plugins import PluginManager, disabled_plugins
 from core.registry import Registry, build_registry
@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "ADMIN_EXPORT_PRIVATE_NOTES": False,  # an admin's export of a person includes private self-reflection notes
     # flask-smorest / OpenAPI
     "API_TITLE": "KBP",
     "API_VERSION": "v1",
@@ -56,34 +57,6 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
 }
-
-
-@dataclass
-class KBP:
-    """The app's state: storage, plugins and the catalogue they built."""
-
-    storage: Storage
-    plugins: PluginManager
-    registry: Registry
-    config: Mapping[str, Any]
-
-    def plugin_listing(self) -> list[dict[str, Any]]:
-        """Plugins as listed to people: a loaded plugin whose framework lacks a valid licence is
-        ``unlicensed``, with the licence check's message as the reason."""
-        rows = []
-        for record in self.plugins.listing():
-            row = record.as_dict()
-            if record.state == "active":
-                for fw in self.registry.frameworks.values():
-                    check = self.registry.entitlements.check(fw) if fw.plugin == record.name else None
-                    if check is not None and not check.ok:
-                        row["state"], row["reason"] = "unlicensed", check.message
-            rows.append(row)
-        return rows
-
-
-def kbp() -> KBP:
-    return current_app.extensions["kbp"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

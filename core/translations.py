@@ -27,7 +27,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from core import __version__, i18n
+from core import i18n
+from core.version import __version__
 
 KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 COMMENT_TAGS = ("Translators:", "TRANSLATORS:")
@@ -176,7 +177,7 @@ def init(dom: CatalogDomain, locale: str) -> Path | None:
     path = dom.po(locale)
     if path.exists():
         return None
-    template = _template(dom)
+    template = extract(dom)  # refreshed first: a new catalog starts from the current text
     catalog = Catalog(locale=locale, project=template.project, version=template.version, fuzzy=False)
     catalog.creation_date = catalog.revision_date = datetime.now(timezone.utc)
     for message in template:

@@ -55,3 +55,21 @@ def signed_in_client(app, role: str = "admin", person: dict | None = None):
 def csrf_token(client, url: str = "/login") -> str:
     body = client.get(url).get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
+
+
+def data_folder_files(data_dir) -> dict[str, bytes]:
+    """Every file in the data folder and below it — snapshots, append-only ``*.json.log`` files,
+    locks, temp files, licences — as raw bytes, by path relative to the folder. Tests that check
+    what is (not) on disk read all of it, never only the ``*.json`` snapshots."""
+    from pathlib import Path
+
+    root = Path(data_dir)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def files_containing(data_dir, needle: str) -> list[str]:
+    """The data-folder files whose bytes contain ``needle`` (UTF-8, or JSON's ``\\uXXXX`` escaping)."""
+    import json
+
+    forms = {needle.encode("utf-8"), json.dumps(needle)[1:-1].encode("ascii")}
+    return [name for name, raw in data_folder_files(data_dir).items() if any(f in raw for f in forms)]

@@ -4,14 +4,13 @@ from __future__ import annotations
 import io
 import logging
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from core import auth, create_app
 from core.cli import main
-from tests.helpers import csrf_token, make_account, make_person, sign_in, signed_in_client
+from tests.helpers import csrf_token, data_folder_files, make_account, make_person, sign_in, signed_in_client
 
 PASSWORD = "correct horse battery"
 
@@ -22,7 +21,8 @@ def app(tmp_path):
 
 
 def data_files(app) -> str:
-    return "\n".join(p.read_text(errors="replace") for p in Path(app.config["DATA_DIR"]).glob("*.json"))
+    """Every file of the data folder (snapshots, ``*.json.log`` logs, everything below it) as text."""
+    return "\n".join(raw.decode("utf-8", errors="replace") for raw in data_folder_files(app.config["DATA_DIR"]).values())
 
 
 def login(client, username, password, next_url=None):

@@ -153,3 +153,48 @@ def test_dialogue_to_agreed_plan_in_the_browser(server, browser, lang):
     shot(page, f"{lang}-10-plan-phone")
     assert errors == []
     context.close()
+
+
+# ----------------------------------------------------------------------------- privacy: who downloads private notes
+
+
+@pytest.fixture(scope="module")
+def privacy_server(tmp_path_factory):
+    """An employee with a private and a shared self-reflection note, and an admin."""
+    from tests.test_privacy import client_for, self_reflection
+
+    app = create_app({"TESTING": False, "DATA_DIR": str(tmp_path_factory.mktemp("browser-privacy"))})
+    emp_p = make_person(app, "Pia Privat")
+    admin_p = make_person(app, "Adam Admin")
+    emp_a = make_account(app, "employee", emp_p, password=PASSWORD)
+    make_account(app, "admin", admin_p, password=PASSWORD)
+    self_reflection(client_for(app, emp_a), emp_p["id"], private_note="Min privata tanke", shared_note="Min delade tanke")
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield {"url": f"http://127.0.0.1:{srv.server_port}", "employee": emp_p, "admin": admin_p}
+    srv.shutdown()
+
+
+def _download(page, link) -> str:
+    with page.expect_download() as info:
+        link.click()
+    return Path(info.value.path()).read_text(encoding="utf-8")
+
+
+def test_own_export_has_private_notes_and_the_admin_export_does_not(privacy_server, browser):
+    base = privacy_server["url"]
+    context = browser.new_context(locale="en-GB", accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, base, "en", privacy_server["employee"]["email"])
+    page.goto(f"{base}/me?lang=en")
+    own = _download(page, page.get_by_role("link", name="Export my data (JSON)"))
+    assert "Min privata tanke" in own and "Min delade tanke" in own
+    context.close()
+
+    context = browser.new_context(locale="en-GB", accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, base, "en", privacy_server["admin"]["email"])
+    page.goto(f"{base}/people/{privacy_server['employee']['id']}?lang=en")
+    theirs = _download(page, page.get_by_role("link", name="Export all data (JSON)"))
+    assert "Min delade tanke" in theirs and "Min privata tanke" not in theirs
+    context.close()

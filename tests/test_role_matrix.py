@@ -70,6 +70,7 @@ MATRIX = {
                                                                     "role": "employee"}}, {**ADMIN_PAGE, "admin": 302}),
     ("people_web.audit_page", "GET"): ("/admin/audit", {}, ADMIN_PAGE),
     ("people_web.me", "GET"): ("/me", {}, SIGNED_IN_PAGE),
+    ("people_web.me_export", "GET"): ("/me/export", {}, SIGNED_IN_PAGE),
     ("people_web.me", "POST"): ("/me", {"form": {"action": "create_token", "name": "t"}}, SIGNED_IN_PAGE),
     ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
@@ -86,6 +87,7 @@ MATRIX = {
     ("people.export_person", "GET"): ("/api/v1/people/{person}/export", {}, ADMIN_API),
     ("people.import_people", "POST"): ("/api/v1/people/import?dry_run=true", {"data": CSV, "content_type": "text/csv"}, ADMIN_API),
     ("people.me", "GET"): ("/api/v1/me", {}, SIGNED_IN_API),
+    ("people.export_me", "GET"): ("/api/v1/me/export", {}, SIGNED_IN_API),  # each role: their own data only
     ("people.list_tokens", "GET"): ("/api/v1/me/tokens", {}, SIGNED_IN_API),
     ("people.create_token", "POST"): ("/api/v1/me/tokens", {"json": {"name": "ci"}},
                                       {"anonymous": 401, "employee": 201, "coach": 201, "other_coach": 201, "admin": 201}),
@@ -285,6 +287,12 @@ def test_lists_show_only_what_each_role_may_see(tmp_path):
         c = sign_in(app.test_client(), accounts[role])
         return {p["name"] for p in c.get("/api/v1/people").get_json()}
 
+    for role, account in accounts.items():  # a self-service export is about the caller, never someone else
+        for url in ("/api/v1/me/export", "/me/export"):
+            export = sign_in(app.test_client(), account).get(url).get_json()
+            assert export["person_id"] == account["person_id"] and export["private_notes"] == "included", (role, url)
+            assert [p["id"] for p in export["records"]["people"]] == [account["person_id"]], (role, url)
+    assert ids["plan"] not in str(sign_in(app.test_client(), accounts["admin"]).get("/api/v1/me/export").get_json())
     assert people_api("employee") == {"Employee Erik"}
     assert people_api("coach") == {"Employee Erik", "Coach Carin"}
     assert people_api("other_coach") == {"Other Olle", "Someone Else"}

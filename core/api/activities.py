@@ -9,7 +9,7 @@ from core import activities, audit, model, schemas
 from core.access import require_role
 from core.activity_search import searcher
 from core.api.catalogue import reader_locale
-from core.app import kbp
+from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter

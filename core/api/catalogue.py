@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 
 from core import schemas
-from core.app import kbp
+from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
@@ -78,8 +78,36 @@ def list_frameworks(**_args):
 @blp.response(200, schemas.FrameworkOut)
 @blp.alt_response(404, schema=schemas.ErrorOut)
 def get_framework(framework_id: str, **_args):
-    """One framework with its groups and competencies."""
-    return presenter().framework_detail(find_framework(framework_id))
+    """One framework with its groups and competencies. Sent with an ``ETag``: a request with
+    ``If-None-Match`` answers 304 while the document is unchanged."""
+    fw = find_framework(framework_id)  # the licence is checked on every request, before any cache
+    locale = reader_locale()
+    return cached_document(("framework", fw.id, locale),
+                           lambda: schemas.FrameworkOut().dump(Presenter(kbp().registry, locale).framework_detail(fw)))
+
+
+def cached_document(key: tuple, build):
+    """A JSON document that changes only when plugins, content or translations change (that is: at a
+    restart), serialised once per worker and revalidated with its ETag (304 Not Modified)."""
+    import hashlib
+    import json
+
+    from flask import current_app
+
+    cache = current_app.extensions.setdefault("kbp_documents", {})
+    hit = cache.get(key)
+    if hit is None:
+        body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+        hit = cache[key] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    body, etag = hit
+    if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.response_class(body, mimetype="application/json")
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "private, no-cache"  # may be kept, but asked again each time
+    response.headers["Vary"] = "Accept-Language, Cookie, Authorization"
+    return response
 
 
 @blp.route("/frameworks/<framework_id>/competencies/<competency_id>")
@@ -118,7 +146,8 @@ def export_framework(framework_id: str, exporter_id: str, **_args):
     if exporter is None or exporter.subject != "framework":
         abort(404, message=_("There is no framework exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
     locale = reader_locale()
-    data = exporter.export(framework_document(kbp().registry, fw, locale, bool(current_app.config.get("DEMO"))), locale)
+    data = export_or_abort(exporter, framework_document(kbp().registry, fw, locale, bool(current_app.config.get("DEMO"))),
+                           locale)
     audit.record(kbp().storage, "export", "framework", fw.id)
     return Response(data, mimetype=exporter.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{fw.id}.{exporter.extension}"'})
@@ -133,3 +162,15 @@ def list_exporters(subject=None, **_args):
     p = presenter()
     reg = kbp().registry
     return [p.exporter(e, reg.owner[("exporter", e.id)]) for e in reg.exporters.values() if subject in (None, e.subject)]
+
+
+def export_or_abort(exporter, document: dict, locale: str) -> bytes:
+    """Run an exporter; when it fails, answer a JSON error naming the exporter and its plugin."""
+    from core.exports import ExporterFailed, run_exporter
+
+    try:
+        return run_exporter(kbp().registry, exporter, document, locale)
+    except ExporterFailed as exc:
+        abort(500, code="exporter_failed", message=_(
+            "The exporter '%(exporter)s' of the plugin '%(plugin)s' failed; an administrator finds the reason "
+            "on /plugins. Try another format.", exporter=exc.exporter_id, plugin=exc.plugin))

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from core import audit, auth, people
 from core.access import require_role
-from core.app import kbp
+from core.context import kbp
 from core.i18n import gettext as _
 from core.i18n import ngettext
 
@@ -100,8 +100,9 @@ class EraseOut(Schema):
 
 class PersonExportOut(Schema):
     format = fields.String()
-    person_id = fields.String()
+    person_id = fields.String(allow_none=True, metadata={"description": "null for an account without a person."})
     exported_at = fields.Float()
+    private_notes = fields.String(metadata={"description": "'included' or 'excluded': whether private self-reflection notes are in it."})
     records = fields.Dict(metadata={"description": "Every stored record about the person, by collection."})
 
 
@@ -178,26 +179,40 @@ def patch_person(changes, person_id):
 @blp.route("/people/<person_id>", methods=["DELETE"])
 @blp.response(200, EraseOut)
 def erase_person(person_id):
-    """Erase a person: their record, account, tokens and everything else stored about them (admin)."""
+    """Erase a person: their record, account, tokens and everything else stored about them (admin).
+    Every collection is then rewritten, so no file in the data folder keeps anything of them."""
     require_role("admin")
     visible_person(person_id)
-    counts = people.erase_person(storage(), person_id, current_app.config["SECRET_KEY"])
-    audit.record(storage(), "erase", "person", people.anonymous_id(person_id, current_app.config["SECRET_KEY"]))
+    counts = people.erase(storage(), person_id, current_app.config["SECRET_KEY"])
     return {"erased": counts}
 
 
 @blp.route("/people/<person_id>/export")
 @blp.response(200, PersonExportOut)
 def export_person(person_id):
-    """Everything stored about a person, as JSON (admin)."""
+    """Everything stored about a person, as JSON (admin). Private self-reflection notes are left out
+    (``private_notes: excluded``) unless the setting ``ADMIN_EXPORT_PRIVATE_NOTES`` is on; the person
+    gets them in their own export, ``GET /api/v1/me/export``."""
     require_role("admin")
     visible_person(person_id)
-    data = people.export_person(storage(), person_id)
-    audit.record(storage(), "export", "person", person_id)
+    return _export(person_id)
+
+
+def _export(person_id: str) -> Response:
+    try:
+        data = people.export_for(storage(), auth.current_account(), person_id,
+                                 admin_includes_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
+    except people.PeopleError as exc:
+        people_error(exc)
+    return _response(data, person_id, "person")
+
+
+def _response(data: dict, subject_id: str, subject_type: str) -> Response:
+    audit.record(storage(), "export", subject_type, subject_id)
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
         mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="person-{person_id}.json"'},
+        headers={"Content-Disposition": f'attachment; filename="{subject_type}-{subject_id}.json"'},
     )
 
 
@@ -242,6 +257,15 @@ def me():
     record = storage().collection(auth.ACCOUNTS).get(acct.id)
     person = storage().collection(people.PEOPLE).get(acct.person_id) if acct.person_id else None
     return {"account": auth.public_account(record), "person": person}
+
+
+@blp.route("/me/export")
+@blp.response(200, PersonExportOut)
+def export_me():
+    """Everything stored about you, as JSON — your private self-reflection notes included
+    (``private_notes: included``). An account without a person gets its account data."""
+    acct = auth.current_account()
+    return _response(people.export_self(storage(), acct), acct.person_id or acct.id, "person" if acct.person_id else "account")
 
 
 @blp.route("/me/tokens")

@@ -8,7 +8,7 @@ from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
 from core import i18n
-from core.app import kbp
+from core.context import kbp
 from core.i18n import gettext as _
 from core.present import Presenter
 
@@ -37,10 +37,12 @@ QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Se
                         "interview": "Interview questions", "follow_up": "Follow-up questions"}
 COMPETENCY_PAGE_ACTIVITIES = 30  # the rest are one click away in the search
 HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
-                  "activity_status": "activity status changed", "follow_up": "follow-up recorded"}
+                  "activity_status": "activity status changed", "follow_up": "follow-up recorded",
+                  "coach_change": "coach changed"}
 FIELD_LABELS = {"focus": "focus competencies", "questions": "questions", "activities": "activities", "goals": "goals",
                 "activity_status": "activity status",
-                "follow_up_date": "follow-up date", "follow_ups": "follow-ups", "status": "status", "agreed": "agreement"}
+                "follow_up_date": "follow-up date", "follow_ups": "follow-ups", "status": "status", "agreed": "agreement",
+                "coach_id": "coach"}
 ROLE_LABELS = {"admin": "Administrator", "coach": "Coach", "employee": "Employee"}
 STATE_LABELS = {
     "active": "Active",
@@ -60,9 +62,9 @@ def _mark_for_extraction() -> None:
     _("Interview questions"), _("Follow-up questions")
     _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
     _("Administrator"), _("Coach"), _("Employee"), _("In-house activities"), _("Activity files")
-    _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded")
+    _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded"), _("coach changed")
     _("focus competencies"), _("questions"), _("activities"), _("goals"), _("follow-up date"), _("follow-ups"), _("status")
-    _("agreement"), _("activity status")
+    _("agreement"), _("activity status"), _("coach")
 
 
 def label(table: dict[str, str], key: str) -> str:

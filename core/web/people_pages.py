@@ -6,7 +6,7 @@ from marshmallow import ValidationError
 
 from core import audit, auth, people
 from core.access import require_role
-from core.app import kbp
+from core.context import kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
 from core.validation_i18n import translate_errors
@@ -78,7 +78,8 @@ def person_view(person_id):
         allowed = people.visible_ids(storage(), auth.current_account())
         if allowed is not None and coach["id"] not in allowed:
             coach = {"id": None, "name": coach["name"]}  # a name, not a link to a page they cannot open
-    return render_template("person.html", person=person, coach=coach)
+    return render_template("person.html", person=person, coach=coach,
+                           admin_export_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
 
 
 @bp.route("/people/<person_id>/edit", methods=["GET", "POST"])
@@ -104,10 +105,29 @@ def person_edit(person_id):
 def person_export(person_id):
     require_role("admin")
     visible_person(person_id)
-    data = people.export_person(storage(), person_id)
-    audit.record(storage(), "export", "person", person_id)
+    return _export(person_id)
+
+
+@bp.route("/me/export")
+def me_export():
+    """Everything stored about the signed-in person, their private notes included."""
+    acct = auth.current_account()
+    return _response(people.export_self(storage(), acct), acct.person_id or acct.id, "person" if acct.person_id else "account")
+
+
+def _export(person_id: str) -> Response:
+    try:
+        data = people.export_for(storage(), auth.current_account(), person_id,
+                                 admin_includes_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
+    except people.PeopleError as exc:
+        abort(exc.status)
+    return _response(data, person_id, "person")
+
+
+def _response(data: dict, subject_id: str, subject_type: str) -> Response:
+    audit.record(storage(), "export", subject_type, subject_id)
     return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="person-{person_id}.json"'})
+                    headers={"Content-Disposition": f'attachment; filename="{subject_type}-{subject_id}.json"'})
 
 
 @bp.route("/people/<person_id>/erase", methods=["GET", "POST"])
@@ -119,8 +139,7 @@ def person_erase(person_id):
     if request.form.get("confirm") != person["email"]:
         flash(_("Type the person's e-mail address to confirm."))
         return render_template("person_erase.html", person=person), 422
-    people.erase_person(storage(), person_id, current_app.config["SECRET_KEY"])
-    audit.record(storage(), "erase", "person", people.anonymous_id(person_id, current_app.config["SECRET_KEY"]))
+    people.erase(storage(), person_id, current_app.config["SECRET_KEY"])
     flash(_("Everything stored about the person was erased."))
     return redirect(url_for("people_web.people_list"))
 
