@@ -132,6 +132,11 @@ class FrameworkFileSchema(_S):
     domain = fields.String(required=True, validate=slug)
     licence_notice = fields.String(load_default="")
     groups = fields.List(fields.String(validate=slug), required=True, validate=NonEmpty)
+    #: titles of the package's question sets in ``source_language`` (kind -> title); English defaults
+    question_set_titles = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(model.QUESTION_KINDS)), values=fields.String(validate=NonEmpty),
+        load_default=dict,
+    )
 
 
 # ----------------------------------------------------------------------------- YAML with lines
@@ -214,6 +219,9 @@ class ContentPackage:
     files: list[Path]
 
 
+#: question-set titles when framework.yaml gives none (English: the sample framework's source language)
+_DEFAULT_SET_TITLES = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions",
+                       "interview": "Interview questions", "follow_up": "Follow-up questions"}
 _KIND_LETTER = {"coaching": "c", "self_reflection": "s", "interview": "i", "follow_up": "f"}
 
 
@@ -281,19 +289,20 @@ def load_package(base: str | Path, overlay: str | Path | None = None) -> Content
                     }
                 )
         groups.append({**data["group"], "competencies": comps})
-    framework = {k: meta[k] for k in meta if k != "groups"}
+    framework = {k: meta[k] for k in meta if k not in ("groups", "question_set_titles")}
     framework["groups"] = groups
     common = {"source_language": meta["source_language"], "domain": meta["domain"]}
+
+    def question_set(kind: str, questions: list[dict]) -> dict:
+        title = meta["question_set_titles"].get(kind) or _DEFAULT_SET_TITLES[kind]
+        return {"id": f"{meta['id']}-{kind.replace('_', '-')}", "title": title, "kind": kind,
+                "questions": questions, **common}
     return ContentPackage(
         framework=framework,
-        coaching={"id": f"{meta['id']}-coaching", "title": "Coaching questions", "kind": "coaching",
-                  "questions": coaching, **common},
-        self_reflection={"id": f"{meta['id']}-self-reflection", "title": "Self-reflection questions",
-                         "kind": "self_reflection", "questions": reflective, **common},
-        interview={"id": f"{meta['id']}-interview", "title": "Interview questions", "kind": "interview",
-                   "questions": interview, **common},
-        follow_up={"id": f"{meta['id']}-follow-up", "title": "Follow-up questions", "kind": "follow_up",
-                   "questions": follow_up, **common},
+        coaching=question_set("coaching", coaching),
+        self_reflection=question_set("self_reflection", reflective),
+        interview=question_set("interview", interview),
+        follow_up=question_set("follow_up", follow_up),
         activities=activities,
         files=files,
     )
@@ -362,6 +371,11 @@ def _extract_nodes(root: yaml.MappingNode):
         found.append(_msg(_scalar(root, "name"), f"Framework '{fid}': name", _MAX["name"] * 2))
         found.append(_msg(_scalar(root, "description"), f"Framework '{fid}': description", _MAX["definition"]))
         found.append(_msg(_scalar(root, "licence_notice"), f"Framework '{fid}': licence notice", _MAX["definition"]))
+        titles = _child(root, "question_set_titles")
+        if isinstance(titles, yaml.MappingNode):
+            for key, value in titles.value:
+                if isinstance(value, yaml.ScalarNode):
+                    found.append(_msg(value, f"Framework '{fid}': title of the {key.value} question set", _MAX["title"]))
     group = _child(root, "group")
     if isinstance(group, yaml.MappingNode):
         gid = _scalar(group, "id").value if _scalar(group, "id") else "?"

@@ -163,8 +163,11 @@ def test_competency_page_and_api_show_indicators_overdone_interview_and_follow_u
     for text in ("Så märks det", "När det blir för mycket", "Intervjufrågor", "Frågor vid uppföljning",
                  sv["indicators"][0], sv["overdone"][1], interview[0]["probes"][0]):
         assert text in page, text
+    # the question sets are named in the framework's language, translated like the rest
+    assert "Coaching questions" not in page and "Källa: Coachande frågor" in page
     page = licensed_client.get(f"/frameworks/{FW}/strukturerad?lang=en").get_data(as_text=True)
     assert "So you notice it" in page and "When it becomes too much" in page and en["indicators"][0] in page
+    assert "Source: Interview questions" in page and "Intervjufrågor" not in page
 
 
 def test_content_stats_command(licensor, data_dir):
