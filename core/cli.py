@@ -385,6 +385,46 @@ def tokens_create(ctx: click.Context, username: str, token_name: str, role: str 
                err=True)
     click.echo(token)
 
+@users_group.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of generating one.")
+@click.pass_context
+def users_set_password(ctx: click.Context, username: str, password_stdin: bool) -> None:
+    """Reset an account's password: its sessions end and all its API tokens are revoked."""
+    import secrets
+
+    from core import audit, auth
+
+    storage = make_app(ctx).extensions["kbp"].storage
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        record = auth.find_account(storage, username)
+        auth.set_password(storage, record["id"], password)
+    except auth.AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(storage, "update", "account", record["id"], actor="cli")
+    click.echo(_("The password of %(name)s was reset; its sessions ended and its API tokens were revoked.",
+                 name=record["username"]))
+    if not password_stdin:
+        click.echo(_("Password (shown once, change it after signing in): %(password)s", password=password))
+
+
+@users_group.command("sign-out")
+@click.argument("username")
+@click.pass_context
+def users_sign_out(ctx: click.Context, username: str) -> None:
+    """End every session of an account (sign out everywhere), e.g. after a lost laptop."""
+    from core import auth
+
+    storage = make_app(ctx).extensions["kbp"].storage
+    try:
+        record = auth.find_account(storage, username)
+    except auth.AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    ended = auth.end_sessions_of(storage, record["id"], actor="cli")
+    click.echo(ngettext("%(num)d session of %(name)s ended.", "%(num)d sessions of %(name)s ended.", ended,
+                        name=record["username"]))
+
 
 @main.group("people")
 def people_group() -> None:

@@ -386,6 +386,10 @@ def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
         for t in [t for t in tx.all() if t.get("account_id") in accounts]:
             tx.delete(t["id"])
             counts["api_tokens"] = counts.get("api_tokens", 0) + 1
+    from core import sessions
+
+    for account_id in accounts:  # signed-in sessions hold the account id
+        sessions.end_all(storage, account_id)
     for name, id_fields in PERSONAL_DATA.items():
         with storage.collection(name).transaction() as tx:
             for record in [r for r in tx.all() if any(r.get(f) == person_id for f in id_fields)]:

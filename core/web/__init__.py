@@ -214,7 +214,10 @@ def login():
         try:
             record = auth.authenticate(request.form.get("username", ""), request.form.get("password", ""))
         except auth.AuthError as exc:
-            error, status = str(exc), 401
+            error, status = str(exc), exc.status
+            if exc.retry_after:
+                headers = {"Retry-After": str(exc.retry_after)}
+                return render_template("login.html", error=error, username=request.form.get("username", "")), status, headers
         else:
             auth.start_session(record)
             audit.record(kbp().storage, "sign_in", "account", record["id"], actor=record["id"])

@@ -1,7 +1,7 @@
 """Pages for people, accounts, API tokens and the audit log. Every view checks permissions itself."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, json, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, json, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from core import audit, auth, people
@@ -164,6 +164,7 @@ def people_import():
 def accounts():
     require_role("admin")
     error = None
+    status = 200
     if request.method == "POST":
         try:
             record = auth.create_account(
@@ -172,6 +173,7 @@ def accounts():
             )
         except auth.AuthError as exc:
             error = str(exc)
+            status = exc.status
         else:
             audit.record(storage(), "create", "account", record["id"])
             flash(_("The account %(name)s was created.", name=record["username"]))
@@ -179,7 +181,7 @@ def accounts():
     records = storage().collection(auth.ACCOUNTS).all()
     names = {p["id"]: p["name"] for p in storage().collection(people.PEOPLE).all()}
     return render_template("accounts.html", accounts=records, names=names, people=_people_choices(),
-                           roles=auth.ROLES, error=error), (422 if error else 200)
+                           roles=auth.ROLES, error=error, min_password=auth.MIN_PASSWORD_LENGTH), status
 
 
 @bp.route("/admin/audit")
@@ -193,33 +195,50 @@ def audit_page():
 def me():
     acct = auth.current_account()
     new_token = None
+    errors: dict = {}
+    status = 200
     if request.method == "POST":
         action = request.form.get("action")
-        record = storage().collection(auth.ACCOUNTS).get(acct.id)
-        if action == "create_token":
-            try:
-                token, new_token = auth.create_token(storage(), record, request.form.get("name", ""), request.form.get("role") or None)
-            except auth.AuthError as exc:
-                flash(str(exc))
+        try:
+            if action == "create_token":
+                days = request.form.get("expires_in_days", "").strip()
+                _token, new_token = auth.issue_token(storage(), acct, request.form.get("name", ""),
+                                                     request.form.get("role") or None,
+                                                     int(days) if days.isdigit() else (None if not days else -1))
+            elif action == "revoke_token":
+                auth.revoke_token(storage(), acct, request.form.get("token_id", ""))
+                flash(_("The token was revoked."))
+            elif action == "change_password":
+                if request.form.get("new_password", "") != request.form.get("new_password_again", ""):
+                    message = _("The two new passwords do not match.")
+                    raise auth.AuthError(message, errors={"new_password_again": [message]})
+                auth.change_own_password(storage(), acct, request.form.get("current_password", ""),
+                                         request.form.get("new_password", ""), keep_session=auth.current_session_secret())
+                flash(_("Your password was changed. You were signed out on your other devices."))
+                return redirect(url_for("people_web.me"))
+            elif action == "sign_out_everywhere":
+                auth.sign_out_everywhere(storage(), acct)
+                session.clear()
+                flash(_("You are signed out on every device."))
+                return redirect(url_for("web.login"))
+            elif action == "locale" and acct.person_id:
+                code = request.form.get("locale") or None
+                if code is not None and code not in available_locales():
+                    abort(400)
+                people.update_person(storage(), acct.person_id, {"locale": code})
+                flash(_("Your language was saved."))
+                return redirect(url_for("people_web.me", lang=code) if code else url_for("people_web.me"))
             else:
-                audit.record(storage(), "token_create", "api_token", token["id"])
-        elif action == "revoke_token":
-            token = storage().collection(auth.TOKENS).get(request.form.get("token_id", ""))
-            if token is None or token["account_id"] != acct.id:
-                abort(404)
-            storage().collection(auth.TOKENS).update(token["id"], {"revoked": True})
-            audit.record(storage(), "token_revoke", "api_token", token["id"])
-            flash(_("The token was revoked."))
-        elif action == "locale" and acct.person_id:
-            code = request.form.get("locale") or None
-            if code is not None and code not in available_locales():
                 abort(400)
-            people.update_person(storage(), acct.person_id, {"locale": code})
-            flash(_("Your language was saved."))
-            return redirect(url_for("people_web.me", lang=code) if code else url_for("people_web.me"))
-        else:
-            abort(400)
-    tokens = storage().collection(auth.TOKENS).find(account_id=acct.id)
+        except auth.AuthError as exc:
+            if exc.status in (403, 404):
+                abort(exc.status)
+            status = exc.status
+            errors = exc.errors or {"form": [str(exc)]}
+    tokens = [{**t, "state": auth.token_state(t)} for t in storage().collection(auth.TOKENS).find(account_id=acct.id)]
     person = storage().collection(people.PEOPLE).get(acct.person_id) if acct.person_id else None
-    return render_template("me.html", tokens=tokens, new_token=new_token, person=person, roles=auth.ROLES,
-                           locales=[(c, locale_name(c)) for c in available_locales()])
+    response = render_template("me.html", tokens=tokens, new_token=new_token, person=person, roles=auth.ROLES,
+                               errors=errors, token_days=auth.TOKEN_DEFAULT_DAYS, token_max_days=auth.TOKEN_MAX_DAYS,
+                               min_password=auth.MIN_PASSWORD_LENGTH,
+                               locales=[(c, locale_name(c)) for c in available_locales()])
+    return response, status
