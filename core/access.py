@@ -17,7 +17,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from core import auth
 from core.i18n import gettext as _
 
-PUBLIC_ENDPOINTS = {"web.login", "static", "apidocs.reference", "api-docs.openapi_json", "web.health"}
+PUBLIC_ENDPOINTS = {"web.login", "static", "apidocs.reference", "api-docs.openapi_json", "web.health",
+                    "reminder_web.calendar"}  # the secret in the feed's address is its credential
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 csrf = CSRFProtect()

@@ -33,6 +33,10 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     PEOPLE: ("id",),
     "accounts": ("person_id",),
     "plans": ("person_id",),
+    "notifications": ("person_id",),
+    "reminder_mails": ("person_id",),
+    "reminder_prefs": ("person_id",),
+    "calendar_feeds": ("person_id",),
 }
 
 
@@ -329,6 +333,7 @@ def export_person(storage, person_id: str | None, *, include_private: bool, acco
     data["accounts"] = [{k: v for k, v in a.items() if k != "password_hash"} for a in data.get("accounts", [])]
     tokens = [t for t in storage.collection("api_tokens").all() if t.get("account_id") in account_ids]
     data["api_tokens"] = [{k: v for k, v in t.items() if k != "secret_sha256"} for t in tokens]
+    data["calendar_feeds"] = [{k: v for k, v in f.items() if k != "secret_sha256"} for f in data.get("calendar_feeds", [])]
     data["audit"] = audit.entries_about(storage, [i for i in (person_id, *account_ids) if i])
     data["coachees"] = [{"id": p["id"], "name": p["name"]} for p in storage.collection(PEOPLE).find(coach_id=person_id)] if person_id else []
     viewer = None if include_private else "admin"

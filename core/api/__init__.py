@@ -106,9 +106,9 @@ def register_api(app: Flask) -> None:
         },
     )
     from core.access import csrf
-    from core.api import activities, catalogue, docs, people, plans
+    from core.api import activities, catalogue, docs, overview, people, plans, reminders
 
-    for blp in (catalogue.blp, people.blp, activities.blp, plans.blp):
+    for blp in (catalogue.blp, people.blp, activities.blp, plans.blp, overview.blp, reminders.blp):
         csrf.exempt(blp)  # checked in core.access.gate for cookie sessions; tokens need none
         api.register_blueprint(blp, url_prefix=API_PREFIX)
     app.register_blueprint(docs.bp, url_prefix=API_PREFIX)

@@ -85,6 +85,7 @@ def presenter() -> Presenter:
 @bp.app_context_processor
 def shell_context():
     current = str(get_locale()) if request else i18n.UI_SOURCE_LANGUAGE
+    offered = i18n.offered_locales()
     args = {k: v for k, v in (request.view_args or {}).items()} if request else {}
 
     def switch_url(code: str) -> str:
@@ -100,6 +101,12 @@ def shell_context():
 
         return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
 
+    def licence_warnings():
+        """Licences ending within 30 days with no renewal waiting (shown to administrators)."""
+        registry = kbp().registry
+        frameworks = [fw for fw in registry.frameworks.values() if fw.licence is not None]
+        return [w for w in (registry.entitlements.expiry_warning(fw) for fw in frameworks) if w]
+
     def writable_sources():
         p = presenter()
         return [(s.id, p.source_title(s)) for s in kbp().registry.activity_sources.values() if s.writable]
@@ -110,11 +117,14 @@ def shell_context():
         "format_date": format_date,
         "HISTORY_LABELS": HISTORY_LABELS,
         "writable_sources": writable_sources,
+        "licence_warnings": licence_warnings,
         "account": current_account() if request else None,
         "role_label": lambda role: label(ROLE_LABELS, role),
         "format_datetime_ts": format_datetime_ts,
         "current_locale": current,
-        "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()],
+        # languages translated enough to offer (and the one being read, e.g. a translator's ?lang=)
+        "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()
+                      if code in offered or code == current],
         "switch_url": switch_url,
         "demo": bool(kbp().config.get("DEMO")),
         "label": label,
@@ -157,7 +167,29 @@ def framework(framework_id: str):
         return licence_page(fw)
     p = presenter()
     exporters = [p.exporter(e, "") for e in reg.exporters_for("framework")]
-    return render_template("framework.html", fw=p.framework_detail(fw), exporters=exporters)
+    detail = p.framework_detail(fw)
+    levels = sorted({lv for g in detail["groups"] for c in g["competencies"] for lv in c["levels"]})
+    level = request.args.get("level", "")
+    if level in levels:  # the education-level filter: matching competencies and what they sit under
+        for group in detail["groups"]:
+            by_id = {c["id"]: c for c in group["competencies"]}
+            keep = set()
+            for comp in group["competencies"]:
+                if level in comp["levels"]:
+                    node = comp
+                    while node is not None and node["id"] not in keep:
+                        keep.add(node["id"])
+                        node = by_id.get(node["parent"])
+            group["competencies"] = [c for c in group["competencies"] if c["id"] in keep]
+        detail["groups"] = [g for g in detail["groups"] if g["competencies"]]
+    else:
+        level = ""
+    for group in detail["groups"]:  # deeper frameworks are shown as a tree: competencies by parent
+        group["children"] = {}
+        for comp in group["competencies"]:
+            group["children"].setdefault(comp["parent"], []).append(comp)
+        group["nested"] = len(group["children"]) > 1
+    return render_template("framework.html", fw=detail, exporters=exporters, levels=levels, level=level)
 
 
 @bp.route("/frameworks/<framework_id>/<competency_id>")
@@ -174,6 +206,29 @@ def competency(framework_id: str, competency_id: str):
         fw=p.framework_summary(reg.frameworks[framework_id]),
         comp=p.competency_detail(comp, activity_limit=COMPETENCY_PAGE_ACTIVITIES),
     )
+
+
+@bp.route("/admin/framework-import", methods=["GET", "POST"])
+def framework_import():
+    """Check a CASE package or Moodle CSV before putting it in the import folder (admin)."""
+    from core import import_preview
+    from core.access import require_role
+
+    require_role("admin")
+    if request.method == "GET":
+        return render_template("framework_import.html", report=None)
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None and upload.filename else b""
+    if not data:
+        flash(_("Choose a CASE package (.json) or a Moodle competency CSV (.csv)."))
+        return render_template("framework_import.html", report=None), 400
+    state = kbp()
+    report = import_preview.preview_file(state.registry, state.plugins, upload.filename, data)
+    if report["format"] is None:
+        flash(_("'%(name)s' is neither a CASE package (.json) nor a Moodle competency CSV (.csv).", name=upload.filename))
+        return render_template("framework_import.html", report=None), 400
+    return render_template("framework_import.html", report=report, filename=upload.filename), (
+        200 if report["ok"] else 422)
 
 
 @bp.route("/plugins")
@@ -268,12 +323,14 @@ def security_headers(response):
 
 
 def register_web(app: Flask) -> None:
-    from core.web import activity_pages, people_pages, plan_pages
+    from core.web import activity_pages, people_pages, plan_pages, overview_pages, reminder_pages
 
     app.register_blueprint(bp)
     app.register_blueprint(people_pages.bp)
     app.register_blueprint(activity_pages.bp)
     app.register_blueprint(plan_pages.bp)
+    app.register_blueprint(reminder_pages.bp)
+    app.register_blueprint(overview_pages.bp)
 
     @app.template_filter("todate")
     def todate(value):
