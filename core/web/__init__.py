@@ -5,10 +5,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from werkzeug.exceptions import HTTPException
 
 from core import i18n
 from core.context import kbp
+from core.http_errors import html_error  # noqa: F401 - re-exported for older imports
 from core.i18n import gettext as _
 from core.present import Presenter
 
@@ -242,11 +242,9 @@ def plugins():
 @bp.route("/healthz")
 def health():
     """For load balancers: the storage backend and whether it answers (503 when it does not)."""
-    storage = kbp().storage
-    reachable = storage.healthy()
-    body = {"status": "ok" if reachable else "unavailable", "backend": storage.backend,
-            "database": "reachable" if reachable else "unreachable"}
-    return body, 200 if reachable else 503
+    from core.services.health import health as check
+
+    return check(kbp().storage)
 
 
 def _safe_next(target: str | None) -> str:
@@ -261,52 +259,32 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from core import audit, auth
+    from core.services import accounts as accounts_service
+    from core.services.errors import ServiceError, TooManyAttempts
 
     error = None
     status = 200
     if request.method == "POST":
         try:
-            record = auth.authenticate(request.form.get("username", ""), request.form.get("password", ""))
-        except auth.AuthError as exc:
-            error, status = str(exc), exc.status
-            if exc.retry_after:
+            accounts_service.sign_in(kbp().storage, request.form.get("username", ""), request.form.get("password", ""))
+        except ServiceError as exc:
+            error, status = exc.message, exc.status
+            if isinstance(exc, TooManyAttempts):
                 headers = {"Retry-After": str(exc.retry_after)}
                 return render_template("login.html", error=error, username=request.form.get("username", "")), status, headers
         else:
-            auth.start_session(record)
-            audit.record(kbp().storage, "sign_in", "account", record["id"], actor=record["id"])
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error, username=request.form.get("username", "")), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    from core import audit, auth
+    from core import auth
+    from core.services import accounts as accounts_service
 
-    account = auth.current_account()
-    if account:
-        audit.record(kbp().storage, "sign_out", "account", account.id)
-    auth.end_session()
+    accounts_service.sign_out(kbp().storage, auth.current_account())
     flash(_("You are signed out."))
     return redirect(url_for("web.login"))
-
-
-def html_error(error: HTTPException):
-    status = error.code or 500
-    titles = {
-        404: _("Page not found"),
-        405: _("Not allowed"),
-        403: _("Access denied"),
-        400: _("Bad request"),
-        500: _("Something went wrong"),
-    }
-    from core.api import default_message
-
-    return (
-        render_template("error.html", status=status, title=titles.get(status, _("Error")), message=default_message(status)),
-        status,
-    )
 
 
 @bp.after_app_request
