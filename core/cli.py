@@ -550,6 +550,7 @@ def content_group() -> None:
 def content_stats(ctx: click.Context, name: str) -> None:
     """Counts per competency and language for framework (or plugin) NAME, licensed or not."""
     from core import i18n as core_i18n
+    from core.content import framework_stats
     from core.translations import all_domains
 
     app = make_app(ctx)
@@ -586,10 +587,41 @@ def content_stats(ctx: click.Context, name: str) -> None:
                     comp.id, lang, "1" if has(comp.definition, fw.text) else "0", str(coaching), str(reflective),
                     str(len(acts)), str(len({a.kind for a in acts})),
                 ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         click.echo(f"{fw.id} ({fw.plugin})")
-        for row in rows:
-            click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        _echo_table(rows)
+        _echo_quality(framework_stats(registry, fw))
+
+
+def _echo_table(rows) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+def _echo_quality(stats: dict) -> None:
+    """The review figures of ``kbp content stats``: situations, kind mix, longest/shortest items."""
+    click.echo("")
+    click.echo(_("Tagged per situation (total, and the fewest any competency has):"))
+    rows = [(_("SITUATION"), _("COACHING"), _("MIN"), _("SELF-REFLECTION"), _("MIN"), _("ACTIVITIES"), _("MIN"))]
+    for situation, row in stats["situations"].items():
+        rows.append((situation, str(row["coaching"]), str(row["coaching_min"]), str(row["self_reflection"]),
+                     str(row["self_reflection_min"]), str(row["activities"]), str(row["activities_min"])))
+    _echo_table(rows)
+    click.echo("")
+    total = stats["activities"] or 1
+    click.echo(_("Activities by kind:"))
+    _echo_table([(_("KIND"), _("COUNT"), _("SHARE"))] + [
+        (kind, str(n), f"{100 * n / total:.0f}%") for kind, n in stats["kinds"].items()
+    ])
+    click.echo("")
+    click.echo(_("Longest and shortest items (characters):"))
+    rows = [(_("ITEM"), _("WHICH"), _("LENGTH"), _("COMPETENCY"), _("TEXT"))]
+    which_label = {"longest": _("longest"), "shortest": _("shortest")}
+    for item, found in stats["extremes"].items():
+        for which in ("longest", "shortest"):
+            length, comp, text = found[which]
+            rows.append((item, which_label[which], str(length), comp, text if len(text) <= 70 else text[:67] + "..."))
+    _echo_table(rows)
 
 
 # ----------------------------------------------------------------------------- licences

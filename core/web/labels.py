@@ -24,7 +24,8 @@ EFFORT_LABELS = {
     "months": "A few months",
 }
 DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahead"}
-QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
+QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions",
+                        "interview": "Interview questions", "follow_up": "Follow-up questions"}
 COMPETENCY_PAGE_ACTIVITIES = 30  # the rest are one click away in the search
 HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
                   "activity_status": "activity status changed", "follow_up": "follow-up recorded",
@@ -49,6 +50,7 @@ def _mark_for_extraction() -> None:
     _("Growing further"), _("On the job"), _("Learning from others"), _("Training"), _("Reflection")
     _("A few hours"), _("A few days"), _("A few weeks"), _("A few months")
     _("Looking back"), _("Now"), _("Looking ahead"), _("Coaching questions"), _("Self-reflection questions")
+    _("Interview questions"), _("Follow-up questions")
     _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
     _("Administrator"), _("Coach"), _("Employee"), _("In-house activities"), _("Activity files")
     _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded"), _("coach changed")
