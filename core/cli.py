@@ -9,41 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from contextlib import contextmanager
 
 import click
 
-from core.version import __version__
 from core.i18n import gettext as _
 from core.i18n import ngettext
 
 
-def _config(ctx: click.Context) -> dict[str, Any]:
-    return dict(ctx.obj or {})
-
-
-def make_app(ctx: click.Context, **extra):
-    from core.app import create_app
-    from core.storage import StorageError
-
-    try:
-        return create_app({**_config(ctx), **extra})
-    except StorageError as exc:  # e.g. the database cannot be reached: a message, exit status 1
-        raise click.ClickException(str(exc)) from None
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="kbp", message="%(prog)s %(version)s")
-@click.option("--data-dir", type=click.Path(file_okay=False), envvar="KBP_DATA_DIR", help="Data folder (KBP_DATA_DIR).")
-@click.option("--demo", is_flag=True, help="Use the demo data folder and demo licence.")
-@click.pass_context
-def main(ctx: click.Context, data_dir: str | None, demo: bool) -> None:
-    """KBP — competency-based people development."""
-    ctx.obj = {}
-    if data_dir:
-        ctx.obj["DATA_DIR"] = data_dir
-    if demo:
-        ctx.obj["DEMO"] = True
+from core.cli_common import _config, main, make_app  # noqa: F401 - the group every command joins
 
 
 # ----------------------------------------------------------------------------- serve
@@ -57,8 +31,11 @@ def main(ctx: click.Context, data_dir: str | None, demo: bool) -> None:
 @click.option("--preload/--no-preload", default=True, show_default=True,
               help="Load the data and build the search index once, before the workers fork (they share it).")
 @click.option("--demo", is_flag=True, help="Demo mode: its own data folder, seeded with sample data.")
+@click.option("--with-scheduler", "scheduler_minutes", type=click.IntRange(1, 1440), default=None, is_flag=False,
+              flag_value=15, help="Also send reminders every N minutes (default 15) from this server, instead of cron.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, preload: bool, demo: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, preload: bool, demo: bool,
+          scheduler_minutes: int | None = None) -> None:
     """Start the web server (gunicorn; --dev for Flask's reloader)."""
     config = _config(ctx)
     if demo:
@@ -76,6 +53,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, pre
         timings = warm_up(app)
         click.echo(_("Loaded in advance for the workers: %(steps)s",
                      steps=", ".join(f"{name} {secs:.1f} s" for name, secs in timings.items())))
+    if scheduler_minutes:
+        from core.reminders import scheduler_command, start_scheduler
+
+        start_scheduler(scheduler_command(config), scheduler_minutes * 60)
     url = f"http://{host}:{port}/"
     click.echo(_("KBP is running at %(url)s (press Ctrl+C to stop)", url=url), err=False)
     sys.stdout.flush()
@@ -197,24 +178,26 @@ output_dir_option = click.option(
     help="Keep the catalogs in this folder instead of the plugin's locales/ (for a plugin installed from a wheel).")
 
 
-def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = None, writes: bool = False):
+def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = None, writes: bool = False, app=None):
     import dataclasses
     import shutil
     from pathlib import Path
 
     from core import translations
+    from core.registry import ContentError
 
-    app = make_app(ctx)
+    app = app or make_app(ctx)
     try:
         domains = translations.all_domains(app, plugin)
-    except LookupError as exc:
+    except (LookupError, ContentError) as exc:
         raise click.ClickException(str(exc)) from None
     if output_dir:
         if len(domains) != 1:
             raise click.ClickException(_("--output-dir needs --plugin NAME: one domain's catalogs per folder."))
         target = Path(output_dir)
-        for po in domains[0].folder.glob(f"*/LC_MESSAGES/{domains[0].domain}.po"):
-            copy = target / po.relative_to(domains[0].folder)
+        source = domains[0].folder if domains[0].folder.is_dir() else (domains[0].seed_folder or domains[0].folder)
+        for po in source.glob(f"*/LC_MESSAGES/{domains[0].domain}.po"):
+            copy = target / po.relative_to(source)
             if not copy.exists():  # start from the installed catalogs, never overwrite the author's work
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(po, copy)
@@ -222,7 +205,8 @@ def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = No
     if writes:
         for dom in domains:
             installed = any(part in ("site-packages", "dist-packages") for part in dom.folder.parts)
-            if installed or not os.access(dom.folder, os.W_OK):
+            existing = dom.folder if dom.folder.exists() else dom.folder.parent  # a pack's locales/ comes with its first update
+            if installed or not os.access(existing, os.W_OK):
                 raise click.ClickException(_(
                     "The catalogs of '%(name)s' are in %(folder)s, inside an installed package: changes there are lost "
                     "on the next install. Work on an editable install of the plugin's source (pip install -e), or pass "
@@ -297,24 +281,32 @@ def i18n_compile(ctx: click.Context, plugin: str | None, output_dir: str | None)
 
 @i18n_group.command("stats")
 @plugin_option
-@click.option("--check", is_flag=True, help="Exit with status 1 unless every catalog is complete and has no fuzzy entries.")
+@click.option("--check", is_flag=True,
+              help="Exit with status 1 unless the required languages (I18N_REQUIRED_LANGUAGES) are complete and have no fuzzy entries.")
 @click.pass_context
 def i18n_stats(ctx: click.Context, plugin: str | None, check: bool) -> None:
-    """Translated / fuzzy / untranslated counts per domain and language."""
+    """Translated / fuzzy / untranslated counts per domain and language, against the current sources."""
+    from core import i18n as core_i18n
     from core import translations
 
-    header = (_("DOMAIN"), _("LANGUAGE"), _("TRANSLATED"), _("FUZZY"), _("UNTRANSLATED"), _("DONE"))
+    app = make_app(ctx)
+    required = core_i18n.required_languages(app.config)
+    header = (_("DOMAIN"), _("LANGUAGE"), _("TRANSLATED"), _("FUZZY"), _("UNTRANSLATED"), _("DONE"), _("REQUIRED"))
     rows = [header]
-    incomplete = False
-    for dom in _domains(ctx, plugin):
+    incomplete = []
+    for dom in _domains(ctx, plugin, app=app):
         for st in translations.stats(dom):
-            rows.append((st.domain, st.locale, str(st.translated), str(st.fuzzy), str(st.untranslated), f"{st.percent:.0f} %"))
-            incomplete |= bool(st.fuzzy or st.untranslated)
+            is_required = st.locale in required
+            rows.append((st.domain, st.locale, str(st.translated), str(st.fuzzy), str(st.untranslated), st.done(),
+                         _("yes") if is_required else _("no")))
+            if is_required and not st.complete:
+                incomplete.append(f"{st.domain}/{st.locale}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     if check and incomplete:
-        raise click.ClickException(_("Some catalogs are incomplete or have fuzzy entries."))
+        raise click.ClickException(_("Required catalogs are incomplete or have fuzzy entries: %(names)s.",
+                                     names=", ".join(incomplete)))
 
 
 # ----------------------------------------------------------------------------- people and accounts
@@ -323,6 +315,21 @@ def i18n_stats(ctx: click.Context, plugin: str | None, check: bool) -> None:
 @main.group("users")
 def users_group() -> None:
     """Accounts: create the first administrator and others."""
+
+
+@contextmanager
+def _service_errors():
+    """A service's domain error as a CLI error: the message on stderr, exit status 1."""
+    from core.services.errors import ServiceError
+
+    try:
+        yield
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _storage(ctx: click.Context):
+    return make_app(ctx).extensions["kbp"].storage
 
 
 @users_group.command("create")
@@ -335,22 +342,14 @@ def users_create(ctx: click.Context, username: str, role: str, person_email: str
     """Create an account. Without --password-stdin a strong password is generated and printed once."""
     import secrets
 
-    from core import audit, auth
+    from core.services import accounts
 
-    app = make_app(ctx)
-    storage = app.extensions["kbp"].storage
-    person_id = None
-    if person_email:
-        found = storage.collection("people").find(email=person_email.strip().lower())
-        if not found:
-            raise click.ClickException(_("No person with the e-mail address %(email)s.", email=person_email))
-        person_id = found[0]["id"]
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
-    try:
-        record = auth.create_account(storage, username=username, password=password, role=role, person_id=person_id)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    audit.record(storage, "create", "account", record["id"], actor="cli")
+    storage = _storage(ctx)
+    with _service_errors():
+        person_id = accounts.person_account(storage, accounts.CLI, person_email) if person_email else None
+        password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+        record = accounts.create_account(storage, accounts.CLI, username=username, password=password, role=role,
+                                         person_id=person_id)
     click.echo(_("Account %(name)s created with the role %(role)s.", name=record["username"], role=role))
     if not password_stdin:
         click.echo(_("Password (shown once, change it after signing in): %(password)s", password=password))
@@ -369,21 +368,15 @@ def tokens_group() -> None:
 @click.pass_context
 def tokens_create(ctx: click.Context, username: str, token_name: str, role: str | None) -> None:
     """Create an API token and print it (once) on standard output, for `Authorization: Bearer …`."""
-    from core import audit, auth
+    from core.services import accounts
 
-    app = make_app(ctx)
-    storage = app.extensions["kbp"].storage
-    found = storage.collection(auth.ACCOUNTS).find(username=auth.normalise_username(username))
-    if not found or not found[0].get("active", True):
-        raise click.ClickException(_("There is no active account '%(name)s' (kbp users create makes one).", name=username))
-    try:
-        record, token = auth.create_token(storage, found[0], token_name, role)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    audit.record(storage, "create", "token", record["id"], actor="cli")
-    click.echo(_("Token '%(name)s' created for %(user)s; it is shown only now.", name=token_name, user=found[0]["username"]),
-               err=True)
+    storage = _storage(ctx)
+    with _service_errors():
+        _record, token = accounts.issue_token_for(storage, accounts.CLI, username, token_name, role)
+    click.echo(_("Token '%(name)s' created for %(user)s; it is shown only now.", name=token_name,
+                 user=username.strip().lower()), err=True)
     click.echo(token)
+
 
 @users_group.command("set-password")
 @click.argument("username")
@@ -393,16 +386,12 @@ def users_set_password(ctx: click.Context, username: str, password_stdin: bool) 
     """Reset an account's password: its sessions end and all its API tokens are revoked."""
     import secrets
 
-    from core import audit, auth
+    from core.services import accounts
 
-    storage = make_app(ctx).extensions["kbp"].storage
+    storage = _storage(ctx)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
-    try:
-        record = auth.find_account(storage, username)
-        auth.set_password(storage, record["id"], password)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    audit.record(storage, "update", "account", record["id"], actor="cli")
+    with _service_errors():
+        record = accounts.reset_password(storage, accounts.CLI, username, password)
     click.echo(_("The password of %(name)s was reset; its sessions ended and its API tokens were revoked.",
                  name=record["username"]))
     if not password_stdin:
@@ -414,16 +403,13 @@ def users_set_password(ctx: click.Context, username: str, password_stdin: bool) 
 @click.pass_context
 def users_sign_out(ctx: click.Context, username: str) -> None:
     """End every session of an account (sign out everywhere), e.g. after a lost laptop."""
-    from core import auth
+    from core.services import accounts
 
-    storage = make_app(ctx).extensions["kbp"].storage
-    try:
-        record = auth.find_account(storage, username)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    ended = auth.end_sessions_of(storage, record["id"], actor="cli")
+    storage = _storage(ctx)
+    with _service_errors():
+        ended = accounts.end_sessions_of(storage, accounts.CLI, username)
     click.echo(ngettext("%(num)d session of %(name)s ended.", "%(num)d sessions of %(name)s ended.", ended,
-                        name=record["username"]))
+                        name=username.strip().lower()))
 
 
 @main.group("people")
@@ -437,12 +423,11 @@ def people_group() -> None:
 @click.pass_context
 def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
     """Import people from a CSV file: every row is checked first; all rows are imported or none."""
-    from core import audit, people
+    from core.services import accounts, people
 
-    app = make_app(ctx)
-    storage = app.extensions["kbp"].storage
-    with open(file, "rb") as fh:
-        report = people.run_import(storage, fh.read(), dry_run=dry_run)
+    storage = _storage(ctx)
+    with open(file, "rb") as fh, _service_errors():
+        report = people.import_csv(storage, accounts.CLI, fh.read(), dry_run=dry_run)
     if not report.ok:
         for row, column, reason in report.problems:
             click.echo(_("row %(row)s, column %(column)s: %(reason)s", row=row, column=column or "-", reason=reason), err=True)
@@ -453,7 +438,6 @@ def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
         click.echo(_("The file is correct: %(created)d new, %(updated)d updated. Nothing was imported (dry run).",
                      created=report.created, updated=report.updated))
     else:
-        audit.record(storage, "import", "people", None, actor="cli")
         click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=report.created, updated=report.updated))
 
 
@@ -566,6 +550,7 @@ def content_group() -> None:
 def content_stats(ctx: click.Context, name: str) -> None:
     """Counts per competency and language for framework (or plugin) NAME, licensed or not."""
     from core import i18n as core_i18n
+    from core.content import framework_stats
     from core.translations import all_domains
 
     app = make_app(ctx)
@@ -602,10 +587,41 @@ def content_stats(ctx: click.Context, name: str) -> None:
                     comp.id, lang, "1" if has(comp.definition, fw.text) else "0", str(coaching), str(reflective),
                     str(len(acts)), str(len({a.kind for a in acts})),
                 ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         click.echo(f"{fw.id} ({fw.plugin})")
-        for row in rows:
-            click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        _echo_table(rows)
+        _echo_quality(framework_stats(registry, fw))
+
+
+def _echo_table(rows) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+def _echo_quality(stats: dict) -> None:
+    """The review figures of ``kbp content stats``: situations, kind mix, longest/shortest items."""
+    click.echo("")
+    click.echo(_("Tagged per situation (total, and the fewest any competency has):"))
+    rows = [(_("SITUATION"), _("COACHING"), _("MIN"), _("SELF-REFLECTION"), _("MIN"), _("ACTIVITIES"), _("MIN"))]
+    for situation, row in stats["situations"].items():
+        rows.append((situation, str(row["coaching"]), str(row["coaching_min"]), str(row["self_reflection"]),
+                     str(row["self_reflection_min"]), str(row["activities"]), str(row["activities_min"])))
+    _echo_table(rows)
+    click.echo("")
+    total = stats["activities"] or 1
+    click.echo(_("Activities by kind:"))
+    _echo_table([(_("KIND"), _("COUNT"), _("SHARE"))] + [
+        (kind, str(n), f"{100 * n / total:.0f}%") for kind, n in stats["kinds"].items()
+    ])
+    click.echo("")
+    click.echo(_("Longest and shortest items (characters):"))
+    rows = [(_("ITEM"), _("WHICH"), _("LENGTH"), _("COMPETENCY"), _("TEXT"))]
+    which_label = {"longest": _("longest"), "shortest": _("shortest")}
+    for item, found in stats["extremes"].items():
+        for which in ("longest", "shortest"):
+            length, comp, text = found[which]
+            rows.append((item, which_label[which], str(length), comp, text if len(text) <= 70 else text[:67] + "..."))
+    _echo_table(rows)
 
 
 # ----------------------------------------------------------------------------- licences
@@ -657,7 +673,7 @@ def license_install(ctx: click.Context, file: str) -> None:
 @license_group.command("status")
 @click.pass_context
 def license_status(ctx: click.Context) -> None:
-    """Show the licence state of every framework that needs one."""
+    """Show the licence state of every framework that needs one (exit status 3 if one is not valid)."""
     app = make_app(ctx)
     entitlements = app.extensions["kbp"].registry.entitlements
     frameworks = _licensed_frameworks(app)
@@ -670,48 +686,135 @@ def license_status(ctx: click.Context) -> None:
         state = _("valid") if check.ok else _("not valid")
         click.echo(f"{fw.licence.product}: {state} ({check.code})")
         click.echo(f"  {check.message}")
+        waiting = entitlements.pending(fw)
+        if waiting is not None:
+            click.echo("  " + _("Renewal installed: it takes over on %(issued)s and is valid through %(expires)s.",
+                                issued=waiting.issued.isoformat(), expires=waiting.expires.isoformat()))
+        warning = entitlements.expiry_warning(fw)
+        if warning:
+            click.echo("  " + _("Warning: %(message)s", message=warning))
         failed |= not check.ok
     ctx.exit(0 if not failed else 3)
+
+
+def _read_passphrase(passphrase_file: str | None, confirm: bool) -> bytes:
+    if passphrase_file:
+        try:
+            with open(passphrase_file, "rb") as fh:
+                value = fh.read().rstrip(b"\r\n")
+        except OSError as exc:
+            raise click.ClickException(_("Cannot read %(file)s: %(reason)s", file=passphrase_file,
+                                         reason=exc.strerror or str(exc))) from None
+    else:
+        value = click.prompt(_("Passphrase for the private key"), hide_input=True,
+                             confirmation_prompt=confirm, err=True).encode("utf-8")
+    if len(value) < 12:
+        raise click.ClickException(_("Use a passphrase of at least 12 characters."))
+    return value
+
+
+passphrase_option = click.option(
+    "--passphrase-file", type=click.Path(dir_okay=False), default=None,
+    help="Read the private key's passphrase from this file instead of asking for it.")
 
 
 @license_group.command("keygen")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the PRIVATE key (PEM).")
 @click.option("--key-id", required=True, help="Id of the key, e.g. 'acme-2027-1'; goes into every licence it signs.")
-def license_keygen(out: str, key_id: str) -> None:
-    """Licensor tool: create an Ed25519 key pair. Keep the private key secret and offline."""
+@passphrase_option
+def license_keygen(out: str, key_id: str, passphrase_file: str | None) -> None:
+    """Licensor tool: create an Ed25519 key pair; the private key is encrypted with a passphrase.
+    Keep it offline; publish the printed public key in your trusted keys file."""
     import json
 
     from core.licensing import generate_keypair
 
-    private_pem, public_b64 = generate_keypair()
+    passphrase = _read_passphrase(passphrase_file, confirm=True)
+    private_pem, public_b64 = generate_keypair(passphrase)
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise click.ClickException(_("%(file)s exists already; refusing to overwrite a key.", file=out)) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(private_pem)
-    click.echo(_("Private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
-    click.echo(_("Add this entry to the plugin's keys/trusted_keys.json:"))
+    click.echo(_("Encrypted private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
+    click.echo(_("Add this entry to your keys file and sign it for licensees with `kbp license sign-keys`:"))
     click.echo(json.dumps({"key_id": key_id, "public_key": public_b64, "demo": False}, indent=2))
+
+
+@license_group.command("sign-keys")
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Private key (PEM) of a key the product's built-in list trusts.")
+@click.option("--key-id", required=True, help="Id of that key in the built-in list.")
+@click.option("--keys", "keys_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help='Your keys file {"keys": [...]}: new keys, and old ones marked "revoked": true.')
+@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the keys are for.")
+@passphrase_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the signed key bundle.")
+@click.pass_context
+def license_sign_keys(ctx, key_file, key_id, keys_file, product, passphrase_file, out) -> None:
+    """Licensor tool: sign your keys file into the key bundle licensees name with KBP_<PRODUCT>_TRUSTED_KEYS."""
+    import json
+
+    from core.licensing import load_trusted_keys, private_key_is_encrypted, sign_key_bundle
+
+    app = make_app(ctx)
+    fw = next((f for f in _licensed_frameworks(app) if f.licence.product == product), None)
+    if fw is None:
+        raise click.ClickException(_("No installed framework uses the product '%(product)s'.", product=product))
+    key_pem = open(key_file, "rb").read()
+    passphrase = _read_passphrase(passphrase_file, confirm=False) if private_key_is_encrypted(key_pem) else None
+    try:
+        entries = json.loads(open(keys_file, "rb").read().decode("utf-8")).get("keys")
+        load_trusted_keys(keys_file)  # every entry valid
+        data = sign_key_bundle(key_pem, key_id=key_id, keys=entries, passphrase=passphrase,
+                               trusted_keys=load_trusted_keys(fw.licence.keys_file))
+    except (ValueError, AttributeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with open(out, "wb") as fh:
+        fh.write(data)
+    click.echo(_("Signed key bundle written to %(file)s.", file=out))
 
 
 @license_group.command("issue")
 @click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Private key (PEM).")
-@click.option("--key-id", required=True, help="Id of that key as listed in trusted_keys.json.")
+@click.option("--key-id", required=True, help="Id of that key as listed in the product's trusted keys.")
 @click.option("--licensee", required=True, help="Who the licence is granted to.")
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last valid day, YYYY-MM-DD.")
-@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="First valid day (default today).")
+@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="First valid day (default today); a later day makes a renewal that can be installed in advance.")
 @click.option("--product", default="malin_lindelow", show_default=True, help="Product id the licence is for.")
 @click.option("--feature", "features", multiple=True, help="A licensed feature (repeatable).")
 @click.option("--seats", type=click.IntRange(min=1), default=None, help="Number of seats, if limited.")
+@click.option("--trusted-keys", "trusted_keys_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Check --key-id against this keys file (default: the product's built-in keys plus the bundle in KBP_<PRODUCT>_TRUSTED_KEYS).")
+@passphrase_option
 @click.option("--out", "out", type=click.Path(dir_okay=False), default="-", help="Output file (default: stdout).")
-def license_issue(key_file, key_id, licensee, expires, issued, product, features, seats, out) -> None:
-    """Licensor tool: sign a licence file."""
-    from core.licensing import issue_licence
+@click.pass_context
+def license_issue(ctx, key_file, key_id, licensee, expires, issued, product, features, seats, trusted_keys_file,
+                  passphrase_file, out) -> None:
+    """Licensor tool: sign a licence file. The key id must be the one published for this key."""
+    from core.entitlements import product_trusted_keys
+    from core.licensing import issue_licence, load_trusted_keys, private_key_is_encrypted
 
+    key_pem = open(key_file, "rb").read()
+    try:
+        if trusted_keys_file:
+            trusted = load_trusted_keys(trusted_keys_file)
+        else:
+            app = make_app(ctx)
+            fw = next((f for f in _licensed_frameworks(app) if f.licence.product == product), None)
+            if fw is None:
+                raise click.ClickException(_(
+                    "No installed framework uses the product '%(product)s'; name its keys file with --trusted-keys.",
+                    product=product))
+            trusted = product_trusted_keys(fw.licence.keys_file, product, app.config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    passphrase = _read_passphrase(passphrase_file, confirm=False) if private_key_is_encrypted(key_pem) else None
     try:
         data = issue_licence(
-            open(key_file, "rb").read(),
+            key_pem,
             key_id=key_id,
             licensee=licensee,
             product=product,
@@ -719,6 +822,8 @@ def license_issue(key_file, key_id, licensee, expires, issued, product, features
             issued=issued.date() if issued else None,
             features=list(features),
             seats=seats,
+            passphrase=passphrase,
+            trusted_keys=trusted,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -732,6 +837,7 @@ def license_issue(key_file, key_id, licensee, expires, issued, product, features
 
 # operations commands (seed, backup, restore, migrate, compact) live in their own module
 from core import cli_ops  # noqa: E402,F401
+from core import cli_reminders  # noqa: E402,F401
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m core.cli`

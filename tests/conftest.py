@@ -77,13 +77,20 @@ def plugin_spec(name: str) -> str:
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path, request):
     for key in list(os.environ):
-        if key.startswith("KBP_"):
+        if key.startswith("KBP_") and not key.startswith("KBP_TEST_"):  # KBP_TEST_*: the test run's own settings
             monkeypatch.delenv(key)
     monkeypatch.setenv("KBP_DATA_DIR", str(tmp_path / "kbp-default-data"))
     monkeypatch.setenv("KBP_LOCALE", "en")
     if BACKEND == "postgres":  # every app and CLI call of this test uses its own schema
         monkeypatch.setenv("KBP_DATABASE_URL", request.getfixturevalue("pg_cluster").url)
         monkeypatch.setenv("KBP_DATABASE_SCHEMA", _pg_schema(tmp_path))
+    pg = sys.modules.get("core.store.postgres")
+    before = set(pg._OPEN) if pg else set()  # stores of longer-lived fixtures stay open
+    yield
+    pg = sys.modules.get("core.store.postgres")
+    if pg is not None:  # the apps this test made must not keep their connections
+        for store in set(pg._OPEN) - before:
+            store.close()
 
 
 # --------------------------------------------------------------------------- apps and clients

@@ -50,6 +50,8 @@ MATRIX = {
     ("web.framework", "GET"): ("/frameworks/kbp-sample", {}, SIGNED_IN_PAGE),
     ("web.competency", "GET"): ("/frameworks/kbp-sample/active-listening", {}, SIGNED_IN_PAGE),
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
+    ("web.framework_import", "GET"): ("/admin/framework-import", {}, ADMIN_PAGE),
+    ("web.framework_import", "POST"): ("/admin/framework-import", {"form": {}}, {**ADMIN_PAGE, "admin": 400}),
     ("people_web.people_list", "GET"): ("/people", {}, SIGNED_IN_PAGE),
     ("people_web.person_view", "GET"): ("/people/{person}", {},
                                         {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),
@@ -79,6 +81,8 @@ MATRIX = {
     ("people_web.me", "POST", "sign_out_everywhere"): ("/me", {"form": {"action": "sign_out_everywhere"}},
                                                       {**SIGNED_IN_PAGE, "employee": 302, "coach": 302, "other_coach": 302, "admin": 302}),
     ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
+    ("catalogue.preview_framework_import", "POST"): (
+        "/api/v1/framework-imports/preview?filename=f.csv", {"data": CSV}, ADMIN_API),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),
@@ -164,6 +168,22 @@ MATRIX = {
     ("plans.get_history", "GET"): ("/api/v1/plans/{plan}/history", {}, PLAN_API),
     ("plans.export_plan", "GET"): ("/api/v1/plans/{plan}/export/no-such-exporter", {},
                                    {"anonymous": 401, "employee": 404, "coach": 404, "other_coach": 404, "admin": 404}),
+    # reminders, notifications and the calendar feed (issue 19): your own; the feed's secret is its credential
+    ("reminder_web.notifications", "GET"): ("/notifications", {}, SIGNED_IN_PAGE),
+    ("reminder_web.notifications", "POST"): ("/notifications", {"form": {"action": "read_all"}}, {r: 302 for r in ROLES}),
+    ("reminder_web.settings", "GET"): ("/me/reminders", {}, SIGNED_IN_PAGE),
+    ("reminder_web.settings", "POST"): ("/me/reminders", {"form": {"action": "preferences", "digest": "daily"}},
+                                        {r: 302 for r in ROLES}),
+    ("reminders.list_notifications", "GET"): ("/api/v1/me/notifications", {}, SIGNED_IN_API),
+    ("reminders.read_notifications", "POST"): ("/api/v1/me/notifications/read", {"json": {}}, SIGNED_IN_API),
+    ("reminders.get_settings", "GET"): ("/api/v1/me/reminder-settings", {}, SIGNED_IN_API),
+    ("reminders.put_settings", "PUT"): ("/api/v1/me/reminder-settings", {"json": {"digest": "weekly", "opt_out": ["changes"]}},
+                                        SIGNED_IN_API),
+    ("reminder_web.calendar", "GET"): ("/calendar/abc123_not-the-secret.ics", {}, {r: 404 for r in ROLES}),
+    # the HR overview: administrators (and accounts granted it with `kbp overview grant`)
+    ("overview_web.overview_page", "GET"): ("/overview", {}, ADMIN_PAGE),
+    ("overview_web.overview_csv", "GET"): ("/overview.csv", {}, ADMIN_PAGE),
+    ("overview.get_overview", "GET"): ("/api/v1/overview", {}, ADMIN_API),
 }
 
 
