@@ -17,6 +17,8 @@ from flask.testing import FlaskClient
 
 from core import auth, create_app, licensing, sessions
 from core.entitlements import Entitlements
+from core.services import accounts
+from core.services.errors import ServiceError
 from core.model import LicenceRequirement
 from tests.helpers import make_account, make_person
 
@@ -202,9 +204,9 @@ def test_an_account_stored_without_the_active_flag_counts_as_active_for_tokens_t
     ``acct.get('active', True)`` → ``False``)."""
     account = make_account(app, "employee")
     _record, token = auth.create_token(storage, account, "t")
-    accounts = storage.collection("accounts")
-    accounts.upsert({k: v for k, v in accounts.get(account["id"]).items() if k != "active"})
-    assert "active" not in accounts.get(account["id"])
+    records = storage.collection("accounts")
+    records.upsert({k: v for k, v in records.get(account["id"]).items() if k != "active"})
+    assert "active" not in records.get(account["id"])
     assert bearer(app, token).status_code == 200
     # and a signed-in session of it goes on (kills load_user#3, the same default on the session path)
     client = FlaskClient(app, app.response_class, use_cookies=True)
@@ -212,7 +214,7 @@ def test_an_account_stored_without_the_active_flag_counts_as_active_for_tokens_t
     with client.session_transaction() as cookie:
         cookie["account"], cookie["sid"] = account["id"], secret
     assert client.get("/api/v1/me").status_code == 200
-    accounts.update(account["id"], {"active": False})
+    records.update(account["id"], {"active": False})
     assert bearer(app, token).status_code == 401
 
 
@@ -230,18 +232,18 @@ def test_deleting_an_account_takes_its_tokens_and_sessions_and_only_an_admin_may
     other_session = sessions.open_session(storage, other["id"])
     coach_session = sessions.open_session(storage, coach["id"])
     config = {**sessions.settings_defaults()}
-    with pytest.raises(auth.AuthError) as refused:
-        auth.delete_account(storage, _actor(coach), other["id"])
+    with pytest.raises(ServiceError) as refused:
+        accounts.delete_account(storage, _actor(coach), other["id"])
     assert refused.value.status == 403
-    with pytest.raises(auth.AuthError) as own:
-        auth.delete_account(storage, _actor(admin), admin["id"])
+    with pytest.raises(ServiceError) as own:
+        accounts.delete_account(storage, _actor(admin), admin["id"])
     assert own.value.status == 409
-    with pytest.raises(auth.AuthError) as missing:
-        auth.delete_account(storage, _actor(admin), "nosuchaccount")
+    with pytest.raises(ServiceError) as missing:
+        accounts.delete_account(storage, _actor(admin), "nosuchaccount")
     assert missing.value.status == 404
     assert storage.collection("accounts").get(other["id"]) and bearer(app, token).status_code == 200
 
-    auth.delete_account(storage, _actor(admin), other["id"])
+    accounts.delete_account(storage, _actor(admin), other["id"])
     assert storage.collection("accounts").get(other["id"]) is None
     assert storage.collection("api_tokens").find(account_id=other["id"]) == []
     assert bearer(app, token).status_code == 401
@@ -257,19 +259,19 @@ def test_only_an_admin_changes_an_account_whatever_calls_the_core(app, storage):
     """``update_account`` itself refuses anyone but an admin (kills ``core.auth:update_account#0``,
     ``#3`` and ``#4``: the subset only ever called it as an admin)."""
     admin, coach, other = make_account(app, "admin"), make_account(app, "coach"), make_account(app, "employee")
-    for actor in (None, _actor(coach), _actor(other)):
-        with pytest.raises(auth.AuthError) as refused:
-            auth.update_account(storage, actor, other["id"], {"role": "admin"})
-        assert refused.value.status == 403
+    for actor, status in ((None, 401), (_actor(coach), 403), (_actor(other), 403)):
+        with pytest.raises(ServiceError) as refused:
+            accounts.update_account(storage, actor, other["id"], {"role": "admin"})
+        assert refused.value.status == status
     assert storage.collection("accounts").get(other["id"])["role"] == "employee"
-    with pytest.raises(auth.AuthError) as unknown_role:  # kills update_account#11
-        auth.update_account(storage, _actor(admin), other["id"], {"role": "superuser"})
+    with pytest.raises(ServiceError) as unknown_role:  # kills update_account#11
+        accounts.update_account(storage, _actor(admin), other["id"], {"role": "superuser"})
     assert "role" in unknown_role.value.errors
     assert storage.collection("accounts").get(other["id"])["role"] == "employee"
-    with pytest.raises(auth.AuthError) as missing:  # kills update_account#6/#7
-        auth.update_account(storage, _actor(admin), "nosuchaccount", {"role": "coach"})
+    with pytest.raises(ServiceError) as missing:  # kills update_account#6/#7
+        accounts.update_account(storage, _actor(admin), "nosuchaccount", {"role": "coach"})
     assert missing.value.status == 404
-    assert auth.update_account(storage, _actor(admin), other["id"], {"role": "coach"})["role"] == "coach"
+    assert accounts.update_account(storage, _actor(admin), other["id"], {"role": "coach"})["role"] == "coach"
     # the change is audited, the refused attempts are not (kills update_account#17)
     updates = [(e["subject_type"], e["subject_id"]) for e in storage.collection("audit").all() if e["action"] == "update"]
     assert updates == [("account", other["id"])]
@@ -409,13 +411,13 @@ def test_account_operations_on_an_account_deleted_meanwhile_answer_404(app, stor
     gone = make_account(app, "employee")
     actor = _actor(gone)
     storage.collection("accounts").delete(gone["id"])
-    with pytest.raises(auth.AuthError) as reset:
-        auth.set_password(storage, gone["id"], "a brand new passphrase")
-    with pytest.raises(auth.AuthError) as token:
-        auth.issue_token(storage, actor, "t")
+    with pytest.raises(ServiceError) as reset:
+        accounts.update_account(storage, accounts.CLI, gone["id"], {"password": "a brand new passphrase"})
+    with pytest.raises(ServiceError) as token:
+        accounts.issue_token(storage, actor, "t")
     with app.test_request_context("/"):
-        with pytest.raises(auth.AuthError) as change:
-            auth.change_own_password(storage, actor, PASSWORD, "a brand new passphrase", keep_session=None)
+        with pytest.raises(ServiceError) as change:
+            accounts.change_own_password(storage, actor, PASSWORD, "a brand new passphrase", keep_session=None)
     assert (reset.value.status, token.value.status, change.value.status) == (404, 404, 404)
     assert storage.collection("api_tokens").find(account_id=gone["id"]) == []
 
@@ -425,9 +427,9 @@ def test_token_creation_and_sign_out_everywhere_are_audited(app, storage):
     dropped): who made a token and who ended every session is in the audit log, by id."""
     account = make_account(app, "coach")
     with app.test_request_context("/"):
-        token, _text = auth.issue_token(storage, _actor(account), "laptop")
-        auth.revoke_token(storage, _actor(account), token["id"])
-        auth.sign_out_everywhere(storage, _actor(account))
+        token, _text = accounts.issue_token(storage, _actor(account), "laptop")
+        accounts.revoke_token(storage, _actor(account), token["id"])
+        accounts.sign_out_everywhere(storage, _actor(account))
     entries = {(e["action"], e["subject_id"]) for e in storage.collection("audit").all()}
     assert ("token_create", token["id"]) in entries
     assert ("token_revoke", token["id"]) in entries  # kills revoke_token#8
@@ -439,8 +441,8 @@ def test_revoking_a_token_by_an_empty_or_non_text_id_is_a_404(app, storage):
     ``core.auth:revoke_token#0``: the storage answers such ids with ``None`` too, see tools/mutation.md.)"""
     account = make_account(app, "coach")
     for token_id in ("", None, 7, ["x"]):
-        with pytest.raises(auth.AuthError) as refused:
-            auth.revoke_token(storage, _actor(account), token_id)
+        with pytest.raises(ServiceError) as refused:
+            accounts.revoke_token(storage, _actor(account), token_id)
         assert refused.value.status == 404
 
 
@@ -449,13 +451,13 @@ def test_the_new_password_must_differ_from_the_current_one(app, storage):
     account = make_account(app, "employee")
     before = storage.collection("accounts").get(account["id"])["password_hash"]
     with app.test_request_context("/"):
-        with pytest.raises(auth.AuthError) as same:
-            auth.change_own_password(storage, _actor(account), PASSWORD, PASSWORD, keep_session=None)
+        with pytest.raises(ServiceError) as same:
+            accounts.change_own_password(storage, _actor(account), PASSWORD, PASSWORD, keep_session=None)
     assert "new_password" in same.value.errors
     assert storage.collection("accounts").get(account["id"])["password_hash"] == before
     # a real change is audited (kills change_own_password#12, the audit.record dropped)
     with app.test_request_context("/"):
-        auth.change_own_password(storage, _actor(account), PASSWORD, "a brand new passphrase", keep_session=None)
+        accounts.change_own_password(storage, _actor(account), PASSWORD, "a brand new passphrase", keep_session=None)
     assert storage.collection("accounts").get(account["id"])["password_hash"] != before
     assert [e["actor"] for e in storage.collection("audit").all() if e["action"] == "password_change"] == [account["id"]]
 
@@ -637,3 +639,18 @@ def test_erase_reports_what_it_removed_and_is_audited_anonymously(app, storage):
     assert counts == {"api_tokens": 2, "accounts": 1, "people": 1}
     erased = [e for e in storage.collection("audit").all() if e["action"] == "erase"]
     assert [(e["subject_type"], e["subject_id"]) for e in erased] == [("person", people.anonymous_id(person["id"], "secret"))]
+
+
+def test_only_an_admin_issues_a_token_for_another_account(app, storage):
+    """``issue_token(..., account_id=…)`` (the console's ``kbp tokens create --user``) is for admins:
+    a coach cannot mint a token for someone else (kills ``core.services.accounts:issue_token#3``/``#4``
+    on the code after the service layer landed)."""
+    coach, other = make_account(app, "coach"), make_account(app, "employee")
+    with pytest.raises(ServiceError) as refused:
+        accounts.issue_token(storage, _actor(coach), "stolen", account_id=other["id"])
+    assert refused.value.status == 403
+    assert storage.collection("api_tokens").find(account_id=other["id"]) == []
+    own, _text = accounts.issue_token(storage, _actor(coach), "mine", account_id=coach["id"])
+    assert storage.collection("api_tokens").get(own["id"])["account_id"] == coach["id"]
+    made, _text = accounts.issue_token(storage, accounts.CLI, "console", account_id=other["id"])
+    assert storage.collection("api_tokens").get(made["id"])["account_id"] == other["id"]

@@ -57,16 +57,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: group -> (functions "module:qualname", pytest arguments: the test subset)
 TARGETS: dict[str, tuple[list[str], list[str]]] = {
-    "auth": (  # tokens and sessions first, then account changes, then sign-in throttling
+    "auth": (  # tokens and sessions first, then account changes (core/services/accounts.py since the service layer)
         [
-            "core.auth:_account_from_token", "core.auth:token_state", "core.auth:create_token",
-            "core.auth:issue_token", "core.auth:revoke_token", "core.auth:load_user",
+            "core.auth:_account_from_token", "core.auth:token_state", "core.auth:new_token",
+            "core.auth:load_user", "core.auth:revoke_tokens_in", "core.auth:delete_tokens_in",
+            "core.auth:check_own_password_change", "core.auth:Account.at_least", "core.auth:public_account",
             "core.sessions:check_session", "core.sessions:_expired", "core.sessions:end_session",
-            "core.sessions:end_all", "core.sessions:open_session", "core.sessions:prune",
+            "core.sessions:end_all_in", "core.sessions:open_session", "core.sessions:prune",
             "core.sessions:check_settings",
-            "core.auth:Account.at_least", "core.auth:update_account", "core.auth:set_password",
-            "core.auth:_revoke_all_tokens", "core.auth:delete_account", "core.auth:forget_account",
-            "core.auth:public_account", "core.auth:sign_out_everywhere", "core.auth:change_own_password",
+            "core.services.accounts:update_account", "core.services.accounts:delete_account",
+            "core.services.accounts:sign_out_everywhere", "core.services.accounts:change_own_password",
+            "core.services.accounts:issue_token", "core.services.accounts:revoke_token",
         ],
         ["tests/test_accounts.py", "tests/test_sessions.py", "tests/test_mutation_guards.py"],
     ),
