@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -434,8 +435,11 @@ def test_unmarked_copies_of_the_licensed_framework_are_refused_file_by_file(lice
     shutil.copy(WHAT_STANDARDS, folders["case"] / "standards.json")
 
     target = licensed_app if target_licensed else make_app  # an installation without a licence is guarded too
+    other = {}
+    if os.environ.get("KBP_DATABASE_SCHEMA"):  # on PostgreSQL another installation is another schema
+        other["DATABASE_SCHEMA"] = os.environ["KBP_DATABASE_SCHEMA"] + "_target"
     app = target(DATA_DIR=str(tmp_path / "target"), CASE_IMPORT_DIR=str(folders["case"]),
-                 MOODLE_IMPORT_DIR=str(folders["moodle"]))
+                 MOODLE_IMPORT_DIR=str(folders["moodle"]), **other)
     client = app.test_client()
     ids = {fw["id"] for fw in client.get("/api/v1/frameworks").get_json()}
     assert {"oecd-core", "what-standards-could-be", LINDELOW, SAMPLE} <= ids
