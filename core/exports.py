@@ -20,6 +20,20 @@ from core.present import Presenter
 from core.registry import Registry
 
 
+#: a cell starting with one of these is run as a formula by spreadsheet programs (CSV injection)
+SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> str:
+    """A CSV cell that a spreadsheet shows as text: a leading ``'`` before anything that would start a
+    formula (and before a ``'`` already there, so a reader can remove exactly one). Every CSV
+    exporter uses this one helper."""
+    text = "" if value is None else str(value)
+    if text.startswith(SPREADSHEET_FORMULA_START) or (text[:1] == "'" and text[1:2] and text[1:2] in SPREADSHEET_FORMULA_START + ("'",)):
+        return "'" + text
+    return text
+
+
 def meta(demo: bool) -> dict[str, Any]:
     return {"generator": f"KBP {__version__}", "demo": demo, "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

@@ -18,6 +18,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from core.i18n import gettext as _
+from core.schemas import TextChecked
 
 PEOPLE = "people"
 STATUSES = ("active", "left")
@@ -31,7 +32,7 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
 }
 
 
-class PersonIn(Schema):
+class PersonIn(TextChecked):
     class Meta:
         unknown = RAISE
 
@@ -162,11 +163,14 @@ def read_people_csv(data: bytes | str) -> tuple[list[dict], list[tuple[int, str,
         return [], problems
     reader.fieldnames = header
     rows = []
-    for row in reader:
-        if None in row:
-            problems.append((reader.line_num, "", _("The row has more cells than the header.")))
-            continue
-        rows.append({k: (v or "").strip() for k, v in row.items()} | {"_row": reader.line_num})
+    try:
+        for row in reader:
+            if None in row:
+                problems.append((reader.line_num, "", _("The row has more cells than the header.")))
+                continue
+            rows.append({k: (v or "").strip() for k, v in row.items()} | {"_row": reader.line_num})
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (128 KiB)
+        problems.append((reader.line_num + 1, "", _("The file cannot be read from here on: %(reason)s", reason=str(exc))))
     return rows, problems
 
 

@@ -10,6 +10,7 @@ from flask import Flask, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from core import schemas
 from core.i18n import gettext as _
 
 API_PREFIX = "/api/v1"
@@ -69,6 +70,8 @@ def error_response(status: int, message: str | None = None, code: str | None = N
 class KbpApi(Api):
     """flask-smorest's Api with our error shape, and HTML errors for the web pages."""
 
+    ERROR_SCHEMA = schemas.ErrorOut  # documents every error response as it is sent
+
     def handle_http_exception(self, error: HTTPException):
         # werkzeug's own headers (``Allow`` on a 405, ``Retry-After`` …), minus its HTML Content-Type
         protocol_headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
@@ -95,6 +98,45 @@ class KbpApi(Api):
         return error_response(error.code or 500, message, data.get("code"), errors, headers)
 
 
+def check_body():
+    """Every JSON body the API receives is checked before any view parses it: valid JSON, at most
+    :data:`core.schemas.MAX_JSON_DEPTH` deep, no huge integers, and the text rule for every string
+    (400, or 422 naming the field). The body size is limited by ``MAX_CONTENT_LENGTH`` (413)."""
+    if request.endpoint is None or not is_api_request() or request.method in ("GET", "HEAD", "OPTIONS") or not request.is_json:
+        return None  # no route (404/405 answer first), or nothing to check
+    body = request.get_data(cache=True)
+    if not body:
+        return None
+    try:
+        schemas.load_json(body)
+    except schemas.InputError as exc:
+        return error_response(exc.status, str(exc), errors=exc.errors or None)
+    return None
+
+
+#: the security schemes of the OpenAPI document: every operation needs one of them
+SECURITY_SCHEMES = {
+    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session",
+                   "description": "The session cookie set by signing in at /login. Unsafe methods also need the "
+                                  "CSRF token in the X-CSRFToken header."},
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "An API token created at /me (Authorization: Bearer kbp_…); no CSRF token needed."},
+}
+SECURITY = [{"cookieAuth": []}, {"bearerAuth": []}]
+
+
+def document_security(api: Api) -> None:
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    for operations in api.spec._paths.values():  # apispec keeps no public accessor for registered paths
+        for method, operation in operations.items():
+            if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+                operation.setdefault("security", SECURITY)
+                operation.setdefault("responses", {}).setdefault(
+                    "401", {"description": "Not signed in, or the API token is invalid.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}})
+
+
 def register_api(app: Flask) -> None:
     api = KbpApi(
         app,
@@ -102,14 +144,17 @@ def register_api(app: Flask) -> None:
             "info": {
                 "description": "KBP — competency-based people development. Content is returned in the language "
                 "asked for with `?lang=` or `Accept-Language`.",
-            }
+            },
+            "security": SECURITY,
         },
     )
+    app.before_request(check_body)
     from core.access import csrf
     from core.api import activities, catalogue, docs, people, plans
 
     for blp in (catalogue.blp, people.blp, activities.blp, plans.blp):
         csrf.exempt(blp)  # checked in core.access.gate for cookie sessions; tokens need none
         api.register_blueprint(blp, url_prefix=API_PREFIX)
+    document_security(api)
     app.register_blueprint(docs.bp, url_prefix=API_PREFIX)
     app.extensions["kbp_api"] = api

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from core import audit, auth, people
 from core.access import require_role
-from core.app import kbp
+from core.app import accepts_large_body, kbp
 from core.i18n import gettext as _
 from core.i18n import ngettext
 
@@ -205,6 +205,11 @@ def export_person(person_id):
 @blp.arguments(PeopleImportQuery, location="query")
 @blp.response(200, PeopleImportOut)
 @blp.alt_response(422, schema=PeopleImportOut)
+@blp.doc(requestBody={"required": True, "description": "The CSV file (UTF-8; comma, semicolon or tab); header "
+                      "name,email and any of job_title, unit, coach_email, locale, status.",
+                      "content": {"text/csv": {"schema": {"type": "string"},
+                                               "example": "name,email,coach_email\nEva Ek,eva.ek@example.org,\n"}}})
+@accepts_large_body
 def import_people(query):
     """Import people from CSV (body ``text/csv``; columns name, email, job_title, unit, coach_email, locale, status).
 

@@ -6,7 +6,7 @@ from marshmallow import ValidationError
 
 from core import audit, auth, people
 from core.access import require_role
-from core.app import kbp
+from core.app import accepts_large_body, kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
 from core.validation_i18n import translate_errors
@@ -126,6 +126,7 @@ def person_erase(person_id):
 
 
 @bp.route("/people/import", methods=["GET", "POST"])
+@accepts_large_body
 def people_import():
     require_role("admin")
     if request.method == "GET":
