@@ -264,8 +264,12 @@ def from_csv(data: bytes | str) -> FileReport:
         except UnicodeDecodeError as exc:
             report.problems.append((0, "", _("The file is not UTF-8 text (byte %(num)d).", num=exc.start)))
             return report
-    reader = csv.DictReader(io.StringIO(data))
-    header = reader.fieldnames or []
+    reader = csv.DictReader(io.StringIO(data, newline=""))
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        report.problems.append((1, "", _("The file cannot be read from here on: %(reason)s", reason=str(exc))))
+        return report
     text_cols = {c for c in header if re.fullmatch(r"(title|description)_[a-z]{2,3}(_[A-Z]{2})?", c)}
     allowed = set(csv_columns([])) | text_cols
     unknown = [c for c in header if c not in allowed]

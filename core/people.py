@@ -150,8 +150,11 @@ def read_people_csv(data: bytes | str) -> tuple[list[dict], list[tuple[int, str,
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(data), dialect=dialect)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(data, newline=""), dialect=dialect)
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return [], [(1, "", _("The file cannot be read from here on: %(reason)s", reason=str(exc)))]
     problems: list[tuple[int, str, str]] = []
     missing = [c for c in ("name", "email") if c not in header]
     unknown = [h for h in header if h not in CSV_COLUMNS]

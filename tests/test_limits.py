@@ -248,6 +248,14 @@ def test_a_csv_cell_over_128_kib_is_a_problem_not_a_500(client, path):
     assert r.get_json()["problems"]
 
 
+@pytest.mark.parametrize("body", ['name,email\n"Eva\x00,eva@example.test\n', 'na"me\x00\r,email\n', '"a\x00"b\r"c\n'])
+@pytest.mark.parametrize("path", ["/api/v1/people/import?dry_run=true", "/api/v1/activity-sources/inhouse/import?format=csv"])
+def test_a_csv_the_csv_module_cannot_read_is_a_problem_not_a_500(client, path, body):
+    r = client.post(path, data=body.encode(), content_type="text/csv")
+    assert r.status_code == 422, r.get_data(as_text=True)[:300]
+    assert r.get_json()["problems"] and r.get_json()["code"] == "validation_error"
+
+
 def test_json_activity_import_with_hostile_json_reports_a_problem(client):
     r = client.post("/api/v1/activity-sources/inhouse/import?format=json", data=deep(5000).encode(), content_type="application/json")
     assert r.status_code in (400, 422) and r.get_json()["status"] == r.status_code

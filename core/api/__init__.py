@@ -104,6 +104,10 @@ def check_body():
     (400, or 422 naming the field). The body size is limited by ``MAX_CONTENT_LENGTH`` (413)."""
     if request.endpoint is None or not is_api_request() or request.method in ("GET", "HEAD", "OPTIONS") or not request.is_json:
         return None  # no route (404/405 answer first), or nothing to check
+    from flask import current_app
+
+    if getattr(current_app.view_functions.get(request.endpoint), "kbp_large_body", False):
+        return None  # a file import reads its file itself and reports problems by row (core.schemas.load_json)
     body = request.get_data(cache=True)
     if not body:
         return None

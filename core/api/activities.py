@@ -12,6 +12,7 @@ from core.api.catalogue import reader_locale
 from core.app import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
+from core.i18n import ngettext
 from core.present import Presenter
 
 blp = Blueprint("activities", __name__, description="Activity sources, in-house activities and search.")
@@ -44,6 +45,9 @@ class ActivityImportOut(Schema):
     created = fields.Integer()
     updated = fields.Integer()
     problems = fields.List(fields.Dict(), metadata={"description": "{row, column, reason}"})
+    code = fields.String(metadata={"description": "'validation_error' when any row has a problem (like every API error)."})
+    status = fields.Integer(metadata={"description": "422 when any row has a problem (like every API error)."})
+    message = fields.String(metadata={"description": "What went wrong, when any row has a problem."})
 
 
 class SearchQuery(Schema):
@@ -234,6 +238,10 @@ def run_import(source, data: bytes, fmt: str, dry_run: bool) -> dict:
         result["created"], result["updated"] = created, len(report.records) - created
         if not dry_run:
             result["created"], result["updated"] = source.import_records(report.records)
+    else:  # an error like every other: {code, message}, plus the rows to correct
+        result["code"], result["status"] = "validation_error", 422
+        result["message"] = ngettext("%(num)d problem; nothing was imported.", "%(num)d problems; nothing was imported.",
+                                     len(report.problems))
     return result
 
 

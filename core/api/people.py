@@ -41,6 +41,7 @@ class PeopleImportOut(Schema):
     updated = fields.Integer()
     problems = fields.List(fields.Dict(), metadata={"description": "{row, column, reason}"})
     code = fields.String(metadata={"description": "'validation_error' when any row has a problem (like every API error)."})
+    status = fields.Integer(metadata={"description": "422 when any row has a problem (like every API error)."})
     message = fields.String(metadata={"description": "What went wrong, when any row has a problem."})
 
 
@@ -229,7 +230,7 @@ def import_people(query):
         "problems": [{"row": r, "column": c, "reason": m} for r, c, m in report.problems],
     }
     if not report.ok:  # an error like every other: {code, message}, plus the rows to correct
-        payload["code"] = "validation_error"
+        payload["code"], payload["status"] = "validation_error", 422
         payload["message"] = ngettext(
             "%(num)d problem; nothing was imported.", "%(num)d problems; nothing was imported.", len(report.problems)
         )
