@@ -384,8 +384,8 @@ def load_json(data: bytes | str) -> Any:
         raise InputError(_("The JSON is nested too deeply (at most %(num)d levels).", num=MAX_JSON_DEPTH))
     errors = text_errors(parsed)
     if errors:
-        raise InputError(_("Some fields are invalid; see 'errors' for what to correct."), 422,
-                         errors if isinstance(errors, dict) else {"_schema": errors})
+        errors = errors if isinstance(errors, dict) else {"_schema": errors}
+        raise InputError(format_errors(errors), 422, errors)  # "field: what to do", for a person reading it
     return parsed
 
 
