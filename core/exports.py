@@ -18,6 +18,7 @@ from typing import Any
 from core import __version__, model
 from core.present import Presenter
 from core.registry import Registry
+from core.schemas import sanitised
 
 
 #: a cell starting with one of these is run as a formula by spreadsheet programs (CSV injection)
@@ -53,7 +54,7 @@ def framework_document(registry: Registry, framework: model.Framework, locale: s
                 for ci, c in enumerate(group.competencies, start=1)
             ],
         })
-    return {
+    return sanitised({  # imported frameworks may carry characters a document cannot hold
         "id": framework.id,
         "name": p.tr(framework.name, framework.text),
         "description": p.tr(framework.description, framework.text),
@@ -64,4 +65,4 @@ def framework_document(registry: Registry, framework: model.Framework, locale: s
         "licensed": framework.licence is not None,
         "groups": groups,
         "meta": meta(demo),
-    }
+    })

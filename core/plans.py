@@ -81,9 +81,12 @@ class PlanConflict(PlanError):
             409, code="version_conflict")
 
 
-def _text(value: Any, field: str, limit: str, what: str | None = None) -> str:
-    """``value`` as text, checked against the text rule and ``LIMITS[limit]`` (PlanError naming ``field``)."""
+def _text(value: Any, field: str, limit: str, what: str | None = None, current: str | None = None) -> str:
+    """``value`` as text, checked against the text rule and ``LIMITS[limit]`` (PlanError naming ``field``).
+    Text stored before the limits (``current``, unchanged) is kept as it is, so old plans stay editable."""
     text = "" if value is None else str(value)
+    if current is not None and text == current:
+        return text
     problem = text_problem(text)
     if problem is None and len(text) > LIMITS[limit]:
         problem = _("At most %(num)d characters (this text has %(len)d).", num=LIMITS[limit], len=len(text))
@@ -92,8 +95,9 @@ def _text(value: Any, field: str, limit: str, what: str | None = None) -> str:
     return text
 
 
-def _count(items: list, field: str, message: str) -> None:
-    if len(items) > LIMITS[field]:
+def _count(items: list, field: str, message: str, current: int = 0) -> None:
+    """At most ``LIMITS[field]`` items; a plan stored with more before the limits may keep, not add."""
+    if len(items) > LIMITS[field] and len(items) > current:
         raise PlanError(message, errors={field: [message]})
 
 
@@ -216,10 +220,12 @@ def change(storage, account, plan_id: str, expected_version: int | None, action:
             raise PlanError(_("Only the employee and their coach can change a plan."), 403)
         if expected_version is not None and expected_version != plan["version"]:
             raise PlanConflict()
+        before = written_length(plan)
         changed = set(mutate(plan, rel) or ())
         if not changed:
             return plan
-        if written_length(plan) > LIMITS["plan_text"]:
+        after = written_length(plan)
+        if after > LIMITS["plan_text"] and after > before:  # a plan stored over the limit may shrink, not grow
             message = _("The plan would hold more than %(num)d characters of text. Shorten notes or descriptions, "
                         "or start a new plan for the next period.", num=LIMITS["plan_text"])
             raise PlanError(message, errors={name: [message] for name in sorted(changed)})
@@ -300,9 +306,11 @@ def set_questions(plan: dict, snap: Snapshotter, registry: Registry, chosen_ids:
     shared_default = plan["mode"] == "coaching"
     result = []
     chosen_ids = list(dict.fromkeys(chosen_ids))
-    _count(chosen_ids, "questions", _("Choose at most %(num)d questions for one dialogue.", num=LIMITS["questions"]))
+    _count(chosen_ids, "questions", _("Choose at most %(num)d questions for one dialogue.", num=LIMITS["questions"]),
+           sum(1 for q in plan["questions"] if q["source"] != "own"))
     own = [item for item in own if (item.get("text") or "").strip()]
-    _count(own, "own_questions", _("A plan can have at most %(num)d own questions.", num=LIMITS["own_questions"]))
+    _count(own, "own_questions", _("A plan can have at most %(num)d own questions.", num=LIMITS["own_questions"]),
+           sum(1 for q in plan["questions"] if q["source"] == "own"))
     for qid in chosen_ids:
         if qid in existing and existing[qid]["source"] != "own":
             result.append(existing[qid])
@@ -311,9 +319,10 @@ def set_questions(plan: dict, snap: Snapshotter, registry: Registry, chosen_ids:
         else:
             raise PlanError(_("Unknown question: %(id)s", id=qid), errors={"questions": [qid]})
     for item in own:
-        text = _text((item.get("text") or "").strip(), "own_questions", "question_text", _("Own question"))
         qid = item.get("id") or f"own-{uuid.uuid4().hex[:10]}"
         previous = existing.get(qid, {})
+        text = _text((item.get("text") or "").strip(), "own_questions", "question_text", _("Own question"),
+                     (previous.get("text") or {}).get("_"))
         result.append({"id": qid, "competency": item.get("competency") or "", "kind": "own", "source": "own",
                        "text": {"_": text}, "note": previous.get("note", ""), "shared": previous.get("shared", shared_default)})
     plan["questions"] = result
@@ -325,7 +334,7 @@ def set_note(plan: dict, rel: str, qid: str, note: str, shared: bool | None) -> 
         if q["id"] == qid:
             if rel != "employee" and not q.get("shared", True):
                 raise PlanError(_("This note is private to the employee."), 403)
-            q["note"] = _text(note, "note", "note", _("Note"))
+            q["note"] = _text(note, "note", "note", _("Note"), q.get("note"))
             if shared is not None:
                 if rel != "employee" and shared != q.get("shared", True):
                     raise PlanError(_("Only the employee decides whether a note is shared."), 403)
@@ -348,7 +357,7 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
     carries its own ``title``/``description`` (written or edited in the talk), plus owner, due, status."""
     by_ref = {(a.source, a.id): a for a in registry.activities_for([f["competency"] for f in plan["focus"]])}
     existing = {a["id"]: a for a in plan["activities"]}
-    _count(items, "activities", _("A plan can have at most %(num)d activities.", num=LIMITS["activities"]))
+    _count(items, "activities", _("A plan can have at most %(num)d activities.", num=LIMITS["activities"]), len(existing))
     result = []
     for item in items:
         current = existing.get(item.get("id") or "")
@@ -367,7 +376,8 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
                      "owner": default_owner, "due": None}
         for field in ("title", "description"):
             text = _text((item.get(field) or "").strip(), "activities", f"activity_{field}",
-                         _("Activity title") if field == "title" else _("Activity description"))
+                         _("Activity title") if field == "title" else _("Activity description"),
+                         pick(entry[field], item.get("locale", "")))
             if text and text != pick(entry[field], item.get("locale", "")):
                 entry[field] = {"_": text}  # written in the talk: one text, shown in every language
         if not pick(entry["title"], "sv"):
@@ -377,7 +387,7 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
         if "effort" in item and item["effort"] in model.EFFORTS:
             entry["effort"] = item["effort"]
         if "owner" in item:
-            entry["owner"] = _text(item["owner"] or "", "activities", "owner", _("Owner"))
+            entry["owner"] = _text(item["owner"] or "", "activities", "owner", _("Owner"), entry.get("owner"))
         if "due" in item:
             entry["due"] = _parse_date(item["due"], "due")
         if "status" in item:
@@ -407,7 +417,7 @@ def set_goals(plan: dict, goals: dict[str, str], follow_up_date: Any = "unchange
     changed = []
     for f in plan["focus"]:
         if f["competency"] in goals:
-            goal = _text((goals[f["competency"]] or "").strip(), "goals", "goal", _("Goal"))
+            goal = _text((goals[f["competency"]] or "").strip(), "goals", "goal", _("Goal"), f.get("goal", ""))
             if goal != f.get("goal", ""):
                 f["goal"] = goal
                 changed.append("goals")

@@ -66,6 +66,44 @@ def test_too_many_own_questions_or_activities_are_refused_by_the_api(plan):
     assert coach.get(f"/api/v1/plans/{p['id']}").get_json()["version"] == p["version"]  # nothing written
 
 
+def test_a_plan_at_its_limits_is_accepted(plan):
+    app, coach, employee, p = plan
+    own = [{"text": "F" * plans.LIMITS["question_text"]} for _ in range(plans.LIMITS["own_questions"])]
+    acts = [{"title": f"Aktivitet {i}", "description": "d" * 1000, "owner": "o" * plans.LIMITS["owner"]}
+            for i in range(plans.LIMITS["activities"])]
+    r = coach.patch(f"/api/v1/plans/{p['id']}", json={"version": p["version"], "own_questions": own, "activities": acts})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert len(body["activities"]) == plans.LIMITS["activities"]
+    # one more character of text anywhere would pass the plan's total
+    assert plans.written_length(app.extensions["kbp"].storage.collection("plans").get(p["id"])) <= plans.LIMITS["plan_text"]
+    big = [{"id": a["id"], "description": "e" * plans.LIMITS["activity_description"]} for a in body["activities"]]
+    r = coach.patch(f"/api/v1/plans/{p['id']}", json={"version": body["version"], "activities": big})
+    field_error(r, "activities")
+    assert "60000" in r.get_json()["message"] or "60,000" in r.get_json()["message"]
+
+
+def test_a_plan_stored_over_the_limits_stays_editable(plan):
+    """Plans written before the limits keep what they have: they may shrink or stay, not grow."""
+    app, coach, employee, p = plan
+    store = app.extensions["kbp"].storage.collection("plans")
+    record = store.get(p["id"])
+    record["questions"][0]["note"] = "gammal " * 2000  # 14,000 characters, from before the limits
+    record["activities"] = record["activities"] + [dict(record["activities"][-1], id=f"old{i}") for i in range(plans.LIMITS["activities"])]
+    store.upsert(record)
+    over = len(record["activities"])
+    r = coach.patch(f"/api/v1/plans/{p['id']}", json={"version": p["version"], "goals": {FOCUS[0]: "Ett nytt mål."},
+                                                     "activities": [{"id": a["id"]} for a in record["activities"]]})
+    assert r.status_code == 200, r.get_json()
+    aid = record["activities"][0]["id"]
+    r = coach.put(f"/api/v1/plans/{p['id']}/activities/{aid}/status", json={"version": r.get_json()["version"], "status": "done"})
+    assert r.status_code == 200
+    more = [{"id": a["id"]} for a in record["activities"]] + [{"title": "En till"}]
+    r2 = coach.patch(f"/api/v1/plans/{p['id']}", json={"version": r.get_json()["version"], "activities": more})
+    field_error(r2, "activities")
+    assert len(coach.get(f"/api/v1/plans/{p['id']}").get_json()["activities"]) == over
+
+
 def test_text_limits_name_the_field(plan):
     app, coach, employee, p = plan
     qid = p["questions"][0]["id"]
@@ -224,6 +262,13 @@ def test_hostile_json_is_a_4xx_on_every_endpoint(plan, kind):
         body = r.get_json()
         assert isinstance(body["code"], str) and body["status"] == r.status_code
     assert coach.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/v1/audit?limit=%s", "/api/v1/activities/search?q=x&limit=%s",
+                                 "/api/v1/frameworks/kbp-sample/competencies/active-listening?activity_limit=%s"])
+def test_huge_integers_in_query_strings_are_a_422(client, url):
+    r = client.get(url % ("9" * 5000))
+    assert r.status_code == 422 and r.get_json()["errors"]
 
 
 def test_a_lone_surrogate_in_plan_text_is_refused_naming_the_field(plan):
