@@ -29,9 +29,14 @@ i18n-compile: $(STAMP)
 run: install
 	$(BIN)/kbp serve --demo --host 127.0.0.1 --port 5000
 
-## run the whole test suite
+## run the whole test suite: on the embedded store, then again on PostgreSQL when it is installed
+## (a throwaway cluster, see tests/pgcluster.py; CI always has it)
 test: $(TEST_STAMP) i18n-compile
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if $(BIN)/python -c "import sys; sys.path.insert(0, '.'); from tests import pgcluster; sys.exit(not pgcluster.available())"; then \
+	  echo "--- the same suite on PostgreSQL (KBP_TEST_BACKEND=postgres)"; \
+	  KBP_TEST_BACKEND=postgres $(BIN)/python -m pytest -m "not embedded_only" $(PYTEST_ARGS); \
+	else echo "--- PostgreSQL is not installed here: the PostgreSQL run was skipped (apt-get install postgresql)"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -4,6 +4,10 @@ paths on a seeded organisation, cold start and memory per worker.
     .venv/bin/python benchmarks/bench_storage.py            # full run (10k and 100k records), a few minutes
     .venv/bin/python benchmarks/bench_storage.py --quick    # smaller samples, 10k only
     .venv/bin/python benchmarks/bench_storage.py --data DIR # reuse a data folder seeded with `kbp dev seed`
+    .venv/bin/python benchmarks/bench_storage.py --quick --backend postgres
+        # the same read paths, plan writes, cold start and memory on PostgreSQL, side by side with the
+        # embedded store in one run (the seeded data is copied with kbp db copy; a throwaway cluster is
+        # started unless --database-url names a database)
 
 Every number is measured in this run on this machine; ratios compare backends measured side by side.
 Writes are durable in all three: our log append is fsynced, TinyDB's JSONStorage fsyncs the whole
@@ -160,14 +164,15 @@ def proposed_plans_for(storage, account) -> list[dict]:
     return sorted(found.values(), key=lambda p: p["updated_at"], reverse=True)
 
 
-def read_benchmarks(data_dir: Path, samples: int) -> dict:
+def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> dict:
     from core import auth
     from core.app import create_app
     from core.auth import Account
 
-    print(f"\nRead paths on {data_dir}", flush=True)
+    backend = "PostgreSQL" if (extra or {}).get("DATABASE_URL") else "the embedded store"
+    print(f"\nRead paths on {backend} ({data_dir})", flush=True)
     t = time.perf_counter()
-    app = create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"})
+    app = create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **(extra or {})})
     print(f"  create_app (warm process, data not yet loaded): {time.perf_counter() - t:.2f} s", flush=True)
     storage = app.extensions["kbp"].storage
     rng = random.Random(5)
@@ -275,7 +280,7 @@ COLD = textwrap.dedent("""
     import json, os, sys, time
     t0 = time.perf_counter()
     from core.app import create_app
-    app = create_app({"DATA_DIR": sys.argv[1], "LOG_LEVEL": "WARNING"})
+    app = create_app({"DATA_DIR": sys.argv[1], "LOG_LEVEL": "WARNING", **json.loads(sys.argv[2])})
     t1 = time.perf_counter()
     storage = app.extensions["kbp"].storage
     for name in storage.collection_names():
@@ -289,14 +294,55 @@ COLD = textwrap.dedent("""
 """)
 
 
-def cold_start(data_dir: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", COLD, str(data_dir)], capture_output=True, text=True, cwd=ROOT,
-                         timeout=600, check=True)
+def cold_start(data_dir: Path, extra: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", COLD, str(data_dir), json.dumps(extra or {})], capture_output=True,
+                         text=True, cwd=ROOT, timeout=600, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"\nCold start in a fresh process: create_app {result['create_app']:.2f} s (imports included); "
           f"loading every collection {result['load_all']:.2f} s; building the search index {result['search_index']:.2f} s", flush=True)
     print(f"RSS of one worker with everything loaded and the search index built: {result['rss_mb']:.0f} MB", flush=True)
     return result
+
+
+# --------------------------------------------------------------------------- PostgreSQL side by side
+
+
+def postgres_side(args, data_dir: Path, work: Path, samples: int, cold: dict, reads: dict) -> None:
+    from core.app import open_store
+    from core.dbcopy import copy_store
+
+    cluster = None
+    url = args.database_url
+    if not url:
+        from tests import pgcluster
+
+        cluster = pgcluster.Cluster()
+        cluster.url = ""
+        cluster.start()
+        url = cluster.url
+    try:
+        extra = {"DATABASE_URL": url, "DATABASE_SCHEMA": "kbp_bench"}
+        t = time.perf_counter()
+        copy_store(open_store({"DATA_DIR": str(data_dir)}), open_store(extra), force=True)
+        print(f"\nCopied the seeded data into PostgreSQL (kbp db copy) in {time.perf_counter() - t:.1f} s", flush=True)
+        pg_cold = cold_start(work / "pg-side", extra)
+        pg_reads = read_benchmarks(work / "pg-side", samples, extra)
+        print("\nSide by side (p95, ms; same data, same run)")
+        print(f"  {'path':<48} {'embedded':>10} {'PostgreSQL':>11}")
+        for name, s in reads["samples"].items():
+            other = pg_reads["samples"].get(name)
+            if other:
+                print(f"  {name:<48} {pct(s, 95) * 1000:>10.1f} {pct(other, 95) * 1000:>11.1f}")
+        print(f"  {'RSS per fully warmed worker (MB)':<48} {cold['rss_mb']:>10.0f} {pg_cold['rss_mb']:>11.0f}")
+        print(f"  {'cold start: create_app (s)':<48} {cold['create_app']:>10.2f} {pg_cold['create_app']:>11.2f}")
+        print("\nTargets on PostgreSQL (issue: read paths p95 < 10 ms, plan write p95 < 10 ms, RSS < 250 MB)")
+        for name, s in pg_reads["samples"].items():
+            p95 = pct(s, 95) * 1000
+            print(f"  {name:<48} p95 {p95:6.1f} ms  {'met' if p95 < 10 else 'NOT met'}")
+        print(f"  {'RSS per fully warmed worker':<48} {pg_cold['rss_mb']:.0f} MB  {'met' if pg_cold['rss_mb'] < 250 else 'NOT met'}")
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 # --------------------------------------------------------------------------- main
@@ -307,6 +353,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10k only, fewer samples")
     parser.add_argument("--data", type=Path, help="a data folder seeded with kbp dev seed (default: seed one now)")
     parser.add_argument("--samples", type=int, default=None)
+    parser.add_argument("--backend", choices=["embedded", "postgres"], default="embedded",
+                        help="postgres: measure PostgreSQL too, side by side with the embedded store")
+    parser.add_argument("--database-url", help="a PostgreSQL database to use (default: start a throwaway cluster)")
+    parser.add_argument("--people", type=int, default=10000)
+    parser.add_argument("--plans", type=int, default=20000)
+    parser.add_argument("--activities", type=int, default=50000)
     args = parser.parse_args()
     samples = args.samples or (60 if args.quick else 300)
     work = Path(tempfile.mkdtemp(prefix="kbp-bench-"))
@@ -322,11 +374,14 @@ def main() -> int:
 
             data_dir = work / "seeded"
             t = time.perf_counter()
-            seed(create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}), people=10000, plans=20000,
-                 activities=50000, seed=1)
-            print(f"\nSeeded 10,000 people / 20,000 plans / 50,000 activities in {time.perf_counter() - t:.1f} s", flush=True)
+            seed(create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}), people=args.people, plans=args.plans,
+                 activities=args.activities, seed=1)
+            print(f"\nSeeded {args.people:,} people / {args.plans:,} plans / {args.activities:,} activities in "
+                  f"{time.perf_counter() - t:.1f} s", flush=True)
         cold = cold_start(data_dir)
         reads = read_benchmarks(data_dir, samples)
+        if args.backend == "postgres":
+            postgres_side(args, data_dir, work, samples, cold, reads)
 
         print("\nTargets")
         r10 = writes[10_000]

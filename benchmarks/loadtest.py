@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/loadtest.py --duration 30 --people 2000 --plans 4000 --activities 10000
     .venv/bin/python benchmarks/loadtest.py --kill-workers 50       # SIGKILL a worker 50 times during the load
     .venv/bin/python benchmarks/loadtest.py --crash-writers 50 --no-load   # storage-level writer kills only
+    .venv/bin/python benchmarks/loadtest.py --backend postgres --servers 2 --workers 2 --kill-workers 10
+        # two servers (2 workers each, separate data folders) on one PostgreSQL database; the seeded
+        # data is copied there with kbp db copy; requests go to the servers in turn
 
 What it does, all bounded (fixed duration AND request cap; loopback only; it stops by itself):
 
@@ -69,10 +72,10 @@ def kbp_cmd(data_dir: Path, *args: str) -> list[str]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, workers: int, log: Path):
+    def __init__(self, data_dir: Path, workers: int, log: Path, env_extra: dict | None = None):
         self.port = free_port()
         self.log = open(log, "wb")
-        env = {**os.environ, "KBP_LOG_LEVEL": "WARNING", "KBP_LOCALE": "en"}
+        env = {**os.environ, "KBP_LOG_LEVEL": "WARNING", "KBP_LOCALE": "en", **(env_extra or {})}
         self.proc = subprocess.Popen(kbp_cmd(data_dir, "serve", "--host", HOST, "--port", str(self.port),
                                              "--workers", str(workers)),
                                      cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env,
@@ -128,8 +131,9 @@ class Server:
 
 
 class Load:
-    def __init__(self, port: int, fixtures: dict, seed: int):
-        self.port = port
+    def __init__(self, ports: list[int], fixtures: dict, seed: int):
+        self.ports = ports
+        self.turn = 0
         self.fx = fixtures
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -141,7 +145,8 @@ class Load:
         self.requests = 0
 
     def request(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
+        self.turn += 1  # requests go to the servers in turn, like a load balancer without sticky sessions
+        conn = http.client.HTTPConnection(HOST, self.ports[self.turn % len(self.ports)], timeout=60)
         try:
             headers = {"Authorization": f"Bearer {token}"}
             data = None
@@ -235,12 +240,12 @@ class Load:
         return time.perf_counter() - started
 
 
-def prepare(data_dir: Path, args) -> dict:
+def prepare(data_dir: Path, args, db: dict) -> dict:
     """Tokens for a sample of coaches, the plans each may open, and disjoint plan sets to edit."""
     from core import auth
     from core.app import create_app
 
-    app = create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"})
+    app = create_app({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **db})
     storage = app.extensions["kbp"].storage
     registry = app.extensions["kbp"].registry
     rng = random.Random(3)
@@ -272,12 +277,13 @@ def prepare(data_dir: Path, args) -> dict:
     }
 
 
-def verify(data_dir: Path, load: Load, fx: dict) -> tuple[int, list[str]]:
+def verify(data_dir: Path, load: Load, fx: dict, db: dict) -> tuple[int, list[str]]:
     """Every collection loads; every acknowledged edit is present. Returns (lost, problems)."""
-    from core.storage import Storage, StorageError
+    from core.app import open_store
+    from core.storage import StorageError
 
     problems = []
-    storage = Storage(data_dir)
+    storage = open_store({"DATA_DIR": str(data_dir), **db})
     for name in storage.collection_names():
         try:
             storage.collection(name).count()
@@ -396,7 +402,13 @@ def main() -> int:
     parser.add_argument("--crash-writers", type=int, default=0, help="rounds of the storage-level writer crash test")
     parser.add_argument("--no-load", action="store_true", help="skip the server load test")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
+    parser.add_argument("--servers", type=int, default=1, help="kbp serve processes sharing the data (PostgreSQL)")
+    parser.add_argument("--database-url", help="PostgreSQL database (default: a throwaway cluster)")
     args = parser.parse_args()
+    if args.servers > 1 and args.backend != "postgres":
+        parser.error("--servers > 1 needs --backend postgres (the embedded files are for one machine)")
+    cluster = None
 
     work = Path(tempfile.mkdtemp(prefix="kbp-load-"))
     bad = 0
@@ -410,13 +422,38 @@ def main() -> int:
                            env={**os.environ, "KBP_LOG_LEVEL": "WARNING"})
             print(f"Seeded {args.people} people / {args.plans} plans / {args.activities} activities "
                   f"in {time.monotonic() - t:.0f} s ({data_dir})")
-            fx = prepare(data_dir, args)
-            server = Server(data_dir, args.workers, work / "server.log")
+            db: dict = {}
+            env_extra: dict = {}
+            if args.backend == "postgres":
+                from core.app import open_store
+                from core.dbcopy import copy_store
+
+                url = args.database_url
+                if not url:
+                    from tests import pgcluster
+
+                    cluster = pgcluster.Cluster()
+                    cluster.url = ""
+                    cluster.start()
+                    url = cluster.url
+                db = {"DATABASE_URL": url, "DATABASE_SCHEMA": "kbp_load"}
+                env_extra = {"KBP_DATABASE_URL": url, "KBP_DATABASE_SCHEMA": "kbp_load"}
+                t = time.monotonic()
+                copy_store(open_store({"DATA_DIR": str(data_dir)}), open_store(db), force=True)
+                print(f"Copied into PostgreSQL in {time.monotonic() - t:.0f} s")
+            fx = prepare(data_dir, args, db)
+            servers = []
+            for n in range(args.servers):
+                folder = data_dir if args.backend == "embedded" else work / f"server-{n}"
+                servers.append(Server(folder, args.workers, work / f"server-{n}.log", env_extra))
+            server = servers[0]
+            ports = [srv.port for srv in servers]
             try:
-                print(f"Server: kbp serve --workers {args.workers} on {HOST}:{server.port}; warming up {args.warmup:.0f} s")
-                warm = Load(server.port, fx, seed=1)
+                print(f"Servers: {args.servers} x kbp serve --workers {args.workers} on {HOST}:{ports} "
+                      f"({args.backend}); warming up {args.warmup:.0f} s")
+                warm = Load(ports, fx, seed=1)
                 warm.run(args.threads, args.warmup, args.max_requests, record=False)
-                load = Load(server.port, fx, seed=2)
+                load = Load(ports, fx, seed=2)
                 load.acked = warm.acked  # edits acknowledged during the warm-up count too
                 killer = None
                 kills = []
@@ -426,7 +463,7 @@ def main() -> int:
                     def kill_loop():
                         for _ in range(args.kill_workers):
                             time.sleep(interval)
-                            pids = server.workers()
+                            pids = [pid for srv in servers for pid in srv.workers()]
                             if pids:
                                 victim = random.choice(pids)
                                 try:
@@ -441,9 +478,10 @@ def main() -> int:
                 elapsed = load.run(args.threads, args.duration, args.max_requests)
                 if killer:
                     killer.join(timeout=args.duration)
-                rss = server.rss_mb()
+                rss = [x for srv in servers for x in srv.rss_mb()]
             finally:
-                server.stop()
+                for srv in servers:
+                    srv.stop()
             total = sum(len(s) for s in load.samples.values())
             all_samples = [x for s in load.samples.values() for x in s]
             print(f"\n{load.requests} requests in {elapsed:.1f} s = {load.requests / elapsed:.1f} requests/s; "
@@ -456,7 +494,7 @@ def main() -> int:
             for e in load.errors[:5]:
                 print(f"    {e}")
             print(f"  RSS per worker at the end: {', '.join(f'{x:.0f} MB' for x in rss)}")
-            lost, problems = verify(data_dir, load, fx)
+            lost, problems = verify(data_dir, load, fx, db)
             print(f"Verification: {len(load.acked)} acknowledged edits on {len({a['plan'] for a in load.acked})} plans; "
                   f"lost writes: {lost}; every collection loads: {not any('does not load' in p for p in problems)}")
             for p in problems[:10]:
@@ -467,6 +505,8 @@ def main() -> int:
         if args.crash_writers:
             bad += crash_writers(args.crash_writers, work)
     finally:
+        if cluster is not None:
+            cluster.stop()
         if args.keep:
             print(f"kept {work}")
         else:

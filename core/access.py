@@ -63,6 +63,26 @@ def init_access(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request_funcs.setdefault(None, []).insert(0, gate)
 
+    from core.storage import LockTimeoutError
+    from core.store import UnavailableError
+
+    @app.errorhandler(UnavailableError)
+    @app.errorhandler(LockTimeoutError)
+    def store_unavailable(error):
+        """The database is away (or the data is locked too long): 503, and the next request retries."""
+        message = _("The database cannot be reached just now. Nothing was changed; try again in a moment.")
+        if is_api():
+            from core.api import error_response
+
+            return error_response(503, message, "database_unavailable", headers={"Retry-After": "5"})
+        from flask import render_template
+
+        return (
+            render_template("error.html", status=503, title=_("Temporarily unavailable"), message=message),
+            503,
+            {"Retry-After": "5"},
+        )
+
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
         if is_api():

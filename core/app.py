@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +39,13 @@ log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": None,  # default: Flask's instance folder (demo: <instance>/demo)
+    "DATABASE_URL": None,  # postgresql://user:pass@host:5432/kbp selects PostgreSQL; unset: the embedded store
+    "DATABASE_SCHEMA": None,  # PostgreSQL schema for KBP's tables (default: the search_path's first, public)
     "DEMO": False,
     "DEFAULT_LOCALE": "sv",
     "LOCALES_DIR": str(i18n.CORE_LOCALES_DIR),
     "PLUGINS": [],  # extra plugins by module path: ["name=package.module"]
-    "SECRET_KEY": None,  # default: generated once and kept in DATA_DIR/secret_key
+    "SECRET_KEY": None,  # default: generated once and kept with the data (DATA_DIR/secret_key or the database)
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies; a plan at every limit is far smaller (413 beyond)
@@ -114,9 +115,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.request_class = KbpRequest
     configure(app, config)
     storage = open_storage(app)
+    if not app.config["SECRET_KEY"]:  # one key for every worker and server: kept with the data
+        app.config["SECRET_KEY"] = storage.shared_secret("secret_key")
     plugins = load_plugins(app, storage)
     setup_i18n(app)
     registry = assemble_registry(app, plugins)
+    attach_sources(registry, storage)
     app.extensions["kbp"] = KBP(storage, plugins, registry, MappingProxyType(dict(app.config)))
     register_blueprints(app)
     return app
@@ -137,8 +141,6 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["PLUGINS"] = [p for p in (s.strip() for s in plugins.split(",")) if p]
     app.config["DATA_DIR"] = str(data_dir(app))
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = _persistent_secret(Path(app.config["DATA_DIR"]) / "secret_key")
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
 
@@ -164,26 +166,27 @@ def data_dir(app: Flask) -> Path:
     return base
 
 
-def _persistent_secret(path: Path) -> str:
-    """A random session-signing key, created once per data folder (mode 0600), never logged."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
-
-
-def open_storage(app: Flask) -> Storage:
-    """The data folder, upgraded to this version's schema first (a no-op when it is current)."""
+def open_storage(app: Flask):
+    """The store (``DATABASE_URL``: PostgreSQL; else the embedded store in ``DATA_DIR``), upgraded to
+    this version's schema first (a no-op when it is current)."""
     from core import migrations
 
-    storage = Storage(app.config["DATA_DIR"])
+    storage = open_store(app.config)
     migrations.migrate(storage)
     return storage
+
+
+def open_store(config: Mapping[str, Any]):
+    """The backend the configuration names, with the declared schema: PostgreSQL when
+    ``DATABASE_URL`` is set, else the embedded store in ``DATA_DIR``. The CLI uses this too."""
+    from core.store import apply_schema
+
+    url = config.get("DATABASE_URL")
+    if url:
+        from core.store.postgres import PostgresStore
+
+        return apply_schema(PostgresStore(url, schema=config.get("DATABASE_SCHEMA") or None))
+    return apply_schema(Storage(config["DATA_DIR"]))
 
 
 def load_plugins(app: Flask, storage: Storage) -> PluginManager:
@@ -208,6 +211,14 @@ def assemble_registry(app: Flask, plugins: PluginManager) -> Registry:
     registry.entitlements = Entitlements(app.config["DATA_DIR"], demo_mode=bool(app.config["DEMO"]))
     i18n.compile_stale(registry.locale_dirs)
     return registry
+
+
+def attach_sources(registry: Registry, storage) -> None:
+    """Writable activity sources keep their records in the app's store (either backend)."""
+    for source in registry.activity_sources.values():
+        attach = getattr(source, "attach", None)
+        if getattr(source, "writable", False) and attach is not None:
+            attach(storage)
 
 
 def register_blueprints(app: Flask) -> None:

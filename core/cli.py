@@ -24,8 +24,12 @@ def _config(ctx: click.Context) -> dict[str, Any]:
 
 def make_app(ctx: click.Context, **extra):
     from core.app import create_app
+    from core.storage import StorageError
 
-    return create_app({**_config(ctx), **extra})
+    try:
+        return create_app({**_config(ctx), **extra})
+    except StorageError as exc:  # e.g. the database cannot be reached: a message, exit status 1
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,6 +75,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, dem
         return
     from core.wsgi import GunicornApp
 
+    app.extensions["kbp"].storage.close()  # each worker opens its own (no sockets shared across fork)
     GunicornApp(config, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}).run()
 
 
@@ -101,19 +106,17 @@ def plugins_list(ctx: click.Context) -> None:
 
 
 def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
-    from core.app import configure
+    from core.app import open_store
+    from core.cli_ops import _settings
     from core.plugins import discover, set_enabled
-    from core.storage import Storage
-    from flask import Flask
 
-    app = Flask("core")
-    configure(app, _config(ctx))
-    known = {c.name for c in discover(app.config["PLUGINS"])}
+    config = _settings(ctx)
+    known = {c.name for c in discover(config["PLUGINS"])}
     if name not in known:
         raise click.ClickException(
             _("There is no plugin '%(name)s'. Known plugins: %(known)s.", name=name, known=", ".join(sorted(known)))
         )
-    set_enabled(Storage(app.config["DATA_DIR"]), name, enabled)
+    set_enabled(open_store(config), name, enabled)
     if enabled:
         click.echo(_("Plugin '%(name)s' enabled. Restart the server to load it.", name=name))
     else:

@@ -13,15 +13,26 @@ from core.cli import _config, main, make_app
 from core.i18n import gettext as _
 
 
-def _data_dir(ctx: click.Context) -> str:
-    """The data folder exactly as the server resolves it, without building the whole app."""
+def _settings(ctx: click.Context):
+    """The configuration exactly as the server resolves it, without building the whole app."""
     from flask import Flask
 
     from core.app import configure
 
     app = Flask("core")
     configure(app, _config(ctx))
-    return app.config["DATA_DIR"]
+    return app.config
+
+
+def _data_dir(ctx: click.Context) -> str:
+    return _settings(ctx)["DATA_DIR"]
+
+
+def open_store(ctx: click.Context):
+    """The store the server would use (PostgreSQL or the embedded data folder)."""
+    from core.app import open_store as _open
+
+    return _open(_settings(ctx))
 
 
 def _storage_errors(fn):
@@ -51,9 +62,8 @@ def _storage_errors(fn):
 def migrate_cmd(ctx: click.Context, check: bool, full: bool) -> None:
     """Upgrade stored records to this version's schema (also run at every start)."""
     from core.migrations import migrate
-    from core.storage import Storage
 
-    report = migrate(Storage(_data_dir(ctx)), full=full or check, dry_run=check)
+    report = migrate(open_store(ctx), full=full or check, dry_run=check)
     for line in report.lines():
         click.echo(line)
     if check and not report.current:
@@ -65,9 +75,7 @@ def migrate_cmd(ctx: click.Context, check: bool, full: bool) -> None:
 @_storage_errors
 def compact_cmd(ctx: click.Context) -> None:
     """Fold every collection's log into its snapshot now (normally automatic)."""
-    from core.storage import Storage
-
-    storage = Storage(_data_dir(ctx))
+    storage = open_store(ctx)
     for name in storage.collection_names():
         done = storage.collection(name).compact()
         click.echo(_("%(name)s: compacted", name=name) if done else _("%(name)s: already compact", name=name))
@@ -76,14 +84,24 @@ def compact_cmd(ctx: click.Context) -> None:
 # ----------------------------------------------------------------------------- backup / restore
 
 
+def _refuse_on_postgres(ctx: click.Context, what: str) -> None:
+    if _settings(ctx).get("DATABASE_URL"):
+        tool = "pg_dump" if what == "backup" else "pg_restore"
+        raise click.ClickException(_(
+            "kbp %(command)s works on the embedded data folder. On PostgreSQL, back up and restore the database "
+            "with PostgreSQL's own tools (%(tool)s; see the README, Running on PostgreSQL), or copy the data into a "
+            "folder with `kbp db copy`.", command=what, tool=tool))
+
+
 @main.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.pass_context
 @_storage_errors
 def backup_cmd(ctx: click.Context, file: str) -> None:
     """Write a consistent backup of the data folder to FILE (.tar.gz); safe while the server runs."""
-    from core.migrations import backup
+    from core.backup import backup
 
+    _refuse_on_postgres(ctx, "backup")
     started = time.monotonic()
     manifest = backup(_data_dir(ctx), file)
     size = sum(f["size"] for f in manifest["files"])
@@ -111,9 +129,11 @@ def restore_cmd(ctx: click.Context, file: str, yes: bool, verify_only: bool) -> 
     the search index and signed sessions are only rebuilt at start). The current files are
     moved to replaced-<time>/ in the data folder.
     """
-    from core.migrations import migrate, read_manifest, restore, verify
+    from core.backup import read_manifest, restore, verify
+    from core.migrations import migrate
     from core.storage import Storage
 
+    _refuse_on_postgres(ctx, "restore")
     data_dir = _data_dir(ctx)
     manifest = read_manifest(file)  # refuses a newer schema before asking anything
     if verify_only:
@@ -164,3 +184,43 @@ def dev_seed(ctx: click.Context, people: int, plans: int, activities: int, seed_
     seconds = "%.1f" % (time.monotonic() - started)
     click.echo(_("Seeded %(folder)s in %(seconds)s s. Every seeded account (admin@example.org, coaches, some employees) "
                  "has the password %(password)s.", folder=app.config["DATA_DIR"], seconds=seconds, password=repr(SEED_PASSWORD)))
+
+
+# ----------------------------------------------------------------------------- db copy
+
+
+def _store_at(where: str):
+    """A store from ``--from``/``--to``: a postgresql:// URL or a data folder."""
+    from core.app import open_store as _open
+
+    if where.startswith(("postgresql://", "postgres://")):
+        return _open({"DATABASE_URL": where})
+    return _open({"DATA_DIR": where})
+
+
+@main.group("db")
+def db_group() -> None:
+    """Move data between the embedded store and PostgreSQL."""
+
+
+@db_group.command("copy")
+@click.option("--from", "source", required=True, help="A data folder or a postgresql:// URL.")
+@click.option("--to", "target", required=True, help="A data folder or a postgresql:// URL.")
+@click.option("--force", is_flag=True, help="Replace the collections of a target that already holds data.")
+@click.pass_context
+@_storage_errors
+def db_copy(ctx: click.Context, source: str, target: str, force: bool) -> None:
+    """Copy every collection from one store to another, then verify counts and checksums.
+
+    Stop the servers using the source first, so nothing changes while it is copied. The
+    session key goes along (it is kept with the data).
+    """
+    from core.dbcopy import TargetNotEmpty, copy_store
+
+    src, dst = _store_at(source), _store_at(target)
+    try:
+        copied = copy_store(src, dst, force=force, progress=click.echo)
+    except TargetNotEmpty as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Copied %(num)d collections from %(source)s to %(target)s.", num=copied,
+                 source=src.location, target=dst.location))

@@ -178,6 +178,11 @@ class WritableActivitySource(ActivitySource):
 
     writable = True
 
+    def attach(self, store) -> None:
+        """Called by the core once at start with the app's store (:mod:`core.store`: the embedded
+        files or PostgreSQL): keep records there (e.g. ``store.collection("acme_activities")``), so
+        they are in the organisation's one database, its backups, and seen by every server."""
+
     def records(self, include_archived: bool = True) -> list[dict]:  # pragma: no cover - interface
         raise NotImplementedError
 

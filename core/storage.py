@@ -103,6 +103,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import stat
 import tempfile
 import threading
@@ -131,6 +132,10 @@ __all__ = [
     "NotFoundError",
     "DuplicateIdError",
     "LockTimeoutError",
+    "UniqueViolation",
+    "UnitOfWork",
+    "atomic_write",
+    "SCHEMA_FILE",
 ]
 
 log = logging.getLogger(__name__)
@@ -142,6 +147,8 @@ SCHEMA_VERSION = 1
 STORAGE_FORMAT = 2
 
 LOG_SUFFIX = ".log"
+#: the schema marker of a data folder: ``{"schema_version", "kbp_version", "migrated_at"}``
+SCHEMA_FILE = "kbp-schema.json"
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _TABLE = TinyDB.default_table_name  # "_default"
 _META = "_kbp"
@@ -196,6 +203,20 @@ class LockTimeoutError(StorageError):
     """The collection's lock could not be acquired in time."""
 
 
+class UniqueViolation(StorageError):
+    """A write would give two records of a collection the same value of a field declared unique."""
+
+    def __init__(self, collection: str, field: str, value: Any):
+        self.collection, self.field, self.value = collection, field, value
+        super().__init__(
+            _(
+                "Another record of %(collection)s already has this %(field)s.",
+                collection=repr(collection),
+                field=field,
+            )
+        )
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -241,6 +262,26 @@ def _fsync_dir(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` whole or not at all, durably: temp file in the same folder,
+    fsync, rename, fsync of the folder. ``mode`` (e.g. 0o644) is applied before the rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -591,6 +632,7 @@ class _LogStorage(_TinyDBStorage):
         self.log_id: tuple[int, int] | None = None
         self.log_offset = 0  # bytes of complete lines consumed
         self.expected_mtime: int | None = None  # snapshot mtime set by the last commit we know of
+        self.last_tx: str | None = None  # unit-of-work id of the last log line ("t"), if any
         self._close_log()
 
     def _close_log(self) -> None:
@@ -738,6 +780,7 @@ class _LogStorage(_TinyDBStorage):
         mtime = entry.get("m")
         if isinstance(mtime, int):
             self.expected_mtime = mtime
+        self.last_tx = entry.get("t")
 
     # ------------------------------------------------------------------ in-memory changes
 
@@ -817,15 +860,23 @@ class _LogStorage(_TinyDBStorage):
 
     # ------------------------------------------------------------------ writing
 
-    def commit(self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes]) -> None:
-        """Durably append one transaction (exclusive lock held, state refreshed)."""
-        directory = self.path.parent
+    def commit(
+        self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes], txid: str | None = None, tidy: bool = True
+    ) -> int:
+        """Durably append one transaction (exclusive lock held, state refreshed).
+
+        ``txid`` marks the line as one part of a unit of work across collections; ``tidy=False``
+        leaves compaction and temp-file clean-up for later (a unit of work does them once it is
+        complete). Returns the log offset at which the line starts.
+        """
         if self.gen is None or self.log_state != "ok":
             self._new_generation()  # first write, old format, or a stale/missing log
         self._cut_torn_tail()
         mtime = self._bump_mtime()
         body = b",".join(orjson.dumps(rid) + b":" + (raw[rid] if doc is not None else b"null") for rid, doc in changes.items())
-        line = b'{"m":' + (b"%d" % mtime if mtime is not None else b"null") + b',"c":{' + body + b"}}\n"
+        tx = b',"t":' + orjson.dumps(txid) if txid else b""
+        line = b'{"m":' + (b"%d" % mtime if mtime is not None else b"null") + tx + b',"c":{' + body + b"}}\n"
+        start = self.log_offset
         self._append(line)
         for record_id, doc in changes.items():
             if doc is None:
@@ -833,13 +884,27 @@ class _LogStorage(_TinyDBStorage):
             else:
                 self._put(record_id, doc)
         self.log_offset += len(line)
-        if self.log_offset > max(COMPACT_MIN_BYTES, COMPACT_RATIO * (self.snap.key[2] if self.snap.key else 0)):
+        self.last_tx = txid
+        if tidy:
+            self.tidy()
+        return start
+
+    def tidy(self) -> None:
+        """Compact when the log has grown too big; remove temp files of crashed writers."""
+        if self.loaded and self.log_offset > max(COMPACT_MIN_BYTES, COMPACT_RATIO * (self.snap.key[2] if self.snap.key else 0)):
             try:
                 self.compact()
             except (StorageError, OSError) as exc:  # the commit itself is durable already
                 log.warning("Compaction of %s failed (will retry later): %s", self.path, exc)
                 self.loaded = False
-        self.snap._remove_orphans(directory)
+        self.snap._remove_orphans(self.path.parent)
+
+    def rollback_to(self, offset: int) -> None:
+        """Cut the log back to ``offset`` (lock held): undo lines this process just appended."""
+        fd = self._append_fd()
+        os.ftruncate(fd, offset)
+        os.fsync(fd)
+        self.loaded = False  # the in-memory records include the undone lines: read again
 
     def _append_fd(self) -> int:
         if self._append_file is None:
@@ -954,6 +1019,7 @@ class _LogStorage(_TinyDBStorage):
         self.log_offset = len(header)
         self.log_state = "ok"
         self.expected_mtime = None
+        self.last_tx = None
         _fsync_dir(self.path.parent)
 
     def revision(self) -> tuple:
@@ -985,9 +1051,9 @@ class _RecordTable(Table):
         """The table's current raw documents keyed by id (read-only!)."""
         return self._read_table()
 
-    def apply(self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes]) -> None:
+    def apply(self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes], txid: str | None = None) -> int:
         """Commit ``{id: record or None (delete)}`` as one log line."""
-        self._storage.commit(changes, raw)
+        return self._storage.commit(changes, raw, txid=txid, tidy=txid is None)
 
 
 class _DocumentDB(TinyDB):
@@ -1061,6 +1127,22 @@ class _View:
         keyed.sort(key=lambda item: item[0])
         return _clone([doc for _key, doc in keyed if match(doc)])
 
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values``, in insertion order (one
+        look-up for many values, e.g. the plans of every person a coach coaches)."""
+        wanted = [v for v in dict.fromkeys(values) if _hashable(v)]
+        if not wanted:
+            return []
+        if self._changes:
+            keep = set(wanted)
+            return _clone([doc for doc in self._iter() if field in doc and doc[field] in keep])
+        index = self._store.index(field)
+        ids: set[str] = set()
+        for value in wanted:
+            ids |= index.get(value, _EMPTY)
+        base, pos = self._base(), self._store.pos
+        return _clone([base[rid] for rid in sorted(ids, key=pos.__getitem__)])
+
     def count(self) -> int:
         """Number of records."""
         base = self._base()
@@ -1096,10 +1178,23 @@ class Transaction(_View):
 
     def _put(self, record_id: str, doc: dict) -> dict:
         doc["_v"] = SCHEMA_VERSION
+        for field in self._collection.unique:
+            self._check_unique(record_id, field, doc.get(field))
         raw = _serialise(doc)
         self._changes[record_id] = doc
         self._raw[record_id] = raw
         return orjson.loads(raw)
+
+    def _check_unique(self, record_id: str, field: str, value: Any) -> None:
+        """Refuse a second record with the same value of a field declared unique (None is no value)."""
+        if value is None or not _hashable(value):
+            return
+        for other in self._store.index(field).get(value, _EMPTY):
+            if other != record_id and other not in self._changes:
+                raise UniqueViolation(self._collection.name, field, value)
+        for other, doc in self._changes.items():
+            if other != record_id and doc is not None and doc.get(field) == value:
+                raise UniqueViolation(self._collection.name, field, value)
 
     def insert(self, record: Mapping) -> dict:
         """Add a new record; generates a uuid4-hex ``id`` if it has none."""
@@ -1116,6 +1211,12 @@ class Transaction(_View):
                 )
             )
         return self._put(record_id, doc)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records (all or nothing with the rest of the transaction)."""
+        for record in records:
+            self.insert(record)
+        return len(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into an existing record and return the result."""
@@ -1166,6 +1267,130 @@ class Transaction(_View):
         self._raw = {}
 
 
+class UnitOfWork:
+    """The transactions of one ``Storage.unit_of_work()`` block, one per collection.
+
+    ``uow["people"]`` is a :class:`Transaction` (get, find, insert, update, upsert, delete).
+    """
+
+    def __init__(self, storage: "Storage", colls: list["Collection"]):
+        self._storage = storage
+        self._tx = {c.name: Transaction(c) for c in colls}
+
+    def __getitem__(self, name: str) -> Transaction:
+        try:
+            return self._tx[name]
+        except KeyError:
+            raise StorageError(
+                _("Collection %(collection)s is not part of this unit of work.", collection=repr(name))
+            ) from None
+
+    collection = __getitem__
+
+    def _commit(self) -> None:
+        parts = [tx for tx in self._tx.values() if tx._changes]
+        if not parts:
+            return
+        if len(parts) == 1:
+            self._hook(parts[0])
+            parts[0]._commit()
+            return
+        txid = uuid.uuid4().hex
+        journal = self._storage._journal
+        path = journal.write(txid, {tx._collection.name: tx._changes for tx in parts})
+        written: list[tuple[_LogStorage, int]] = []
+        try:
+            for tx in parts:
+                self._hook(tx)
+                store = tx._collection._store
+                written.append((store, tx._collection._table.apply(tx._changes, tx._raw, txid)))
+        except BaseException:
+            try:  # undo the parts written so far, then forget the journal: nothing was committed
+                for store, offset in reversed(written):
+                    store.rollback_to(offset)
+                journal.remove(path)
+            except OSError:  # the journal stays: the next process completes the unit of work instead
+                for tx in parts:
+                    tx._collection._store.loaded = False
+            raise
+        journal.remove(path)
+        for tx in parts:
+            tx._collection._store.tidy()
+
+    def _hook(self, tx: Transaction) -> None:
+        if self._storage.before_part is not None:
+            self._storage.before_part(tx._collection.name)
+
+    def _close(self) -> None:
+        for tx in self._tx.values():
+            tx._close()
+
+
+JOURNAL_DIR = ".kbp-journal"
+
+
+class _Journal:
+    """Journals of units of work in flight: ``<data>/.kbp-journal/<txid>.uow``, one per commit that
+    spans several collections, written whole (temp file, fsync, rename, folder fsync) before any
+    collection's log is touched and removed (durably) before the locks are released."""
+
+    def __init__(self, data_dir: Path):
+        self.dir = Path(data_dir) / JOURNAL_DIR
+        self._quiet: int | None = None  # mtime of the folder when it was last seen empty (and settled)
+
+    def pending(self) -> list[Path]:
+        try:
+            mtime = os.stat(self.dir).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if mtime == self._quiet:
+            return []
+        found = sorted(Path(e.path) for e in os.scandir(self.dir) if e.name.endswith(".uow"))
+        # a folder time is coarse (a clock tick): trust "empty" only once it is a second old
+        if not found and time.time_ns() - mtime > 1_000_000_000:
+            self._quiet = mtime
+        return found
+
+    def pending_for(self, names: set[str]) -> list[Path]:
+        hits = []
+        for path in self.pending():
+            parts = self.read(path)
+            if parts is not None and names & set(parts[1]):
+                hits.append(path)
+        return hits
+
+    def read(self, path: Path) -> tuple[str, dict[str, dict]] | None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            data = orjson.loads(raw)
+            return data["tx"], data["parts"]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise CorruptDataError(path, _("not a valid unit-of-work journal: %(reason)s", reason=exc)) from None
+
+    def write(self, txid: str, parts: Mapping[str, Mapping[str, dict | None]]) -> Path:
+        self.dir.mkdir(exist_ok=True)
+        payload = orjson.dumps({"kbp_uow": 1, "tx": txid, "parts": parts})
+        path = self.dir / f"{txid}.uow"
+        tmp = self.dir / f".{txid}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _write_all(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(self.dir)
+        return path
+
+    def remove(self, path: Path) -> None:
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+        _fsync_dir(self.dir)
+
+
 class Collection:
     """A set of records stored in ``<data_dir>/<name>.json`` (snapshot) and ``<name>.json.log``.
 
@@ -1173,8 +1398,21 @@ class Collection:
     written by any process. Returned dicts are copies.
     """
 
-    def __init__(self, data_dir: Path, name: str, lock_timeout: float = _DEFAULT_LOCK_TIMEOUT):
+    def __init__(
+        self,
+        data_dir: Path,
+        name: str,
+        lock_timeout: float = _DEFAULT_LOCK_TIMEOUT,
+        *,
+        journal: "_Journal | None" = None,
+        recover=None,
+        unique: tuple[str, ...] = (),
+    ):
         self.name = name
+        self._journal = journal
+        self._recover = recover
+        #: fields whose values no two records may share (declared with ``Storage.declare_unique``)
+        self.unique: tuple[str, ...] = tuple(unique)
         self.path = Path(data_dir) / f"{name}.json"
         self.log_path = Path(f"{self.path}{LOG_SUFFIX}")
         self.lock_timeout = lock_timeout
@@ -1187,13 +1425,32 @@ class Collection:
     def __repr__(self) -> str:
         return f"<Collection {self.name!r} at {self.path}>"
 
+    def _settled(self, exclusive: bool) -> list[Path]:
+        """With this collection's lock held: the journals of crashed units of work touching it.
+
+        A unit of work holds the locks of all its collections until its journal is gone, so a
+        journal naming this collection, seen while we hold its lock, belongs to a writer that died.
+        """
+        return self._journal.pending_for({self.name}) if self._journal is not None else []
+
     @contextmanager
     def _reading(self) -> Iterator[_View]:
         """Shared lock while catching up with the files; the thread mutex for the whole read."""
-        with self._lock.mutex():
-            with self._lock.hold(exclusive=False):
-                self._store.refresh()
-            yield _View(self)
+        while True:
+            with self._lock.mutex():
+                with self._lock.hold(exclusive=False):
+                    crashed = [] if self._lock._depth > 1 else self._settled(False)
+                    if not crashed:
+                        self._store.refresh()
+                if not crashed:
+                    yield _View(self)
+                    return
+            self._storage_recover(crashed)
+
+    def _storage_recover(self, journals: list[Path]) -> None:
+        if self._recover is None:  # pragma: no cover - collections are made by Storage
+            raise StorageError(_("A unit of work on %(collection)s was interrupted.", collection=repr(self.name)))
+        self._recover(journals)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -1212,16 +1469,21 @@ class Collection:
                     collection=repr(self.name),
                 )
             )
-        with self._lock.hold(exclusive=True):
-            self._store.refresh()
-            tx = Transaction(self)
-            self._local.transaction = tx
-            try:
-                yield tx
-                tx._commit()
-            finally:
-                tx._close()
-                self._local.transaction = None
+        while True:
+            with self._lock.hold(exclusive=True):
+                crashed = self._settled(True)
+                if not crashed:
+                    self._store.refresh()
+                    tx = Transaction(self)
+                    self._local.transaction = tx
+                    try:
+                        yield tx
+                        tx._commit()
+                    finally:
+                        tx._close()
+                        self._local.transaction = None
+                    return
+            self._storage_recover(crashed)
 
     # -- reads
 
@@ -1247,6 +1509,11 @@ class Collection:
         with self._reading() as view:
             return view.find(**equals)
 
+    def find_any(self, field: str, values) -> list[dict]:
+        """Records (copies) whose ``field`` equals any of ``values`` (indexed), in insertion order."""
+        with self._reading() as view:
+            return view.find_any(field, values)
+
     def count(self) -> int:
         """Number of records."""
         with self._reading() as view:
@@ -1263,6 +1530,11 @@ class Collection:
         """Add a new record (``id`` generated if missing); ``DuplicateIdError`` if taken."""
         with self.transaction() as tx:
             return tx.insert(record)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records in one commit."""
+        with self.transaction() as tx:
+            return tx.insert_many(records)
 
     def update(self, id: str, changes: Mapping) -> dict:
         """Merge ``changes`` into a record; ``NotFoundError`` if it does not exist."""
@@ -1286,15 +1558,22 @@ class Collection:
 
         Returns False when there was nothing to do (no data, or already compact).
         """
-        with self._lock.hold(exclusive=True):
-            self._store.refresh()
-            store = self._store
-            if store.snap.key is None:
-                return False
-            if store.gen is not None and store.log_state == "ok" and store.log_offset == self._header_size():
-                return False
-            store.compact()
-            return True
+        while True:
+            with self._lock.hold(exclusive=True):
+                crashed = self._settled(True)
+                if not crashed:
+                    return self._compact_locked()
+            self._storage_recover(crashed)
+
+    def _compact_locked(self) -> bool:
+        self._store.refresh()
+        store = self._store
+        if store.snap.key is None:
+            return False
+        if store.gen is not None and store.log_state == "ok" and store.log_offset == self._header_size():
+            return False
+        store.compact()
+        return True
 
     def _header_size(self) -> int:
         return len(orjson.dumps({"kbp_log": 1, "gen": self._store.gen})) + 1
@@ -1335,10 +1614,159 @@ class Storage:
                 _("Cannot create the data folder %(folder)s: %(reason)s", folder=self.data_dir, reason=exc)
             ) from exc
         self._collections: dict[str, Collection] = {}
+        self._unique: dict[str, tuple[str, ...]] = {}
         self._guard = threading.Lock()
+        self._journal = _Journal(self.data_dir)
+        #: test hook: called with the collection name before each part of a unit of work is written
+        self.before_part = None
 
     def __repr__(self) -> str:
         return f"<Storage at {self.data_dir}>"
+
+    backend = "embedded"
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for messages."""
+        return str(self.data_dir)
+
+    def schema_marker(self) -> dict | None:
+        """The data's schema marker (``{"schema_version", ...}``), or None when there is none."""
+        return read_schema_marker(self.data_dir)
+
+    def healthy(self) -> bool:
+        """Whether the data folder can be written (for /healthz)."""
+        return os.access(self.data_dir, os.W_OK)
+
+    def shared_secret(self, name: str) -> str:
+        """A random secret made once per data folder and kept in the file ``name`` (mode 0600):
+        the session-signing key every worker shares. Never logged."""
+        path = self.data_dir / name
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        key = secrets.token_hex(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return key
+
+    def put_shared_secret(self, name: str, value: str) -> None:
+        """Replace a shared secret (``kbp db copy`` brings the session key along)."""
+        atomic_write(self.data_dir / name, value.encode(), mode=0o600)
+
+    def write_schema_marker(self, marker: Mapping[str, Any]) -> None:
+        atomic_write(self.data_dir / SCHEMA_FILE, json.dumps(dict(marker)).encode())
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """Held while the schema is checked or upgraded: one migrating process at a time."""
+        from filelock import FileLock
+
+        with FileLock(str(self.data_dir / f"{SCHEMA_FILE}.lock")):
+            yield
+
+    def declare_unique(self, name: str, *fields: str) -> None:
+        """Declare fields of collection ``name`` whose values no two records may share.
+
+        Enforced by every write (``UniqueViolation``) in the same lock as the write itself.
+        """
+        with self._guard:
+            merged = tuple(dict.fromkeys(self._unique.get(name, ()) + fields))
+            self._unique[name] = merged
+            coll = self._collections.get(name)
+            if coll is not None:
+                coll.unique = merged
+
+    @contextmanager
+    def unit_of_work(self, *names: str) -> Iterator["UnitOfWork"]:
+        """Transactions on several collections at once, committed all or nothing.
+
+        ``with storage.unit_of_work("plans", "plan_history") as uow: uow["plans"].update(...)``.
+        The collections' locks are held (exclusive) for the block; nothing is written unless it
+        ends without an exception. A commit touching two or more collections first writes a
+        journal of every change (fsync), then one log line per collection, then removes the
+        journal: a crash part-way is completed from the journal by the next process that touches
+        any of those collections, and an error part-way cuts back the lines already written.
+        """
+        colls = [self.collection(n) for n in sorted(set(names))]
+        if not colls:
+            raise ValueError("A unit of work needs at least one collection.")
+        for coll in colls:
+            if getattr(coll._local, "transaction", None) is not None:
+                raise StorageError(
+                    _(
+                        "A transaction on collection %(collection)s is already open in this thread; "
+                        "use its transaction object for writes (transactions do not nest).",
+                        collection=repr(coll.name),
+                    )
+                )
+        locks = [c._lock for c in colls]
+        wanted = {c.name for c in colls}
+        while True:
+            lock_all(locks, True, self.lock_timeout)
+            try:
+                crashed = self._journal.pending_for(wanted)
+            except BaseException:
+                unlock_all(locks)
+                raise
+            if not crashed:
+                break
+            unlock_all(locks)
+            self._recover(crashed)
+        uow = None
+        try:
+            for coll in colls:
+                coll._store.refresh()
+            uow = UnitOfWork(self, colls)
+            for coll in colls:
+                coll._local.transaction = uow[coll.name]
+            yield uow
+            uow._commit()
+        finally:
+            if uow is not None:
+                uow._close()
+            for coll in colls:
+                coll._local.transaction = None
+            unlock_all(locks)
+
+    def recover(self) -> int:
+        """Complete every unit of work a crashed process left half-written; returns how many."""
+        pending = self._journal.pending()
+        if pending:
+            self._recover(pending)
+        return len(pending)
+
+    def _recover(self, journals: list[Path]) -> None:
+        for path in journals:
+            parts = self._journal.read(path)
+            if parts is None:
+                continue  # already completed by someone else
+            txid, changes = parts
+            colls = [self.collection(n) for n in sorted(changes)]
+            locks = [c._lock for c in colls]
+            lock_all(locks, True, self.lock_timeout)
+            try:
+                if self._journal.read(path) is None:
+                    continue
+                for coll in colls:
+                    store = coll._store
+                    store.refresh()
+                    if store.last_tx == txid:
+                        continue  # this part made it to the log before the crash
+                    part = changes[coll.name]
+                    raw = {rid: _serialise(doc) for rid, doc in part.items() if doc is not None}
+                    store.commit(part, raw, txid=txid, tidy=False)
+                self._journal.remove(path)
+                log.warning("Completed a unit of work (%s) interrupted by a crash: %s", txid, ", ".join(sorted(changes)))
+            finally:
+                unlock_all(locks)
 
     def collection(self, name: str) -> Collection:
         """The collection called ``name`` (a slug: ``[a-z][a-z0-9_]*``)."""
@@ -1350,7 +1778,14 @@ class Storage:
         with self._guard:
             coll = self._collections.get(name)
             if coll is None:
-                coll = Collection(self.data_dir, name, self.lock_timeout)
+                coll = Collection(
+                    self.data_dir,
+                    name,
+                    self.lock_timeout,
+                    journal=self._journal,
+                    recover=self._recover,
+                    unique=self._unique.get(name, ()),
+                )
                 self._collections[name] = coll
             return coll
 
@@ -1369,6 +1804,7 @@ class Storage:
     @contextmanager
     def locked(self, names: list[str] | None = None, *, exclusive: bool = False) -> Iterator[list[Collection]]:
         """Hold the locks of several collections at once (all or none, sorted), e.g. for a backup."""
+        self.recover()
         colls = [self.collection(n) for n in sorted(set(self.collection_names() if names is None else names))]
         locks = [c._lock for c in colls]
         lock_all(locks, exclusive, self.lock_timeout)
@@ -1410,6 +1846,20 @@ class Storage:
         with self._guard:
             for coll in self._collections.values():
                 coll.close()
+
+
+def read_schema_marker(data_dir: str | os.PathLike) -> dict | None:
+    """The schema marker of a data folder (``kbp-schema.json``), or None when there is none."""
+    path = Path(data_dir) / SCHEMA_FILE
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise CorruptDataError(path, _("not valid JSON: %(reason)s", reason=exc)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
+        raise CorruptDataError(path, _("it has no schema_version"))
+    return data
 
 
 def _last_newline_end(fd: int, size: int) -> int:

@@ -12,6 +12,7 @@ Isolation rules every test gets for free (autouse):
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import os
 import shutil
@@ -31,6 +32,41 @@ SAMPLE_CONTENT = ROOT / "frameworks" / "sample_framework" / "content"
 THIRDPARTY_LOCALES = ROOT / "tests" / "plugins" / "thirdparty" / "locales"
 THIRDPARTY_SPEC = "thirdparty=tests.plugins.thirdparty"
 
+#: which storage backend the apps of this run use: ``embedded`` (default) or ``postgres``
+#: (``KBP_TEST_BACKEND=postgres make test``; CI runs the suite once with each). Read at import,
+#: before the isolation fixture clears every ``KBP_*`` variable.
+BACKEND = os.environ.get("KBP_TEST_BACKEND", "embedded")
+_PG_URL = os.environ.get("KBP_TEST_DATABASE_URL", "")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "embedded_only: about the embedded store's files; skipped on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND != "postgres":
+        return
+    skip = pytest.mark.skip(reason="about the embedded store's files (KBP_TEST_BACKEND=postgres)")
+    for item in items:
+        if item.get_closest_marker("embedded_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster for this test run (``KBP_TEST_DATABASE_URL``, or a throwaway one)."""
+    from tests import pgcluster
+
+    if not (_PG_URL or pgcluster.available()):
+        if os.environ.get("CI") or BACKEND == "postgres":
+            pytest.fail("PostgreSQL is required here (KBP_TEST_DATABASE_URL or Debian's postgresql package)")
+        pytest.skip("PostgreSQL is not installed")
+    cluster = pgcluster.Cluster()
+    cluster.url = _PG_URL
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
 
 def plugin_spec(name: str) -> str:
     """The ``PLUGINS`` entry for the test plugin module ``tests/plugins/<name>.py``."""
@@ -38,12 +74,15 @@ def plugin_spec(name: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch, tmp_path):
+def _isolated_environment(monkeypatch, tmp_path, request):
     for key in list(os.environ):
         if key.startswith("KBP_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("KBP_DATA_DIR", str(tmp_path / "kbp-default-data"))
     monkeypatch.setenv("KBP_LOCALE", "en")
+    if BACKEND == "postgres":  # every app and CLI call of this test uses its own schema
+        monkeypatch.setenv("KBP_DATABASE_URL", request.getfixturevalue("pg_cluster").url)
+        monkeypatch.setenv("KBP_DATABASE_SCHEMA", _pg_schema(tmp_path))
 
 
 # --------------------------------------------------------------------------- apps and clients
@@ -128,6 +167,23 @@ def client(app):
 def data_dir(tmp_path) -> Path:
     """The data folder ``make_app()`` uses by default."""
     return tmp_path / "data"
+
+
+@pytest.fixture
+def app_store(tmp_path):
+    """The store ``make_app()``'s apps use (embedded in ``data_dir``, or this test's PostgreSQL schema),
+    for tests that prepare data before the app starts."""
+    from core.app import open_store
+
+    config = {"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": os.environ.get("KBP_DATABASE_URL")}
+    config["DATABASE_SCHEMA"] = os.environ.get("KBP_DATABASE_SCHEMA")
+    store = open_store(config)
+    yield store
+    store.close()
+
+
+def _pg_schema(tmp_path) -> str:
+    return "t_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- sample framework content

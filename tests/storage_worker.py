@@ -13,6 +13,10 @@
         Insert records with the given ids.
     python storage_worker.py DATA_DIR delete NAME ID [ID ...]
         Delete the records with the given ids.
+    python storage_worker.py DATA_DIR pairs NAME SEED
+        Units of work forever: each inserts one record into NAME_a, NAME_b and NAME_c with the same
+        id, printing the id once the unit of work has returned. With SEED >= 0, a random point
+        (seeded) between or inside the parts' writes SIGKILLs the process after some commits.
 """
 from __future__ import annotations
 
@@ -96,6 +100,37 @@ def main(argv: list[str]) -> int:
             out.write(rec["id"] + "\n")
             out.flush()
         raise SystemExit("the crash stage was never reached")
+    elif mode == "pairs":
+        import random
+
+        rng = random.Random(int(rest[0]))
+        store = Storage(data_dir)
+        names = [f"{name}_a", f"{name}_b", f"{name}_c"]
+        kill_at = rng.randint(5, 60) if int(rest[0]) >= 0 else -1
+        seq = 0
+
+        def maybe_die(coll_name):
+            if seq == kill_at and rng.random() < 0.8:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        store.before_part = maybe_die
+        if kill_at >= 0:
+            real_fsync = storage_mod.os.fsync
+
+            def fsync(fd):
+                if seq == kill_at and rng.random() < 0.15:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real_fsync(fd)
+
+            storage_mod.os.fsync = fsync
+        while True:
+            rec_id = f"p{os.getpid()}-{seq}"
+            with store.unit_of_work(*names) as uow:
+                for n in names:
+                    uow[n].insert({"id": rec_id, "seq": seq})
+            out.write(rec_id + "\n")
+            out.flush()
+            seq += 1
     elif mode == "insert":
         for record_id in rest:
             coll.insert({"id": record_id, "from": "worker"})

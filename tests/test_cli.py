@@ -82,6 +82,7 @@ def test_disable_survives_a_restart_and_enable_brings_it_back(kbp, make_app, sam
     assert sample["id"] in {fw["id"] for fw in client.get("/api/v1/frameworks").get_json()}
 
 
+@pytest.mark.embedded_only  # on PostgreSQL the database, not the folder, holds the setting
 def test_disable_is_per_data_folder(kbp, make_app, tmp_path):
     assert kbp("plugins", "disable", "sample_framework").exit_code == 0
     other = make_app(DATA_DIR=str(tmp_path / "other-data")).test_client()

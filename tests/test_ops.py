@@ -11,9 +11,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.embedded_only  # migrations, backups and restores of the embedded data folder
 from click.testing import CliRunner
 
-from core import migrations
+from core import backup as backup_mod, migrations
 from core.cli import main
 from core.storage import SCHEMA_VERSION, Storage
 
@@ -129,7 +131,7 @@ def test_backup_and_restore_round_trip(tmp_path):
     archive = tmp_path / "backups" / "kbp.tar.gz"
     result = kbp(data, "backup", str(archive))
     assert result.exit_code == 0, result.output
-    manifest = migrations.read_manifest(archive)
+    manifest = backup_mod.read_manifest(archive)
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["collections"] == ["people", "plans"]
     paths = {f["path"] for f in manifest["files"]}
@@ -168,13 +170,13 @@ def test_backup_while_a_writer_runs_is_consistent(tmp_path):
     try:
         acked = [writer.stdout.readline().strip() for _ in range(150)]
         archive = tmp_path / "hot.tar.gz"
-        migrations.backup(data, archive)
+        backup_mod.backup(data, archive)
         acked += [writer.stdout.readline().strip() for _ in range(50)]
     finally:
         writer.kill()
         writer.wait()
     target = tmp_path / "restored"
-    migrations.restore(target, archive)
+    backup_mod.restore(target, archive)
     ids = {r["id"] for r in Storage(target).collection("journal").all()}
     assert set(acked[:150]) <= ids  # acknowledged before the backup started: all there
     seqs = sorted(r["seq"] for r in Storage(target).collection("journal").all())
@@ -194,7 +196,7 @@ def test_restore_verifies_before_replacing(tmp_path):
     data = tmp_path / "data"
     _fill(data)
     archive = tmp_path / "good.tar.gz"
-    migrations.backup(data, archive)
+    backup_mod.backup(data, archive)
     Storage(data).collection("people").insert({"id": "current"})
     current = snapshot_of(data)
 

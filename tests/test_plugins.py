@@ -14,7 +14,6 @@ from babel.messages.pofile import read_po
 
 from core import hookspecs
 from core.plugins import HOOK_NAMES, PluginManager, discover, set_enabled
-from core.storage import Storage
 from tests.conftest import ROOT, THIRDPARTY_LOCALES, THIRDPARTY_SPEC, plugin_record, plugin_spec
 from tests.plugins import thirdparty
 
@@ -341,8 +340,8 @@ def test_enabled_sentinel_plugin_is_imported(make_app, import_marker):
     assert plugin_record(client, "import_sentinel")["state"] == "active"
 
 
-def test_disabled_plugin_is_never_imported(make_app, data_dir, import_marker, app_works):
-    set_enabled(Storage(str(data_dir)), "import_sentinel", False)
+def test_disabled_plugin_is_never_imported(make_app, data_dir, import_marker, app_works, app_store):
+    set_enabled(app_store, "import_sentinel", False)
     client = make_app(PLUGINS=[plugin_spec("import_sentinel")]).test_client()
     assert not import_marker.exists()
     assert SENTINEL not in sys.modules
@@ -353,15 +352,15 @@ def test_disabled_plugin_is_never_imported(make_app, data_dir, import_marker, ap
     app_works(client)
 
     # enabling it again takes effect at the next start
-    set_enabled(Storage(str(data_dir)), "import_sentinel", True)
+    set_enabled(app_store, "import_sentinel", True)
     client = make_app(PLUGINS=[plugin_spec("import_sentinel")]).test_client()
     assert import_marker.exists()
     assert plugin_record(client, "import_sentinel")["state"] == "active"
 
 
-def test_disabled_installed_plugin_is_not_imported_and_not_served(make_app, data_dir, thirdparty_dist, monkeypatch):
+def test_disabled_installed_plugin_is_not_imported_and_not_served(make_app, data_dir, thirdparty_dist, monkeypatch, app_store):
     monkeypatch.delitem(sys.modules, "tests.plugins.thirdparty", raising=False)
-    set_enabled(Storage(str(data_dir)), "thirdparty", False)
+    set_enabled(app_store, "thirdparty", False)
     client = make_app().test_client()
     assert "tests.plugins.thirdparty" not in sys.modules
     record = plugin_record(client, "thirdparty")
@@ -370,8 +369,8 @@ def test_disabled_installed_plugin_is_not_imported_and_not_served(make_app, data
     assert thirdparty.PlainTextExporter.id not in {e["id"] for e in client.get("/api/v1/exporters").get_json()}
 
 
-def test_disabled_sample_framework_is_not_served(make_app, data_dir, sample):
-    set_enabled(Storage(str(data_dir)), "sample_framework", False)
+def test_disabled_sample_framework_is_not_served(make_app, data_dir, sample, app_store):
+    set_enabled(app_store, "sample_framework", False)
     client = make_app().test_client()
     assert plugin_record(client, "sample_framework")["state"] == "disabled"
     assert sample["id"] not in {fw["id"] for fw in client.get("/api/v1/frameworks").get_json()}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.embedded_only  # the embedded store's own files
+
 if __name__ == "__main__":  # run as a helper process (see the end of the file): find the project
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

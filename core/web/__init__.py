@@ -182,7 +182,12 @@ def plugins():
 
 @bp.route("/healthz")
 def health():
-    return {"status": "ok"}
+    """For load balancers: the storage backend and whether it answers (503 when it does not)."""
+    storage = kbp().storage
+    reachable = storage.healthy()
+    body = {"status": "ok" if reachable else "unavailable", "backend": storage.backend,
+            "database": "reachable" if reachable else "unreachable"}
+    return body, 200 if reachable else 503
 
 
 def _safe_next(target: str | None) -> str:

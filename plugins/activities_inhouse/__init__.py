@@ -11,12 +11,11 @@ import re
 import threading
 import time
 import unicodedata
-from pathlib import Path
+
 
 from core import hookimpl
 from core.activities import record_to_activity
 from core.model import ConflictError, WritableActivitySource
-from core.storage import Storage
 
 __version__ = "1.0.0"
 
@@ -33,16 +32,17 @@ class InhouseActivities(WritableActivitySource):
     title = "In-house activities"
     domain = "messages"
 
-    def __init__(self, data_dir: str, source_language: str = "sv"):
+    def __init__(self, source_language: str = "sv"):
         self.source_language = source_language
-        self.storage = Storage(data_dir)
-        self.collection = self.storage.collection(COLLECTION)
-        self.path = Path(data_dir) / f"{COLLECTION}.json"
+        self.collection = None  # the app's store hands it over: attach()
         self._cache_key = None
         self._cache: list = []
         self._by_id: dict = {}  # id -> ((version, updated_at), Activity)
         self._by_competency: dict = {}  # global competency id -> [Activity]
         self._lock = threading.Lock()
+
+    def attach(self, store) -> None:
+        self.collection = store.collection(COLLECTION)
 
     # ------------------------------------------------------------------ reading
     def revision(self):
@@ -126,7 +126,8 @@ class InhouseActivities(WritableActivitySource):
                 if current is None:
                     if not record.get("id"):
                         record["id"] = self._new_id(tx, record)
-                    tx.insert({**record, "version": 1, "created_at": now, "updated_at": now})
+                    stamps = {"created_at": record.get("created_at", now), "updated_at": record.get("updated_at", now)}
+                    tx.insert({**record, "version": 1, **stamps})  # a record's own times survive (exports, seeds)
                     created += 1
                 else:
                     tx.upsert({**record, "version": current["version"] + 1, "created_at": current.get("created_at", now),
@@ -137,4 +138,4 @@ class InhouseActivities(WritableActivitySource):
 
 @hookimpl
 def kbp_activity_sources(config):
-    return [InhouseActivities(config["DATA_DIR"], config.get("DEFAULT_LOCALE", "sv"))]
+    return [InhouseActivities(config.get("DEFAULT_LOCALE", "sv"))]

@@ -1,0 +1,148 @@
+"""Two `kbp serve` servers (separate processes and data folders) on one PostgreSQL database.
+
+What an organisation behind a load balancer relies on: an edit through one server is seen through
+the other at the next request, two concurrent edits of one plan give exactly one 200 and one 409,
+and no server needs sticky sessions (they share the session key through the database).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from unittest import mock
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _call(base: str, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+@pytest.fixture
+def two_servers(pg_cluster, tmp_path):
+    schema = f"srv_{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBP_")}
+    env.update({"KBP_DATABASE_URL": pg_cluster.url, "KBP_DATABASE_SCHEMA": schema, "KBP_LOCALE": "en",
+                "PYTHONPATH": str(ROOT)})
+    procs, bases = [], []
+    try:
+        for n in range(2):
+            port = _free_port()
+            data = tmp_path / f"server-{n}"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "core.cli", "--data-dir", str(data), "serve", "--host", "127.0.0.1",
+                 "--port", str(port), "--workers", "2"],
+                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            )
+            procs.append(proc)
+            bases.append(f"http://127.0.0.1:{port}")
+        for base, proc in zip(bases, procs):
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                        if json.loads(resp.read())["backend"] == "postgresql":
+                            break
+                except (OSError, ValueError):
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
+                    pytest.fail(f"server {base} did not start: {out[-3000:]}")
+                time.sleep(0.3)
+        yield bases, {"DATABASE_URL": pg_cluster.url, "DATABASE_SCHEMA": schema, "DATA_DIR": str(tmp_path / "setup")}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            proc.stdout.close()
+
+
+def _people_and_tokens(config) -> dict:
+    """A coach and a coachee, with API tokens, written straight into the shared database."""
+    from core import auth, people
+    from core.app import create_app
+
+    app = create_app({"TESTING": True, **config})
+    storage = app.extensions["kbp"].storage
+    with app.app_context(), mock.patch.object(auth, "hash_password", lambda _p: "scrypt:unused"):
+        coach = people.create_person(storage, {"name": "Sam Lind", "email": "sam@example.org"})
+        coachee = people.create_person(storage, {"name": "Noor Haddad", "email": "noor@example.org", "coach_id": coach["id"]})
+        account = auth.create_account(storage, username="sam@example.org", password="x" * 16, role="coach",
+                                      person_id=coach["id"])
+        admin = auth.create_account(storage, username="admin@example.org", password="x" * 16, role="admin")
+        _rec, coach_token = auth.create_token(storage, account, "two servers")
+        _rec, admin_token = auth.create_token(storage, admin, "two servers")
+    storage.close()
+    return {"coachee": coachee["id"], "coach_token": coach_token, "admin_token": admin_token}
+
+
+def test_two_servers_share_one_database(two_servers):
+    (a, b), config = two_servers
+    ids = _people_and_tokens(config)
+    coach, admin = ids["coach_token"], ids["admin_token"]
+
+    # an edit through A is seen through B at the next request
+    status, person = _call(a, "POST", "/api/v1/people", admin, {"name": "Ada Berg", "email": "ada@example.org"})
+    assert status == 201, person
+    status, seen = _call(b, "GET", f"/api/v1/people/{person['id']}", admin)
+    assert status == 200 and seen["name"] == "Ada Berg"
+    status, _changed = _call(b, "PATCH", f"/api/v1/people/{person['id']}", admin, {"unit": "Ekonomi"})
+    assert status == 200
+    assert _call(a, "GET", f"/api/v1/people/{person['id']}", admin)[1]["unit"] == "Ekonomi"
+
+    # a plan made through A, edited concurrently through A and B with the same version
+    status, plan = _call(a, "POST", "/api/v1/plans", coach, {"person_id": ids["coachee"], "situation": "new_role"})
+    assert status == 201, plan
+    status, plan = _call(b, "GET", f"/api/v1/plans/{plan['id']}", coach)
+    assert status == 200
+    version = plan["version"]
+    results: list[tuple[int, dict]] = []
+    start = threading.Barrier(2)
+
+    def edit(base: str, text: str) -> None:
+        start.wait()
+        results.append(_call(base, "PATCH", f"/api/v1/plans/{plan['id']}", coach,
+                             {"version": version, "follow_up_date": text}))
+
+    threads = [threading.Thread(target=edit, args=(base, day)) for base, day in ((a, "2027-03-01"), (b, "2027-04-01"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(code for code, _body in results)
+    assert codes == [200, 409], results
+    conflict = next(body for code, body in results if code == 409)
+    assert conflict["code"] == "version_conflict"
+    winner = next(body for code, body in results if code == 200)
+    for base in (a, b):  # both servers show the winner's edit: no lost update, nothing half-applied
+        status, now = _call(base, "GET", f"/api/v1/plans/{plan['id']}", coach)
+        assert status == 200 and now["version"] == winner["version"] == version + 1
+        assert now["follow_up_date"] == winner["follow_up_date"]
