@@ -211,7 +211,7 @@ def test_stored_control_characters_are_removed_at_export(plan, exporter_id):
     app, coach, employee, p = plan
     store = app.extensions["kbp"].storage.collection("plans")
     record = store.get(p["id"])
-    record["questions"][0]["note"] = "före\x00\x0b\ufffeefter"
+    record["questions"][0]["note"] = "före\x01\x0b\ufffeefter"  # (PostgreSQL cannot store U+0000 at all)
     record["focus"][0]["goal"] = "mål\x1b[31m"
     record["follow_ups"] = [{"at": 1.0, "by": "x", "note": "upp\x08följning"}]
     store.upsert(record)
@@ -223,7 +223,7 @@ def test_stored_control_characters_are_removed_at_export(plan, exporter_id):
     if exporter_id.endswith("docx"):
         data = b"".join(zipfile.ZipFile(io.BytesIO(data)).read(n) for n in zipfile.ZipFile(io.BytesIO(data)).namelist() if n.endswith(".xml"))
     text = data.decode("utf-8", "replace") if not exporter_id.endswith("pdf") else ""
-    for bad in ("\x00", "\x0b", "\x1b", "\x08", "\ufffe"):
+    for bad in ("\x01", "\x0b", "\x1b", "\x08", "\ufffe"):
         assert bad not in text
 
 
