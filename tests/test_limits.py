@@ -365,6 +365,8 @@ def test_non_admins_see_neither_archived_activities_nor_their_owner(app, client)
     assert found.status_code == 200 and "hr.kontakt" not in found.get_data(as_text=True)
     assert [h["id"] for h in found.get_json()["results"]] == ["aktiv"]
     assert employee.get("/api/v1/activities/search?q=mentor&include_archived=true").status_code == 403
+    detail = employee.get("/api/v1/frameworks/kbp-sample/competencies/active-listening").get_data(as_text=True)
+    assert "Mentor aktiv" in detail and "hr.kontakt" not in detail and "Mentor arkiverad" not in detail
     page = employee.get("/activities?q=mentor").get_data(as_text=True)
     assert "hr.kontakt" not in page and "Mentor arkiverad" not in page
     # the admin still sees both, with the owner
