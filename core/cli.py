@@ -265,6 +265,11 @@ def users_create(ctx: click.Context, username: str, role: str, person_email: str
 
     from core import audit, auth
 
+    from core.schemas import text_problem
+
+    problem = text_problem(username)
+    if problem:  # the text rule of the API and the pages (core.schemas)
+        raise click.ClickException(f"--username: {problem}")
     app = make_app(ctx)
     storage = app.extensions["kbp"].storage
     person_id = None

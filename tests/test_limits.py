@@ -372,3 +372,16 @@ def test_non_admins_see_neither_archived_activities_nor_their_owner(app, client)
     # the admin still sees both, with the owner
     assert {r["id"] for r in client.get("/api/v1/activity-sources/inhouse/activities?include_archived=true").get_json()} == {"aktiv", "arkiverad"}
     assert client.get("/api/v1/activity-sources/inhouse/activities/aktiv").get_json()["owner"] == "hr.kontakt@example.test"
+
+
+def test_the_cli_refuses_control_characters_in_a_username(tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "d"), "users", "create", "--role", "admin",
+                                       "--username", "eva\x07@example.test"])
+    assert result.exit_code != 0 and "control characters" in result.output
+    ok = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "d"), "users", "create", "--role", "admin",
+                                   "--username", "eva@example.test"])
+    assert ok.exit_code == 0, ok.output
