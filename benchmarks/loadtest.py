@@ -446,7 +446,6 @@ def main() -> int:
             for n in range(args.servers):
                 folder = data_dir if args.backend == "embedded" else work / f"server-{n}"
                 servers.append(Server(folder, args.workers, work / f"server-{n}.log", env_extra))
-            server = servers[0]
             ports = [srv.port for srv in servers]
             try:
                 print(f"Servers: {args.servers} x kbp serve --workers {args.workers} on {HOST}:{ports} "

@@ -4,7 +4,7 @@ Plugin authors import from here only: ``from core import hookimpl``.
 """
 from core.hookspecs import hookimpl
 
-__version__ = "0.1.0"
+from core.version import __version__
 
 
 def create_app(config=None):

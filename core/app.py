@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -30,6 +29,7 @@ from flask import Flask, Request, current_app
 from flask_babel import Babel
 
 from core import i18n
+from core.context import KBP, kbp  # noqa: F401 - kbp re-exported for older imports
 from core.entitlements import Entitlements
 from core.plugins import PluginManager, disabled_plugins
 from core.registry import Registry, build_registry
@@ -59,43 +59,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-@dataclass
-class KBP:
-    """The app's state: storage, plugins and the catalogue they built."""
-
-    storage: Storage
-    plugins: PluginManager
-    registry: Registry
-    config: Mapping[str, Any]
-
-    def plugin_listing(self) -> list[dict[str, Any]]:
-        """Plugins as listed to people: a loaded plugin whose framework lacks a valid licence is
-        ``unlicensed``, with the licence check's message as the reason."""
-        rows = []
-        for record in self.plugins.listing():
-            row = record.as_dict()
-            if record.state == "active":
-                for fw in self.registry.frameworks.values():
-                    check = self.registry.entitlements.check(fw) if fw.plugin == record.name else None
-                    if check is not None and not check.ok:
-                        row["state"], row["reason"] = "unlicensed", check.message
-            rows.append(row)
-        return rows
-
-
-def kbp() -> KBP:
-    return current_app.extensions["kbp"]
-
-
-def accepts_large_body(view):
-    """Mark a view that receives a file to import: its body may be ``MAX_IMPORT_LENGTH`` bytes
-    instead of ``MAX_CONTENT_LENGTH``. Put it closest to the function (below route decorators)."""
-    view.kbp_large_body = True
-    return view
-
-
 class KbpRequest(Request):
-    """Flask's request with the body limit of the view it is routed to (see :func:`accepts_large_body`)."""
+    """Flask's request with the body limit of the view it is routed to (see :func:`core.context.accepts_large_body`)."""
 
     @property
     def max_content_length(self) -> int | None:

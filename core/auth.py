@@ -59,7 +59,7 @@ class Account:
 
 
 def _storage():
-    from core.app import kbp
+    from core.context import kbp
 
     return kbp().storage
 

@@ -123,7 +123,7 @@ def _sha256(handle, length: int) -> str:
 
 def backup(data_dir: str | os.PathLike, out: str | os.PathLike) -> dict:
     """Write a consistent backup of the data folder to ``out`` (see the module docstring)."""
-    from core import __version__
+    from core.version import __version__
 
     data_dir = Path(data_dir)
     out = Path(out).absolute()

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from core import __version__
+from core.version import __version__
 from core.i18n import gettext as _
 from core.i18n import ngettext
 
@@ -54,9 +54,11 @@ def main(ctx: click.Context, data_dir: str | None, demo: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader (not for production).")
+@click.option("--preload/--no-preload", default=True, show_default=True,
+              help="Load the data and build the search index once, before the workers fork (they share it).")
 @click.option("--demo", is_flag=True, help="Demo mode: its own data folder, seeded with sample data.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, preload: bool, demo: bool) -> None:
     """Start the web server (gunicorn; --dev for Flask's reloader)."""
     config = _config(ctx)
     if demo:
@@ -67,6 +69,13 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, dem
 
         for line in seed_demo(app):
             click.echo(line)
+    preload = preload and not dev
+    if preload:
+        from core.warmup import freeze, warm_up
+
+        timings = warm_up(app)
+        click.echo(_("Loaded in advance for the workers: %(steps)s",
+                     steps=", ".join(f"{name} {secs:.1f} s" for name, secs in timings.items())))
     url = f"http://{host}:{port}/"
     click.echo(_("KBP is running at %(url)s (press Ctrl+C to stop)", url=url), err=False)
     sys.stdout.flush()
@@ -75,8 +84,13 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, dem
         return
     from core.wsgi import GunicornApp
 
+    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}
+    if preload:  # the workers fork with the loaded data and share it copy-on-write
+        freeze()
+        GunicornApp(config, {**options, "preload_app": True}, app=app).run()
+        return
     app.extensions["kbp"].storage.close()  # each worker opens its own (no sockets shared across fork)
-    GunicornApp(config, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}).run()
+    GunicornApp(config, options).run()
 
 
 # ----------------------------------------------------------------------------- plugins
@@ -91,7 +105,7 @@ def plugins() -> None:
 @click.pass_context
 def plugins_list(ctx: click.Context) -> None:
     """Show every plugin: name, version, enabled, state and the reason when it failed."""
-    from core.app import KBP
+    from core.context import KBP
 
     app = make_app(ctx)
     state: KBP = app.extensions["kbp"]

@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from core import __version__, model
+from core import model
+from core.version import __version__
 from core.present import Presenter
 from core.registry import Registry
 from core.schemas import sanitised

@@ -106,7 +106,7 @@ read_marker = read_schema_marker
 
 
 def _marker(version: int) -> dict:
-    from core import __version__
+    from core.version import __version__
 
     return {"schema_version": version, "kbp_version": __version__, "migrated_at": time.time()}
 

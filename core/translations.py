@@ -27,7 +27,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from core import __version__, i18n
+from core import i18n
+from core.version import __version__
 
 KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 COMMENT_TAGS = ("Translators:", "TRANSLATORS:")

@@ -10,9 +10,13 @@ from gunicorn.app.base import BaseApplication
 
 
 class GunicornApp(BaseApplication):
-    def __init__(self, config: dict[str, Any], options: dict[str, Any]):
+    """gunicorn with our app. ``app``: an app already built (and warmed) in the master, which the
+    workers inherit when they fork (``preload_app``); without it each worker builds its own."""
+
+    def __init__(self, config: dict[str, Any], options: dict[str, Any], app=None):
         self.kbp_config = config
         self.options = options
+        self.prebuilt = app
         super().__init__()
 
     def load_config(self) -> None:
@@ -21,6 +25,8 @@ class GunicornApp(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
+        if self.prebuilt is not None:
+            return self.prebuilt
         from core.app import create_app
 
         return create_app(self.kbp_config)

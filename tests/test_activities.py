@@ -284,6 +284,22 @@ def test_search_spans_sources_ranked_in_the_requested_language(app, admin):
     assert admin.get("/api/v1/activities/search?kind=napping").status_code == 422
 
 
+def test_text_in_one_language_falls_back_to_it_in_the_other(app, admin):
+    """An in-house activity written only in Swedish reads in Swedish on English pages, API answers and
+    search - never as an empty title."""
+    created = admin.post(f"{API}/activities", json=record(id="bara-svenska", title={"sv": "Skuggning av en erfaren kollega"},
+                                                           description={"sv": "Två dagar bredvid en kollega."}))
+    assert created.status_code == 201, created.get_json()
+    comp = admin.get("/api/v1/frameworks/kbp-sample/competencies/active-listening?lang=en").get_json()
+    mine = [a for a in comp["activities"] if a["id"] == "bara-svenska"]
+    assert mine and mine[0]["title"] == "Skuggning av en erfaren kollega"
+    assert mine[0]["description"] == "Två dagar bredvid en kollega."
+    hits = admin.get(f"/api/v1/activities/search?competency={COMP}&lang=en").get_json()["results"]
+    assert [h["title"] for h in hits if h["id"] == "bara-svenska"] == ["Skuggning av en erfaren kollega"]
+    page = admin.get("/frameworks/kbp-sample/active-listening?lang=en").get_data(as_text=True)
+    assert "Skuggning av en erfaren kollega" in page
+
+
 def test_archived_hidden_from_search_and_suggestions(app, admin):
     admin.post(f"{API}/activities", json=record(id="gammal", title={"sv": "Gammal kurs i presentationsteknik"}, description={"sv": "Utgår."}))
     found = lambda: [x["id"] for x in admin.get("/api/v1/activities/search?q=presentationsteknik").get_json()["results"]]

@@ -106,6 +106,19 @@ def test_typo_distance_two_only_from_eight_letters():
     assert found(idx, "sxmtxl") == set()
 
 
+def test_fewer_typos_rank_higher():
+    """Exact > one typo > two typos, all else equal (a ranking that scored distance 2 like distance 1
+    would put the two-typo document first or tie it; the order of insertion is the reverse here)."""
+    idx = ActivityIndex([
+        doc("two", ("Kommunkatin i grupp", "")),  # "kommunikation" with two letters missing
+        doc("one", ("Kommunikatin i grupp", "")),  # one letter missing
+        doc("exact", ("Kommunikation i grupp", "")),
+    ])
+    assert keys(idx.search("kommunikation grupp", limit=10)) == ["exact", "one", "two"]
+    scores = {hit.key[1]: hit.score for hit in idx.search("kommunikation grupp", limit=10).hits}
+    assert scores["exact"] > scores["one"] > scores["two"]
+
+
 def test_short_tokens_need_exact_or_prefix():
     idx = ActivityIndex([doc("mod", ("Mod", "")), doc("bok", ("Bok", "")), doc("ny", ("Ny roll", ""))])
     assert found(idx, "mud") == set()

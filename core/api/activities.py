@@ -9,7 +9,7 @@ from core import activities, audit, auth, model, schemas
 from core.access import require_role
 from core.activity_search import searcher
 from core.api.catalogue import reader_locale
-from core.app import accepts_large_body, kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.i18n import ngettext

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 
 from core import schemas
-from core.app import kbp
+from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
@@ -78,8 +78,36 @@ def list_frameworks(**_args):
 @blp.response(200, schemas.FrameworkOut)
 @blp.alt_response(404, schema=schemas.ErrorOut)
 def get_framework(framework_id: str, **_args):
-    """One framework with its groups and competencies."""
-    return presenter().framework_detail(find_framework(framework_id))
+    """One framework with its groups and competencies. Sent with an ``ETag``: a request with
+    ``If-None-Match`` answers 304 while the document is unchanged."""
+    fw = find_framework(framework_id)  # the licence is checked on every request, before any cache
+    locale = reader_locale()
+    return cached_document(("framework", fw.id, locale),
+                           lambda: schemas.FrameworkOut().dump(Presenter(kbp().registry, locale).framework_detail(fw)))
+
+
+def cached_document(key: tuple, build):
+    """A JSON document that changes only when plugins, content or translations change (that is: at a
+    restart), serialised once per worker and revalidated with its ETag (304 Not Modified)."""
+    import hashlib
+    import json
+
+    from flask import current_app
+
+    cache = current_app.extensions.setdefault("kbp_documents", {})
+    hit = cache.get(key)
+    if hit is None:
+        body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+        hit = cache[key] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    body, etag = hit
+    if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.response_class(body, mimetype="application/json")
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "private, no-cache"  # may be kept, but asked again each time
+    response.headers["Vary"] = "Accept-Language, Cookie, Authorization"
+    return response
 
 
 @blp.route("/frameworks/<framework_id>/competencies/<competency_id>")

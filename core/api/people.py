@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from core import audit, auth, people
 from core.access import require_role
-from core.app import accepts_large_body, kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import gettext as _
 from core.i18n import ngettext
 

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from core import audit, auth, model, plans, schemas
 from core.api.catalogue import reader_locale
-from core.app import kbp
+from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter

@@ -8,7 +8,7 @@ from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
 from core import i18n
-from core.app import kbp
+from core.context import kbp
 from core.i18n import gettext as _
 from core.present import Presenter
 
@@ -272,7 +272,9 @@ def refuse_control_characters_in_forms():
 
 @bp.after_app_request
 def security_headers(response):
-    if request.endpoint not in CACHEABLE_ENDPOINTS:  # personal data must not stay in browser or proxy caches
+    # personal data must not stay in browser or proxy caches; a view that carries none may say otherwise
+    # itself (framework documents: "private, no-cache" with an ETag)
+    if request.endpoint not in CACHEABLE_ENDPOINTS and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -9,7 +9,7 @@ from core import activities, audit, model
 from core.access import require_role
 from core.activity_search import searcher
 from core.api.activities import run_import
-from core.app import accepts_large_body, kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
 from core.validation_i18n import translate_errors

@@ -6,7 +6,7 @@ from marshmallow import ValidationError
 
 from core import audit, auth, people
 from core.access import require_role
-from core.app import accepts_large_body, kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
 from core.validation_i18n import translate_errors

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import get_locale
 
 from core import audit, auth, model, plans
-from core.app import kbp
+from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter

@@ -1,0 +1,254 @@
+"""Memory, readiness and first requests of ``kbp serve``: preloaded workers against per-worker loading,
+and throughput against a bare Flask app under the same gunicorn settings (the floor).
+
+    .venv/bin/python benchmarks/bench_memory.py                      # 10k people / 20k plans / 50k activities
+    .venv/bin/python benchmarks/bench_memory.py --people 2000 --plans 4000 --activities 10000 --quick
+
+For each mode (``--no-preload``: today's per-worker loading; ``--preload``: the master loads and the
+workers fork with it) it starts ``kbp serve --workers 4`` on loopback on the same seeded data folder,
+measures the time until /healthz answers, then sends the first request of each kind to *every*
+worker (a fresh connection per request; the kernel spreads them, so each kind is repeated until
+every worker has served it), records those first-request times against the warm p95 of the same
+kind, and finally sums the PSS (``/proc/<pid>/smaps_rollup``) of the master and all workers.
+Throughput: 8 client threads for ``--seconds`` against ``/healthz``, ``GET /api/v1/frameworks/<id>``
+and a bare Flask JSON view served by gunicorn with the same worker count. Everything runs on
+127.0.0.1 and stops by itself.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def pct(samples, q):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def pss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def get(port: int, path: str, token: str | None = None, headers: dict | None = None) -> tuple[int, float, dict]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=120)
+    hdrs = dict(headers or {})
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    t = time.perf_counter()
+    conn.request("GET", path, headers=hdrs)
+    resp = conn.getresponse()
+    resp.read()
+    elapsed = time.perf_counter() - t
+    out = (resp.status, elapsed, dict(resp.getheaders()))
+    conn.close()
+    return out
+
+
+class Served:
+    def __init__(self, cmd: list[str], env: dict, log: Path):
+        self.log = open(log, "wb")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def wait_ready(self, port: int) -> float:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if get(port, "/healthz")[0] == 200:
+                    return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("server not ready after 600 s")
+
+    def total_pss(self) -> tuple[float, int]:
+        pids = [self.proc.pid, *children(self.proc.pid)]
+        # kbp serve is the gunicorn master itself (GunicornApp.run in-process)
+        return sum(pss_mb(p) for p in pids), len(pids) - 1
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def throughput(port: int, path: str, seconds: float, threads: int = 8, token: str | None = None) -> float:
+    stop = time.monotonic() + seconds
+    counts = [0] * threads
+
+    def run(i):
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        hdrs = {"Authorization": f"Bearer {token}"} if token else {}
+        while time.monotonic() < stop:
+            conn.request("GET", path, headers=hdrs)
+            r = conn.getresponse()
+            r.read()
+            counts[i] += r.status < 500
+        conn.close()
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    t = time.perf_counter()
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    return sum(counts) / (time.perf_counter() - t)
+
+
+HELLO = textwrap.dedent('''
+    from flask import Flask
+    app = Flask("hello")
+    @app.get("/")
+    def hello():
+        return {"hello": "world"}
+''')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=10000)
+    parser.add_argument("--plans", type=int, default=20000)
+    parser.add_argument("--activities", type=int, default=50000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement")
+    parser.add_argument("--quick", action="store_true", help="fewer warm samples")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="kbp-mem-"))
+    kbp = str(Path(sys.executable).with_name("kbp"))
+    env = {**os.environ, "KBP_LOG_LEVEL": "WARNING", "KBP_LOCALE": "en"}
+    data = work / "data"
+    try:
+        t = time.perf_counter()
+        subprocess.run([kbp, "--data-dir", str(data), "dev", "seed", "--people", str(args.people), "--plans",
+                        str(args.plans), "--activities", str(args.activities), "--seed", "1"],
+                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        print(f"Seeded {args.people:,} people / {args.plans:,} plans / {args.activities:,} activities in "
+              f"{time.perf_counter() - t:.0f} s")
+        from core import auth
+        from core.app import create_app
+
+        app = create_app({"DATA_DIR": str(data), "LOG_LEVEL": "WARNING"})
+        storage = app.extensions["kbp"].storage
+        with app.app_context():
+            coach = next(a for a in storage.collection("accounts").find(role="coach")
+                         if storage.collection("plans").find(coach_id=a["person_id"]))
+            token = auth.create_token(storage, coach, "bench")[1]
+        plan_id = storage.collection("plans").find(coach_id=coach["person_id"])[0]["id"]
+        registry = app.extensions["kbp"].registry
+        fw = next(f for f in registry.frameworks if registry.is_available(f))
+        comp = next(iter(registry.frameworks[fw].competencies())).id
+        kinds = {
+            "search": "/api/v1/activities/search?q=ledarskap&lang=sv",
+            "competency page": f"/frameworks/{fw}/{comp}",
+            "plan page": f"/api/v1/plans/{plan_id}",
+            "framework API": f"/api/v1/frameworks/{fw}",
+            "plan list": "/api/v1/plans",
+        }
+        del app, storage
+        results = {}
+        for mode in ("--no-preload", "--preload"):
+            port = free_port()
+            srv = Served([kbp, "--data-dir", str(data), "serve", "--host", HOST, "--port", str(port), "--workers",
+                          str(args.workers), mode], env, work / f"serve{mode}.log")
+            try:
+                ready = srv.wait_ready(port)
+                first: dict[str, list[float]] = {k: [] for k in kinds}
+                for kind, path in kinds.items():  # the first request of each kind, about once per worker
+                    for _ in range(args.workers * 2):
+                        first[kind].append(get(port, path, token)[1])
+                warm = {k: [get(port, p, token)[1] for _ in range(20 if args.quick else 60)] for k, p in kinds.items()}
+                pss, nworkers = srv.total_pss()
+                api_rps = throughput(port, kinds["framework API"], args.seconds, token=token)
+                health_rps = throughput(port, "/healthz", args.seconds)
+            finally:
+                srv.stop()
+            results[mode] = {"ready": ready, "first": first, "warm": warm, "pss": pss, "workers": nworkers,
+                             "api_rps": api_rps, "health_rps": health_rps}
+            print(f"\nkbp serve {mode} --workers {args.workers}: ready in {ready:.1f} s; total PSS of master + "
+                  f"{nworkers} workers after every main path: {pss:.0f} MB")
+            for kind in kinds:
+                slowest_first = max(first[kind])
+                p95 = pct(warm[kind], 95)
+                print(f"  {kind:<16} slowest first request {slowest_first * 1000:8.1f} ms   warm p95 {p95 * 1000:6.1f} ms"
+                      f"   ratio {slowest_first / p95:6.1f}x")
+            print(f"  throughput: /healthz {health_rps:.0f} req/s; GET /api/v1/frameworks/{fw} {api_rps:.0f} req/s")
+        (work / "hello.py").write_text(HELLO)
+        port = free_port()
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        srv = Served([gunicorn, "--chdir", str(work), "-w", str(args.workers), "-b", f"{HOST}:{port}", "hello:app"],
+                     env, work / "hello.log")
+        try:
+            while True:
+                try:
+                    if get(port, "/")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            floor = throughput(port, "/", args.seconds)
+        finally:
+            srv.stop()
+        old, new = results["--no-preload"], results["--preload"]
+        print(f"\nFloor: bare Flask JSON view, gunicorn -w {args.workers}: {floor:.0f} req/s")
+        print("\nSummary (one run, this machine)")
+        print(f"  total memory (PSS)        per-worker loading {old['pss']:7.0f} MB   preloaded {new['pss']:7.0f} MB")
+        print(f"  ready (healthz)           per-worker loading {old['ready']:7.1f} s    preloaded {new['ready']:7.1f} s")
+        worst_old = max(max(old['first'][k]) / pct(old['warm'][k], 95) for k in kinds)
+        worst_new = max(max(new['first'][k]) / pct(new['warm'][k], 95) for k in kinds)
+        print(f"  worst first/warm-p95      per-worker loading {worst_old:7.1f}x    preloaded {worst_new:7.1f}x")
+        print(f"  framework API vs floor    per-worker loading {old['api_rps'] / floor:7.0%}    preloaded "
+              f"{new['api_rps'] / floor:7.0%}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
