@@ -6,6 +6,11 @@ from core.hookspecs import hookimpl
 
 from core.version import __version__
 
+#: Version of the plugin contract (hooks, what they return, the exporter input documents). It goes up
+#: only when a change breaks existing plugins; a plugin declares the versions it supports with a
+#: module attribute ``PLUGIN_API_VERSIONS = (1,)`` and is reported as failed on any other.
+PLUGIN_API_VERSION = 1
+
 
 def create_app(config=None):
     """Build the Flask app (see :func:`core.app.create_app`)."""
@@ -14,4 +19,12 @@ def create_app(config=None):
     return _create_app(config)
 
 
-__all__ = ["hookimpl", "create_app", "__version__"]
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction into your plugin's catalog without translating it now
+    (``kbp i18n extract --plugin NAME`` finds it); KBP translates it in your domain when shown."""
+    return message
+
+
+__all__ = ["hookimpl", "create_app", "N_", "PLUGIN_API_VERSION", "__version__"]

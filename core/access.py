@@ -38,6 +38,8 @@ def gate():
         if is_api():
             from core.api import error_response
 
+            if getattr(g, "token_state", None) == "expired":
+                return error_response(401, _("The API token has expired. Create a new one on your account page."))
             if getattr(g, "auth_failed", False):
                 return error_response(401, _("The API token is invalid or has been revoked."))
             return error_response(401, _("Sign in or send an API token (Authorization: Bearer …)."))
@@ -60,6 +62,7 @@ def init_access(app: Flask) -> None:
         app.config.setdefault(key, value)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     auth.configure_session_security(app)
+    auth.trust_proxies(app)
     csrf.init_app(app)
     app.before_request_funcs.setdefault(None, []).insert(0, gate)
 

@@ -54,18 +54,30 @@ class ActivitySearch:
             if self.index is None:
                 self.index = ActivityIndex()
                 for source in self.registry.activity_sources.values():
-                    self.revisions[source.id] = _revision(source)
-                    self.index.replace_source(source.id, self._docs(source))
+                    rev = _revision(source)
+                    if self._index_source(source):
+                        self.revisions[source.id] = rev
                 return self.index
             for source in self.registry.activity_sources.values():
                 rev = _revision(source)
-                if rev is not None and rev != self.revisions.get(source.id):
-                    self.by_key = {k: v for k, v in self.by_key.items() if k[0] != source.id}
-                    current = {(source.id, a.id) for a in source.loaded()}
-                    self._doc_cache = {k: v for k, v in self._doc_cache.items() if k[0] != source.id or k in current}
-                    self.index.replace_source(source.id, self._docs(source))
+                if rev is not None and rev != self.revisions.get(source.id) and self._index_source(source):
                     self.revisions[source.id] = rev
             return self.index
+
+    def _index_source(self, source: model.ActivitySource) -> bool:
+        """(Re-)index one source; a source failing now keeps what was indexed before and is reported
+        on /plugins, and the search goes on with the others (it is tried again at the next search)."""
+        try:
+            docs = self._docs(source)
+        except Exception as exc:  # noqa: BLE001 - one source must not take the search down
+            self.registry.problem(self.registry.owner.get(("activity source", source.id), ""),
+                                  f"activity source '{source.id}' could not be searched: {type(exc).__name__}: {exc}")
+            return False
+        current = {doc.key for doc in docs}
+        self.by_key = {k: v for k, v in self.by_key.items() if k[0] != source.id or k in current}
+        self._doc_cache = {k: v for k, v in self._doc_cache.items() if k[0] != source.id or k in current}
+        self.index.replace_source(source.id, docs)
+        return True
 
     def search(self, text: str = "", *, locale: str, competencies=(), kinds=(), efforts=(), situations=(), sources=(),
                include_archived: bool = False, limit: int = 50, offset: int = 0):

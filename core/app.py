@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies; a plan at every limit is far smaller (413 beyond)
     "MAX_IMPORT_LENGTH": 16 * 1024 * 1024,  # bodies of views marked @accepts_large_body (file imports)
+    "ADMIN_EXPORT_PRIVATE_NOTES": False,  # an admin's export of a person includes private self-reflection notes
     # flask-smorest / OpenAPI
     "API_TITLE": "KBP",
     "API_VERSION": "v1",

@@ -10,23 +10,28 @@ from typing import Iterable
 
 AUDIT = "audit"
 ACTIONS = ("create", "update", "delete", "export", "erase", "import", "sign_in", "sign_out", "token_create",
-           "token_revoke", "licence_install")
+           "token_revoke", "licence_install", "sign_out_everywhere", "password_change")
 
 
 def record(storage, action: str, subject_type: str, subject_id: str | None, actor: str | None = None) -> None:
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if actor is None:
-        from core.auth import current_account
-
-        try:
-            acct = current_account()
-        except RuntimeError:  # outside a request: the CLI
-            acct = None
-        actor = acct.id if acct else "cli"
+        actor = current_actor()
     storage.collection(AUDIT).insert(
         {"at": time.time(), "actor": actor, "action": action, "subject_type": subject_type, "subject_id": subject_id}
     )
+
+
+def current_actor() -> str:
+    """The signed-in account's id, or ``cli`` outside a request."""
+    from core.auth import current_account
+
+    try:
+        acct = current_account()
+    except RuntimeError:  # outside a request: the CLI
+        acct = None
+    return acct.id if acct else "cli"
 
 
 def entries_about(storage, ids: Iterable[str]) -> list[dict]:

@@ -1,17 +1,25 @@
-"""Accounts, sign-in, API tokens and who-is-asking for every request.
+"""Accounts, sign-in, sessions, passwords, API tokens and who-is-asking for every request.
+
+Every rule about accounts lives here (or in :mod:`core.sessions`); the REST API, the pages and the
+CLI only call these functions and render what they return or raise.
 
 * **Accounts** (collection ``accounts``) link a sign-in name to a role — ``admin``, ``coach`` or
   ``employee`` — and to a person. Passwords are hashed with scrypt (Werkzeug's
   ``generate_password_hash``); a clear-text password is never stored or logged.
-* **Sessions** are Flask's signed cookie (``HttpOnly``, ``SameSite=Lax``, ``Secure`` when the
-  request came over HTTPS) carrying the account id and the account's ``session_epoch``: signing
-  out everywhere, a password change or an erase bumps the epoch and old cookies stop working.
+* **Passwords** (:func:`check_password_rules`): at least :data:`MIN_PASSWORD_LENGTH` characters,
+  not a common password (the lists in ``core/data``), not built on one (``Password2024!``), not a
+  repetition or a run (``abcabcabc…``, ``123456789…``), and not containing the sign-in name.
+* **Sessions** are server-side records (:mod:`core.sessions`): signing out ends that session;
+  *sign out everywhere*, deactivation, a role change and an admin's password reset end all of the
+  account's sessions; changing one's own password ends the others.
 * **API tokens** (collection ``api_tokens``) look like ``kbp_<id>_<secret>``; only a SHA-256 of the
-  secret is stored. A token acts with a role no higher than its account's and can be revoked.
-* **Brute force**: failed sign-ins are counted per account name and per client address
-  (collection ``login_throttle``); after ``LOGIN_MAX_FAILURES`` within ``LOGIN_WINDOW_SECONDS`` both
-  are locked for ``LOGIN_LOCK_SECONDS`` with a message saying how long. Unknown names cost the same
-  hash work as known ones and get the same message, so sign-in reveals nothing about who exists.
+  secret is stored. A token acts with a role no higher than its account's *current* role, expires
+  (default :data:`TOKEN_DEFAULT_DAYS` days), can be revoked, cannot create tokens or change the
+  password, and every token of an account is revoked when an admin resets its password.
+* **Sign-in throttling** (collection ``login_throttle``, shared by every gunicorn worker through
+  the storage): see :func:`throttle_settings_defaults` for the numbers. Failures are counted per
+  (name, address) and per name, each with exponential back-off, and per address only against
+  password spraying. Unknown names cost the same hash work as known ones and get the same message.
 
 :func:`load_user` runs before every request and sets ``g.account`` (or ``None``); the permission
 checks in :mod:`core.access` decide what that account may see.
@@ -20,15 +28,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-import time
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
 from typing import Any
 
 from flask import current_app, g, request, session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core import sessions
 from core.i18n import gettext as _
+from core.i18n import ngettext
 
 ROLES = ("employee", "coach", "admin")
 ROLE_RANK = {role: i for i, role in enumerate(ROLES)}
@@ -36,13 +48,28 @@ ACCOUNTS = "accounts"
 TOKENS = "api_tokens"
 THROTTLE = "login_throttle"
 HASH_METHOD = "scrypt:32768:8:1"
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+MIN_DISTINCT_CHARACTERS = 5
+TOKEN_DEFAULT_DAYS = 365
+TOKEN_MAX_DAYS = 3650
+DAY = 86400
 #: spent on unknown names so that timing does not tell whether an account exists
 _DUMMY_HASH = generate_password_hash("not-a-real-password-" + secrets.token_hex(8), method=HASH_METHOD)
 
 
 class AuthError(Exception):
-    """A sign-in or account problem a person can act on (the message is translated)."""
+    """A sign-in or account problem a person can act on (the message is translated).
+
+    ``status`` is the HTTP status the API answers with, ``errors`` maps fields to messages and
+    ``retry_after`` (seconds) is set when sign-in is throttled.
+    """
+
+    def __init__(self, message: str, *, status: int = 422, errors: dict | None = None, retry_after: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or {}
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -65,16 +92,103 @@ def _storage():
 
 
 def _now() -> float:
-    return time.time()
+    return sessions.now()
 
 
-# ----------------------------------------------------------------------------- passwords and accounts
+def _config() -> dict[str, Any]:
+    try:
+        return current_app.config
+    except RuntimeError:  # the CLI outside an app context: the defaults
+        return {**throttle_settings_defaults(), **sessions.settings_defaults()}
+
+
+# ----------------------------------------------------------------------------- passwords
+
+
+def _read_list(name: str) -> frozenset[str]:
+    text = files("core").joinpath("data", name).read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped lists of common passwords and of the words they are built on (lower case)."""
+    return _read_list("common_passwords.txt") | _read_list("common_passwords_sv.txt")
+
+
+def _is_run(text: str) -> bool:
+    """``abcdefg…``, ``987654…``, ``1234567890123`` (digits wrap around)."""
+    if len(text) < 3:
+        return False
+    if text.isdigit():
+        steps = {(int(b) - int(a)) % 10 for a, b in zip(text, text[1:])}
+        return steps in ({1}, {9})
+    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:])}
+    return steps in ({1}, {-1})
+
+
+def _unit(text: str) -> str:
+    """The shortest piece that ``text`` repeats (``passwordpassword`` → ``password``)."""
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return text[:size]
+    return text
+
+
+def password_problem(password: Any, username: str = "") -> str | None:
+    """Why ``password`` is refused, or ``None`` when it is acceptable."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        return _("A password needs at least %(num)d characters.", num=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return _("A password can have at most %(num)d characters.", num=MAX_PASSWORD_LENGTH)
+    lowered = password.lower()
+    core_part = lowered.strip("0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+    common = common_passwords()
+    if (
+        len(set(lowered)) < MIN_DISTINCT_CHARACTERS
+        or _is_run(lowered)
+        or lowered in common
+        or _unit(lowered) in common
+        or not core_part
+        or core_part in common
+        or _unit(core_part) in common
+    ):
+        return _("This password is too common or too easy to guess. Choose a longer phrase of your own, "
+                 "for example a few unrelated words.")
+    return _username_problem(password, username)
+
+
+def _username_problem(password: str, username: str) -> str | None:
+    name = normalise_username(username)
+    local = name.split("@", 1)[0]
+    lowered = password.lower() if isinstance(password, str) else ""
+    if name and (name in lowered or (len(local) >= 4 and local in lowered)):
+        return _("A password must not contain your sign-in name.")
+    return None
+
+
+def check_password_rules(password: Any, username: str = "", field: str = "password") -> None:
+    problem = password_problem(password, username)
+    if problem:
+        raise AuthError(problem, errors={field: [problem]})
 
 
 def hash_password(password: str) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(_("A password needs at least %(num)d characters.", num=MIN_PASSWORD_LENGTH))
+    """The scrypt hash of an acceptable password (length and common-password rules checked here)."""
+    check_password_rules(password)
     return generate_password_hash(password, method=HASH_METHOD)
+
+
+def _new_password_hash(password: str, username: str) -> str:
+    """Every password rule, then the hash: for new accounts and resets."""
+    password_hash = hash_password(password)
+    problem = _username_problem(password, username)
+    if problem:
+        raise AuthError(problem, errors={"password": [problem]})
+    return password_hash
+
+
+# ----------------------------------------------------------------------------- accounts
 
 
 def normalise_username(username: str) -> str:
@@ -84,19 +198,22 @@ def normalise_username(username: str) -> str:
 def create_account(storage, *, username: str, password: str, role: str, person_id: str | None = None) -> dict:
     username = normalise_username(username)
     if not username or len(username) > 200:
-        raise AuthError(_("Give a sign-in name (usually an e-mail address)."))
+        message = _("Give a sign-in name (usually an e-mail address).")
+        raise AuthError(message, errors={"username": [message]})
     if role not in ROLES:
-        raise AuthError(_("Unknown role '%(role)s'. Use one of: %(roles)s.", role=role, roles=", ".join(ROLES)))
+        message = _("Unknown role '%(role)s'. Use one of: %(roles)s.", role=role, roles=", ".join(ROLES))
+        raise AuthError(message, errors={"role": [message]})
+    password_hash = _new_password_hash(password, username)
     accounts = storage.collection(ACCOUNTS)
     with accounts.transaction() as tx:
         if tx.find(username=username):
-            raise AuthError(_("An account named '%(name)s' exists already.", name=username))
+            raise AuthError(_("An account named '%(name)s' exists already.", name=username), status=409)
         if person_id and tx.find(person_id=person_id):
-            raise AuthError(_("That person already has an account."))
+            raise AuthError(_("That person already has an account."), status=409)
         return tx.insert(
             {
                 "username": username,
-                "password_hash": hash_password(password),
+                "password_hash": password_hash,
                 "role": role,
                 "person_id": person_id,
                 "active": True,
@@ -106,13 +223,88 @@ def create_account(storage, *, username: str, password: str, role: str, person_i
         )
 
 
+def _revoke_all_tokens(storage, account_id: str) -> int:
+    revoked = 0
+    with storage.collection(TOKENS).transaction() as tx:
+        for token in tx.find(account_id=account_id):
+            if not token.get("revoked"):
+                tx.update(token["id"], {"revoked": True})
+                revoked += 1
+    return revoked
+
+
 def set_password(storage, account_id: str, password: str) -> None:
+    """An administrator's password reset: every session ends and every API token is revoked."""
+    record = storage.collection(ACCOUNTS).get(account_id)
+    if record is None:
+        raise AuthError(_("No such account."), status=404)
+    password_hash = _new_password_hash(password, record["username"])
+    storage.collection(ACCOUNTS).update(account_id, {"password_hash": password_hash})
+    sessions.end_all(storage, account_id)
+    _revoke_all_tokens(storage, account_id)
+
+
+def update_account(storage, actor: Account | None, account_id: str, changes: dict) -> dict:
+    """Change an account's role, active flag or password (admin). Any change ends its sessions;
+    a password reset also revokes its tokens. Returns the public account."""
+    from core import audit
+
+    if actor is None or not actor.at_least("admin"):
+        raise AuthError(_("You do not have permission to do this."), status=403)
     accounts = storage.collection(ACCOUNTS)
-    with accounts.transaction() as tx:
-        record = tx.get(account_id)
-        if record is None:
-            raise AuthError(_("No such account."))
-        tx.update(account_id, {"password_hash": hash_password(password), "session_epoch": record["session_epoch"] + 1})
+    record = accounts.get(account_id)
+    if record is None:
+        raise AuthError(_("No such account."), status=404)
+    changes = dict(changes)
+    if "role" in changes and changes["role"] not in ROLES:
+        message = _("Unknown role '%(role)s'. Use one of: %(roles)s.", role=changes["role"], roles=", ".join(ROLES))
+        raise AuthError(message, errors={"role": [message]})
+    if "password" in changes:
+        set_password(storage, account_id, changes.pop("password"))
+    allowed = {k: v for k, v in changes.items() if k in ("role", "active")}
+    if allowed:
+        accounts.update(account_id, allowed)
+        sessions.end_all(storage, account_id)
+    audit.record(storage, "update", "account", account_id)
+    return public_account(accounts.get(account_id))
+
+
+def delete_account(storage, actor: Account, account_id: str) -> None:
+    """Delete an account with its tokens and sessions (admin); the person stays."""
+    from core import audit
+
+    if not actor.at_least("admin"):
+        raise AuthError(_("You do not have permission to do this."), status=403)
+    if account_id == actor.id:
+        raise AuthError(_("You cannot delete your own account."), status=409)
+    if not storage.collection(ACCOUNTS).delete(account_id):
+        raise AuthError(_("No such account."), status=404)
+    forget_account(storage, account_id)
+    audit.record(storage, "delete", "account", account_id)
+
+
+def forget_account(storage, account_id: str) -> None:
+    """Remove what belongs to a deleted account: its tokens and its sessions."""
+    with storage.collection(TOKENS).transaction() as tx:
+        for token in tx.find(account_id=account_id):
+            tx.delete(token["id"])
+    sessions.end_all(storage, account_id)
+
+
+def find_account(storage, username: str) -> dict:
+    found = storage.collection(ACCOUNTS).find(username=normalise_username(username))
+    if not found:
+        raise AuthError(_("No account named '%(name)s'.", name=normalise_username(username)), status=404)
+    return found[0]
+
+
+def end_sessions_of(storage, account_id: str, *, actor: str | None = None) -> int:
+    """End every session of an account (an administrator's or the CLI's *sign out everywhere*)."""
+    from core import audit
+
+    ended = sessions.end_all(storage, account_id)
+    audit.record(storage, "sign_out_everywhere", "account", account_id, actor=actor)
+    return ended
 
 
 def public_account(record: dict) -> dict:
@@ -123,112 +315,271 @@ def public_account(record: dict) -> dict:
 # ----------------------------------------------------------------------------- throttling
 
 
-def _throttle_keys(username: str, address: str) -> list[str]:
-    digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:24]  # no names in the throttle file
-    return [f"acct-{digest}", f"addr-{hashlib.sha256(address.encode()).hexdigest()[:24]}"]
+def throttle_settings_defaults() -> dict[str, Any]:
+    """Sign-in throttling, all overridable as ``KBP_<NAME>``.
+
+    * per (name, address): ``LOGIN_MAX_FAILURES`` (5) failures are free; the next failure locks
+      that pair for ``LOGIN_LOCK_SECONDS`` (60 s), each further one doubles it, at most
+      ``LOGIN_MAX_LOCK_SECONDS`` (1 hour);
+    * per name from every address together: ``LOGIN_ACCOUNT_MAX_FAILURES`` (20), then the same
+      back-off — this is what stops an attacker who changes address;
+    * per address, against trying one password on many names: ``LOGIN_ADDRESS_MAX_FAILURES`` (100)
+      failures within ``LOGIN_ADDRESS_WINDOW_SECONDS`` (15 minutes) lock the address until the
+      window ends — far above what a whole office behind one NAT address mistypes;
+    * failures are forgotten after ``LOGIN_RESET_SECONDS`` (24 hours) without one; a successful
+      sign-in forgets the name's failures (not the address's).
+    """
+    return {
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_ACCOUNT_MAX_FAILURES": 20,
+        "LOGIN_LOCK_SECONDS": 60,
+        "LOGIN_MAX_LOCK_SECONDS": 3600,
+        "LOGIN_ADDRESS_MAX_FAILURES": 100,
+        "LOGIN_ADDRESS_WINDOW_SECONDS": 15 * 60,
+        "LOGIN_RESET_SECONDS": 24 * 3600,
+    }
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]  # no names or addresses on disk
+
+
+def _throttle_keys(username: str, address: str) -> dict[str, str]:
+    return {"pair": "p-" + _digest(username, address), "account": "a-" + _digest(username), "address": "i-" + _digest(address)}
 
 
 def locked_for(username: str, address: str) -> int:
-    """Seconds until sign-in is allowed again for this name or address (0: allowed)."""
+    """Seconds until sign-in is allowed again for this name from this address (0: allowed)."""
     throttle = _storage().collection(THROTTLE)
-    now = _now()
+    t = _now()
     wait = 0.0
-    for key in _throttle_keys(username, address):
+    for key in _throttle_keys(normalise_username(username), address).values():
         rec = throttle.get(key)
-        if rec and rec.get("locked_until", 0) > now:
-            wait = max(wait, rec["locked_until"] - now)
+        if rec and rec.get("locked_until", 0) > t:
+            wait = max(wait, rec["locked_until"] - t)
     return int(wait + 0.999)
 
 
 def _record_failure(username: str, address: str) -> None:
-    cfg = current_app.config
-    throttle = _storage().collection(THROTTLE)
-    now = _now()
-    with throttle.transaction() as tx:
-        for key in _throttle_keys(username, address):
-            rec = tx.get(key) or {"id": key, "failures": 0, "first": now, "locked_until": 0}
-            if now - rec["first"] > cfg["LOGIN_WINDOW_SECONDS"]:
-                rec.update(failures=0, first=now)
-            rec["failures"] += 1
-            if rec["failures"] >= cfg["LOGIN_MAX_FAILURES"]:
-                rec.update(locked_until=now + cfg["LOGIN_LOCK_SECONDS"], failures=0, first=now)
+    cfg = _config()
+    t = _now()
+    keys = _throttle_keys(username, address)
+    limits = {"pair": cfg["LOGIN_MAX_FAILURES"], "account": cfg["LOGIN_ACCOUNT_MAX_FAILURES"]}
+    with _storage().collection(THROTTLE).transaction() as tx:
+        for kind, key in keys.items():
+            rec = tx.get(key) or {"id": key, "failures": 0, "first": t, "last": t, "locked_until": 0}
+            if kind == "address":
+                if t - rec["first"] > cfg["LOGIN_ADDRESS_WINDOW_SECONDS"]:
+                    rec.update(failures=0, first=t)
+                rec["failures"] += 1
+                if rec["failures"] >= cfg["LOGIN_ADDRESS_MAX_FAILURES"]:
+                    rec["locked_until"] = rec["first"] + cfg["LOGIN_ADDRESS_WINDOW_SECONDS"]
+            else:
+                if t - max(rec["last"], rec["locked_until"]) > cfg["LOGIN_RESET_SECONDS"]:
+                    rec["failures"] = 0
+                rec["failures"] += 1
+                over = rec["failures"] - limits[kind]
+                if over >= 0:
+                    lock = min(cfg["LOGIN_MAX_LOCK_SECONDS"], cfg["LOGIN_LOCK_SECONDS"] * 2 ** min(over, 32))
+                    rec["locked_until"] = t + lock
+            rec["last"] = t
             tx.upsert(rec)
 
 
-def _clear_failures(username: str) -> None:
-    throttle = _storage().collection(THROTTLE)
-    throttle.delete(_throttle_keys(username, "")[0])
+def _clear_failures(username: str, address: str) -> None:
+    keys = _throttle_keys(username, address)
+    with _storage().collection(THROTTLE).transaction() as tx:
+        for kind in ("pair", "account"):
+            tx.delete(keys[kind])
 
 
 def client_address() -> str:
+    """The client's address: the peer, or what a trusted proxy forwarded (see :func:`trust_proxies`)."""
     return request.remote_addr or "unknown"
 
 
-def authenticate(username: str, password: str) -> dict:
-    """Check a sign-in; return the account record or raise :class:`AuthError` with a safe message."""
-    username = normalise_username(username)
-    address = client_address()
+def _locked_error(wait: int) -> AuthError:
+    minutes = max(1, (wait + 59) // 60)
+    return AuthError(
+        ngettext("Too many failed sign-in attempts. Try again in %(num)d minute.",
+                 "Too many failed sign-in attempts. Try again in %(num)d minutes.", minutes),
+        status=429, retry_after=wait,
+    )
+
+
+def _verify(username: str, password: str, address: str) -> dict | None:
+    """The account if the password is right; counts a failure otherwise. Raises when locked."""
     wait = locked_for(username, address)
     if wait:
-        minutes = max(1, (wait + 59) // 60)
-        raise AuthError(
-            _("Too many failed sign-in attempts. Try again in %(num)d minutes.", num=minutes)
-        )
+        raise _locked_error(wait)
     record = None
     if username:
         found = _storage().collection(ACCOUNTS).find(username=username)
         record = found[0] if found else None
     hashed = record["password_hash"] if record else _DUMMY_HASH
-    ok = check_password_hash(hashed, password or "")
+    ok = check_password_hash(hashed, password or "") if isinstance(password, str) else False
     if not ok or record is None or not record.get("active", True):
         _record_failure(username, address)
-        raise AuthError(_("The sign-in name or password is wrong."))
-    _clear_failures(username)
+        return None
+    _clear_failures(username, address)
     return record
+
+
+def authenticate(username: str, password: str) -> dict:
+    """Check a sign-in; return the account record or raise :class:`AuthError` with a safe message."""
+    record = _verify(normalise_username(username), password, client_address())
+    if record is None:
+        raise AuthError(_("The sign-in name or password is wrong."), status=401)
+    return record
+
+
+# ----------------------------------------------------------------------------- sessions
 
 
 def start_session(record: dict) -> None:
     """A fresh session for the account (no fixation); the language chosen before signing in stays."""
+    storage = _storage()
+    _housekeeping(storage)
     lang = session.get("lang")
-    session.clear()
+    end_session()
     if lang:
         session["lang"] = lang
     session["account"] = record["id"]
-    session["epoch"] = record.get("session_epoch", 0)
+    session["sid"] = sessions.open_session(storage, record["id"])
     session.permanent = True
 
 
+def _housekeeping(storage) -> None:
+    """At each sign-in: drop expired sessions and throttle counters nobody needs any more."""
+    cfg = _config()
+    sessions.prune(storage, cfg)
+    t = _now()
+    horizon = max(cfg["LOGIN_RESET_SECONDS"], cfg["LOGIN_ADDRESS_WINDOW_SECONDS"])
+    with storage.collection(THROTTLE).transaction() as tx:
+        for rec in tx.all():
+            if t - max(rec.get("last", 0), rec.get("locked_until", 0)) > horizon:
+                tx.delete(rec["id"])
+
+
 def end_session() -> None:
+    """Sign out: this session ends on the server too, so a copy of the cookie is worthless."""
+    sessions.end_session(_storage(), session.get("sid"))
     session.clear()
+
+
+def sign_out_everywhere(storage, actor: Account) -> int:
+    """End every session of the actor's account (this one included); returns how many ended."""
+    from core import audit
+
+    if actor.via_token:
+        raise AuthError(_("Sign out everywhere while signed in, not with an API token."), status=403)
+    ended = sessions.end_all(storage, actor.id)
+    audit.record(storage, "sign_out_everywhere", "account", actor.id, actor=actor.id)
+    return ended
+
+
+def change_own_password(storage, actor: Account, current: Any, new: Any, *, keep_session: str | None) -> None:
+    """Self-service password change: the current password is checked (and throttled like a
+    sign-in); the account's other sessions end, ``keep_session`` (the caller's) goes on."""
+    from core import audit
+
+    if actor.via_token:
+        raise AuthError(_("Change your password while signed in, not with an API token."), status=403)
+    record = storage.collection(ACCOUNTS).get(actor.id)
+    if record is None:
+        raise AuthError(_("No such account."), status=404)
+    check_password_rules(new, record["username"], field="new_password")
+    if _verify(record["username"], current, client_address()) is None:
+        message = _("Your current password is wrong.")
+        raise AuthError(message, errors={"current_password": [message]})
+    if current == new:
+        message = _("Choose a password different from the current one.")
+        raise AuthError(message, errors={"new_password": [message]})
+    storage.collection(ACCOUNTS).update(actor.id, {"password_hash": generate_password_hash(new, method=HASH_METHOD)})
+    sessions.end_all(storage, actor.id, keep=keep_session)
+    audit.record(storage, "password_change", "account", actor.id, actor=actor.id)
+
+
+def current_session_secret() -> str | None:
+    return session.get("sid")
 
 
 # ----------------------------------------------------------------------------- API tokens
 
 
-def create_token(storage, account: dict, name: str, role: str | None = None) -> tuple[dict, str]:
+def create_token(storage, account: dict, name: str, role: str | None = None,
+                 expires_in_days: int | None = TOKEN_DEFAULT_DAYS) -> tuple[dict, str]:
     """Create a token; returns (record, the token text shown once)."""
     role = role or account["role"]
     if role not in ROLES or ROLE_RANK[role] > ROLE_RANK[account["role"]]:
-        raise AuthError(_("A token cannot have a higher role than its account."))
+        message = _("A token cannot have a higher role than its account.")
+        raise AuthError(message, errors={"role": [message]})
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise AuthError(_("Give the token a name of at most 100 characters."))
+        message = _("Give the token a name of at most 100 characters.")
+        raise AuthError(message, errors={"name": [message]})
+    days = TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= TOKEN_MAX_DAYS:
+        message = _("A token lasts from 1 to %(num)d days.", num=TOKEN_MAX_DAYS)
+        raise AuthError(message, errors={"expires_in_days": [message]})
     secret = secrets.token_urlsafe(32)
+    created = _now()
     record = storage.collection(TOKENS).insert(
         {
             "account_id": account["id"],
             "name": name,
             "role": role,
             "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
-            "created_at": _now(),
+            "created_at": created,
+            "expires_at": created + days * DAY,
             "revoked": False,
         }
     )
     return record, f"kbp_{record['id']}_{secret}"
 
 
+def issue_token(storage, actor: Account, name: str, role: str | None = None,
+                expires_in_days: int | None = None) -> tuple[dict, str]:
+    """A signed-in person creates a token for their own account. A token cannot mint tokens."""
+    from core import audit
+
+    if actor.via_token:
+        raise AuthError(_("Create API tokens while signed in, not with another token."), status=403)
+    account = storage.collection(ACCOUNTS).get(actor.id)
+    if account is None:
+        raise AuthError(_("No such account."), status=404)
+    token, text = create_token(storage, account, name, role, expires_in_days)
+    audit.record(storage, "token_create", "api_token", token["id"])
+    return token, text
+
+
+def revoke_token(storage, actor: Account, token_id: str) -> None:
+    """Revoke one of the actor's own tokens; anyone else's answers like a missing one (404)."""
+    from core import audit
+
+    tokens = storage.collection(TOKENS)
+    record = tokens.get(token_id) if isinstance(token_id, str) and token_id else None
+    if record is None or record["account_id"] != actor.id:
+        raise AuthError(_("No such token."), status=404)
+    tokens.update(token_id, {"revoked": True})
+    audit.record(storage, "token_revoke", "api_token", token_id)
+
+
+def tokens_of(storage, actor: Account) -> list[dict]:
+    return [public_token(t) for t in storage.collection(TOKENS).find(account_id=actor.id)]
+
+
 def public_token(record: dict) -> dict:
-    return {k: record.get(k) for k in ("id", "name", "role", "created_at", "revoked")}
+    return {k: record.get(k) for k in ("id", "name", "role", "created_at", "expires_at", "revoked")}
+
+
+def token_state(record: dict) -> str:
+    """``active``, ``revoked`` or ``expired`` (tokens made before expiry existed never expire)."""
+    if record.get("revoked"):
+        return "revoked"
+    if record.get("expires_at") is not None and record["expires_at"] <= _now():
+        return "expired"
+    return "active"
 
 
 def _account_from_token(header: str) -> Account | None:
@@ -240,7 +591,11 @@ def _account_from_token(header: str) -> Account | None:
     record = storage.collection(TOKENS).get(parts[1]) if parts[1].isalnum() else None
     expected = record["secret_sha256"] if record else hashlib.sha256(b"-").hexdigest()
     given = hashlib.sha256(parts[2].encode()).hexdigest()
-    if not hmac.compare_digest(expected, given) or record is None or record.get("revoked"):
+    if not hmac.compare_digest(expected, given) or record is None:
+        return None
+    state = token_state(record)
+    if state != "active":
+        g.token_state = state
         return None
     acct = storage.collection(ACCOUNTS).get(record["account_id"])
     if not acct or not acct.get("active", True):
@@ -260,11 +615,16 @@ def load_user() -> None:
         g.account = _account_from_token(header)
         g.auth_failed = g.account is None
     elif "account" in session:
-        record = _storage().collection(ACCOUNTS).get(session["account"])
-        if record and record.get("active", True) and record.get("session_epoch", 0) == session.get("epoch"):
+        storage = _storage()
+        record = storage.collection(ACCOUNTS).get(session["account"]) if isinstance(session["account"], str) else None
+        if (record and record.get("active", True)
+                and sessions.check_session(storage, session.get("sid"), record["id"], current_app.config)):
             g.account = Account(record["id"], record["username"], record["role"], record.get("person_id"))
         else:
+            lang = session.get("lang")
             session.clear()
+            if lang:
+                session["lang"] = lang
     if g.account and g.account.person_id:
         person = _storage().collection("people").get(g.account.person_id)
         if person and person.get("locale"):
@@ -276,8 +636,12 @@ def current_account() -> Account | None:
 
 
 def configure_session_security(app) -> None:
-    """Session cookie flags: HttpOnly and SameSite=Lax always; Secure whenever the request is HTTPS."""
+    """Session cookie flags: HttpOnly and SameSite=Lax always; Secure whenever the request is HTTPS.
+    The cookie lives no longer than the absolute session timeout (Flask's default is 31 days)."""
     from flask.sessions import SecureCookieSessionInterface
+
+    sessions.check_settings(app.config)
+    app.config["PERMANENT_SESSION_LIFETIME"] = app.config["SESSION_MAX_SECONDS"]
 
     class _Interface(SecureCookieSessionInterface):
         def get_cookie_secure(self, app_) -> bool:  # noqa: D401 - flask API
@@ -289,10 +653,69 @@ def configure_session_security(app) -> None:
     app.session_interface = _Interface()
 
 
+# ----------------------------------------------------------------------------- trusted proxies
+
+
+def parse_trusted_proxies(value: Any) -> list:
+    """``KBP_TRUSTED_PROXIES``: addresses or networks (``10.0.0.5, 10.1.0.0/16``), or a list of them."""
+    if not value:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    networks = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise SystemExit(f"TRUSTED_PROXIES: '{text}' is not an IP address or network (KBP_TRUSTED_PROXIES).") from None
+    return networks
+
+
+class TrustedProxies:
+    """WSGI middleware: werkzeug's ProxyFix, applied only to requests from a trusted proxy.
+
+    ``X-Forwarded-For`` is read from the right; every hop that is itself a trusted proxy is
+    skipped, and the first address that is not is the client. A request from anyone else keeps its
+    peer address, so a client cannot choose its own address by sending the header.
+    """
+
+    def __init__(self, wsgi_app, networks: list):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        self.app = wsgi_app
+        self.networks = networks
+        self._fixed: dict[int, Any] = {}
+        self._proxy_fix = ProxyFix
+
+    def trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def __call__(self, environ, start_response):
+        if not self.networks or not self.trusted(environ.get("REMOTE_ADDR", "")):
+            return self.app(environ, start_response)
+        forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        hops = 1
+        while hops < len(forwarded) and self.trusted(forwarded[-hops]):
+            hops += 1
+        fixed = self._fixed.get(hops)
+        if fixed is None:
+            fixed = self._fixed[hops] = self._proxy_fix(self.app, x_for=hops, x_proto=1)
+        return fixed(environ, start_response)
+
+
+def trust_proxies(app) -> None:
+    networks = parse_trusted_proxies(app.config.get("TRUSTED_PROXIES"))
+    app.config["TRUSTED_PROXIES"] = [str(n) for n in networks]
+    if networks:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, networks)
+
+
 def settings_defaults() -> dict[str, Any]:
-    return {
-        "LOGIN_MAX_FAILURES": 5,
-        "LOGIN_WINDOW_SECONDS": 15 * 60,
-        "LOGIN_LOCK_SECONDS": 15 * 60,
-        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
-    }
+    return {**throttle_settings_defaults(), **sessions.settings_defaults(), "TRUSTED_PROXIES": ""}
+

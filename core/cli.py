@@ -114,9 +114,12 @@ def plugins_list(ctx: click.Context) -> None:
         rows.append(
             (rec["name"], rec["version"] or "-", _("yes") if rec["enabled"] else _("no"), rec["state"], rec["reason"] or "")
         )
+    problems = {rec["name"]: rec.get("problems") or [] for rec in state.plugin_listing()}
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    for row in rows:  # the reason in full, never cut: it says what to fix
+        click.echo(("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]).rstrip())
+        for problem in problems.get(row[0], []):
+            click.echo("    " + _("problem: %(problem)s", problem=problem))
 
 
 def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
@@ -131,10 +134,16 @@ def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
             _("There is no plugin '%(name)s'. Known plugins: %(known)s.", name=name, known=", ".join(sorted(known)))
         )
     set_enabled(open_store(config), name, enabled)
+    where = (_("the PostgreSQL database (KBP_DATABASE_URL)") if config.get("DATABASE_URL")
+             else _("the data folder %(folder)s", folder=config["DATA_DIR"]))
     if enabled:
-        click.echo(_("Plugin '%(name)s' enabled. Restart the server to load it.", name=name))
+        click.echo(_("Plugin '%(name)s' enabled in %(where)s. Restart the server to load it.", name=name, where=where))
     else:
-        click.echo(_("Plugin '%(name)s' disabled. Restart the server to unload it.", name=name))
+        click.echo(_("Plugin '%(name)s' disabled in %(where)s. Restart the server to unload it.", name=name, where=where))
+    demo_folder = os.path.join(config["DATA_DIR"], "demo")
+    if not config.get("DATABASE_URL") and not config.get("DEMO") and os.path.isdir(demo_folder):
+        click.echo(_("The demo (kbp serve --demo) keeps its own data folder: add --demo to change it there too, "
+                     "e.g. kbp --demo plugins disable %(name)s.", name=name))
 
 
 @plugins.command("enable")
@@ -153,6 +162,23 @@ def plugins_disable(ctx: click.Context, name: str) -> None:
     _set_enabled(ctx, name, False)
 
 
+@plugins.command("new")
+@click.argument("name")
+@click.option("--source-language", default="en", show_default=True, metavar="LOCALE",
+              help="The language you write the plugin's text in (e.g. sv).")
+@click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to create the package folder kbp-NAME.")
+def plugins_new(name: str, source_language: str, output_dir: str) -> None:
+    """Create a pip-installable plugin package kbp-NAME: one example of each hook, locales, README, tests."""
+    from core import scaffold
+
+    try:
+        folder = scaffold.new_plugin(name, output_dir, source_language)
+    except scaffold.ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Created %(folder)s. Next: pip install -e %(folder)s && pytest %(folder)s/tests", folder=folder))
+
+
 # ----------------------------------------------------------------------------- i18n
 
 
@@ -166,24 +192,53 @@ plugin_option = click.option(
 )
 
 
-def _domains(ctx: click.Context, plugin: str | None):
+output_dir_option = click.option(
+    "--output-dir", "output_dir", type=click.Path(file_okay=False), default=None,
+    help="Keep the catalogs in this folder instead of the plugin's locales/ (for a plugin installed from a wheel).")
+
+
+def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = None, writes: bool = False):
+    import dataclasses
+    import shutil
+    from pathlib import Path
+
     from core import translations
 
     app = make_app(ctx)
     try:
-        return translations.all_domains(app, plugin)
+        domains = translations.all_domains(app, plugin)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    if output_dir:
+        if len(domains) != 1:
+            raise click.ClickException(_("--output-dir needs --plugin NAME: one domain's catalogs per folder."))
+        target = Path(output_dir)
+        for po in domains[0].folder.glob(f"*/LC_MESSAGES/{domains[0].domain}.po"):
+            copy = target / po.relative_to(domains[0].folder)
+            if not copy.exists():  # start from the installed catalogs, never overwrite the author's work
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(po, copy)
+        return [dataclasses.replace(domains[0], folder=target)]
+    if writes:
+        for dom in domains:
+            installed = any(part in ("site-packages", "dist-packages") for part in dom.folder.parts)
+            if installed or not os.access(dom.folder, os.W_OK):
+                raise click.ClickException(_(
+                    "The catalogs of '%(name)s' are in %(folder)s, inside an installed package: changes there are lost "
+                    "on the next install. Work on an editable install of the plugin's source (pip install -e), or pass "
+                    "--output-dir DIR.", name=dom.name, folder=dom.folder))
+    return domains
 
 
 @i18n_group.command("extract")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_extract(ctx: click.Context, plugin: str | None) -> None:
+def i18n_extract(ctx: click.Context, plugin: str | None, output_dir: str | None) -> None:
     """Extract translatable text into each domain's .pot template."""
     from core import translations
 
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir, writes=True):
         catalog = translations.extract(dom)
         click.echo(
             ngettext("%(domain)s: %(num)d message -> %(path)s", "%(domain)s: %(num)d messages -> %(path)s",
@@ -193,12 +248,13 @@ def i18n_extract(ctx: click.Context, plugin: str | None) -> None:
 
 @i18n_group.command("update")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_update(ctx: click.Context, plugin: str | None) -> None:
+def i18n_update(ctx: click.Context, plugin: str | None, output_dir: str | None) -> None:
     """Extract, then merge new and changed text into every .po catalog (changed entries become fuzzy)."""
     from core import translations
 
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir, writes=True):
         translations.extract(dom)
         for path in translations.update(dom):
             click.echo(_("updated %(path)s", path=path))
@@ -207,8 +263,9 @@ def i18n_update(ctx: click.Context, plugin: str | None) -> None:
 @i18n_group.command("init")
 @click.argument("locale")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_init(ctx: click.Context, locale: str, plugin: str | None) -> None:
+def i18n_init(ctx: click.Context, locale: str, plugin: str | None, output_dir: str | None) -> None:
     """Start catalogs for a new language LOCALE (e.g. nb) in every domain."""
     import re
 
@@ -216,7 +273,7 @@ def i18n_init(ctx: click.Context, locale: str, plugin: str | None) -> None:
 
     if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", locale):
         raise click.BadParameter(_("Use a locale code such as 'nb', 'fi' or 'pt_BR'."), param_hint="LOCALE")
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir, writes=True):
         path = translations.init(dom, locale)
         if path is None:
             click.echo(_("%(domain)s: %(locale)s exists already or is the source language; skipped", domain=dom.domain, locale=locale))
@@ -226,13 +283,14 @@ def i18n_init(ctx: click.Context, locale: str, plugin: str | None) -> None:
 
 @i18n_group.command("compile")
 @plugin_option
+@output_dir_option
 @click.pass_context
-def i18n_compile(ctx: click.Context, plugin: str | None) -> None:
+def i18n_compile(ctx: click.Context, plugin: str | None, output_dir: str | None) -> None:
     """Compile every .po catalog into the .mo file the server reads."""
     from core import translations
 
     count = 0
-    for dom in _domains(ctx, plugin):
+    for dom in _domains(ctx, plugin, output_dir):
         count += len(translations.compile_all(dom))
     click.echo(ngettext("compiled %(num)d catalog", "compiled %(num)d catalogs", count))
 
@@ -301,6 +359,76 @@ def users_create(ctx: click.Context, username: str, role: str, person_email: str
     click.echo(_("Account %(name)s created with the role %(role)s.", name=record["username"], role=role))
     if not password_stdin:
         click.echo(_("Password (shown once, change it after signing in): %(password)s", password=password))
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens for scripts (also on /me)."""
+
+
+@tokens_group.command("create")
+@click.option("--user", "username", required=True, help="The account the token acts for (its sign-in name).")
+@click.option("--name", "token_name", default="cli", show_default=True, help="A label to recognise the token by on /me.")
+@click.option("--role", default=None, type=click.Choice(["admin", "coach", "employee"]),
+              help="A lower role than the account's, to limit what the script may do.")
+@click.pass_context
+def tokens_create(ctx: click.Context, username: str, token_name: str, role: str | None) -> None:
+    """Create an API token and print it (once) on standard output, for `Authorization: Bearer …`."""
+    from core import audit, auth
+
+    app = make_app(ctx)
+    storage = app.extensions["kbp"].storage
+    found = storage.collection(auth.ACCOUNTS).find(username=auth.normalise_username(username))
+    if not found or not found[0].get("active", True):
+        raise click.ClickException(_("There is no active account '%(name)s' (kbp users create makes one).", name=username))
+    try:
+        record, token = auth.create_token(storage, found[0], token_name, role)
+    except auth.AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(storage, "create", "token", record["id"], actor="cli")
+    click.echo(_("Token '%(name)s' created for %(user)s; it is shown only now.", name=token_name, user=found[0]["username"]),
+               err=True)
+    click.echo(token)
+
+@users_group.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of generating one.")
+@click.pass_context
+def users_set_password(ctx: click.Context, username: str, password_stdin: bool) -> None:
+    """Reset an account's password: its sessions end and all its API tokens are revoked."""
+    import secrets
+
+    from core import audit, auth
+
+    storage = make_app(ctx).extensions["kbp"].storage
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        record = auth.find_account(storage, username)
+        auth.set_password(storage, record["id"], password)
+    except auth.AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(storage, "update", "account", record["id"], actor="cli")
+    click.echo(_("The password of %(name)s was reset; its sessions ended and its API tokens were revoked.",
+                 name=record["username"]))
+    if not password_stdin:
+        click.echo(_("Password (shown once, change it after signing in): %(password)s", password=password))
+
+
+@users_group.command("sign-out")
+@click.argument("username")
+@click.pass_context
+def users_sign_out(ctx: click.Context, username: str) -> None:
+    """End every session of an account (sign out everywhere), e.g. after a lost laptop."""
+    from core import auth
+
+    storage = make_app(ctx).extensions["kbp"].storage
+    try:
+        record = auth.find_account(storage, username)
+    except auth.AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    ended = auth.end_sessions_of(storage, record["id"], actor="cli")
+    click.echo(ngettext("%(num)d session of %(name)s ended.", "%(num)d sessions of %(name)s ended.", ended,
+                        name=record["username"]))
 
 
 @main.group("people")

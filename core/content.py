@@ -150,18 +150,6 @@ def _line_of(node: yaml.Node | None, path: list[str]) -> int | None:
     return line
 
 
-def _first_error(messages: Any, path: list[str] | None = None) -> tuple[list[str], str]:
-    path = path or []
-    if isinstance(messages, dict):
-        key = sorted(messages, key=lambda k: (not str(k).isdigit(), int(k) if str(k).isdigit() else 0, str(k)))[0]
-        return _first_error(messages[key], path + [str(key)])
-    if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
-        return path, " ".join(messages)
-    if isinstance(messages, list) and messages:
-        return _first_error(messages[0], path)
-    return path, str(messages)
-
-
 def _validated(path: Path, schema: Schema) -> tuple[dict, yaml.Node | None]:
     data, node = _read_yaml(path)
     if not isinstance(data, dict):
@@ -169,22 +157,22 @@ def _validated(path: Path, schema: Schema) -> tuple[dict, yaml.Node | None]:
     try:
         return schema.load(data), node
     except ValidationError as exc:
-        where, message = _first_error(exc.messages)
-        line = _line_of(node, where)
-        field = ".".join(where) or "(file)"
-        count = _count_errors(exc.messages)
-        more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
-        raise ContentError(f"{path}:{line}: {field}: {message}{more}") from None
+        problems = [f"{path}:{_line_of(node, where)}: {'.'.join(where) or '(file)'}: {message}"
+                    for where, message in _all_errors(exc.messages)]
+        raise ContentError("; ".join(problems)) from None
 
 
-def _count_errors(messages: Any) -> int:
+def _all_errors(messages: Any, path: list[str] | None = None) -> list[tuple[list[str], str]]:
+    """Every ``(field path, message)`` of a marshmallow error dict, in the file's order."""
+    path = path or []
     if isinstance(messages, dict):
-        return sum(_count_errors(v) for v in messages.values())
+        keys = sorted(messages, key=lambda k: (not str(k).isdigit(), int(k) if str(k).isdigit() else 0, str(k)))
+        return [item for key in keys for item in _all_errors(messages[key], path + [str(key)])]
     if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
-        return 1
+        return [(path, " ".join(messages))]
     if isinstance(messages, list):
-        return sum(_count_errors(v) for v in messages)
-    return 1
+        return [item for m in messages for item in _all_errors(m, path)]
+    return [(path, str(messages))]
 
 
 # ----------------------------------------------------------------------------- loading

@@ -67,3 +67,28 @@ def framework_document(registry: Registry, framework: model.Framework, locale: s
         "groups": groups,
         "meta": meta(demo),
     })
+
+
+class ExporterFailed(Exception):
+    """An exporter raised or returned something other than bytes; already reported on /plugins."""
+
+    def __init__(self, exporter_id: str, plugin: str, problem: str):
+        super().__init__(f"exporter '{exporter_id}' of plugin '{plugin}' {problem}")
+        self.exporter_id, self.plugin, self.problem = exporter_id, plugin, problem
+
+
+def run_exporter(registry: Registry, exporter: model.Exporter, document: dict[str, Any], locale: str) -> bytes:
+    """``exporter.export(document, locale)``, checked: a failure is noted on the plugin (``/plugins``)
+    and raised as :class:`ExporterFailed`, which the API answers with a JSON error naming both."""
+    plugin = registry.owner.get(("exporter", exporter.id), "")
+    try:
+        data = exporter.export(document, locale)
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must not become a bare 500
+        problem = f"raised {type(exc).__name__}: {exc}"
+        registry.problem(plugin, f"exporter '{exporter.id}' {problem}")
+        raise ExporterFailed(exporter.id, plugin, problem) from exc
+    if not isinstance(data, (bytes, bytearray)):
+        problem = f"returned a {type(data).__name__}, not bytes"
+        registry.problem(plugin, f"exporter '{exporter.id}' {problem}")
+        raise ExporterFailed(exporter.id, plugin, problem)
+    return bytes(data)

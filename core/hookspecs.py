@@ -10,7 +10,11 @@ Each hook receives ``config``, a read-only view of the app's configuration (``DA
 the arguments an implementation names), so ``def kbp_frameworks():`` is fine.
 
 Return values follow one rule: *content is plain data, behaviour is an object* (see
-:mod:`core.model`). Every hook may return ``None`` or a list.
+:mod:`core.model`). Every hook may return ``None`` or a list; everything in it is validated (dicts
+with :mod:`core.schemas`, objects by their attributes and by what their methods return), and a
+violation fails the plugin with a message naming the item and field. Ids of built-in plugins are
+reserved (:data:`core.registry.RESERVED_IDS`); on a clash the newcomer fails, naming both plugins.
+A plugin may declare ``PLUGIN_API_VERSIONS = (1,)``; see :data:`core.PLUGIN_API_VERSION`.
 
 Write an implementation like this::
 
@@ -67,10 +71,13 @@ def kbp_activity_sources(config):
     """Sources of development activities.
 
     Return a list of :class:`core.model.ActivitySource` instances. The core reads ``id``,
-    ``title``, ``domain``, ``source_language`` and ``writable`` from each, and calls
-    ``activities()`` (plain dicts shaped like ``core.schemas.ActivitySchema``: ``id``,
-    ``competencies`` (global ids), ``title``, ``description``, ``kind``, ``effort``, ``situations``)
-    or, when the source overrides it, ``for_competencies(global_ids)``.
+    ``title`` (translated in ``domain``), ``domain``, ``source_language`` and ``writable`` from
+    each, and calls ``activities()`` (plain dicts shaped like ``core.schemas.ActivitySchema``:
+    ``id``, ``competencies`` (global ids), ``title``, ``description``, ``kind``, ``effort``,
+    ``situations``, ``provider``, ``url`` (``""``: none) — or :class:`core.model.Activity` objects)
+    and ``for_competencies(global_ids) -> list[core.model.Activity]``, which a source may override.
+    Both are validated at start-up for read-only sources, and ``for_competencies`` on every request:
+    a source that raises or returns anything else is left out and reported on ``/plugins``.
     """
 
 
@@ -78,9 +85,12 @@ def kbp_activity_sources(config):
 def kbp_exporters(config):
     """Exporters: turn a plan, a framework or a dialogue guide into a file.
 
-    Return a list of :class:`core.model.Exporter` instances with ``id``, ``title``, ``subject``
-    (``plan``, ``framework`` or ``dialogue_guide``), ``media_type``, ``extension`` and ``domain``,
-    and a method ``export(obj, locale) -> bytes`` that writes the file in the reader's language.
+    Return a list of :class:`core.model.Exporter` instances with ``id``, ``title`` (written in
+    ``source_language``, default ``en``, translated in ``domain``), ``subject`` (``plan``,
+    ``framework`` or ``dialogue_guide``), ``media_type``, ``extension`` and ``domain``, and a method
+    ``export(document, locale) -> bytes``. ``document`` is a plain dict already in ``locale``,
+    described by the JSON Schemas in ``docs/schemas/exporter-*-document-v1.schema.json``. An
+    exporter that raises or returns anything but bytes answers a JSON error naming it and its plugin.
     """
 
 

@@ -229,6 +229,8 @@ class Exporter:
     media_type: str = "application/octet-stream"
     extension: str = ""
     domain: str = "messages"
+    #: the language ``title`` is written in (translated in ``domain`` for other readers)
+    source_language: str = "en"
 
     def export(self, obj: Any, locale: str) -> bytes:  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,9 +1,14 @@
 """People (the organisation's employees), their import from CSV, and privacy: export and erase.
 
 A person is ``{id, name, email, job_title, unit, coach_id, locale, status}`` in the collection
-``people``; ``coach_id`` is the person id of their manager or coach. Personal data about a person
-lives in the collections listed in :data:`PERSONAL_DATA`; :func:`export_person` gathers every
-record there and :func:`erase_person` deletes them (the audit log keeps only an anonymised id).
+``people``; ``coach_id`` is the person id of their manager or coach; :func:`coaching_cycle` is the one rule
+against loops of coaches (the API, the pages, the CSV import and the CLI all reach it), and a
+change of coach moves access to the person's plans with it (:func:`core.plans.follow_coach`).
+Personal data about a person lives in the collections listed in :data:`PERSONAL_DATA`;
+:func:`export_for` decides who gets which export (private self-reflection notes: the person
+themself, an admin only when ``ADMIN_EXPORT_PRIVATE_NOTES`` is on), :func:`export_person` gathers
+every record there and :func:`erase` deletes them (the audit log keeps only an anonymised id) and
+then rewrites every collection so that no file of the data folder keeps anything of the person.
 Features that store more personal data add their collection to :data:`PERSONAL_DATA`.
 """
 from __future__ import annotations
@@ -13,7 +18,7 @@ import hashlib
 import io
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
@@ -81,6 +86,21 @@ def _normalise(data: dict) -> dict:
     return data
 
 
+def coaching_cycle(person_key: str | None, coach_key: str, coach_of: Callable[[str], str | None]) -> bool:
+    """Whether making ``coach_key`` the coach of ``person_key`` would close a loop of coaches: the
+    person themself, or a coach whose chain of coaches leads back to the person (A coaches B and
+    B coaches A, or longer). ``coach_of(key)`` gives someone's coach as it will be. The one rule
+    for the API, the pages, the CSV import (keys are e-mail addresses there) and the CLI."""
+    seen: set[str] = set()
+    current: str | None = coach_key
+    while current and current not in seen:
+        if current == person_key:
+            return True
+        seen.add(current)
+        current = coach_of(current)
+    return False
+
+
 def _check_coach(tx, person_id: str | None, coach_id: str | None) -> None:
     if coach_id is None:
         return
@@ -88,14 +108,8 @@ def _check_coach(tx, person_id: str | None, coach_id: str | None) -> None:
         raise PeopleError(_("A person cannot be their own coach."), {"coach_id": [_("A person cannot be their own coach.")]})
     if tx.get(coach_id) is None:
         raise PeopleError(_("The coach does not exist."), {"coach_id": [_("No person with this id.")]})
-    # no cycles: walking up from the coach must not reach the person
-    seen, current = set(), coach_id
-    while current and current not in seen:
-        if current == person_id:
-            raise PeopleError(_("That would make a coaching cycle."), {"coach_id": [_("That would make a coaching cycle.")]})
-        seen.add(current)
-        record = tx.get(current)
-        current = record.get("coach_id") if record else None
+    if coaching_cycle(person_id, coach_id, lambda pid: (tx.get(pid) or {}).get("coach_id")):
+        raise PeopleError(_("That would make a coaching cycle."), {"coach_id": [_("That would make a coaching cycle.")]})
 
 
 def create_person(storage, data: dict) -> dict:
@@ -120,7 +134,16 @@ def update_person(storage, person_id: str, changes: dict) -> dict:
             raise PeopleError(_("Someone with this e-mail address exists already."), {"email": [_("Already in use.")]}, 409)
         if "coach_id" in changes:
             _check_coach(tx, person_id, changes["coach_id"])
-        return tx.update(person_id, {**changes, "updated_at": time.time()})
+        updated = tx.update(person_id, {**changes, "updated_at": time.time()})
+    if "coach_id" in changes and changes["coach_id"] != current.get("coach_id"):
+        _coach_changed(storage, person_id, changes["coach_id"])
+    return updated
+
+
+def _coach_changed(storage, person_id: str, coach_id: str | None) -> None:
+    from core import audit, plans
+
+    plans.follow_coach(storage, person_id, coach_id, audit.current_actor())
 
 
 # ----------------------------------------------------------------------------- CSV import
@@ -212,6 +235,13 @@ def import_people(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
                 report.problems.append((line, "coach_email", _("No person with the e-mail address %(email)s.", email=coach_email)))
             if coach_email == person["email"]:
                 report.problems.append((line, "coach_email", _("A person cannot be their own coach.")))
+        # coaches as they will be after the import (a blank coach_email removes the coach)
+        email_of = {p["id"]: email for email, p in by_email.items()}
+        coach_of = {email: email_of.get(p.get("coach_id")) for email, p in by_email.items()}
+        coach_of.update({p["email"]: coach or None for _line, p, coach in prepared})
+        for line, person, coach_email in prepared:
+            if coach_email and coach_email != person["email"] and coaching_cycle(person["email"], coach_email, coach_of.get):
+                report.problems.append((line, "coach_email", _("That would make a coaching cycle.")))
         if report.problems or dry_run:
             report.created = sum(1 for _line, p, _coach in prepared if p["email"] not in by_email)
             report.updated = len(prepared) - report.created
@@ -228,8 +258,15 @@ def import_people(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
             else:
                 ids[person["email"]] = tx.insert({**person, "coach_id": None, "created_at": now, "updated_at": now})["id"]
                 report.created += 1
+        moved = []
         for _line, person, coach_email in prepared:
-            tx.update(ids[person["email"]], {"coach_id": ids[coach_email] if coach_email else None})
+            coach_id = ids[coach_email] if coach_email else None
+            existing = by_email.get(person["email"])
+            if existing and existing.get("coach_id") != coach_id:
+                moved.append((existing["id"], coach_id))
+            tx.update(ids[person["email"]], {"coach_id": coach_id})
+    for person_id, coach_id in moved:
+        _coach_changed(storage, person_id, coach_id)
     return report
 
 
@@ -261,19 +298,66 @@ def records_about(storage, person_id: str) -> dict[str, list[dict]]:
     return found
 
 
-def export_person(storage, person_id: str) -> dict[str, Any]:
-    from core import audit
+def export_for(storage, account, person_id: str, *, admin_includes_private: bool = False) -> dict[str, Any]:
+    """The export ``account`` may have of ``person_id`` — the one rule for who sees what:
 
-    data = records_about(storage, person_id)
+    * the person themself (``/me/export``): everything, their private self-reflection notes too;
+    * an admin exporting someone else (*Export all data*): everything except private
+      self-reflection notes and questions, unless the organisation turned on
+      ``ADMIN_EXPORT_PRIVATE_NOTES`` (``admin_includes_private``);
+    * anyone else: 404, like a person who does not exist.
+    """
+    own = account is not None and bool(account.person_id) and account.person_id == person_id
+    if not own and (account is None or account.role != "admin"):
+        raise PeopleError(_("No such person."), status=404)
+    if storage.collection(PEOPLE).get(person_id) is None:
+        raise PeopleError(_("No such person."), status=404)
+    return export_person(storage, person_id, include_private=own or admin_includes_private)
+
+
+def export_self(storage, account) -> dict[str, Any]:
+    """The signed-in account's own export (``/me/export``): everything about their person, private
+    self-reflection notes included; an account without a person gets its account data."""
+    if account.person_id and storage.collection(PEOPLE).get(account.person_id) is not None:
+        return export_for(storage, account, account.person_id)
+    return export_person(storage, None, include_private=True, account_id=account.id)
+
+
+def export_person(storage, person_id: str | None, *, include_private: bool, account_id: str | None = None) -> dict[str, Any]:
+    """Every record about ``person_id`` (or, with ``person_id=None``, about the account ``account_id``)."""
+    from core import audit, plans
+
+    if person_id is not None:
+        data = records_about(storage, person_id)
+    else:
+        record = storage.collection("accounts").get(account_id)
+        data = {"accounts": [record]} if record else {}
     account_ids = [a["id"] for a in data.get("accounts", [])]
     data["accounts"] = [{k: v for k, v in a.items() if k != "password_hash"} for a in data.get("accounts", [])]
     tokens = [t for t in storage.collection("api_tokens").all() if t.get("account_id") in account_ids]
     data["api_tokens"] = [{k: v for k, v in t.items() if k != "secret_sha256"} for t in tokens]
-    data["audit"] = audit.entries_about(storage, [person_id, *account_ids])
-    data["coachees"] = [{"id": p["id"], "name": p["name"]} for p in storage.collection(PEOPLE).find(coach_id=person_id)]
-    plan_ids = {p["id"] for p in data.get("plans", [])}
-    data["plan_history"] = [h for h in storage.collection("plan_history").all() if h["plan_id"] in plan_ids]
-    return {"format": "kbp-person-export/1", "person_id": person_id, "exported_at": time.time(), "records": data}
+    data["audit"] = audit.entries_about(storage, [i for i in (person_id, *account_ids) if i])
+    data["coachees"] = [{"id": p["id"], "name": p["name"]} for p in storage.collection(PEOPLE).find(coach_id=person_id)] if person_id else []
+    viewer = None if include_private else "admin"
+    if not include_private and "plans" in data:
+        data["plans"] = [plans.for_viewer(p, "admin") for p in data["plans"]]
+    data["plan_history"] = [h for p in data.get("plans", []) for h in plans.history(storage, p["id"], viewer)]
+    return {"format": "kbp-person-export/1", "person_id": person_id, "exported_at": time.time(),
+            "private_notes": "included" if include_private else "excluded", "records": data}
+
+
+def erase(storage, person_id: str, secret: str) -> dict[str, int]:
+    """Erase a person (:func:`erase_person`), record it in the audit log under an anonymised id,
+    then rewrite every collection of the data folder as a fresh snapshot with an empty log, so that
+    no file there — append-only logs included — keeps anything of the person. Earlier backups are
+    out of reach (see the README: *People, accounts and privacy*)."""
+    from core import audit
+
+    counts = erase_person(storage, person_id, secret)
+    audit.record(storage, "erase", "person", anonymous_id(person_id, secret))
+    for name in storage.collection_names():
+        storage.collection(name).compact()
+    return counts
 
 
 def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
@@ -283,6 +367,7 @@ def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     accounts = [a["id"] for a in storage.collection("accounts").find(person_id=person_id)]
     plan_ids = {p["id"] for p in storage.collection("plans").find(person_id=person_id)}
+    token_ids = [t["id"] for t in storage.collection("api_tokens").all() if t.get("account_id") in accounts]
     with storage.collection("plan_history").transaction() as tx:
         for h in tx.all():
             if h["plan_id"] in plan_ids:
@@ -308,6 +393,10 @@ def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
         for t in [t for t in tx.all() if t.get("account_id") in accounts]:
             tx.delete(t["id"])
             counts["api_tokens"] = counts.get("api_tokens", 0) + 1
+    from core import sessions
+
+    for account_id in accounts:  # signed-in sessions hold the account id
+        sessions.end_all(storage, account_id)
     for name, id_fields in PERSONAL_DATA.items():
         with storage.collection(name).transaction() as tx:
             for record in [r for r in tx.all() if any(r.get(f) == person_id for f in id_fields)]:
@@ -316,7 +405,8 @@ def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
     with storage.collection(PEOPLE).transaction() as tx:
         for coachee in tx.find(coach_id=person_id):
             tx.update(coachee["id"], {"coach_id": None})
-    audit.anonymise(storage, {i: anonymous_id(i, secret) for i in [person_id, *accounts]})
+    # the audit log keeps what happened, under anonymised ids: the person, their accounts, tokens and plans
+    audit.anonymise(storage, {i: anonymous_id(i, secret) for i in [person_id, *accounts, *token_ids, *plan_ids]})
     return counts
 
 

@@ -2,7 +2,8 @@
 
 A *plan* is one development dialogue and what came out of it, stored in the collection ``plans``:
 
-    person_id, coach_id          whose plan it is, and their coach when it was started
+    person_id, coach_id          whose plan it is, and their coach (kept equal to the person's
+                                 current coach by :func:`follow_coach`; access never relies on it)
     mode                         ``coaching`` (a coach with the employee) or ``self_reflection``
     situation                    role_changes | new_role | recruited_need | grow_further
     focus                        1–5 focus competencies, each with a snapshot of its name and
@@ -22,12 +23,18 @@ every available language. It stays readable when the content changes, an activit
 or the framework's licence lapses.
 
 **Who may do what** (checked here, on the server, for every operation): the employee and their
-coach see and edit the plan; an admin may read it (privacy export and erasure); nobody else
-learns that it exists. Private self-reflection notes are removed from what the coach receives.
-Every change is written to ``plan_history`` (who, when, what — field names, not content).
+*current* coach (the ``coach_id`` of the person record, read at every request) see and edit the
+plan; an admin may read it (privacy export and erasure); nobody else learns that it exists.
+Private self-reflection items (a note not shared, and an own question not shared) are the
+employee's alone: they are removed from what anyone else receives, and :func:`change` puts them
+back unchanged whatever anyone else's edit did to them. Agreement is recorded for the caller's own
+role only; a self-reflection is agreed by the employee alone. Every change is written to
+``plan_history`` (who, when, what — field names, not content); a change only to private items is
+marked ``private`` and shown to the employee only.
 """
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from datetime import date
@@ -167,13 +174,18 @@ def relation(storage, account, plan: dict) -> str | None:
         return None
     if account.person_id and account.person_id == plan["person_id"]:
         return "employee"
-    if account.person_id and account.role in ("coach", "admin"):
-        person = storage.collection("people").get(plan["person_id"])
-        if account.person_id == plan.get("coach_id") or (person and person.get("coach_id") == account.person_id):
-            return "coach"
+    if account.person_id and account.role in ("coach", "admin") and is_current_coach(storage, account.person_id, plan["person_id"]):
+        return "coach"
     if account.role == "admin":
         return "admin"
     return None
+
+
+def is_current_coach(storage, coach_person_id: str, person_id: str) -> bool:
+    """Whether ``coach_person_id`` is ``person_id``'s coach *now* (the person record decides, never
+    the ``coach_id`` a plan recorded when it was started)."""
+    person = storage.collection("people").get(person_id)
+    return bool(person and coach_person_id and person.get("coach_id") == coach_person_id)
 
 
 def visible_plan(storage, account, plan_id: str) -> tuple[dict, str]:
@@ -189,22 +201,50 @@ def require_edit(rel: str) -> None:
         raise PlanError(_("Only the employee and their coach can change a plan."), 403)
 
 
+def is_private(question: dict) -> bool:
+    """A question whose note the employee has not shared (self-reflection)."""
+    return not question.get("shared", True)
+
+
 def for_viewer(plan: dict, rel: str) -> dict:
-    """The plan as ``rel`` may see it: private self-reflection notes only for the employee."""
+    """The plan as ``rel`` may see it: private items only for the employee. Anyone else sees a
+    private question from the content as a question without a note, and not at all a private
+    question the employee wrote themself (its text is theirs)."""
     if rel == "employee":
         return plan
     plan = dict(plan)
-    plan["questions"] = [q if q.get("shared", True) else {**q, "note": "", "private": True} for q in plan["questions"]]
+    plan["questions"] = [q if not is_private(q) else {**q, "note": "", "private": True}
+                         for q in plan["questions"] if not (is_private(q) and q.get("source") == "own")]
     return plan
+
+
+def keep_private_items(before: dict, after: dict) -> None:
+    """Put the employee's private questions of ``before`` back into ``after`` exactly as they were
+    (same content, same place): nobody but the employee can change or remove them."""
+    private = {q["id"]: q for q in before["questions"] if is_private(q)}
+    if not private:
+        return
+    result = [private.get(q["id"], q) for q in after["questions"]]
+    present = {q["id"] for q in result}
+    for index, q in enumerate(before["questions"]):
+        if q["id"] in private and q["id"] not in present:
+            result.insert(min(index, len(result)), copy.deepcopy(q))
+    after["questions"] = result
+
+
+def _others_view(plan: dict) -> dict:
+    shown = for_viewer(plan, "coach")
+    return {k: v for k, v in shown.items() if k not in ("version", "updated_at")}
 
 
 # ----------------------------------------------------------------------------- changes
 
 
-def _history(storage, plan_id: str, account_id: str, action: str, fields: Iterable[str] = ()) -> None:
-    storage.collection(HISTORY).insert(
-        {"plan_id": plan_id, "at": time.time(), "by": account_id, "action": action, "fields": sorted(set(fields))}
-    )
+def _history(storage, plan_id: str, account_id: str, action: str, fields: Iterable[str] = (), private: bool = False) -> None:
+    entry = {"plan_id": plan_id, "at": time.time(), "by": account_id, "action": action, "fields": sorted(set(fields))}
+    if private:
+        entry["private"] = True
+    storage.collection(HISTORY).insert(entry)
 
 
 def change(storage, account, plan_id: str, expected_version: int | None, action: str,
@@ -220,24 +260,51 @@ def change(storage, account, plan_id: str, expected_version: int | None, action:
             raise PlanError(_("Only the employee and their coach can change a plan."), 403)
         if expected_version is not None and expected_version != plan["version"]:
             raise PlanConflict()
-        before = written_length(plan)
+        before = copy.deepcopy(plan)
         changed = set(mutate(plan, rel) or ())
+        if rel != "employee":
+            keep_private_items(before, plan)
         if not changed:
             return plan
         after = written_length(plan)
-        if after > LIMITS["plan_text"] and after > before:  # a plan stored over the limit may shrink, not grow
+        if after > LIMITS["plan_text"] and after > written_length(before):  # a plan stored over the limit may shrink, not grow
             message = _("The plan would hold more than %(num)d characters of text. Shorten notes or descriptions, "
                         "or start a new plan for the next period.", num=LIMITS["plan_text"])
             raise PlanError(message, errors={name: [message] for name in sorted(changed)})
+        # a change to private items only is invisible to everyone but the employee: no new
+        # "updated" time, no agreement undone, a history entry only the employee is shown
+        private = plan != before and _others_view(plan) == _others_view(before)
         content_fields = {"focus", "goals", "activities", "questions"}
-        if plan["status"] == "agreed" and changed & content_fields and action not in ("note", "follow_up"):
+        if (plan["status"] == "agreed" and changed & content_fields and action not in ("note", "follow_up")
+                and not private):
             plan["status"], plan["agreed"] = "draft", {"employee": None, "coach": None}
             changed.add("status")
         plan["version"] += 1
-        plan["updated_at"] = time.time()
+        if not private:
+            plan["updated_at"] = time.time()
         stored = tx.upsert(plan)
-    _history(storage, plan_id, account.id, action, changed)
+    _history(storage, plan_id, account.id, action, changed, private=private)
     return stored
+
+
+def follow_coach(storage, person_id: str, coach_id: str | None, by: str) -> int:
+    """A person's coach changed: their plans record the new coach (access follows the person
+    record anyway). A coaching plan not yet agreed loses the former coach's pending confirmation —
+    the new coach confirms for themself; an agreed plan stays agreed. The history keeps who agreed
+    what, and gets a ``coach_change`` entry. Returns how many plans changed."""
+    moved = []
+    with storage.collection(PLANS).transaction() as tx:
+        for plan in tx.find(person_id=person_id):
+            if plan.get("coach_id") == coach_id:
+                continue
+            changes: dict[str, Any] = {"coach_id": coach_id, "version": plan["version"] + 1, "updated_at": time.time()}
+            if plan["status"] != "agreed" and plan["agreed"].get("coach"):
+                changes["agreed"] = {**plan["agreed"], "coach": None}
+            tx.update(plan["id"], changes)
+            moved.append(plan["id"])
+    for plan_id in moved:
+        _history(storage, plan_id, by, "coach_change", ["coach_id"])
+    return len(moved)
 
 
 def create_plan(storage, snap: Snapshotter, account, person_id: str, situation: str, mode: str) -> dict:
@@ -430,6 +497,11 @@ def set_goals(plan: dict, goals: dict[str, str], follow_up_date: Any = "unchange
 
 
 def agree(plan: dict, rel: str) -> list[str]:
+    """Record the caller's own confirmation (``rel``), never someone else's."""
+    if rel not in ("employee", "coach"):
+        raise PlanError(_("Only the employee and their coach can confirm a plan."), 403)
+    if plan["mode"] == "self_reflection" and rel != "employee":
+        raise PlanError(_("A self-reflection is confirmed by the employee alone."), 403)
     if not plan["focus"] or not plan["activities"]:
         raise PlanError(_("A plan needs at least one focus competency and one activity before it can be agreed."))
     if plan["mode"] == "self_reflection":
@@ -490,9 +562,7 @@ def _candidate_plans(storage, account) -> list[tuple[dict, str]]:
         return [(p, relation(storage, account, p)) for p in plans.all()]
     found: dict[str, tuple[dict, str]] = {}
     me = account.person_id
-    if me and account.role == "coach":
-        for p in plans.find(coach_id=me):
-            found[p["id"]] = (p, "coach")
+    if me and account.role == "coach":  # the people the account coaches now, not the plans' recorded coach
         for person in storage.collection("people").find(coach_id=me):
             for p in plans.find(person_id=person["id"]):
                 found[p["id"]] = (p, "coach")
@@ -526,8 +596,13 @@ def person_name(storage, plan: dict) -> str:
     return person["name"] if person else ""
 
 
-def history(storage, plan_id: str) -> list[dict]:
-    return sorted(storage.collection(HISTORY).find(plan_id=plan_id), key=lambda h: h["at"])
+def history(storage, plan_id: str, rel: str | None = None) -> list[dict]:
+    """The plan's history as ``rel`` may see it: changes to private items only for the employee
+    (``rel=None``: everything, for the employee's own export and for erasure)."""
+    entries = storage.collection(HISTORY).find(plan_id=plan_id)
+    if rel not in (None, "employee"):
+        entries = [h for h in entries if not h.get("private")]
+    return sorted(entries, key=lambda h: h["at"])
 
 
 def plan_document(storage, plan: dict, rel: str, locale: str, demo: bool = False) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import logging
 import traceback
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import pluggy
 
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "kbp.plugins"
 HOOK_NAMES = tuple(sorted(name for name in dir(hookspecs) if name.startswith("kbp_")))
 PLUGIN_STATE_COLLECTION = "plugins"
+MAX_PROBLEMS = 20
 
 
 @dataclass
@@ -51,6 +52,9 @@ class PluginRecord:
     reason: str | None = None
     hooks: list[str] = field(default_factory=list)
     distribution: str = ""
+    #: what went wrong while the plugin ran (an exporter or a source raising, returning the wrong
+    #: thing) and warnings about its content; newest last, at most :data:`MAX_PROBLEMS`
+    problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,7 +78,12 @@ def discover(extra: Iterable[str] = ()) -> list[PluginCandidate]:
     Nothing is imported here.
     """
     found: list[PluginCandidate] = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
+
+    def builtin_first(ep) -> tuple[bool, str, str]:
+        dist = getattr(ep, "dist", None)
+        return ((dist.metadata["Name"] if dist is not None else "").lower() != "kbp", ep.name, ep.value)
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=builtin_first):
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else ""
         found.append(
@@ -114,6 +123,61 @@ def _module_loader(spec: str) -> Callable[[], Any]:
     return load
 
 
+def _api_mismatch(plugin: Any) -> str | None:
+    """A message when the plugin declares ``PLUGIN_API_VERSIONS`` without this KBP's version."""
+    from core import PLUGIN_API_VERSION
+
+    declared = getattr(plugin, "PLUGIN_API_VERSIONS", None)
+    if declared is None:
+        return None
+    try:
+        versions = sorted({int(v) for v in ([declared] if isinstance(declared, (int, str)) else declared)})
+    except (TypeError, ValueError):
+        return f"PLUGIN_API_VERSIONS must be a list of whole numbers such as (1,), not {declared!r}"
+    if PLUGIN_API_VERSION in versions:
+        return None
+    return (f"The plugin supports KBP plugin API version {', '.join(map(str, versions))}; this KBP has plugin API "
+            f"version {PLUGIN_API_VERSION}. Install a version of the plugin made for it.")
+
+
+class PluginConfig(Mapping):
+    """The read-only settings a hook receives as ``config``.
+
+    Besides KBP's own settings (``config["DATA_DIR"]``) a plugin reads its own with a dotted,
+    lower-case key: ``config["acme.courses_csv"]`` is the environment variable
+    ``KBP_ACME_COURSES_CSV``, or ``courses_csv`` in the ``[acme]`` table of the TOML config file.
+    """
+
+    def __init__(self, settings: Mapping[str, Any]):
+        self._settings = settings
+
+    def _lookup(self, key: str) -> tuple[bool, Any]:
+        settings = self._settings
+        for candidate in (key, key.upper(), key.replace(".", "_").upper()):
+            if candidate in settings:
+                return True, settings[candidate]
+        section, dot, name = key.partition(".")
+        table = settings.get(section.upper()) if dot else None
+        if isinstance(table, Mapping) and name in table:
+            return True, table[name]
+        return False, None
+
+    def __getitem__(self, key: str) -> Any:
+        found, value = self._lookup(key)
+        if not found:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._lookup(key)[0]
+
+    def __iter__(self):
+        return iter(self._settings)
+
+    def __len__(self) -> int:
+        return len(self._settings)
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -135,6 +199,20 @@ class PluginManager:
             self._load(candidate)
 
     def _load(self, cand: PluginCandidate) -> None:
+        if cand.name in self.records and self.records[cand.name].builtin and not cand.builtin:
+            # a built-in's name is reserved: the newcomer fails, listed under a name of its own
+            first = self.records[cand.name]
+            key = f"{cand.name} ({cand.distribution or cand.module})"
+            self.records[key] = PluginRecord(
+                name=key, module=cand.module, version=cand.version, distribution=cand.distribution,
+                state="failed", reason=(
+                    f"The plugin name '{cand.name}' is reserved for the built-in plugin '{first.name}' "
+                    f"({first.module}); {cand.module} ({cand.distribution or 'local'}) was skipped. "
+                    "Declare your entry point under a name of your own."
+                ),
+            )
+            log.error("plugin %s skipped: %s", key, self.records[key].reason)
+            return
         if cand.name in self.records:
             first = self.records[cand.name]
             log.error("plugin name %r declared twice (%s and %s)", cand.name, first.module, cand.module)
@@ -161,6 +239,9 @@ class PluginManager:
             log.error("plugin %s failed to import:\n%s", cand.name, traceback.format_exc())
             return self.fail(cand.name, f"Import failed: {_describe(exc)}")
         record.version = str(getattr(plugin, "__version__", "") or record.version)
+        incompatible = _api_mismatch(plugin)
+        if incompatible:
+            return self.fail(cand.name, incompatible)
         misspelt = self._unknown_hooks(plugin)
         if misspelt:
             return self.fail(cand.name, misspelt)
@@ -175,8 +256,11 @@ class PluginManager:
     def _unknown_hooks(plugin: Any) -> str | None:
         """Like pluggy's ``check_pending()``, per plugin and with a suggestion."""
         problems = []
+        marker = f"{hookspecs.PROJECT}_impl"
         for attr in sorted(dir(plugin)):
-            if attr.startswith("kbp_") and attr not in HOOK_NAMES and callable(getattr(plugin, attr, None)):
+            if attr in HOOK_NAMES and callable(getattr(plugin, attr, None)) and not hasattr(getattr(plugin, attr), marker):
+                problems.append(f"'{attr}' is not marked as a hook — decorate it with @hookimpl (from core import hookimpl)")
+            elif attr.startswith("kbp_") and attr not in HOOK_NAMES and callable(getattr(plugin, attr, None)):
                 close = difflib.get_close_matches(attr, HOOK_NAMES, n=1)
                 hint = f" — did you mean '{close[0]}'?" if close else ""
                 problems.append(f"'{attr}' is not a KBP hook{hint}")
@@ -202,6 +286,15 @@ class PluginManager:
         log.error("plugin %s skipped: %s", name, reason)
         self._unregister(name)
 
+    def problem(self, name: str, message: str) -> None:
+        """Note a problem of a loaded plugin (a run-time failure, a warning): shown on ``/plugins``."""
+        record = self.records.get(name)
+        log.error("plugin %s: %s", name, message)
+        if record is None or message in record.problems:
+            return
+        record.problems.append(message)
+        del record.problems[:-MAX_PROBLEMS]
+
     def active(self) -> list[str]:
         return [name for name, rec in self.records.items() if rec.state == "active"]
 
@@ -214,7 +307,8 @@ class PluginManager:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             if impl.plugin_name != name:
                 continue
-            kwargs = {arg: config for arg in impl.argnames if arg == "config"}
+            view = config if isinstance(config, PluginConfig) else PluginConfig(config or {})
+            kwargs = {arg: view for arg in impl.argnames if arg == "config"}
             value = impl.function(**kwargs)
             if value is None:
                 continue

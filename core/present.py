@@ -59,6 +59,7 @@ class Presenter:
         return {
             "id": q.id,
             "question_set": qs.id,
+            "question_set_title": self.tr(qs.title, qs.text),
             "kind": q.kind,
             "text": self.tr(q.text, qs.text),
             "direction": q.direction,
@@ -81,9 +82,11 @@ class Presenter:
 
     def activity(self, a: model.Activity) -> dict[str, Any]:
         title, description = self.activity_text(a)
+        source = self.registry.activity_sources.get(a.source)
         return {
             "id": a.id,
             "source": a.source,
+            "source_title": self.source_title(source) if source is not None else a.source,
             "competencies": list(a.competencies),
             "title": title,
             "description": description,
@@ -118,15 +121,16 @@ class Presenter:
 
     # ------------------------------------------------------------------ plugins, exporters
     def source_title(self, source: model.ActivitySource) -> str:
-        """Built-in sources have English titles in the core domain; others are shown as written."""
+        """The source's title in the reader's language, translated in the source's own domain."""
         if source.domain == i18n.CORE_DOMAIN:
             return i18n.gettext(source.title)
-        return source.title
+        return self.tr(source.title, model.TextDomain(source.domain, source.source_language))
 
     def exporter(self, exp: model.Exporter, plugin: str) -> dict[str, Any]:
         return {
             "id": exp.id,
-            "title": self.tr(exp.title, model.TextDomain(exp.domain, i18n.UI_SOURCE_LANGUAGE)),
+            "title": self.tr(exp.title, model.TextDomain(exp.domain, getattr(exp, "source_language", "")
+                                                         or i18n.UI_SOURCE_LANGUAGE)),
             "subject": exp.subject,
             "media_type": exp.media_type,
             "extension": exp.extension,

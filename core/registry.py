@@ -20,6 +20,38 @@ from core.plugins import PluginManager
 
 log = logging.getLogger(__name__)
 
+#: Ids the built-in plugins provide, reserved for them whether they are enabled, disabled or
+#: unlicensed: another plugin (third-party or an import) providing one of them is the newcomer and
+#: fails with a message naming both plugins. A licensed framework's competencies are reserved with it
+#: (their global ids start with the framework id). ``tests/test_plugin_contract.py`` checks that this
+#: table is exactly what the built-ins provide, so it cannot drift.
+RESERVED_IDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sample_framework": {
+        "framework": ("kbp-sample",),
+        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection"),
+        "activity source": ("kbp-sample",),
+        "translation domain": ("kbp_sample",),
+    },
+    "malin_lindelow": {
+        "framework": ("malin-lindelow",),
+        "question set": ("malin-lindelow-coaching", "malin-lindelow-self-reflection"),
+        "activity source": ("malin-lindelow",),
+        "translation domain": ("malin_lindelow",),
+    },
+    "activities_inhouse": {"activity source": ("inhouse",)},
+    "activities_files": {"activity source": ("files",)},
+    "export_case": {"exporter": ("case",)},
+    "moodle_csv": {"exporter": ("moodle-csv",)},
+    "export_plan_docx": {"exporter": ("guide-docx", "plan-docx")},
+    "export_plan_pdf": {"exporter": ("guide-pdf", "plan-pdf")},
+    "export_plan_text": {"exporter": ("plan-csv", "plan-md")},
+    "export_plan_ical": {"exporter": ("plan-ics",)},
+    "export_plan_json": {"exporter": ("plan-json",)},
+}
+#: (kind, id) -> the built-in plugin it is reserved for
+RESERVED: dict[tuple[str, str], str] = {
+    (kind, ident): plugin for plugin, kinds in RESERVED_IDS.items() for kind, ids in kinds.items() for ident in ids
+}
 
 class Registry:
     def __init__(self) -> None:
@@ -35,6 +67,15 @@ class Registry:
         self.owner: dict[tuple[str, str], str] = {}
         #: decides whether a licensed framework may be served (set by the app; None: all open)
         self.entitlements = None
+        #: the plugin manager, told about run-time failures of plugins (None in bare unit tests)
+        self.manager: PluginManager | None = None
+
+    def problem(self, plugin: str, message: str) -> None:
+        """A plugin failed at run time (or its content deserves a warning): log it, show it on /plugins."""
+        if self.manager is not None:
+            self.manager.problem(plugin, message)
+        else:
+            log.error("plugin %s: %s", plugin, message)
 
     # ------------------------------------------------------------------ licence gate
     def is_available(self, framework_id: str) -> bool:
@@ -77,9 +118,21 @@ class Registry:
             if not self.source_available(source.id):
                 continue
             try:
-                found.extend(a for a in source.for_competencies(wanted) if include_archived or not a.archived)
-            except Exception:  # a source failing at run time must not break the page
+                answer = source.for_competencies(wanted)
+                if isinstance(answer, (dict, str, bytes)) or answer is None:
+                    result, problems = [], [f"returned a {type(answer).__name__}, not a list of core.model.Activity objects"]
+                else:
+                    result = list(answer)
+                    problems = schemas.activity_objects_problems(result)
+            except Exception as exc:  # noqa: BLE001 - a source failing at run time must not break the page
                 log.exception("activity source %s failed", source.id)
+                problems = [f"raised {type(exc).__name__}: {exc}"]
+            if problems:
+                self.problem(self.owner.get(("activity source", source.id), ""),
+                             f"activity source '{source.id}': for_competencies() " + "; ".join(problems)
+                             + " — its activities were left out.")
+                continue
+            found.extend(a for a in result if include_archived or not a.archived)
         return found
 
     def exporters_for(self, subject: str) -> list[model.Exporter]:
@@ -122,14 +175,26 @@ def _stage(manager: PluginManager, name: str, config: Any) -> _Staged:
         _meta("activity source", schemas.ActivitySourceMetaSchema(), source)
         if not source.writable:
             try:
-                source.loaded()  # validate read-only content now, not on the first request
+                activities = source.loaded()  # validate read-only content now, not on the first request
             except ValidationError as exc:
                 raise ContentError(f"activity source '{source.id}': {schemas.format_errors(exc.messages)}") from None
+            # and what for_competencies() answers, so an override returning dicts fails now, by name
+            ids = sorted({c for a in activities for c in a.competencies})
+            result = source.for_competencies(ids)
+            problems = (
+                [f"returned a {type(result).__name__}, not a list of core.model.Activity objects"]
+                if isinstance(result, (dict, str, bytes)) or result is None
+                else schemas.activity_objects_problems(list(result))
+            )
+            if problems:
+                raise ContentError(f"activity source '{source.id}': for_competencies() " + "; ".join(problems))
         staged.sources.append(source)
     for exporter in manager.call(name, "kbp_exporters", config):
         if not isinstance(exporter, model.Exporter):
             raise ContentError(f"kbp_exporters returned {type(exporter).__name__}, not an Exporter")
         _meta("exporter", schemas.ExporterMetaSchema(), exporter)
+        if not callable(getattr(exporter, "export", None)):
+            raise ContentError(f"exporter '{exporter.id}' has no export(document, locale) method")
         staged.exporters.append(exporter)
     for data in manager.call(name, "kbp_locale_dirs", config):
         loc = _load("locale dir", schemas.LocaleDirSchema(), data)
@@ -140,12 +205,36 @@ def _stage(manager: PluginManager, name: str, config: Any) -> _Staged:
 
 
 def _load(what: str, schema, data: Any):
+    if not isinstance(data, dict):
+        raise ContentError(f"each {what} must be a dict (see the README's hook reference), not a {type(data).__name__}")
     try:
         return schema.load(data)
     except ValidationError as exc:
         ident = data.get("id") if isinstance(data, dict) else None
         label = f"{what} '{ident}'" if ident else what
-        raise ContentError(f"{label} is invalid: {schemas.format_errors(exc.messages)}") from None
+        raise ContentError(f"{label} is invalid: {schemas.format_errors(_name_items(exc.messages, data))}") from None
+
+
+_SINGULAR = {"questions": "question", "groups": "group", "competencies": "competency"}
+
+
+def _name_items(messages: Any, data: Any) -> Any:
+    """Replace list indexes in marshmallow's errors by the items' ids: ``question 'q3'.direction``
+    instead of ``questions.2.direction`` (an item without an id keeps its position, counted from 1)."""
+    if not isinstance(messages, dict) or not isinstance(data, dict):
+        return messages
+    named: dict[str, Any] = {}
+    for key, value in messages.items():
+        items = data.get(key)
+        if isinstance(items, list) and isinstance(value, dict) and all(isinstance(i, int) for i in value):
+            for index, problem in value.items():
+                item = items[index] if index < len(items) else None
+                ident = item.get("id") if isinstance(item, dict) else None
+                label = f"{_SINGULAR.get(key, key)} '{ident}'" if isinstance(ident, str) and ident else f"{key} number {index + 1}"
+                named[label] = _name_items(problem, item)
+        else:
+            named[key] = _name_items(value, items)
+    return named
 
 
 def _meta(what: str, schema, obj: Any) -> None:
@@ -157,27 +246,70 @@ def _meta(what: str, schema, obj: Any) -> None:
 
 
 def build_registry(manager: PluginManager, config: Any) -> Registry:
+    """Stage every active plugin, then add them to the catalogue in a fixed order.
+
+    The order decides who keeps an id two plugins provide, so it does not depend on plugin names
+    alone: built-in plugins first, then plugins providing a licensed framework, then the rest (by
+    name). Ids in :data:`RESERVED` are kept for their built-in plugin in any case, even when it is
+    disabled or unlicensed.
+    """
     registry = Registry()
+    registry.manager = manager
+    staged_by_name: dict[str, _Staged] = {}
     for name in manager.active():
         try:
-            staged = _stage(manager, name, config)
+            staged_by_name[name] = _stage(manager, name, config)
         except ContentError as exc:
             manager.fail(name, str(exc))
-            continue
         except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the app
             log.exception("plugin %s raised in a hook", name)
             manager.fail(name, f"A hook raised {type(exc).__name__}: {exc}")
-            continue
-        clashes = [
-            f"{kind} id '{ident}' is already provided by plugin '{registry.owner[(kind, ident)]}'"
-            for kind, ident in staged.ids()
-            if (kind, ident) in registry.owner
-        ]
+
+    def precedence(name: str) -> tuple[int, int, str]:
+        record = manager.records[name]
+        licensed = any(fw.licence is not None for fw in staged_by_name[name].frameworks)
+        return (0 if record.builtin else 1, 0 if licensed else 1, name)
+
+    for name in sorted(staged_by_name, key=precedence):
+        staged = staged_by_name[name]
+        clashes, seen = [], set()
+        for kind, ident in staged.ids():
+            if (kind, ident) in seen:
+                clashes.append(f"{kind} id '{ident}' is provided twice by this plugin")
+            seen.add((kind, ident))
+            reserved_for = RESERVED.get((kind, ident))
+            if reserved_for is not None and reserved_for != name:
+                clashes.append(f"{kind} id '{ident}' is reserved for the built-in plugin '{reserved_for}'")
+            elif (kind, ident) in registry.owner:
+                clashes.append(f"{kind} id '{ident}' is already provided by plugin '{registry.owner[(kind, ident)]}'")
         if clashes:
             manager.fail(name, "Duplicate id: " + "; ".join(clashes) + f" — plugin '{name}' was skipped.")
             continue
         _commit(registry, staged, name)
+    _warn_unknown_competencies(registry)
     return registry
+
+
+def _warn_unknown_competencies(registry: Registry) -> None:
+    """Warn (on /plugins) about questions and read-only activities whose competencies no installed
+    framework has: a typo, or a framework that is not installed or is disabled."""
+    for qs in registry.question_sets.values():
+        unknown = sorted({q.competency for q in qs.questions if q.competency not in registry.competencies})
+        if unknown:
+            registry.problem(qs.plugin, f"warning: question set '{qs.id}' refers to competencies no installed framework "
+                                        f"has (not shown): {', '.join(unknown)}")
+    for source in registry.activity_sources.values():
+        if source.writable:
+            continue  # people edit these in KBP, which checks the competencies there
+        try:
+            activities = source.loaded()
+        except Exception:  # noqa: BLE001 - validated at start-up; a later failure is reported when it happens
+            continue
+        unknown = sorted({c for a in activities for c in a.competencies if c not in registry.competencies})
+        if unknown:
+            registry.problem(registry.owner.get(("activity source", source.id), ""),
+                             f"warning: activity source '{source.id}' refers to competencies no installed framework "
+                             f"has: {', '.join(unknown)}")
 
 
 def _commit(registry: Registry, staged: _Staged, name: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from typing import Any, Iterable
 
 from marshmallow import (
@@ -123,7 +124,8 @@ class QuestionSchema(_Strict):
     id = fields.String(required=True, validate=slug)
     competency = fields.String(required=True, validate=global_id)
     text = fields.String(required=True, validate=NonEmpty)
-    direction = fields.String(load_default="", validate=validate.OneOf(("",) + model.QUESTION_DIRECTIONS))
+    direction = fields.String(load_default="", validate=validate.OneOf(
+        ("",) + model.QUESTION_DIRECTIONS, error=f"Must be one of: {', '.join(model.QUESTION_DIRECTIONS)} (or left out)."))
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
 
 
@@ -172,7 +174,8 @@ class ActivitySchema(_Strict):
     effort = fields.String(required=True, validate=validate.OneOf(model.EFFORTS))
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
     provider = fields.String(load_default="")
-    url = fields.Url(load_default="", allow_none=False)
+    url = fields.String(load_default="", validate=validate.Regexp(
+        r"^(?:$|https?://[^\s/$.?#][^\s]*$)", error="Must be empty or a link starting with http:// or https://."))
     extra = fields.Dict(load_default=dict)
 
 
@@ -191,6 +194,7 @@ class ExporterMetaSchema(_Strict):
     media_type = fields.String(required=True, validate=validate.Regexp(r"^[\w.+-]+/[\w.+-]+$"))
     extension = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9]+$"))
     domain = fields.String(required=True, validate=slug)
+    source_language = fields.String(load_default="en", validate=locale_code)
 
 
 class LocaleDirSchema(_Strict):
@@ -199,26 +203,111 @@ class LocaleDirSchema(_Strict):
     source_language = fields.String(load_default="en", validate=locale_code)
 
 
+_SLUG_RE = re.compile(model.SLUG_PATTERN)
+_GLOBAL_ID_RE = re.compile(global_id.regex.pattern)
+_URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+
+
+def _activity_field_problems(item: model.Activity) -> list[tuple[str, str]]:
+    """``(field, message)`` for every problem of an :class:`core.model.Activity` — the checks of
+    :class:`ActivitySchema`, kept cheap enough to run on every request."""
+    problems = []
+    if not isinstance(item.id, str) or not _SLUG_RE.match(item.id):
+        problems.append(("id", "must be a lower-case ASCII slug such as 'my-id'"))
+    if not item.competencies or isinstance(item.competencies, str) or not all(
+        isinstance(c, str) and _GLOBAL_ID_RE.match(c) for c in item.competencies
+    ):
+        problems.append(("competencies", "must be a non-empty list of global ids 'framework:competency'"))
+    for attr in ("title", "description"):
+        own = [t.get(attr) for t in (item.translations or {}).values() if isinstance(t, dict)]
+        if not (isinstance(getattr(item, attr), str) and getattr(item, attr)) and not any(own):
+            problems.append((attr, "must not be empty"))
+    if item.kind not in model.ACTIVITY_KINDS:
+        problems.append(("kind", f"{item.kind!r} is not one of {', '.join(model.ACTIVITY_KINDS)}"))
+    if item.effort not in model.EFFORTS:
+        problems.append(("effort", f"{item.effort!r} is not one of {', '.join(model.EFFORTS)}"))
+    if isinstance(item.situations, str) or any(s not in model.SITUATIONS for s in item.situations):
+        problems.append(("situations", f"must be a list of {', '.join(model.SITUATIONS)}"))
+    if item.url and not (isinstance(item.url, str) and _URL_RE.match(item.url)):
+        problems.append(("url", "must start with http:// or https://"))
+    for locale, text in (item.translations or {}).items():
+        if not isinstance(text, dict) or set(text) - {"title", "description"}:
+            problems.append((f"translations.{locale}", "must be {'title': ..., 'description': ...}"))
+    return problems
+
+
+def activity_object_problems(item: Any, label: str | None = None) -> list[str]:
+    """Every problem of one item a source returned, each naming the activity and the field."""
+    if not isinstance(item, model.Activity):
+        what = f"item {label}" if label else "an item"
+        return [f"{what} is a {type(item).__name__}, not a core.model.Activity"]
+    name = f"activity '{item.id}'" if item.id else f"activity number {label}"
+    return [f"{name}.{field}: {message}" for field, message in _activity_field_problems(item)]
+
+
+#: Activity objects found valid, by identity: sources hand back the same objects request after
+#: request, so each is checked once (entries vanish with their objects)
+_checked: "weakref.WeakValueDictionary[int, model.Activity]" = weakref.WeakValueDictionary()
+
+
+def activity_objects_problems(items: Iterable[Any]) -> list[str]:
+    """:func:`activity_object_problems` of every item of a list, and duplicate ids."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items, start=1):
+        if _checked.get(id(item)) is not item:
+            found = activity_object_problems(item, str(index))
+            if found:
+                problems += found
+            else:
+                _checked[id(item)] = item
+        ident = getattr(item, "id", None)
+        if isinstance(item, model.Activity) and ident in seen:
+            problems.append(f"activity '{ident}': the id appears twice")
+        seen.add(ident)
+    return problems
+
+
 def object_meta(obj: Any, schema: Schema) -> dict:
     """Read the declared attributes of a behaviour object and validate them with ``schema``."""
-    data = {name: getattr(obj, name, None) for name in schema.fields}
+    data = {name: getattr(obj, name) for name in schema.fields if getattr(obj, name, None) is not None}
     return schema.load(data)
 
 
 def load_activities(source: model.ActivitySource) -> list[model.Activity]:
-    """Validate everything ``source.activities()`` yields; raise ValidationError naming the item."""
+    """Validate everything ``source.activities()`` yields (dicts and :class:`core.model.Activity`
+    objects alike); raise ValidationError listing every problem, each naming its activity."""
     text = model.TextDomain(source.domain, source.source_language)
     result = []
+    errors: dict[str, Any] = {}
+    seen: set[str] = set()
     schema = ActivitySchema()
-    for index, item in enumerate(source.activities()):
+    items = source.activities()
+    if isinstance(items, (dict, str, bytes)) or not isinstance(items, Iterable):
+        raise ValidationError(f"activities() must return a list of dicts or Activity objects, not {type(items).__name__}")
+    for index, item in enumerate(items, start=1):
+        ident = getattr(item, "id", None) if isinstance(item, model.Activity) else (
+            item.get("id") if isinstance(item, dict) else None)
+        label = f"activity '{ident}'" if isinstance(ident, str) and ident else f"activity number {index}"
+        if isinstance(ident, str) and ident:
+            if ident in seen:
+                errors.setdefault(label, {}).setdefault("id", []).append("appears twice in this source.")
+            seen.add(ident)
         if isinstance(item, model.Activity):
-            result.append(item)
+            problems = _activity_field_problems(item)
+            if problems:
+                errors.setdefault(label, {}).update({field: [message] for field, message in problems})
+            else:
+                result.append(item)
+            continue
+        if not isinstance(item, dict):
+            errors[label] = f"must be a dict or a core.model.Activity, not {type(item).__name__}"
             continue
         try:
             data = schema.load(item)
         except ValidationError as exc:
-            ident = item.get("id", index) if isinstance(item, dict) else index
-            raise ValidationError({f"activity {ident!r}": exc.messages}) from exc
+            errors.setdefault(label, {}).update(exc.messages if isinstance(exc.messages, dict) else {"item": exc.messages})
+            continue
         result.append(
             model.Activity(
                 id=data["id"],
@@ -235,6 +324,8 @@ def load_activities(source: model.ActivitySource) -> list[model.Activity]:
                 extra=data["extra"],
             )
         )
+    if errors:
+        raise ValidationError(errors)
     return result
 
 
@@ -425,6 +516,9 @@ class PluginOut(Schema):
     state = fields.String(metadata={"description": "active | disabled | failed | unlicensed"})
     reason = fields.String(allow_none=True)
     hooks = fields.List(fields.String())
+    problems = fields.List(fields.String(), metadata={
+        "description": "What went wrong while the plugin ran (an exporter or activity source failing) and warnings "
+        "about its content, newest last."})
 
 
 class CompetencyBriefOut(Schema):

@@ -177,7 +177,7 @@ def init(dom: CatalogDomain, locale: str) -> Path | None:
     path = dom.po(locale)
     if path.exists():
         return None
-    template = _template(dom)
+    template = extract(dom)  # refreshed first: a new catalog starts from the current text
     catalog = Catalog(locale=locale, project=template.project, version=template.version, fuzzy=False)
     catalog.creation_date = catalog.revision_date = datetime.now(timezone.utc)
     for message in template:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import re
 import os
 import shutil
 import sys
@@ -254,17 +255,25 @@ def thirdparty_dist(tmp_path, monkeypatch):
     """
     name, version = "kbp_thirdparty_demo", "1.2.3"
     site = tmp_path / "site-packages"
-    info = site / f"{name}-{version}.dist-info"
+    install_dist(site, monkeypatch, name, version, {"thirdparty": "tests.plugins.thirdparty"})
+    return {"name": name, "version": version, "path": site}
+
+
+def install_dist(site: Path, monkeypatch, name: str, version: str, plugins: dict[str, str]) -> Path:
+    """Install a distribution ``name`` declaring ``plugins`` (``{entry-point name: module}``) in the
+    group ``kbp.plugins``, the way pip would: a ``<name>-<version>.dist-info`` folder with
+    ``METADATA`` and ``entry_points.txt`` in ``site``, which is put on ``sys.path``."""
+    info = site / f"{re.sub(r'[-_.]+', '_', name)}-{version}.dist-info"  # as pip names it
     info.mkdir(parents=True)
     (info / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: A third-party KBP plugin (test)\n",
         encoding="utf-8",
     )
-    (info / "entry_points.txt").write_text(
-        "[kbp.plugins]\nthirdparty = tests.plugins.thirdparty\n", encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(site))
-    return {"name": name, "version": version, "path": site}
+    lines = "".join(f"{entry} = {module}\n" for entry, module in plugins.items())
+    (info / "entry_points.txt").write_text(f"[kbp.plugins]\n{lines}", encoding="utf-8")
+    if str(site) not in sys.path:
+        monkeypatch.syspath_prepend(str(site))
+    return info
 
 
 @pytest.fixture

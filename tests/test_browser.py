@@ -49,7 +49,7 @@ def server(tmp_path_factory):
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield {"url": f"http://127.0.0.1:{srv.server_port}", "coach": coach_p, "employee": emp_p}
+    yield {"url": f"http://127.0.0.1:{srv.server_port}", "coach": coach_p, "employee": emp_p, "app": app}
     srv.shutdown()
 
 
@@ -153,3 +153,111 @@ def test_dialogue_to_agreed_plan_in_the_browser(server, browser, lang):
     shot(page, f"{lang}-10-plan-phone")
     assert errors == []
     context.close()
+
+
+# ----------------------------------------------------------------------------- privacy: who downloads private notes
+
+
+@pytest.fixture(scope="module")
+def privacy_server(tmp_path_factory):
+    """An employee with a private and a shared self-reflection note, and an admin."""
+    from tests.test_privacy import client_for, self_reflection
+
+    app = create_app({"TESTING": False, "DATA_DIR": str(tmp_path_factory.mktemp("browser-privacy"))})
+    emp_p = make_person(app, "Pia Privat")
+    admin_p = make_person(app, "Adam Admin")
+    emp_a = make_account(app, "employee", emp_p, password=PASSWORD)
+    make_account(app, "admin", admin_p, password=PASSWORD)
+    self_reflection(client_for(app, emp_a), emp_p["id"], private_note="Min privata tanke", shared_note="Min delade tanke")
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield {"url": f"http://127.0.0.1:{srv.server_port}", "employee": emp_p, "admin": admin_p}
+    srv.shutdown()
+
+
+def _download(page, link) -> str:
+    with page.expect_download() as info:
+        link.click()
+    return Path(info.value.path()).read_text(encoding="utf-8")
+
+
+def test_own_export_has_private_notes_and_the_admin_export_does_not(privacy_server, browser):
+    base = privacy_server["url"]
+    context = browser.new_context(locale="en-GB", accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, base, "en", privacy_server["employee"]["email"])
+    page.goto(f"{base}/me?lang=en")
+    own = _download(page, page.get_by_role("link", name="Export my data (JSON)"))
+    assert "Min privata tanke" in own and "Min delade tanke" in own
+    context.close()
+
+    context = browser.new_context(locale="en-GB", accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, base, "en", privacy_server["admin"]["email"])
+    page.goto(f"{base}/people/{privacy_server['employee']['id']}?lang=en")
+    theirs = _download(page, page.get_by_role("link", name="Export all data (JSON)"))
+    assert "Min delade tanke" in theirs and "Min privata tanke" not in theirs
+    context.close()
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_sign_out_password_change_and_sign_out_everywhere_in_the_browser(server, browser, lang):
+    """A copied cookie dies with sign-out; a password change on /me signs out the other browsers;
+    *Sign out everywhere* ends this one too. Every field is found by its visible label."""
+    labels = {
+        "sv": {"current": "Nuvarande lösenord", "new": "Nytt lösenord (minst 12 tecken, inte ett vanligt lösenord)",
+               "again": "Nytt lösenord igen", "change": "Byt lösenord", "everywhere": "Logga ut överallt",
+               "changed": "Ditt lösenord är bytt", "sign_in": "Logga in"},
+        "en": {"current": "Current password", "new": "New password (at least 12 characters, not a common one)",
+               "again": "New password again", "change": "Change password", "everywhere": "Sign out everywhere",
+               "changed": "Your password was changed", "sign_in": "Sign in"},
+    }[lang]
+    base = server["url"]
+    person = make_person(server["app"], f"Browser {lang}")
+    make_account(server["app"], "employee", person, password=PASSWORD)
+    new_password = "a brand new passphrase " + lang
+
+    def browser_signed_in(password=PASSWORD):
+        context = browser.new_context(locale="sv-SE" if lang == "sv" else "en-GB")
+        page = context.new_page()
+        page.goto(f"{base}/login?lang={lang}")
+        page.locator("#username").fill(person["email"])
+        page.locator("#password").fill(password)
+        page.get_by_role("button", name=labels["sign_in"]).click()
+        page.wait_for_url(f"{base}/")
+        return context, page
+
+    # a cookie copied before signing out no longer works afterwards
+    first, page = browser_signed_in()
+    thief = browser.new_context()
+    thief.add_cookies(first.cookies())
+    stolen = thief.new_page()
+    stolen.goto(f"{base}/me")
+    assert stolen.url.startswith(f"{base}/me")
+    page.goto(f"{base}/")
+    page.get_by_role("button", name=TEXT[lang]["sign_out"]).click()
+    page.wait_for_url(f"{base}/login")
+    stolen.goto(f"{base}/me")
+    assert "/login" in stolen.url
+    thief.close()
+    first.close()
+
+    # changing the password on /me signs out the other browser, not this one
+    laptop, page = browser_signed_in()
+    phone, phone_page = browser_signed_in()
+    page.goto(f"{base}/me")
+    page.get_by_label(labels["current"]).fill(PASSWORD)
+    page.get_by_label(labels["new"]).fill(new_password)
+    page.get_by_label(labels["again"]).fill(new_password)
+    page.get_by_role("button", name=labels["change"]).click()
+    assert labels["changed"] in page.content()
+    phone_page.goto(f"{base}/me")
+    assert "/login" in phone_page.url
+    shot(page, f"{lang}-11-my-account")
+
+    # sign out everywhere ends this browser's session as well
+    page.get_by_role("button", name=labels["everywhere"]).click()
+    page.wait_for_url(f"{base}/login")
+    page.goto(f"{base}/me")
+    assert "/login" in page.url
+    laptop.close()
+    phone.close()

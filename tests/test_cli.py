@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from core.cli import main
 from tests.conftest import ROOT, plugin_record, plugin_spec
+from tests.helpers import data_folder_files
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_unknown_plugin_name_fails_with_a_message(runner, data_dir, command):
     assert "sample_framework" in result.output  # lists the known ones
     assert "Traceback" not in result.output
     # nothing was stored for the unknown name
-    assert not any("no-such-plugin" in p.read_text() for p in data_dir.glob("*.json"))
+    assert not any(b"no-such-plugin" in raw for raw in data_folder_files(data_dir).values())
 
 
 @pytest.mark.parametrize(

@@ -154,7 +154,9 @@ def test_misspelt_key_is_reported(package_copy):
     message = content_error(package_copy)
     assert message.startswith(f"{group}:"), message
     assert "definition" in message  # the required field it lacks
-    assert "more problem" in message  # and that there is more to fix (the unknown 'defintion')
+    assert "defintion" in message  # and every other problem, each with its file and line (issue 15 item 7)
+    assert message.count(f"{group}:") == 2, message
+    assert "more problem" not in message
 
 
 def test_missing_required_field_in_framework_file(package_copy):

@@ -18,7 +18,7 @@ import pytest
 
 from core import plans
 from tests.conftest import anonymous_client
-from tests.helpers import csrf_token, make_account, make_person, sign_in
+from tests.helpers import csrf_token, make_account, make_person, sign_in, signed_in_client
 from tests.test_plans import FOCUS, api_flow, world  # noqa: F401 - fixture
 
 ACTIVITY = {"title": {"sv": "Skuggning"}, "description": {"sv": "En dag."}, "competencies": ["kbp-sample:active-listening"],
@@ -143,7 +143,7 @@ def test_request_bodies_are_limited_with_a_413(app, client):
     big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
     r = client.post("/api/v1/people", data=json.dumps({"name": big, "email": "a@example.test"}), content_type="application/json")
     assert r.status_code == 413 and r.get_json()["code"] == "payload_too_large"
-    admin = sign_in(app.test_client(), make_account(app, "admin"))
+    admin = signed_in_client(app, "admin")
     token = csrf_token(admin, "/people/new")
     r = admin.post("/people/new", data={"csrf_token": token, "name": big, "email": "b@example.test"})
     assert r.status_code == 413 and "text/html" in r.content_type
@@ -198,7 +198,7 @@ def test_control_characters_are_refused_everywhere_text_enters(app, client):
 
 
 def test_control_characters_in_a_form_get_a_page_naming_the_field(app):
-    admin = sign_in(app.test_client(), make_account(app, "admin"))
+    admin = signed_in_client(app, "admin")
     token = csrf_token(admin, "/people/new")
     r = admin.post("/people/new", data={"csrf_token": token, "name": "Eva\x00", "email": "eva@example.test"})
     assert r.status_code == 422 and "text/html" in r.content_type
@@ -311,7 +311,7 @@ def test_json_activity_import_with_hostile_json_reports_a_problem(client):
 
 def test_personal_data_is_never_cached(plan):
     app, coach, employee, p = plan
-    admin = sign_in(app.test_client(), make_account(app, "admin"))
+    admin = signed_in_client(app, "admin")
     person_id = p["person_id"]
     for client, url in [(coach, "/api/v1/me"), (coach, "/api/v1/people"), (coach, f"/api/v1/plans/{p['id']}"),
                         (coach, f"/api/v1/plans/{p['id']}/export/plan-md"), (coach, "/plans"), (coach, f"/plans/{p['id']}"),

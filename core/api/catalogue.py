@@ -146,7 +146,8 @@ def export_framework(framework_id: str, exporter_id: str, **_args):
     if exporter is None or exporter.subject != "framework":
         abort(404, message=_("There is no framework exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
     locale = reader_locale()
-    data = exporter.export(framework_document(kbp().registry, fw, locale, bool(current_app.config.get("DEMO"))), locale)
+    data = export_or_abort(exporter, framework_document(kbp().registry, fw, locale, bool(current_app.config.get("DEMO"))),
+                           locale)
     audit.record(kbp().storage, "export", "framework", fw.id)
     return Response(data, mimetype=exporter.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{fw.id}.{exporter.extension}"'})
@@ -161,3 +162,15 @@ def list_exporters(subject=None, **_args):
     p = presenter()
     reg = kbp().registry
     return [p.exporter(e, reg.owner[("exporter", e.id)]) for e in reg.exporters.values() if subject in (None, e.subject)]
+
+
+def export_or_abort(exporter, document: dict, locale: str) -> bytes:
+    """Run an exporter; when it fails, answer a JSON error naming the exporter and its plugin."""
+    from core.exports import ExporterFailed, run_exporter
+
+    try:
+        return run_exporter(kbp().registry, exporter, document, locale)
+    except ExporterFailed as exc:
+        abort(500, code="exporter_failed", message=_(
+            "The exporter '%(exporter)s' of the plugin '%(plugin)s' failed; an administrator finds the reason "
+            "on /plugins. Try another format.", exporter=exc.exporter_id, plugin=exc.plugin))

@@ -45,9 +45,14 @@ class PeopleImportOut(Schema):
     message = fields.String(metadata={"description": "What went wrong, when any row has a problem."})
 
 
+PASSWORD_RULES = (f"At least {auth.MIN_PASSWORD_LENGTH} characters; not a common password, a repetition or a run; "
+                  "not containing the sign-in name.")
+
+
 class AccountIn(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=auth.MIN_PASSWORD_LENGTH, max=1024))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=auth.MAX_PASSWORD_LENGTH),
+                             metadata={"description": PASSWORD_RULES})
     role = fields.String(required=True, validate=validate.OneOf(auth.ROLES))
     person_id = fields.String(load_default=None, allow_none=True)
 
@@ -55,7 +60,9 @@ class AccountIn(Schema):
 class AccountPatch(Schema):
     role = fields.String(validate=validate.OneOf(auth.ROLES))
     active = fields.Boolean()
-    password = fields.String(load_only=True, validate=validate.Length(min=auth.MIN_PASSWORD_LENGTH, max=1024))
+    password = fields.String(load_only=True, validate=validate.Length(max=auth.MAX_PASSWORD_LENGTH),
+                             metadata={"description": "A new password (a reset): ends the account's sessions and revokes "
+                                       "all its API tokens. " + PASSWORD_RULES})
 
 
 class AccountOut(Schema):
@@ -75,6 +82,16 @@ class MeOut(Schema):
 class TokenIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     role = fields.String(validate=validate.OneOf(auth.ROLES))
+    expires_in_days = fields.Integer(
+        load_default=auth.TOKEN_DEFAULT_DAYS, validate=validate.Range(min=1, max=auth.TOKEN_MAX_DAYS),
+        metadata={"description": f"Days until the token expires (default {auth.TOKEN_DEFAULT_DAYS}, "
+                                 f"at most {auth.TOKEN_MAX_DAYS})."})
+
+
+class PasswordChangeIn(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(max=auth.MAX_PASSWORD_LENGTH))
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(max=auth.MAX_PASSWORD_LENGTH),
+                                 metadata={"description": PASSWORD_RULES})
 
 
 class TokenOut(Schema):
@@ -82,6 +99,7 @@ class TokenOut(Schema):
     name = fields.String()
     role = fields.String()
     created_at = fields.Float()
+    expires_at = fields.Float(allow_none=True, metadata={"description": "Unix time after which the token no longer works."})
     revoked = fields.Boolean()
     token = fields.String(metadata={"description": "Only in the response that creates the token."})
 
@@ -101,8 +119,9 @@ class EraseOut(Schema):
 
 class PersonExportOut(Schema):
     format = fields.String()
-    person_id = fields.String()
+    person_id = fields.String(allow_none=True, metadata={"description": "null for an account without a person."})
     exported_at = fields.Float()
+    private_notes = fields.String(metadata={"description": "'included' or 'excluded': whether private self-reflection notes are in it."})
     records = fields.Dict(metadata={"description": "Every stored record about the person, by collection."})
 
 
@@ -179,26 +198,40 @@ def patch_person(changes, person_id):
 @blp.route("/people/<person_id>", methods=["DELETE"])
 @blp.response(200, EraseOut)
 def erase_person(person_id):
-    """Erase a person: their record, account, tokens and everything else stored about them (admin)."""
+    """Erase a person: their record, account, tokens and everything else stored about them (admin).
+    Every collection is then rewritten, so no file in the data folder keeps anything of them."""
     require_role("admin")
     visible_person(person_id)
-    counts = people.erase_person(storage(), person_id, current_app.config["SECRET_KEY"])
-    audit.record(storage(), "erase", "person", people.anonymous_id(person_id, current_app.config["SECRET_KEY"]))
+    counts = people.erase(storage(), person_id, current_app.config["SECRET_KEY"])
     return {"erased": counts}
 
 
 @blp.route("/people/<person_id>/export")
 @blp.response(200, PersonExportOut)
 def export_person(person_id):
-    """Everything stored about a person, as JSON (admin)."""
+    """Everything stored about a person, as JSON (admin). Private self-reflection notes are left out
+    (``private_notes: excluded``) unless the setting ``ADMIN_EXPORT_PRIVATE_NOTES`` is on; the person
+    gets them in their own export, ``GET /api/v1/me/export``."""
     require_role("admin")
     visible_person(person_id)
-    data = people.export_person(storage(), person_id)
-    audit.record(storage(), "export", "person", person_id)
+    return _export(person_id)
+
+
+def _export(person_id: str) -> Response:
+    try:
+        data = people.export_for(storage(), auth.current_account(), person_id,
+                                 admin_includes_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
+    except people.PeopleError as exc:
+        people_error(exc)
+    return _response(data, person_id, "person")
+
+
+def _response(data: dict, subject_id: str, subject_type: str) -> Response:
+    audit.record(storage(), "export", subject_type, subject_id)
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
         mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="person-{person_id}.json"'},
+        headers={"Content-Disposition": f'attachment; filename="{subject_type}-{subject_id}.json"'},
     )
 
 
@@ -250,28 +283,60 @@ def me():
     return {"account": auth.public_account(record), "person": person}
 
 
+@blp.route("/me/export")
+@blp.response(200, PersonExportOut)
+def export_me():
+    """Everything stored about you, as JSON — your private self-reflection notes included
+    (``private_notes: included``). An account without a person gets its account data."""
+    acct = auth.current_account()
+    return _response(people.export_self(storage(), acct), acct.person_id or acct.id, "person" if acct.person_id else "account")
+
+def auth_error(exc: auth.AuthError):
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    abort(exc.status, message=str(exc), errors=exc.errors or None, headers=headers)
+
+
+@blp.route("/me/password", methods=["POST"])
+@blp.arguments(PasswordChangeIn)
+@blp.response(204)
+@blp.alt_response(422, description="The current password is wrong or the new one is refused (see `errors`).")
+@blp.alt_response(429, description="Too many wrong current passwords: wait `Retry-After` seconds.")
+def change_password(data):
+    """Change your own password (signed in, not with a token). Your other sessions end; this one goes on."""
+    try:
+        auth.change_own_password(storage(), auth.current_account(), data["current_password"], data["new_password"],
+                                 keep_session=auth.current_session_secret())
+    except auth.AuthError as exc:
+        auth_error(exc)
+
+
+@blp.route("/me/sessions/sign-out-everywhere", methods=["POST"])
+@blp.response(204)
+def sign_out_everywhere():
+    """End every session of your account, this one included (signed in, not with a token)."""
+    try:
+        auth.sign_out_everywhere(storage(), auth.current_account())
+    except auth.AuthError as exc:
+        auth_error(exc)
+
+
 @blp.route("/me/tokens")
 @blp.response(200, TokenOut(many=True))
 def list_tokens():
     """Your API tokens (never their secrets)."""
-    acct = auth.current_account()
-    return [auth.public_token(t) for t in storage().collection(auth.TOKENS).find(account_id=acct.id)]
+    return auth.tokens_of(storage(), auth.current_account())
 
 
 @blp.route("/me/tokens", methods=["POST"])
 @blp.arguments(TokenIn)
 @blp.response(201, TokenOut)
 def create_token(data):
-    """Create an API token; the token text is shown once, in this response."""
-    acct = auth.current_account()
-    if acct.via_token:
-        abort(403, message=_("Create API tokens while signed in, not with another token."))
-    record = storage().collection(auth.ACCOUNTS).get(acct.id)
+    """Create an API token (signed in, not with another token); the token text is shown once, in this response."""
     try:
-        token, text = auth.create_token(storage(), record, data["name"], data.get("role"))
+        token, text = auth.issue_token(storage(), auth.current_account(), data["name"], data.get("role"),
+                                       data["expires_in_days"])
     except auth.AuthError as exc:
-        abort(422, message=str(exc))
-    audit.record(storage(), "token_create", "api_token", token["id"])
+        auth_error(exc)
     return {**auth.public_token(token), "token": text}
 
 
@@ -279,13 +344,10 @@ def create_token(data):
 @blp.response(204)
 def revoke_token(token_id):
     """Revoke one of your API tokens."""
-    acct = auth.current_account()
-    tokens = storage().collection(auth.TOKENS)
-    record = tokens.get(token_id)
-    if record is None or record["account_id"] != acct.id:
-        abort(404, message=_("No such token."))
-    tokens.update(token_id, {"revoked": True})
-    audit.record(storage(), "token_revoke", "api_token", token_id)
+    try:
+        auth.revoke_token(storage(), auth.current_account(), token_id)
+    except auth.AuthError as exc:
+        auth_error(exc)
 
 
 # ----------------------------------------------------------------------------- accounts (admin)
@@ -310,7 +372,7 @@ def create_account(data):
     try:
         record = auth.create_account(storage(), **data)
     except auth.AuthError as exc:
-        abort(409, message=str(exc))
+        auth_error(exc)
     audit.record(storage(), "create", "account", record["id"])
     return auth.public_account(record)
 
@@ -319,37 +381,23 @@ def create_account(data):
 @blp.arguments(AccountPatch)
 @blp.response(200, AccountOut)
 def patch_account(changes, account_id):
-    """Change role, deactivate, or set a new password (admin). Ends the account's sessions."""
+    """Change role, deactivate, or reset the password (admin). Ends the account's sessions; a reset also revokes its tokens."""
     require_role("admin")
-    accounts = storage().collection(auth.ACCOUNTS)
-    record = accounts.get(account_id)
-    if record is None:
-        abort(404, message=_("No such account."))
-    if "password" in changes:
-        try:
-            auth.set_password(storage(), account_id, changes.pop("password"))
-        except auth.AuthError as exc:
-            abort(422, message=str(exc))
-    if changes:
-        record = accounts.get(account_id)
-        accounts.update(account_id, {**changes, "session_epoch": record["session_epoch"] + 1})
-    audit.record(storage(), "update", "account", account_id)
-    return auth.public_account(accounts.get(account_id))
+    try:
+        return auth.update_account(storage(), auth.current_account(), account_id, changes)
+    except auth.AuthError as exc:
+        auth_error(exc)
 
 
 @blp.route("/accounts/<account_id>", methods=["DELETE"])
 @blp.response(204)
 def delete_account(account_id):
-    """Delete an account and its tokens (admin); the person stays."""
+    """Delete an account, its tokens and sessions (admin); the person stays."""
     require_role("admin")
-    if account_id == auth.current_account().id:
-        abort(409, message=_("You cannot delete your own account."))
-    if not storage().collection(auth.ACCOUNTS).delete(account_id):
-        abort(404, message=_("No such account."))
-    with storage().collection(auth.TOKENS).transaction() as tx:
-        for t in tx.find(account_id=account_id):
-            tx.delete(t["id"])
-    audit.record(storage(), "delete", "account", account_id)
+    try:
+        auth.delete_account(storage(), auth.current_account(), account_id)
+    except auth.AuthError as exc:
+        auth_error(exc)
 
 
 @blp.route("/audit")

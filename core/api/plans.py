@@ -6,7 +6,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from core import audit, auth, model, plans, schemas
-from core.api.catalogue import reader_locale
+from core.api.catalogue import export_or_abort, reader_locale
 from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
@@ -247,7 +247,8 @@ def put_activity_status(data, plan_id, activity_id):
 @blp.arguments(VersionIn)
 @blp.response(200, PlanOut)
 def agree(data, plan_id):
-    """Confirm the plan as the employee or as the coach; it is agreed when both have."""
+    """Confirm the plan for your own role (employee or coach); it is agreed when both have. A
+    self-reflection is confirmed by the employee alone (403 for the coach)."""
     plan = changed(plan_id, data["version"], "agree", lambda plan, rel: plans.agree(plan, rel))
     return plan
 
@@ -265,9 +266,10 @@ def add_follow_up(data, plan_id):
 @blp.route("/plans/<plan_id>/history")
 @blp.response(200, HistoryOut(many=True))
 def get_history(plan_id):
-    """Who changed what in the plan, and when (field names, never content)."""
-    load(plan_id)
-    return plans.history(storage(), plan_id)
+    """Who changed what in the plan, and when (field names, never content; changes to private
+    self-reflection items are listed for the employee only)."""
+    _plan, rel = load(plan_id)
+    return plans.history(storage(), plan_id, rel)
 
 
 @blp.route("/plans/<plan_id>/export/<exporter_id>")
@@ -282,7 +284,7 @@ def export_plan(plan_id, exporter_id, **_args):
         abort(404, message=_("There is no plan exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
     locale = reader_locale()
     document = plans.plan_document(storage(), plan, rel, locale, bool(current_app.config.get("DEMO")))
-    data = exporter.export(document, locale)
+    data = export_or_abort(exporter, document, locale)
     audit.record(storage(), "export", "plan", plan_id)
     return Response(data, mimetype=exporter.media_type,
                     headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.{exporter.extension}"'})

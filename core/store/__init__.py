@@ -72,6 +72,7 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "people": {"indexed": ("email", "coach_id"), "unique": ("email",)},
     "accounts": {"indexed": ("username", "person_id"), "unique": ("username",)},
     "api_tokens": {"indexed": ("account_id",), "unique": ()},
+    "sessions": {"indexed": ("account_id",), "unique": ()},
     "plans": {"indexed": ("person_id", "coach_id"), "unique": ()},
     "plan_history": {"indexed": ("plan_id",), "unique": ()},
     "audit": {"indexed": ("subject_id",), "unique": ()},

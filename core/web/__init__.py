@@ -36,10 +36,12 @@ DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahea
 QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
 COMPETENCY_PAGE_ACTIVITIES = 30  # the rest are one click away in the search
 HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
-                  "activity_status": "activity status changed", "follow_up": "follow-up recorded"}
+                  "activity_status": "activity status changed", "follow_up": "follow-up recorded",
+                  "coach_change": "coach changed"}
 FIELD_LABELS = {"focus": "focus competencies", "questions": "questions", "activities": "activities", "goals": "goals",
                 "activity_status": "activity status",
-                "follow_up_date": "follow-up date", "follow_ups": "follow-ups", "status": "status", "agreed": "agreement"}
+                "follow_up_date": "follow-up date", "follow_ups": "follow-ups", "status": "status", "agreed": "agreement",
+                "coach_id": "coach"}
 ROLE_LABELS = {"admin": "Administrator", "coach": "Coach", "employee": "Employee"}
 STATE_LABELS = {
     "active": "Active",
@@ -58,9 +60,9 @@ def _mark_for_extraction() -> None:
     _("Looking back"), _("Now"), _("Looking ahead"), _("Coaching questions"), _("Self-reflection questions")
     _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
     _("Administrator"), _("Coach"), _("Employee"), _("In-house activities"), _("Activity files")
-    _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded")
+    _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded"), _("coach changed")
     _("focus competencies"), _("questions"), _("activities"), _("goals"), _("follow-up date"), _("follow-ups"), _("status")
-    _("agreement"), _("activity status")
+    _("agreement"), _("activity status"), _("coach")
 
 
 def label(table: dict[str, str], key: str) -> str:
@@ -210,7 +212,10 @@ def login():
         try:
             record = auth.authenticate(request.form.get("username", ""), request.form.get("password", ""))
         except auth.AuthError as exc:
-            error, status = str(exc), 401
+            error, status = str(exc), exc.status
+            if exc.retry_after:
+                headers = {"Retry-After": str(exc.retry_after)}
+                return render_template("login.html", error=error, username=request.form.get("username", "")), status, headers
         else:
             auth.start_session(record)
             audit.record(kbp().storage, "sign_in", "account", record["id"], actor=record["id"])

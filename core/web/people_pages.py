@@ -1,7 +1,7 @@
 """Pages for people, accounts, API tokens and the audit log. Every view checks permissions itself."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, json, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, json, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from core import audit, auth, people
@@ -78,7 +78,8 @@ def person_view(person_id):
         allowed = people.visible_ids(storage(), auth.current_account())
         if allowed is not None and coach["id"] not in allowed:
             coach = {"id": None, "name": coach["name"]}  # a name, not a link to a page they cannot open
-    return render_template("person.html", person=person, coach=coach)
+    return render_template("person.html", person=person, coach=coach,
+                           admin_export_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
 
 
 @bp.route("/people/<person_id>/edit", methods=["GET", "POST"])
@@ -104,10 +105,29 @@ def person_edit(person_id):
 def person_export(person_id):
     require_role("admin")
     visible_person(person_id)
-    data = people.export_person(storage(), person_id)
-    audit.record(storage(), "export", "person", person_id)
+    return _export(person_id)
+
+
+@bp.route("/me/export")
+def me_export():
+    """Everything stored about the signed-in person, their private notes included."""
+    acct = auth.current_account()
+    return _response(people.export_self(storage(), acct), acct.person_id or acct.id, "person" if acct.person_id else "account")
+
+
+def _export(person_id: str) -> Response:
+    try:
+        data = people.export_for(storage(), auth.current_account(), person_id,
+                                 admin_includes_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
+    except people.PeopleError as exc:
+        abort(exc.status)
+    return _response(data, person_id, "person")
+
+
+def _response(data: dict, subject_id: str, subject_type: str) -> Response:
+    audit.record(storage(), "export", subject_type, subject_id)
     return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="person-{person_id}.json"'})
+                    headers={"Content-Disposition": f'attachment; filename="{subject_type}-{subject_id}.json"'})
 
 
 @bp.route("/people/<person_id>/erase", methods=["GET", "POST"])
@@ -119,8 +139,7 @@ def person_erase(person_id):
     if request.form.get("confirm") != person["email"]:
         flash(_("Type the person's e-mail address to confirm."))
         return render_template("person_erase.html", person=person), 422
-    people.erase_person(storage(), person_id, current_app.config["SECRET_KEY"])
-    audit.record(storage(), "erase", "person", people.anonymous_id(person_id, current_app.config["SECRET_KEY"]))
+    people.erase(storage(), person_id, current_app.config["SECRET_KEY"])
     flash(_("Everything stored about the person was erased."))
     return redirect(url_for("people_web.people_list"))
 
@@ -146,6 +165,7 @@ def people_import():
 def accounts():
     require_role("admin")
     error = None
+    status = 200
     if request.method == "POST":
         try:
             record = auth.create_account(
@@ -154,6 +174,7 @@ def accounts():
             )
         except auth.AuthError as exc:
             error = str(exc)
+            status = exc.status
         else:
             audit.record(storage(), "create", "account", record["id"])
             flash(_("The account %(name)s was created.", name=record["username"]))
@@ -161,7 +182,7 @@ def accounts():
     records = storage().collection(auth.ACCOUNTS).all()
     names = {p["id"]: p["name"] for p in storage().collection(people.PEOPLE).all()}
     return render_template("accounts.html", accounts=records, names=names, people=_people_choices(),
-                           roles=auth.ROLES, error=error), (422 if error else 200)
+                           roles=auth.ROLES, error=error, min_password=auth.MIN_PASSWORD_LENGTH), status
 
 
 @bp.route("/admin/audit")
@@ -175,33 +196,50 @@ def audit_page():
 def me():
     acct = auth.current_account()
     new_token = None
+    errors: dict = {}
+    status = 200
     if request.method == "POST":
         action = request.form.get("action")
-        record = storage().collection(auth.ACCOUNTS).get(acct.id)
-        if action == "create_token":
-            try:
-                token, new_token = auth.create_token(storage(), record, request.form.get("name", ""), request.form.get("role") or None)
-            except auth.AuthError as exc:
-                flash(str(exc))
+        try:
+            if action == "create_token":
+                days = request.form.get("expires_in_days", "").strip()
+                _token, new_token = auth.issue_token(storage(), acct, request.form.get("name", ""),
+                                                     request.form.get("role") or None,
+                                                     int(days) if days.isdigit() else (None if not days else -1))
+            elif action == "revoke_token":
+                auth.revoke_token(storage(), acct, request.form.get("token_id", ""))
+                flash(_("The token was revoked."))
+            elif action == "change_password":
+                if request.form.get("new_password", "") != request.form.get("new_password_again", ""):
+                    message = _("The two new passwords do not match.")
+                    raise auth.AuthError(message, errors={"new_password_again": [message]})
+                auth.change_own_password(storage(), acct, request.form.get("current_password", ""),
+                                         request.form.get("new_password", ""), keep_session=auth.current_session_secret())
+                flash(_("Your password was changed. You were signed out on your other devices."))
+                return redirect(url_for("people_web.me"))
+            elif action == "sign_out_everywhere":
+                auth.sign_out_everywhere(storage(), acct)
+                session.clear()
+                flash(_("You are signed out on every device."))
+                return redirect(url_for("web.login"))
+            elif action == "locale" and acct.person_id:
+                code = request.form.get("locale") or None
+                if code is not None and code not in available_locales():
+                    abort(400)
+                people.update_person(storage(), acct.person_id, {"locale": code})
+                flash(_("Your language was saved."))
+                return redirect(url_for("people_web.me", lang=code) if code else url_for("people_web.me"))
             else:
-                audit.record(storage(), "token_create", "api_token", token["id"])
-        elif action == "revoke_token":
-            token = storage().collection(auth.TOKENS).get(request.form.get("token_id", ""))
-            if token is None or token["account_id"] != acct.id:
-                abort(404)
-            storage().collection(auth.TOKENS).update(token["id"], {"revoked": True})
-            audit.record(storage(), "token_revoke", "api_token", token["id"])
-            flash(_("The token was revoked."))
-        elif action == "locale" and acct.person_id:
-            code = request.form.get("locale") or None
-            if code is not None and code not in available_locales():
                 abort(400)
-            people.update_person(storage(), acct.person_id, {"locale": code})
-            flash(_("Your language was saved."))
-            return redirect(url_for("people_web.me", lang=code) if code else url_for("people_web.me"))
-        else:
-            abort(400)
-    tokens = storage().collection(auth.TOKENS).find(account_id=acct.id)
+        except auth.AuthError as exc:
+            if exc.status in (403, 404):
+                abort(exc.status)
+            status = exc.status
+            errors = exc.errors or {"form": [str(exc)]}
+    tokens = [{**t, "state": auth.token_state(t)} for t in storage().collection(auth.TOKENS).find(account_id=acct.id)]
     person = storage().collection(people.PEOPLE).get(acct.person_id) if acct.person_id else None
-    return render_template("me.html", tokens=tokens, new_token=new_token, person=person, roles=auth.ROLES,
-                           locales=[(c, locale_name(c)) for c in available_locales()])
+    response = render_template("me.html", tokens=tokens, new_token=new_token, person=person, roles=auth.ROLES,
+                               errors=errors, token_days=auth.TOKEN_DEFAULT_DAYS, token_max_days=auth.TOKEN_MAX_DAYS,
+                               min_password=auth.MIN_PASSWORD_LENGTH,
+                               locales=[(c, locale_name(c)) for c in available_locales()])
+    return response, status

@@ -269,7 +269,7 @@ def plan_view(plan_id):
     people = storage().collection("people")
     person = people.get(plan["person_id"]) or {}
     coach = people.get(plan["coach_id"]) if plan.get("coach_id") else None
-    history = plans.history(storage(), plan_id)
+    history = plans.history(storage(), plan_id, rel)
     names = account_names(people, {h["by"] for h in history} | {f["by"] for f in plan["follow_ups"]})
     exporters = [(e.id, Presenter(kbp().registry, locale()).exporter(e, "")["title"], e.extension, e.subject)
                  for e in kbp().registry.exporters.values() if e.subject in ("plan", "dialogue_guide")]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import hookimpl
+from core import N_, hookimpl
 from core.content import PackageActivitySource, load_package
 
 __version__ = "1.0.0"
@@ -59,7 +59,7 @@ def kbp_question_sets(config):
 
 @hookimpl
 def kbp_activity_sources(config):
-    return [PackageActivitySource(package(config), "malin-lindelow", "Malin Lindelöw: utvecklingsaktiviteter")]
+    return [PackageActivitySource(package(config), "malin-lindelow", N_("Malin Lindelöw: utvecklingsaktiviteter"))]
 
 
 @hookimpl
