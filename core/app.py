@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "DEMO": False,
     "DEFAULT_LOCALE": "sv",
     "LOCALES_DIR": str(i18n.CORE_LOCALES_DIR),
+    "I18N_REQUIRED_LANGUAGES": "sv,en",  # catalogs that must be complete (tests, `kbp i18n stats --check`)
+    "I18N_SWITCHER_MIN_PERCENT": 80,  # a UI language less translated than this is not offered in the switcher
     "PLUGINS": [],  # extra plugins by module path: ["name=package.module"]
     "SECRET_KEY": None,  # default: generated once and kept with the data (DATA_DIR/secret_key or the database)
     "SESSION_COOKIE_HTTPONLY": True,
@@ -174,9 +176,37 @@ def setup_i18n(app: Flask) -> None:
 
 def assemble_registry(app: Flask, plugins: PluginManager) -> Registry:
     registry = build_registry(plugins, MappingProxyType(dict(app.config)))
-    registry.entitlements = Entitlements(app.config["DATA_DIR"], demo_mode=bool(app.config["DEMO"]))
+    registry.entitlements = Entitlements(app.config["DATA_DIR"], demo_mode=bool(app.config["DEMO"]),
+                                         config=MappingProxyType(dict(app.config)))
+    check_published_keys(app, registry)
+    use_content_pack_locales(app, registry)
     i18n.compile_stale(registry.locale_dirs)
     return registry
+
+
+def check_published_keys(app: Flask, registry: Registry) -> None:
+    """A licensor's keys file named by ``KBP_<PRODUCT>_TRUSTED_KEYS`` that cannot be used stops
+    the start with the reason (a server silently ignoring it would refuse every licence)."""
+    from core.entitlements import trusted_keys_setting
+
+    for fw in registry.frameworks.values():
+        if fw.licence is not None and app.config.get(trusted_keys_setting(fw.licence.product)):
+            try:
+                registry.entitlements.trusted_keys(fw.licence)
+            except ValueError as exc:
+                raise SystemExit(f"KBP_{trusted_keys_setting(fw.licence.product)}: {exc}") from None
+
+
+def use_content_pack_locales(app: Flask, registry: Registry) -> None:
+    """A licensee's content pack (``<PLUGIN>_CONTENT_DIR``) with its own ``locales/`` brings its
+    translations: they win over the plugin's. The plugin's own folders are kept for ``kbp i18n``."""
+    from core import translations
+
+    builtin = dict(registry.locale_dirs)
+    app.extensions["kbp_builtin_locale_dirs"] = builtin
+    for domain, folder in builtin.items():
+        owner = registry.owner.get(("translation domain", domain), domain)
+        registry.locale_dirs[domain] = str(translations.pack_locales(folder, translations.content_pack(app.config, owner)))
 
 
 def attach_sources(registry: Registry, storage) -> None:

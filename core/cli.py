@@ -197,24 +197,26 @@ output_dir_option = click.option(
     help="Keep the catalogs in this folder instead of the plugin's locales/ (for a plugin installed from a wheel).")
 
 
-def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = None, writes: bool = False):
+def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = None, writes: bool = False, app=None):
     import dataclasses
     import shutil
     from pathlib import Path
 
     from core import translations
+    from core.registry import ContentError
 
-    app = make_app(ctx)
+    app = app or make_app(ctx)
     try:
         domains = translations.all_domains(app, plugin)
-    except LookupError as exc:
+    except (LookupError, ContentError) as exc:
         raise click.ClickException(str(exc)) from None
     if output_dir:
         if len(domains) != 1:
             raise click.ClickException(_("--output-dir needs --plugin NAME: one domain's catalogs per folder."))
         target = Path(output_dir)
-        for po in domains[0].folder.glob(f"*/LC_MESSAGES/{domains[0].domain}.po"):
-            copy = target / po.relative_to(domains[0].folder)
+        source = domains[0].folder if domains[0].folder.is_dir() else (domains[0].seed_folder or domains[0].folder)
+        for po in source.glob(f"*/LC_MESSAGES/{domains[0].domain}.po"):
+            copy = target / po.relative_to(source)
             if not copy.exists():  # start from the installed catalogs, never overwrite the author's work
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(po, copy)
@@ -222,7 +224,8 @@ def _domains(ctx: click.Context, plugin: str | None, output_dir: str | None = No
     if writes:
         for dom in domains:
             installed = any(part in ("site-packages", "dist-packages") for part in dom.folder.parts)
-            if installed or not os.access(dom.folder, os.W_OK):
+            existing = dom.folder if dom.folder.exists() else dom.folder.parent  # a pack's locales/ comes with its first update
+            if installed or not os.access(existing, os.W_OK):
                 raise click.ClickException(_(
                     "The catalogs of '%(name)s' are in %(folder)s, inside an installed package: changes there are lost "
                     "on the next install. Work on an editable install of the plugin's source (pip install -e), or pass "
@@ -297,24 +300,32 @@ def i18n_compile(ctx: click.Context, plugin: str | None, output_dir: str | None)
 
 @i18n_group.command("stats")
 @plugin_option
-@click.option("--check", is_flag=True, help="Exit with status 1 unless every catalog is complete and has no fuzzy entries.")
+@click.option("--check", is_flag=True,
+              help="Exit with status 1 unless the required languages (I18N_REQUIRED_LANGUAGES) are complete and have no fuzzy entries.")
 @click.pass_context
 def i18n_stats(ctx: click.Context, plugin: str | None, check: bool) -> None:
-    """Translated / fuzzy / untranslated counts per domain and language."""
+    """Translated / fuzzy / untranslated counts per domain and language, against the current sources."""
+    from core import i18n as core_i18n
     from core import translations
 
-    header = (_("DOMAIN"), _("LANGUAGE"), _("TRANSLATED"), _("FUZZY"), _("UNTRANSLATED"), _("DONE"))
+    app = make_app(ctx)
+    required = core_i18n.required_languages(app.config)
+    header = (_("DOMAIN"), _("LANGUAGE"), _("TRANSLATED"), _("FUZZY"), _("UNTRANSLATED"), _("DONE"), _("REQUIRED"))
     rows = [header]
-    incomplete = False
-    for dom in _domains(ctx, plugin):
+    incomplete = []
+    for dom in _domains(ctx, plugin, app=app):
         for st in translations.stats(dom):
-            rows.append((st.domain, st.locale, str(st.translated), str(st.fuzzy), str(st.untranslated), f"{st.percent:.0f} %"))
-            incomplete |= bool(st.fuzzy or st.untranslated)
+            is_required = st.locale in required
+            rows.append((st.domain, st.locale, str(st.translated), str(st.fuzzy), str(st.untranslated), st.done(),
+                         _("yes") if is_required else _("no")))
+            if is_required and not st.complete:
+                incomplete.append(f"{st.domain}/{st.locale}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     if check and incomplete:
-        raise click.ClickException(_("Some catalogs are incomplete or have fuzzy entries."))
+        raise click.ClickException(_("Required catalogs are incomplete or have fuzzy entries: %(names)s.",
+                                     names=", ".join(incomplete)))
 
 
 # ----------------------------------------------------------------------------- people and accounts
@@ -662,7 +673,7 @@ def license_install(ctx: click.Context, file: str) -> None:
 @license_group.command("status")
 @click.pass_context
 def license_status(ctx: click.Context) -> None:
-    """Show the licence state of every framework that needs one."""
+    """Show the licence state of every framework that needs one (exit status 3 if one is not valid)."""
     app = make_app(ctx)
     entitlements = app.extensions["kbp"].registry.entitlements
     frameworks = _licensed_frameworks(app)
@@ -675,48 +686,135 @@ def license_status(ctx: click.Context) -> None:
         state = _("valid") if check.ok else _("not valid")
         click.echo(f"{fw.licence.product}: {state} ({check.code})")
         click.echo(f"  {check.message}")
+        waiting = entitlements.pending(fw)
+        if waiting is not None:
+            click.echo("  " + _("Renewal installed: it takes over on %(issued)s and is valid through %(expires)s.",
+                                issued=waiting.issued.isoformat(), expires=waiting.expires.isoformat()))
+        warning = entitlements.expiry_warning(fw)
+        if warning:
+            click.echo("  " + _("Warning: %(message)s", message=warning))
         failed |= not check.ok
     ctx.exit(0 if not failed else 3)
+
+
+def _read_passphrase(passphrase_file: str | None, confirm: bool) -> bytes:
+    if passphrase_file:
+        try:
+            with open(passphrase_file, "rb") as fh:
+                value = fh.read().rstrip(b"\r\n")
+        except OSError as exc:
+            raise click.ClickException(_("Cannot read %(file)s: %(reason)s", file=passphrase_file,
+                                         reason=exc.strerror or str(exc))) from None
+    else:
+        value = click.prompt(_("Passphrase for the private key"), hide_input=True,
+                             confirmation_prompt=confirm, err=True).encode("utf-8")
+    if len(value) < 12:
+        raise click.ClickException(_("Use a passphrase of at least 12 characters."))
+    return value
+
+
+passphrase_option = click.option(
+    "--passphrase-file", type=click.Path(dir_okay=False), default=None,
+    help="Read the private key's passphrase from this file instead of asking for it.")
 
 
 @license_group.command("keygen")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the PRIVATE key (PEM).")
 @click.option("--key-id", required=True, help="Id of the key, e.g. 'acme-2027-1'; goes into every licence it signs.")
-def license_keygen(out: str, key_id: str) -> None:
-    """Licensor tool: create an Ed25519 key pair. Keep the private key secret and offline."""
+@passphrase_option
+def license_keygen(out: str, key_id: str, passphrase_file: str | None) -> None:
+    """Licensor tool: create an Ed25519 key pair; the private key is encrypted with a passphrase.
+    Keep it offline; publish the printed public key in your trusted keys file."""
     import json
 
     from core.licensing import generate_keypair
 
-    private_pem, public_b64 = generate_keypair()
+    passphrase = _read_passphrase(passphrase_file, confirm=True)
+    private_pem, public_b64 = generate_keypair(passphrase)
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise click.ClickException(_("%(file)s exists already; refusing to overwrite a key.", file=out)) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(private_pem)
-    click.echo(_("Private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
-    click.echo(_("Add this entry to the plugin's keys/trusted_keys.json:"))
+    click.echo(_("Encrypted private key written to %(file)s (mode 600). Never share it or commit it.", file=out))
+    click.echo(_("Add this entry to your keys file and sign it for licensees with `kbp license sign-keys`:"))
     click.echo(json.dumps({"key_id": key_id, "public_key": public_b64, "demo": False}, indent=2))
+
+
+@license_group.command("sign-keys")
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Private key (PEM) of a key the product's built-in list trusts.")
+@click.option("--key-id", required=True, help="Id of that key in the built-in list.")
+@click.option("--keys", "keys_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help='Your keys file {"keys": [...]}: new keys, and old ones marked "revoked": true.')
+@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the keys are for.")
+@passphrase_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the signed key bundle.")
+@click.pass_context
+def license_sign_keys(ctx, key_file, key_id, keys_file, product, passphrase_file, out) -> None:
+    """Licensor tool: sign your keys file into the key bundle licensees name with KBP_<PRODUCT>_TRUSTED_KEYS."""
+    import json
+
+    from core.licensing import load_trusted_keys, private_key_is_encrypted, sign_key_bundle
+
+    app = make_app(ctx)
+    fw = next((f for f in _licensed_frameworks(app) if f.licence.product == product), None)
+    if fw is None:
+        raise click.ClickException(_("No installed framework uses the product '%(product)s'.", product=product))
+    key_pem = open(key_file, "rb").read()
+    passphrase = _read_passphrase(passphrase_file, confirm=False) if private_key_is_encrypted(key_pem) else None
+    try:
+        entries = json.loads(open(keys_file, "rb").read().decode("utf-8")).get("keys")
+        load_trusted_keys(keys_file)  # every entry valid
+        data = sign_key_bundle(key_pem, key_id=key_id, keys=entries, passphrase=passphrase,
+                               trusted_keys=load_trusted_keys(fw.licence.keys_file))
+    except (ValueError, AttributeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with open(out, "wb") as fh:
+        fh.write(data)
+    click.echo(_("Signed key bundle written to %(file)s.", file=out))
 
 
 @license_group.command("issue")
 @click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Private key (PEM).")
-@click.option("--key-id", required=True, help="Id of that key as listed in trusted_keys.json.")
+@click.option("--key-id", required=True, help="Id of that key as listed in the product's trusted keys.")
 @click.option("--licensee", required=True, help="Who the licence is granted to.")
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last valid day, YYYY-MM-DD.")
-@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="First valid day (default today).")
+@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="First valid day (default today); a later day makes a renewal that can be installed in advance.")
 @click.option("--product", default="malin_lindelow", show_default=True, help="Product id the licence is for.")
 @click.option("--feature", "features", multiple=True, help="A licensed feature (repeatable).")
 @click.option("--seats", type=click.IntRange(min=1), default=None, help="Number of seats, if limited.")
+@click.option("--trusted-keys", "trusted_keys_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Check --key-id against this keys file (default: the product's built-in keys plus the bundle in KBP_<PRODUCT>_TRUSTED_KEYS).")
+@passphrase_option
 @click.option("--out", "out", type=click.Path(dir_okay=False), default="-", help="Output file (default: stdout).")
-def license_issue(key_file, key_id, licensee, expires, issued, product, features, seats, out) -> None:
-    """Licensor tool: sign a licence file."""
-    from core.licensing import issue_licence
+@click.pass_context
+def license_issue(ctx, key_file, key_id, licensee, expires, issued, product, features, seats, trusted_keys_file,
+                  passphrase_file, out) -> None:
+    """Licensor tool: sign a licence file. The key id must be the one published for this key."""
+    from core.entitlements import product_trusted_keys
+    from core.licensing import issue_licence, load_trusted_keys, private_key_is_encrypted
 
+    key_pem = open(key_file, "rb").read()
+    try:
+        if trusted_keys_file:
+            trusted = load_trusted_keys(trusted_keys_file)
+        else:
+            app = make_app(ctx)
+            fw = next((f for f in _licensed_frameworks(app) if f.licence.product == product), None)
+            if fw is None:
+                raise click.ClickException(_(
+                    "No installed framework uses the product '%(product)s'; name its keys file with --trusted-keys.",
+                    product=product))
+            trusted = product_trusted_keys(fw.licence.keys_file, product, app.config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    passphrase = _read_passphrase(passphrase_file, confirm=False) if private_key_is_encrypted(key_pem) else None
     try:
         data = issue_licence(
-            open(key_file, "rb").read(),
+            key_pem,
             key_id=key_id,
             licensee=licensee,
             product=product,
@@ -724,6 +822,8 @@ def license_issue(key_file, key_id, licensee, expires, issued, product, features
             issued=issued.date() if issued else None,
             features=list(features),
             seats=seats,
+            passphrase=passphrase,
+            trusted_keys=trusted,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

@@ -126,9 +126,16 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
+        # PyYAML names two places: where the construct began (context) and where it noticed the
+        # problem; when that is the end of the file (an unclosed quote or bracket), the start is
+        # the line to fix
+        mark, context = exc.problem_mark, exc.context_mark
+        at_end = mark is not None and not text[mark.index:].strip()
+        if context is not None and (mark is None or at_end):
+            mark = context
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ContentError(f"{path}{line}: not valid YAML: {exc.problem or exc}") from None
+        detail = f"{exc.context} (line {exc.context_mark.line + 1}): " if exc.context and exc.context_mark else ""
+        raise ContentError(f"{path}{line}: not valid YAML: {detail}{exc.problem or exc}") from None
     return data, node
 
 
@@ -195,7 +202,8 @@ def question_id(competency_id: str, kind: str, text: str) -> str:
 
 
 def _pick(name: str, base: Path, overlay: Path | None) -> Path:
-    if overlay is not None and (overlay / name).is_file():
+    """The pack's file, else ours; a file neither has is reported under the pack's path."""
+    if overlay is not None and ((overlay / name).is_file() or not (base / name).is_file()):
         return overlay / name
     return base / name
 

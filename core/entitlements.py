@@ -6,6 +6,10 @@ plugin's trusted keys (:mod:`core.licensing`). The answer is re-checked when the
 changes or the date changes, so ``kbp license install`` takes effect in running workers without a
 restart, and an expiry date takes effect at midnight.
 
+The trusted keys are the plugin's built-in list plus the licensor's signed key bundle named by
+``KBP_<PRODUCT>_TRUSTED_KEYS`` (which can also revoke a key); a renewal installed before its first
+day takes over on that day; :meth:`Entitlements.expiry_warning` warns 30 days before expiry.
+
 Demo mode trusts keys marked ``demo`` and, at start, installs a framework's demo licence when no
 licence is installed. Production mode never trusts a demo key.
 """
@@ -13,19 +17,46 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
 from core import model
-from core.licensing import LicenceCheck, LicenceStore, TrustedKey, load_trusted_keys
+from core.i18n import ngettext
+from core.licensing import LicenceCheck, LicenceStore, TrustedKey, load_key_bundle, load_trusted_keys, merge_trusted_keys
+
+
+#: ``kbp license status`` and the admin pages warn this many days before a licence expires
+EXPIRY_WARNING_DAYS = 30
+
+
+def trusted_keys_setting(product: str) -> str:
+    """The setting naming the licensor's published keys file for ``product``."""
+    return f"{product.upper()}_TRUSTED_KEYS"
+
+
+def product_trusted_keys(keys_file: str, product: str, config=None) -> dict[str, TrustedKey]:
+    """The keys ``product`` trusts: the plugin's built-in list, plus (or revoked by) the licensor's
+    signed key bundle named by ``KBP_<PRODUCT>_TRUSTED_KEYS``. Raises ``ValueError`` naming a
+    broken, unsigned or foreign-signed file."""
+    keys = load_trusted_keys(keys_file)
+    published = (config or {}).get(trusted_keys_setting(product)) or ""
+    if published:
+        try:
+            extra = load_key_bundle(published, keys)
+        except OSError as exc:
+            raise ValueError(f"KBP_{trusted_keys_setting(product)}={published}: {exc.strerror or exc}") from None
+        keys = merge_trusted_keys(keys, extra, where=str(published))
+    return keys
 
 
 class Entitlements:
-    def __init__(self, data_dir: str | os.PathLike, demo_mode: bool, today: Callable[[], date] = date.today):
+    def __init__(self, data_dir: str | os.PathLike, demo_mode: bool, today: Callable[[], date] = date.today,
+                 config=None):
         self.store = LicenceStore(data_dir)
         self.demo_mode = demo_mode
         self.today = today
+        self.config = config or {}
         self._keys: dict[str, dict[str, TrustedKey]] = {}
         self._cache: dict[str, tuple[tuple, LicenceCheck]] = {}
         self._lock = threading.Lock()
@@ -33,9 +64,38 @@ class Entitlements:
     def trusted_keys(self, requirement: model.LicenceRequirement) -> dict[str, TrustedKey]:
         keys = self._keys.get(requirement.keys_file)
         if keys is None:
-            keys = load_trusted_keys(requirement.keys_file)
+            keys = product_trusted_keys(requirement.keys_file, requirement.product, self.config)
             self._keys[requirement.keys_file] = keys
         return keys
+
+    def pending(self, framework: model.Framework) -> LicenceCheck | None:
+        """A renewal installed ahead of its first day, still waiting (``None`` when there is none)."""
+        req = framework.licence
+        if req is None:
+            return None
+        waiting = self.store.pending(req.product, trusted_keys=self.trusted_keys(req), today=self.today(),
+                                     demo_mode=self.demo_mode)
+        return waiting if waiting is not None and waiting.code == "not_yet_valid" else None
+
+    def expiry_warning(self, framework: model.Framework) -> str | None:
+        """A warning when the licence ends within :data:`EXPIRY_WARNING_DAYS` days and no renewal
+        waits to take over the day after; ``None`` otherwise."""
+        check = self.check(framework)
+        if check is None or not check.ok or check.expires is None:
+            return None
+        days = check.days_left(self.today())
+        if days is None or days > EXPIRY_WARNING_DAYS:
+            return None
+        waiting = self.pending(framework)
+        if waiting is not None and waiting.issued is not None and waiting.issued <= check.expires + timedelta(days=1):
+            return None
+        return ngettext(
+            "The licence for '%(product)s' expires on %(date)s, in %(num)d day. Install the renewal now"
+            " with `kbp license install FILE`: it can be installed before it starts.",
+            "The licence for '%(product)s' expires on %(date)s, in %(num)d days. Install the renewal now"
+            " with `kbp license install FILE`: it can be installed before it starts.",
+            days, product=framework.licence.product, date=check.expires.isoformat(),
+        )
 
     def check(self, framework: model.Framework) -> LicenceCheck | None:
         """The licence check for ``framework``; ``None`` when it needs no licence."""
@@ -48,12 +108,17 @@ class Entitlements:
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             stamp = None
-        key = (stamp, self.today(), self.demo_mode)
+        try:
+            nst = self.store.next_path(req.product).stat()
+            waiting = (nst.st_mtime_ns, nst.st_size, nst.st_ino)
+        except FileNotFoundError:
+            waiting = None
+        key = (stamp, waiting, self.today(), self.demo_mode)
         cached = self._cache.get(req.product)
         if cached is not None and cached[0] == key:
             return cached[1]
         result = self.store.check(
-            req.product, trusted_keys=self.trusted_keys(req), today=key[1], demo_mode=self.demo_mode
+            req.product, trusted_keys=self.trusted_keys(req), today=key[2], demo_mode=self.demo_mode
         )
         with self._lock:
             self._cache[req.product] = (key, result)

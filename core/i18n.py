@@ -9,6 +9,11 @@ Two kinds of text, one mechanism (gettext catalogs that translators edit as ``.p
   declares with ``kbp_locale_dirs``. :func:`content` picks the catalog by domain, so two plugins
   never collide, and falls back to the source text — never to an empty string.
 
+Every core catalog can be read with ``?lang=``; the language switcher and ``Accept-Language`` offer
+only those at least ``I18N_SWITCHER_MIN_PERCENT`` translated (:func:`offered_locales`), and a
+browser asking for ``no``/``nn`` gets ``nb`` when it exists. A licensee's content pack may bring
+its own catalogs (``core.app.use_content_pack_locales``).
+
 Compiled ``.mo`` files are build output: :func:`compile_stale` rebuilds any that are missing or
 older than their ``.po`` at start-up (and ``kbp i18n compile`` does it on demand).
 """
@@ -30,7 +35,10 @@ from flask import current_app, g, has_app_context, has_request_context, request,
 log = logging.getLogger(__name__)
 
 CORE_DOMAIN = "messages"
-CORE_LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+#: the UI catalogs: ``locales/`` in the repository, ``core/locales/`` in an installed wheel (setup.py)
+CORE_LOCALES_DIR = next((p for p in (Path(__file__).resolve().parent / "locales",
+                                     Path(__file__).resolve().parent.parent / "locales") if p.is_dir()),
+                        Path(__file__).resolve().parent.parent / "locales")
 #: the language UI msgids are written in
 UI_SOURCE_LANGUAGE = "en"
 
@@ -85,7 +93,8 @@ def cli_locale() -> str:
 
 
 def available_locales() -> list[str]:
-    """Locales the UI can be shown in: the source language plus every compiled core catalog."""
+    """Locales the UI can be shown in: the source language plus every core catalog (``?lang=``
+    serves each, so a translator can look at a partial language)."""
     locales = {UI_SOURCE_LANGUAGE}
     folder = Path(current_app.config["LOCALES_DIR"]) if has_app_context() else CORE_LOCALES_DIR
     if folder.is_dir():
@@ -95,12 +104,61 @@ def available_locales() -> list[str]:
     return sorted(locales)
 
 
+def offered_locales() -> list[str]:
+    """Locales offered in the language switcher and chosen from ``Accept-Language``: those whose UI
+    catalog is at least ``I18N_SWITCHER_MIN_PERCENT`` translated (the required ones always)."""
+    config = current_app.config if has_app_context() else {}
+    minimum = float(config.get("I18N_SWITCHER_MIN_PERCENT") or 0)
+    required = set(required_languages(config))
+    folder = Path(config.get("LOCALES_DIR") or CORE_LOCALES_DIR)
+    result = []
+    for code in available_locales():
+        if code == UI_SOURCE_LANGUAGE or code in required or minimum <= 0:
+            result.append(code)
+        elif translated_percent(folder / code / "LC_MESSAGES" / f"{CORE_DOMAIN}.po") >= minimum:
+            result.append(code)
+    return result
+
+
+def required_languages(config) -> list[str]:
+    """``I18N_REQUIRED_LANGUAGES``: the languages whose catalogs must be complete (``sv,en``)."""
+    value = (config or {}).get("I18N_REQUIRED_LANGUAGES", "sv,en")
+    if isinstance(value, str):
+        value = value.replace(";", ",").split(",")
+    return [str(v).strip() for v in value or () if str(v).strip()]
+
+
+_percent_cache: dict[str, tuple[int, float]] = {}
+
+
+def translated_percent(po_path: Path) -> float:
+    """Share of a catalog's entries translated and not fuzzy (cached until the file changes)."""
+    try:
+        mtime = po_path.stat().st_mtime_ns
+    except OSError:
+        return 0.0
+    cached = _percent_cache.get(str(po_path))
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    with open(po_path, "rb") as fh:
+        catalog = read_po(fh)
+    messages = [m for m in catalog if m.id]
+    done = sum(1 for m in messages if not m.fuzzy and (all(m.string) if isinstance(m.string, (list, tuple)) else m.string))
+    percent = 100.0 * done / len(messages) if messages else 100.0
+    _percent_cache[str(po_path)] = (mtime, percent)
+    return percent
+
+
 def locale_name(code: str) -> str:
     """A language's name in that language (``sv`` → ``svenska``), for the language switcher."""
     try:
         return Locale.parse(code).get_display_name(code) or code
     except (ValueError, UnknownLocaleError):
         return code
+
+
+#: languages a browser may ask for that another available language serves (Norwegian → Bokmål)
+LANGUAGE_FALLBACKS = {"no": "nb", "nn": "nb"}
 
 
 def select_locale() -> str:
@@ -117,8 +175,21 @@ def select_locale() -> str:
     remembered = session.get("lang")
     if remembered in available:
         return remembered
-    best = request.accept_languages.best_match(available)
-    return best or current_app.config["DEFAULT_LOCALE"]
+    return accepted_locale(request.accept_languages, offered_locales()) or current_app.config["DEFAULT_LOCALE"]
+
+
+def accepted_locale(accept_languages, offered: list[str]) -> str | None:
+    """The first language of ``Accept-Language`` (by quality) that is offered: exactly, by its
+    base language (``sv-FI`` → ``sv``), or through :data:`LANGUAGE_FALLBACKS` (``nn`` → ``nb``)."""
+    for value, _quality in accept_languages:
+        if value == "*":
+            return offered[0] if offered else None
+        code = value.replace("-", "_")
+        base = code.split("_")[0].lower()
+        for candidate in (code, base, LANGUAGE_FALLBACKS.get(base)):
+            if candidate in offered:
+                return candidate
+    return None
 
 
 # --------------------------------------------------------------------------- content

@@ -52,13 +52,25 @@ So an unsigned or forged payload never reaches the semantic checks.
 Trusted keys file (shipped by a plugin)::
 
     {"keys": [{"key_id": "acme-2026", "public_key": "<base64 of the raw 32-byte Ed25519 key>",
-               "demo": false, "comment": "optional, free text"}]}
+               "demo": false, "revoked": false, "comment": "optional, free text"}]}
+
+Key bundle (published by the licensor, named by the setting ``KBP_<PRODUCT>_TRUSTED_KEYS``): the
+same keys list, signed with a key the plugin's built-in list trusts (:func:`sign_key_bundle`,
+:func:`load_key_bundle`), so a licensee can install the licensor's new keys without a KBP
+release but cannot make KBP trust a key of their own. :func:`merge_trusted_keys` combines the
+built-in list with the bundle: new key ids are added, and an entry with ``"revoked": true``
+withdraws trust from that key (a leaked key), so every licence signed with it is refused
+(``revoked_key``). The same key id with a different public key is a configuration error.
+
+A licence whose first day (``issued``) lies ahead — a renewal — is accepted by
+:meth:`LicenceStore.install` and kept as ``<product>.next.json``; it takes over on its first day
+(code ``scheduled`` at installation).
 
 Installed licences live in ``<data_dir>/licences/<product>.json``
 (see :class:`LicenceStore`).
 
 Result codes of :func:`verify_licence`: ``ok``, ``missing``, ``malformed``,
-``unknown_key``, ``demo_key``, ``tampered_payload``, ``bad_signature``,
+``unknown_key``, ``revoked_key``, ``demo_key``, ``tampered_payload``, ``bad_signature``,
 ``wrong_product``, ``not_yet_valid``, ``expired``.
 """
 from __future__ import annotations
@@ -95,6 +107,10 @@ __all__ = [
     "generate_keypair",
     "issue_licence",
     "load_trusted_keys",
+    "merge_trusted_keys",
+    "sign_key_bundle",
+    "load_key_bundle",
+    "public_key_of",
     "verify_licence",
 ]
 
@@ -104,9 +120,11 @@ MAX_LICENCE_BYTES = 64 * 1024
 
 CODES = (
     "ok",
+    "scheduled",
     "missing",
     "malformed",
     "unknown_key",
+    "revoked_key",
     "demo_key",
     "tampered_payload",
     "bad_signature",
@@ -154,12 +172,15 @@ class TrustedKey:
     key_id: str
     public_key: str
     demo: bool = False
+    revoked: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.key_id, str) or not self.key_id.strip():
             raise ValueError("TrustedKey.key_id must be a non-empty string")
         if not isinstance(self.demo, bool):
             raise ValueError(f"TrustedKey {self.key_id!r}: demo must be true or false")
+        if not isinstance(self.revoked, bool):
+            raise ValueError(f"TrustedKey {self.key_id!r}: revoked must be true or false")
         self.load_public_key()  # validates
 
     def load_public_key(self) -> Ed25519PublicKey:
@@ -191,6 +212,10 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> dict[str, TrustedKey]:
         doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path}: not a valid JSON keys file ({exc})") from None
+    return _keys_of(doc, path)
+
+
+def _keys_of(doc: Any, path: Any) -> dict[str, TrustedKey]:
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise ValueError(f'{path}: expected an object {{"keys": [...]}}')
     keys: dict[str, TrustedKey] = {}
@@ -201,6 +226,7 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> dict[str, TrustedKey]:
         key_id = entry.get("key_id")
         public_key = entry.get("public_key")
         demo = entry.get("demo", False)
+        revoked = entry.get("revoked", False)
         comment = entry.get("comment")
         if not isinstance(key_id, str) or not key_id.strip():
             raise ValueError(f"{where}: key_id must be a non-empty string")
@@ -208,46 +234,127 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> dict[str, TrustedKey]:
             raise ValueError(f"{where}: public_key must be a base64 string")
         if not isinstance(demo, bool):
             raise ValueError(f"{where}: demo must be true or false")
+        if not isinstance(revoked, bool):
+            raise ValueError(f"{where}: revoked must be true or false")
         if comment is not None and not isinstance(comment, str):
             raise ValueError(f"{where}: comment must be a string")
         if key_id in keys:
             raise ValueError(f"{where}: duplicate key_id {key_id!r}")
         try:
-            keys[key_id] = TrustedKey(key_id=key_id, public_key=public_key, demo=demo)
+            keys[key_id] = TrustedKey(key_id=key_id, public_key=public_key, demo=demo, revoked=revoked)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     return keys
 
 
-def generate_keypair() -> tuple[bytes, str]:
+KEY_BUNDLE_FORMAT = "kbp-keys/1"
+
+
+def sign_key_bundle(private_key_pem: bytes, *, key_id: str, keys: list[dict], passphrase: bytes | None = None,
+                    trusted_keys: dict[str, TrustedKey] | None = None) -> bytes:
+    """A key bundle: the licensor's keys file, signed with a key the product already trusts.
+
+    ``{"format": "kbp-keys/1", "key_id": <signer>, "payload": <base64 of {"keys": [...]}>,
+    "signature": <Ed25519 over the payload bytes>}``. With ``trusted_keys``, the signer must be
+    listed there under ``key_id`` with this key's public key.
+    """
+    key = _load_private_key(private_key_pem, passphrase)
+    if trusted_keys is not None:
+        listed = trusted_keys.get(key_id)
+        if listed is None or listed.public_key != public_key_of(key):
+            raise ValueError(f"key id {key_id!r} does not name this key among the product's trusted keys")
+    payload = json.dumps({"keys": keys}, ensure_ascii=False, indent=2).encode("utf-8")
+    _keys_of(json.loads(payload), "keys")  # validates every entry before anything is signed
+    document = {"format": KEY_BUNDLE_FORMAT, "key_id": key_id, "payload": _b64encode(payload),
+                "signature": _b64encode(key.sign(payload))}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def load_key_bundle(path: str | os.PathLike[str], trusted_keys: dict[str, TrustedKey]) -> dict[str, TrustedKey]:
+    """The keys of a bundle made by :func:`sign_key_bundle`, after checking that a trusted,
+    non-demo, non-revoked key signed it. Raises ``ValueError`` naming the file otherwise (an
+    unsigned keys file included: a licensee cannot make KBP trust a key of their own)."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a valid JSON key bundle ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != KEY_BUNDLE_FORMAT:
+        raise ValueError(f"{path}: not a signed key bundle ({KEY_BUNDLE_FORMAT}); ask the licensor for the signed file")
+    signer = trusted_keys.get(doc.get("key_id")) if isinstance(doc.get("key_id"), str) else None
+    if signer is None or signer.demo or signer.revoked:
+        raise ValueError(f"{path}: signed with key {_clip(doc.get('key_id'))!r}, which is not a trusted licensor key")
+    try:
+        payload = _b64decode_strict(doc.get("payload"))
+        signature = _b64decode_strict(doc.get("signature"))
+        signer.load_public_key().verify(signature, payload)
+    except (ValueError, InvalidSignature):
+        raise ValueError(f"{path}: the signature does not match (the file was altered or forged)") from None
+    try:
+        keys = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: the signed keys are not JSON ({exc})") from None
+    return _keys_of(keys, path)
+
+
+def merge_trusted_keys(builtin: dict[str, TrustedKey], extra: dict[str, TrustedKey], where: str = "") -> dict[str, TrustedKey]:
+    """The built-in keys plus the licensor's published ones (see the module docs).
+
+    An ``extra`` entry adds a key, or — with ``revoked`` — withdraws trust from one. Raises
+    ``ValueError`` when a key id is reused for a different public key.
+    """
+    merged = dict(builtin)
+    for key_id, key in extra.items():
+        known = merged.get(key_id)
+        if known is not None and known.public_key != key.public_key:
+            raise ValueError(f"{where}: key_id {key_id!r} names a different public key than the built-in one")
+        if known is not None:
+            key = TrustedKey(key_id, key.public_key, demo=known.demo, revoked=known.revoked or key.revoked)
+        merged[key_id] = key
+    return merged
+
+
+def generate_keypair(passphrase: bytes | None = None) -> tuple[bytes, str]:
     """Create a new Ed25519 signing key.
 
-    Returns ``(private_key_pem, public_key_b64)``: the private key as
-    unencrypted PKCS#8 PEM bytes (keep it secret, never commit or ship it) and
-    the public key as standard base64 of its raw 32 bytes (ship it in the
-    plugin's trusted keys file).
+    Returns ``(private_key_pem, public_key_b64)``: the private key as PKCS#8
+    PEM bytes, encrypted with ``passphrase`` when one is given (keep it secret,
+    never commit or ship it), and the public key as standard base64 of its raw
+    32 bytes (publish it in a trusted keys file).
     """
     private = Ed25519PrivateKey.generate()
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     pem = private.private_bytes(
         encoding=serialization.Encoding.PEM,
         format=serialization.PrivateFormat.PKCS8,
-        encryption_algorithm=serialization.NoEncryption(),
+        encryption_algorithm=encryption,
     )
+    return pem, public_key_of(private)
+
+
+def public_key_of(private: Ed25519PrivateKey) -> str:
+    """The standard base64 of a private key's raw public key (as trusted keys files list it)."""
     public_raw = private.public_key().public_bytes(
         encoding=serialization.Encoding.Raw,
         format=serialization.PublicFormat.Raw,
     )
-    return pem, _b64encode(public_raw)
+    return _b64encode(public_raw)
 
 
-def _load_private_key(private_key_pem: bytes) -> Ed25519PrivateKey:
+def private_key_is_encrypted(private_key_pem: bytes) -> bool:
+    return b"ENCRYPTED PRIVATE KEY" in bytes(private_key_pem)
+
+
+def _load_private_key(private_key_pem: bytes, passphrase: bytes | None = None) -> Ed25519PrivateKey:
     if isinstance(private_key_pem, str):
         private_key_pem = private_key_pem.encode("ascii", "replace")
     try:
-        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        key = serialization.load_pem_private_key(private_key_pem, password=passphrase or None)
     except (ValueError, TypeError):
         # Deliberately no details and no chaining: never echo key material.
-        raise ValueError("private key is not an unencrypted PEM (PKCS#8) key") from None
+        if private_key_is_encrypted(private_key_pem):
+            raise ValueError("the passphrase does not unlock the private key") from None
+        raise ValueError("private key is not a PEM (PKCS#8) key") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("private key is not an Ed25519 key")
     return key
@@ -268,10 +375,14 @@ def issue_licence(
     features: Iterable[str] = (),
     seats: int | None = None,
     licence_id: str | None = None,
+    passphrase: bytes | None = None,
+    trusted_keys: dict[str, TrustedKey] | None = None,
 ) -> bytes:
     """Sign a licence and return the licence file bytes (pretty JSON, UTF-8, trailing newline).
 
     ``issued`` defaults to today's local date, ``licence_id`` to a random UUID.
+    With ``trusted_keys``, ``key_id`` must name the public key of this private key there (a
+    licence under a wrong or revoked key id would be refused by every installation).
     Raises ``ValueError`` on invalid arguments (e.g. expiry before issue).
     """
     issued = date.today() if issued is None else issued
@@ -292,7 +403,19 @@ def issue_licence(
     elif not isinstance(licence_id, str) or not licence_id.strip():
         raise ValueError("licence_id must be a non-empty string")
 
-    key = _load_private_key(private_key_pem)
+    key = _load_private_key(private_key_pem, passphrase)
+    if trusted_keys is not None:
+        listed = trusted_keys.get(key_id)
+        if listed is None:
+            raise ValueError(
+                f"key id {key_id!r} is not in the product's trusted keys"
+                f" (known: {', '.join(sorted(trusted_keys)) or 'none'}); licences signed under it would be refused")
+        if listed.public_key != public_key_of(key):
+            raise ValueError(
+                f"key id {key_id!r} belongs to a different key than this private key; use the key id"
+                " keygen printed for it")
+        if listed.revoked:
+            raise ValueError(f"key {key_id!r} is revoked; sign with the key that replaced it")
     payload = {
         "licence_id": licence_id,
         "licensee": licensee,
@@ -563,6 +686,13 @@ def verify_licence(
             licence_id=licence_id, key_id=_clip(key_id), product=product,
         ), licence=licence)
     is_demo = bool(key.demo)
+    if key.revoked:
+        return LicenceCheck(False, "revoked_key", _(
+            "Licence %(licence_id)s is signed with key '%(key_id)s', which the licensor has"
+            " revoked, so it is refused. Ask the vendor for a licence signed with their current"
+            " key and install it with `%(command)s`.",
+            licence_id=licence_id, key_id=_clip(key_id), command=_INSTALL_HINT,
+        ), licence=licence, demo=is_demo)
 
     # 2. Demo keys only in demo mode.
     if is_demo and not demo_mode:
@@ -653,12 +783,36 @@ class LicenceStore:
             raise ValueError(f"invalid product id for a licence file name: {product!r}")
         return self.directory / f"{product}.json"
 
+    def next_path(self, product: str) -> Path:
+        """Where a renewal installed ahead of its first day waits."""
+        return self.path(product).with_suffix(".next.json")
+
     def load(self, product: str) -> bytes | None:
         """The installed licence file bytes, or ``None`` if none is installed."""
         try:
             return self.path(product).read_bytes()
         except FileNotFoundError:
             return None
+
+    def pending(self, product: str, *, trusted_keys: dict[str, TrustedKey], today: date,
+                demo_mode: bool = False) -> LicenceCheck | None:
+        """The renewal waiting for its first day (``not_yet_valid``), or ``None``."""
+        try:
+            data = self.next_path(product).read_bytes()
+        except FileNotFoundError:
+            return None
+        return verify_licence(data, product=product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode)
+
+    def _promote(self, product: str, *, trusted_keys: dict[str, TrustedKey], today: date, demo_mode: bool) -> None:
+        """On its first day a waiting renewal replaces the installed licence (atomically)."""
+        waiting = self.pending(product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode)
+        if waiting is None or not waiting.ok:
+            return
+        try:
+            os.replace(self.next_path(product), self.path(product))
+        except FileNotFoundError:  # another worker promoted it a moment ago
+            return
+        _fsync_dir(self.directory)
 
     def check(
         self,
@@ -668,7 +822,9 @@ class LicenceStore:
         today: date,
         demo_mode: bool = False,
     ) -> LicenceCheck:
-        """Verify the installed licence of ``product`` (``missing`` if none)."""
+        """Verify the installed licence of ``product`` (``missing`` if none), after letting a
+        renewal whose first day has come take over."""
+        self._promote(product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode)
         return verify_licence(
             self.load(product), product=product, trusted_keys=trusted_keys,
             today=today, demo_mode=demo_mode,
@@ -685,7 +841,9 @@ class LicenceStore:
     ) -> LicenceCheck:
         """Verify ``data`` and, only if it is valid, install it atomically.
 
-        A refused licence never touches the installed one. The write goes to a
+        A renewal that is valid in every respect but starts later (``not_yet_valid``) is kept
+        as the waiting renewal and takes over on its first day: the result is ``ok`` with code
+        ``scheduled``. A refused licence never touches the installed one. The write goes to a
         temporary file in the same directory, is fsynced, then renamed over the
         target, so readers see either the old or the new file, never half of one.
         """
@@ -693,6 +851,13 @@ class LicenceStore:
         result = verify_licence(
             data, product=product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode,
         )
+        if result.code == "not_yet_valid" and result.issued is not None and result.issued > _as_date(today):
+            _atomic_write(self.next_path(product), bytes(data))
+            return LicenceCheck(True, "scheduled", _(
+                "Renewal of the licence for '%(product)s' installed: it takes over on %(issued)s"
+                " and is valid through %(expires)s. Until then the current licence stays in force.",
+                product=product, issued=result.issued.isoformat(), expires=result.expires.isoformat(),
+            ), licence=result.licence, demo=result.demo)
         if not result.ok:
             return result
         _atomic_write(target, bytes(data))

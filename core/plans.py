@@ -40,7 +40,9 @@ import uuid
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from core import model
+from flask import current_app, has_app_context
+
+from core import i18n, model
 from core.i18n import gettext as _
 from core.schemas import sanitised, text_problem
 from core.present import Presenter
@@ -129,11 +131,44 @@ def texts_for(presenter_for: Callable[[str], Presenter], locales: Iterable[str],
     return {loc: fn(presenter_for(loc)) for loc in locales}
 
 
-def pick(texts: dict[str, str] | None, locale: str) -> str:
-    """A snapshot's text in ``locale``, else in any language it has (never empty when it has one)."""
+def pick(texts: dict[str, str] | None, locale: str, origin: dict | None = None) -> str:
+    """A snapshot's text in ``locale`` (never empty when the snapshot has some text).
+
+    A plan made before ``locale`` existed has no snapshot in it. Then ``origin`` — the focus,
+    question or activity entry the texts belong to — says where the text came from, and the reader
+    gets the live translation of its source-language text, else that source-language text. Without
+    an origin (or when its source is gone) any text the snapshot has is used.
+    """
     if not texts:
         return ""
-    return texts.get(locale) or next((t for t in texts.values() if t), "")
+    if texts.get(locale):
+        return texts[locale]
+    found = _origin_domain(origin) if origin is not None else None
+    if found is not None:
+        domain, locale_dirs = found
+        source_text = texts.get(domain.source_language)
+        if source_text:
+            return i18n.content(source_text, domain.source_language, domain.domain, locale, locale_dirs) or source_text
+    return next((t for t in texts.values() if t), "")
+
+
+def _origin_domain(origin: dict) -> tuple[model.TextDomain, dict[str, str]] | None:
+    """Where a snapshot entry's text is translated, from the live registry (None outside an app)."""
+    if not has_app_context() or "kbp" not in current_app.extensions:
+        return None
+    registry = current_app.extensions["kbp"].registry
+    domain = None
+    if "ref" in origin:  # an activity
+        source = registry.activity_sources.get((origin.get("ref") or {}).get("source"))
+        if source is not None:
+            domain = model.TextDomain(source.domain, source.source_language)
+    elif "text" in origin and "source" in origin:  # a question
+        qs = registry.question_sets.get(origin["source"])
+        domain = qs.text if qs is not None else None
+    elif "competency" in origin:  # a focus competency
+        comp = registry.competency(origin["competency"])
+        domain = comp.text if comp is not None else None
+    return (domain, registry.locale_dirs) if domain is not None else None
 
 
 class Snapshotter:
@@ -437,6 +472,8 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
                 wanted = "%s:%s" % (ref.get("source"), ref.get("id"))
                 raise PlanError(_("Unknown activity: %(id)s", id=wanted))
             entry = {"id": uuid.uuid4().hex[:12], **snap.activity(activity), "status": "planned", "owner": default_owner, "due": None}
+            # filed under the focus competency the activity serves (the first one in focus order)
+            entry["competency"] = next((f["competency"] for f in plan["focus"] if f["competency"] in activity.competencies), "")
         else:
             entry = {"id": uuid.uuid4().hex[:12], "ref": None, "kind": item.get("kind") or "on_the_job",
                      "effort": item.get("effort") or "weeks", "title": {}, "description": {}, "status": "planned",
@@ -461,7 +498,9 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
             if item["status"] not in ACTIVITY_STATUSES:
                 raise PlanError(_("Unknown status: %(id)s", id=item["status"]))
             entry["status"] = item["status"]
-        entry["competency"] = item.get("competency") or entry.get("competency") or (plan["focus"][0]["competency"] if plan["focus"] else "")
+        focus_ids = [f["competency"] for f in plan["focus"]]
+        asked = item.get("competency")
+        entry["competency"] = (asked if asked in focus_ids else "") or entry.get("competency") or (focus_ids[0] if focus_ids else "")
         result.append(entry)
     plan["activities"] = result
     return ["activities"]
@@ -628,12 +667,12 @@ def _plan_document(storage, plan: dict, rel: str, locale: str, demo: bool) -> di
         "status": plan["status"],
         "agreed": plan["agreed"],
         "follow_up_date": plan.get("follow_up_date"),
-        "focus": [{"competency": f["competency"], "framework": pick(f["framework"], locale), "name": pick(f["name"], locale),
-                   "definition": pick(f["definition"], locale), "goal": f.get("goal", "")} for f in plan["focus"]],
-        "questions": [{"id": q["id"], "competency": q["competency"], "kind": q["kind"], "text": pick(q["text"], locale),
+        "focus": [{"competency": f["competency"], "framework": pick(f["framework"], locale, f), "name": pick(f["name"], locale, f),
+                   "definition": pick(f["definition"], locale, f), "goal": f.get("goal", "")} for f in plan["focus"]],
+        "questions": [{"id": q["id"], "competency": q["competency"], "kind": q["kind"], "text": pick(q["text"], locale, q),
                        "note": q.get("note", ""), "shared": q.get("shared", True)} for q in plan["questions"]],
-        "activities": [{"id": a["id"], "competency": a.get("competency", ""), "title": pick(a["title"], locale),
-                        "description": pick(a["description"], locale), "kind": a["kind"], "effort": a.get("effort", ""),
+        "activities": [{"id": a["id"], "competency": a.get("competency", ""), "title": pick(a["title"], locale, a),
+                        "description": pick(a["description"], locale, a), "kind": a["kind"], "effort": a.get("effort", ""),
                         "owner": a.get("owner", ""), "due": a.get("due"), "status": a["status"],
                         "source": (a.get("ref") or {}).get("source", "")} for a in plan["activities"]],
         "follow_ups": [{"at": f["at"], "note": f["note"]} for f in plan["follow_ups"]],

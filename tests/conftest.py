@@ -84,6 +84,13 @@ def _isolated_environment(monkeypatch, tmp_path, request):
     if BACKEND == "postgres":  # every app and CLI call of this test uses its own schema
         monkeypatch.setenv("KBP_DATABASE_URL", request.getfixturevalue("pg_cluster").url)
         monkeypatch.setenv("KBP_DATABASE_SCHEMA", _pg_schema(tmp_path))
+    pg = sys.modules.get("core.store.postgres")
+    before = set(pg._OPEN) if pg else set()  # stores of longer-lived fixtures stay open
+    yield
+    pg = sys.modules.get("core.store.postgres")
+    if pg is not None:  # the apps this test made must not keep their connections
+        for store in set(pg._OPEN) - before:
+            store.close()
 
 
 # --------------------------------------------------------------------------- apps and clients

@@ -36,21 +36,26 @@ def all_po_files(app) -> list[Path]:
 
 
 def test_every_domain_has_a_complete_catalog_for_its_other_language(app):
+    """The required languages (I18N_REQUIRED_LANGUAGES: sv, en) are complete; other languages are
+    only reported (a translator's partial language must not break the tests)."""
+    required = i18n.required_languages(app.config)
+    assert required == ["sv", "en"]
     stats = {(s.domain, s.locale): s for dom in translations.all_domains(app) for s in translations.stats(dom)}
     # the core UI (English msgids) needs Swedish; each framework needs its other language
     for key in [("messages", "sv"), ("kbp_sample", "sv"), ("malin_lindelow", "en")]:
         assert key in stats, f"catalog {key} is missing"
     for key, st in stats.items():
         assert st.total > 0, key
-        assert (st.translated, st.fuzzy, st.untranslated) == (st.total, 0, 0), f"{key}: {st}"
-        assert st.percent == 100.0
+        if key[1] in required:
+            assert (st.translated, st.fuzzy, st.untranslated) == (st.total, 0, 0), f"{key}: {st}"
+            assert st.percent == 100.0
 
 
 def test_stats_command_reports_counts_and_check_passes(tmp_path):
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "i18n", "stats", "--check"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"^messages\s+sv\s+\d+\s+0\s+0\s+100 %$", result.output, re.M), result.output
-    assert re.search(r"^malin_lindelow\s+en\s+\d+\s+0\s+0\s+100 %$", result.output, re.M), result.output
+    assert re.search(r"^messages\s+sv\s+\d+\s+0\s+0\s+100 %\s+yes$", result.output, re.M), result.output
+    assert re.search(r"^malin_lindelow\s+en\s+\d+\s+0\s+0\s+100 %\s+yes$", result.output, re.M), result.output
 
 
 def test_catalogs_cover_every_extracted_message(app, tmp_path):
@@ -77,7 +82,8 @@ def test_msgfmt_check_passes_on_every_catalog(app, tmp_path):
             text=True,
         )
         assert proc.returncode == 0, f"{po}: {proc.stderr}"
-        assert "fuzzy" not in proc.stderr and "untranslated" not in proc.stderr, f"{po}: {proc.stderr}"
+        if po.parent.parent.name in i18n.required_languages(app.config):
+            assert "fuzzy" not in proc.stderr and "untranslated" not in proc.stderr, f"{po}: {proc.stderr}"
 
 
 def test_placeholders_match_in_every_catalog(app):
@@ -226,7 +232,7 @@ def test_cli_output_is_translated(tmp_path, monkeypatch):
 
 
 def test_new_language_end_to_end(tmp_path):
-    """`kbp i18n init nb` in a copy of the UI catalogs, one translation, compile, and it is served."""
+    """`kbp i18n init vo` (a language nobody ships) in a copy of the UI catalogs, one translation, compile, and it is served."""
     locales = tmp_path / "locales"
     shutil.copytree(REPO / "locales", locales, ignore=shutil.ignore_patterns("*.mo"))
     data = tmp_path / "data"
@@ -243,27 +249,28 @@ def test_new_language_end_to_end(tmp_path):
         finally:
             core_app.DEFAULTS["LOCALES_DIR"] = original
 
-    result = kbp("i18n", "init", "nb", "--plugin", "core")
+    result = kbp("i18n", "init", "vo", "--plugin", "core")
     assert result.exit_code == 0, result.output
-    po = locales / "nb" / "LC_MESSAGES" / "messages.po"
+    po = locales / "vo" / "LC_MESSAGES" / "messages.po"
     assert po.exists()
     text = po.read_text(encoding="utf-8")
-    text = text.replace('msgid "Frameworks"\nmsgstr ""', 'msgid "Frameworks"\nmsgstr "Rammeverk"', 1)
-    assert "Rammeverk" in text
+    text = text.replace('msgid "Frameworks"\nmsgstr ""', 'msgid "Frameworks"\nmsgstr "Ramots"', 1)
+    assert "Ramots" in text
     po.write_text(text, encoding="utf-8")
     result = kbp("i18n", "compile", "--plugin", "core")
     assert result.exit_code == 0, result.output
-    assert (locales / "nb" / "LC_MESSAGES" / "messages.mo").exists()
+    assert (locales / "vo" / "LC_MESSAGES" / "messages.mo").exists()
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(data), "LOCALES_DIR": str(locales)})
+    # one string of ~600 is under the switcher's threshold: offered once I18N_SWITCHER_MIN_PERCENT allows
+    app = create_app({"TESTING": True, "DATA_DIR": str(data), "LOCALES_DIR": str(locales), "I18N_SWITCHER_MIN_PERCENT": 0})
     client = signed_in_client(app)
-    body = client.get("/?lang=nb").get_data(as_text=True)
-    assert '<html lang="nb">' in body
-    assert "Rammeverk" in body  # the one translation
+    body = client.get("/?lang=vo").get_data(as_text=True)
+    assert '<html lang="vo">' in body
+    assert "Ramots" in body  # the one translation
     assert "Skip to content" in body  # untranslated: the source text, not empty, not a key
-    assert 'hreflang="nb"' in client.get("/?lang=en").get_data(as_text=True)  # in the switcher
+    assert 'hreflang="vo"' in client.get("/?lang=en").get_data(as_text=True)  # in the switcher
     # content falls back to its source language too
-    api = client.get("/api/v1/frameworks/kbp-sample?lang=nb").get_json()
+    api = client.get("/api/v1/frameworks/kbp-sample?lang=vo").get_json()
     assert api["name"] == "KBP sample framework"
     # init refuses a bad locale code with a clear message
     bad = kbp("i18n", "init", "../../x")
@@ -278,7 +285,7 @@ def test_init_creates_catalogs_for_every_domain(tmp_path, monkeypatch):
         copy_dir = tmp_path / dom.domain
         shutil.copytree(dom.folder, copy_dir, ignore=shutil.ignore_patterns("*.mo"))
         copy = translations.CatalogDomain(dom.name, dom.domain, copy_dir, dom.source_language, dom.sources)
-        path = translations.init(copy, "nb")
+        path = translations.init(copy, "vo")
         assert path is not None and path.exists()
         catalog = read_po(open(path, "rb"))
         assert len([m for m in catalog if m.id]) == len([m for m in read_po(open(dom.pot, "rb")) if m.id])

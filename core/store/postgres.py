@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -54,6 +55,9 @@ from core.storage import (
 )
 
 __all__ = ["PostgresStore"]
+
+#: stores open in this process (tests close the ones each test opened)
+_OPEN: "weakref.WeakSet[PostgresStore]" = weakref.WeakSet()
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _FIELD_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -344,6 +348,7 @@ class PostgresStore:
             url, min_size=1, max_size=max(1, size), timeout=self.timeout, kwargs=kwargs, open=False, name="kbp"
         )
         self._pid = os.getpid()
+        _OPEN.add(self)
         try:
             self._pool.open(wait=True, timeout=self.timeout)
         except PoolTimeout as exc:
@@ -591,4 +596,5 @@ class PostgresStore:
             return False
 
     def close(self) -> None:
+        _OPEN.discard(self)
         self._pool.close()

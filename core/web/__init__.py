@@ -83,6 +83,7 @@ def presenter() -> Presenter:
 @bp.app_context_processor
 def shell_context():
     current = str(get_locale()) if request else i18n.UI_SOURCE_LANGUAGE
+    offered = i18n.offered_locales()
     args = {k: v for k, v in (request.view_args or {}).items()} if request else {}
 
     def switch_url(code: str) -> str:
@@ -98,6 +99,12 @@ def shell_context():
 
         return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
 
+    def licence_warnings():
+        """Licences ending within 30 days with no renewal waiting (shown to administrators)."""
+        registry = kbp().registry
+        frameworks = [fw for fw in registry.frameworks.values() if fw.licence is not None]
+        return [w for w in (registry.entitlements.expiry_warning(fw) for fw in frameworks) if w]
+
     def writable_sources():
         p = presenter()
         return [(s.id, p.source_title(s)) for s in kbp().registry.activity_sources.values() if s.writable]
@@ -108,11 +115,14 @@ def shell_context():
         "format_date": format_date,
         "HISTORY_LABELS": HISTORY_LABELS,
         "writable_sources": writable_sources,
+        "licence_warnings": licence_warnings,
         "account": current_account() if request else None,
         "role_label": lambda role: label(ROLE_LABELS, role),
         "format_datetime_ts": format_datetime_ts,
         "current_locale": current,
-        "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()],
+        # languages translated enough to offer (and the one being read, e.g. a translator's ?lang=)
+        "languages": [(code, i18n.locale_name(code)) for code in i18n.available_locales()
+                      if code in offered or code == current],
         "switch_url": switch_url,
         "demo": bool(kbp().config.get("DEMO")),
         "label": label,

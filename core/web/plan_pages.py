@@ -105,7 +105,7 @@ def plan_list():
     coaching = [r for r in rows if r["rel"] == "coach"]
     follow_up = [r for r in coaching if r["follow_up"] or r["overdue"]]
     p = Presenter(kbp().registry, locale())
-    competencies = sorted({(f["competency"], plans.pick(f["name"], locale())) for r in rows for f in r["plan"]["focus"]}, key=lambda c: c[1])
+    competencies = sorted({(f["competency"], plans.pick(f["name"], locale(), f)) for r in rows for f in r["plan"]["focus"]}, key=lambda c: c[1])
     return render_template("plans.html", rows=rows, follow_up=follow_up, status=status, competency=competency,
                            overdue=args.get("overdue") == "1", competencies=competencies, can_start=bool(people_for_new_plan()),
                            presenter=p)

@@ -5,10 +5,13 @@ The plugin is content plus configuration; the machinery is the core's:
 * ``content/`` — the framework in Swedish (the source language), validated by
   :mod:`core.content`. A licensee's official content pack can replace or extend it without code
   changes: set ``MALIN_LINDELOW_CONTENT_DIR`` (``KBP_MALIN_LINDELOW_CONTENT_DIR``) to a folder with
-  the same layout; files found there win over ours (see the README).
+  the same layout; files found there win over ours, and its own ``locales/`` (if any) wins over
+  ours (see the README).
 * ``locales/`` — the gettext domain ``malin_lindelow``; English is ``locales/en``.
-* ``keys/trusted_keys.json`` — the licensor's public key(s) by key id, plus the demo key that only
-  demo mode trusts. No private key is ever in this repository.
+* ``keys/trusted_keys.json`` — the built-in list of the licensor's public key(s) by key id, plus the
+  demo key that only demo mode trusts; the licensor's key bundle, signed with a built-in key
+  (``KBP_MALIN_LINDELOW_TRUSTED_KEYS``), adds keys or revokes them (:mod:`core.entitlements`).
+  No private key is ever in this repository.
 * ``demo/demo-licence.json`` — a licence signed with the demo key, installed by
   ``kbp serve --demo``.
 

@@ -5,7 +5,8 @@ in the reader's language (labels from the UI catalog, content from the plan's sn
 
 **Markdown** (``text/markdown``, ``.md``): headings, a table of the activities and the questions
 with their notes — readable as plain text, and renders in any Markdown viewer (wikis, GitLab,
-Teams). Text from the plan is escaped so a ``*`` or ``|`` in a note stays a character.
+Teams). Text from the plan is escaped where CommonMark would read it as markup (``*``, ``_``, ``[``, a
+``1.`` or ``-`` starting a line, ``|`` in a table cell), so it stays a character.
 
 **CSV** (``text/csv``, ``.csv``): one row per activity, for spreadsheets — plan id, person, coach,
 competency, activity, description, kind, effort, owner, due date, status, next follow-up. Decisions:
@@ -45,20 +46,42 @@ __version__ = "1.0.0"
 
 # ----------------------------------------------------------------------------- Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
-_MD_LINE_START = re.compile(r"^(\s*)([-+>]|\d+[.)])", re.M)
+#: inline characters CommonMark gives a meaning anywhere in a line: code, emphasis, links and
+#: images, autolinks and HTML, and the backslash itself; ``~`` is GitHub's strikethrough
+_MD_INLINE = re.compile(r"([\\`*_\[\]<~])")
+#: ``&`` only where it would start an entity or character reference (``&amp;``, ``&#38;``)
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
+#: the start of a line that would otherwise open a block: heading, block quote, bullet list,
+#: ordered list (the escape goes before the ``.``/``)``, never before a digit), setext underline
+_MD_BLOCK_START = (
+    (re.compile(r"^(\s*)([#>])"), "\\1\\\\\\2"),
+    (re.compile(r"^(\s*)([-+*])(?=\s|$)"), "\\1\\\\\\2"),
+    (re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)"), "\\1\\\\\\2"),
+    (re.compile(r"^(\s*)(=+|-+)\s*$"), "\\1\\\\\\2"),
+)
 
 
-def md(text: Any) -> str:
-    """Escape plan text for Markdown; keep line breaks as hard breaks."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", str(text or "").strip())
-    escaped = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
-    return "  \n".join(line.rstrip() for line in escaped.splitlines())
+def _md_line_start(line: str) -> str:
+    for pattern, replacement in _MD_BLOCK_START:
+        line, n = pattern.subn(replacement, line, count=1)
+        if n:
+            break
+    return line
+
+
+def md(text: Any, line_start: bool = False) -> str:
+    """Escape plan text for CommonMark, only where a character would otherwise be markup; keep line
+    breaks as hard breaks. ``line_start``: the text begins a line (where ``1.``, ``#`` or ``-`` would
+    open a block); its later lines always do."""
+    escaped = _MD_ENTITY.sub("\\\\&", _MD_INLINE.sub(r"\\\1", str(text or "").strip()))
+    lines = [line.rstrip() for line in escaped.splitlines()]
+    lines = [_md_line_start(line) if (i or line_start) else line for i, line in enumerate(lines)]
+    return "  \n".join(lines)
 
 
 def md_cell(text: Any) -> str:
-    """Escape for a table cell: one line."""
-    return " ".join(md(text).replace("  \n", " ").split()) or "–"
+    """Escape for a table cell: one line, ``|`` escaped (a cell is inline text: no block starts)."""
+    return " ".join(md(text).replace("|", "\\|").replace("  \n", " ").split()) or "–"
 
 
 class PlanMarkdown(Exporter):
@@ -96,7 +119,7 @@ def render_markdown(v: PlanView) -> str:
         if f.get("framework"):
             out += [f"*{md(f['framework'])}*", ""]
         if f.get("definition"):
-            out += [md(f["definition"]), ""]
+            out += [md(f["definition"], line_start=True), ""]
         out += [f"**{md(_('Goal'))}:** {md(f.get('goal')) or '–'}", ""]
 
     out += [f"## {md(_('Activities'))}", ""]
@@ -113,13 +136,13 @@ def render_markdown(v: PlanView) -> str:
             if a.get("description"):
                 out += [f"**{md(a['title'])}** — {md(a['description'])}", ""]
     else:
-        out += [md(_("No activities yet.")), ""]
+        out += [md(_("No activities yet."), line_start=True), ""]
 
     out += [f"## {md(_('Follow-up'))}", "", f"**{md(_('Next follow-up'))}:** {md(v.follow_up_date()) or '–'}", ""]
     if v.follow_ups:
         out += [f"- **{md(v.timestamp(f.get('at')))}:** {md(f.get('note'))}" for f in v.follow_ups] + [""]
     else:
-        out += [md(_("No follow-ups yet.")), ""]
+        out += [md(_("No follow-ups yet."), line_start=True), ""]
 
     out += [f"## {md(_('Questions and notes'))}", ""]
     for group in v.groups():
@@ -131,7 +154,7 @@ def render_markdown(v: PlanView) -> str:
             out.append(f"- **{md(q['text'])}**")
             if q.get("note"):
                 private = f" *{md(v.private_marker())}*" if v.note_is_private(q) else ""
-                note = md(q["note"]).replace("  \n", "  \n  ")
+                note = md(q["note"], line_start=True).replace("  \n", "  \n  ")
                 out.append(f"  {note}{private}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
