@@ -28,6 +28,7 @@ class KBP:
         rows = []
         for record in self.plugins.listing():
             row = record.as_dict()
+            row["notices"] = list(self.registry.import_notices.get(record.name, ()))
             if record.state == "active":
                 for fw in self.registry.frameworks.values():
                     check = self.registry.entitlements.check(fw) if fw.plugin == record.name else None

@@ -48,10 +48,12 @@ def framework_document(registry: Registry, framework: model.Framework, locale: s
             "id": group.id,
             "name": p.tr(group.name, framework.text),
             "description": p.tr(group.description, framework.text),
+            "code": group.code,
             "position": gi,
             "competencies": [
                 {"id": c.id, "global_id": c.global_id, "name": p.tr(c.name, c.text), "definition": p.tr(c.definition, c.text),
-                 "position": ci}
+                 "code": c.code, "parent": c.parent, "depth": c.depth, "selectable": c.selectable,
+                 "related": list(c.related), "levels": list(c.levels), "position": ci}
                 for ci, c in enumerate(group.competencies, start=1)
             ],
         })

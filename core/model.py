@@ -44,6 +44,18 @@ class Competency:
     name: str
     definition: str
     text: TextDomain
+    #: the source's own code for it (a CASE ``humanCodingScheme`` such as ``6.RP.A.1``), shown next to the name
+    code: str = ""
+    #: id of the competency of the same group it sits under ('' = directly in the group): trees of any depth
+    parent: str = ""
+    #: False for a heading (an item with items under it that the source does not mark as a competency)
+    selectable: bool = True
+    #: 1 = directly in the group, 2 = under a competency of depth 1, …
+    depth: int = 1
+    #: ids of related competencies of the same framework (CASE associations, Moodle cross-references)
+    related: tuple[str, ...] = ()
+    #: education levels the source gives (CASE educationLevel: "KG", "06" …), a filter on the framework page
+    levels: tuple[str, ...] = ()
 
     @property
     def global_id(self) -> str:
@@ -56,6 +68,7 @@ class Group:
     name: str
     description: str
     competencies: tuple[Competency, ...]
+    code: str = ""  # the source's own code for the group, like Competency.code
 
 
 @dataclass(frozen=True)

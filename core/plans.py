@@ -181,6 +181,9 @@ class Snapshotter:
         comp = self.registry.competency(gid)
         if comp is None or not self.registry.is_available(comp.framework_id):
             raise PlanError(_("Unknown competency: %(id)s", id=gid), errors={"focus": [gid]})
+        if not comp.selectable:
+            raise PlanError(_("%(id)s is a heading, not a competency: choose one of the competencies under it.",
+                              id=gid), errors={"focus": [gid]})
         fw = self.registry.frameworks[comp.framework_id]
         return {
             "competency": gid,

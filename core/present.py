@@ -38,6 +38,12 @@ class Presenter:
             "global_id": comp.global_id,
             "name": self.tr(comp.name, comp.text),
             "definition": self.tr(comp.definition, comp.text),
+            "code": comp.code,
+            "parent": comp.parent,
+            "depth": comp.depth,
+            "selectable": comp.selectable,
+            "related": list(comp.related),
+            "levels": list(comp.levels),
         }
 
     def group(self, fw: model.Framework, group: model.Group) -> dict[str, Any]:
@@ -45,6 +51,7 @@ class Presenter:
             "id": group.id,
             "name": self.tr(group.name, fw.text),
             "description": self.tr(group.description, fw.text),
+            "code": group.code,
             "competencies": [self.competency_brief(c) for c in group.competencies],
         }
 
@@ -102,6 +109,16 @@ class Presenter:
             "archived": a.archived,
         }
 
+    def path(self, comp: model.Competency) -> list[dict[str, str]]:
+        """The competencies above ``comp`` in its group, outermost first (empty for two-level frameworks)."""
+        by_id = {c.id: c for c in self.registry.frameworks[comp.framework_id].competencies() if c.group_id == comp.group_id}
+        above: list[dict[str, str]] = []
+        parent = by_id.get(comp.parent)
+        while parent is not None and len(above) < 50:
+            above.insert(0, {"id": parent.id, "name": self.tr(parent.name, parent.text), "code": parent.code})
+            parent = by_id.get(parent.parent)
+        return above
+
     def competency_detail(self, comp: model.Competency, activity_limit: int | None = None) -> dict[str, Any]:
         """A competency with its questions and activities; an organisation may have thousands of
         activities, so ``activity_limit`` keeps the first ones (read-only sources, i.e. the
@@ -111,6 +128,10 @@ class Presenter:
         data = self.competency_brief(comp)
         data["framework"] = fw.id
         data["group"] = {"id": group.id, "name": self.tr(group.name, fw.text)}
+        data["path"] = self.path(comp)
+        related = (self.registry.competency(f"{comp.framework_id}:{r}") for r in comp.related)
+        data["related_competencies"] = [{"id": r.id, "name": self.tr(r.name, r.text), "code": r.code}
+                                        for r in related if r is not None]
         data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
         sources = self.registry.activity_sources
         found = self.registry.activities_for([comp.global_id])

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from marshmallow import ValidationError
 
-from core import model, schemas
+from core import imports, model, schemas
 from core.plugins import PluginManager
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ class Registry:
         self.owner: dict[tuple[str, str], str] = {}
         #: decides whether a licensed framework may be served (set by the app; None: all open)
         self.entitlements = None
+        #: plugin name -> what an import plugin repaired, read by position or ignored, one message each
+        self.import_notices: dict[str, list[str]] = {}
         #: the plugin manager, told about run-time failures of plugins (None in bare unit tests)
         self.manager: PluginManager | None = None
 
@@ -265,13 +267,22 @@ def build_registry(manager: PluginManager, config: Any) -> Registry:
             log.exception("plugin %s raised in a hook", name)
             manager.fail(name, f"A hook raised {type(exc).__name__}: {exc}")
 
-    def precedence(name: str) -> tuple[int, int, str]:
+    def importer(name: str) -> bool:
+        return imports.is_importer(manager.pm.get_plugin(name))
+
+    def precedence(name: str) -> tuple[int, int, int, str]:
         record = manager.records[name]
         licensed = any(fw.licence is not None for fw in staged_by_name[name].frameworks)
-        return (0 if record.builtin else 1, 0 if licensed else 1, name)
+        # frameworks imported from files come last: every plugin's own content wins (core.imports)
+        return (1 if importer(name) else 0, 0 if record.builtin else 1, 0 if licensed else 1, name)
 
+    licensed_index = None
     for name in sorted(staged_by_name, key=precedence):
         staged = staged_by_name[name]
+        if importer(name):  # one file at a time: a clashing or licensed file is skipped, not the plugin
+            if licensed_index is None:  # built on first use: most installations import nothing
+                licensed_index = imports.LicensedIndex.lazy(registry.frameworks.values(), registry.locale_dirs)
+            _skip_imported(registry, manager, name, staged, licensed_index)
         clashes, seen = [], set()
         for kind, ident in staged.ids():
             if (kind, ident) in seen:
@@ -310,6 +321,35 @@ def _warn_unknown_competencies(registry: Registry) -> None:
             registry.problem(registry.owner.get(("activity source", source.id), ""),
                              f"warning: activity source '{source.id}' refers to competencies no installed framework "
                              f"has: {', '.join(unknown)}")
+
+
+def _skip_imported(registry: Registry, manager: PluginManager, name: str, staged: _Staged,
+                   licensed: "imports.LicensedIndex") -> None:
+    """Drop the imported frameworks (one per file) that clash or would provide a licensed framework;
+    each skipped file (and each file the plugin itself could not read) is a problem on /plugins."""
+    plugin = manager.pm.get_plugin(name)
+    own = getattr(plugin, "problems", None)
+    for message in (own() if callable(own) else ()):
+        registry.problem(name, message)
+    notices = getattr(plugin, "notices", None)
+    registry.import_notices[name] = list(notices()) if callable(notices) else []
+    kept = []
+    for fw in staged.frameworks:
+        label = imports.source_label(plugin, fw.id)
+        reason = licensed.refusal(fw)  # first: the message must name the licensed framework
+        reserved_for = RESERVED.get(("framework", fw.id))
+        owner = registry.owner.get(("framework", fw.id))
+        if reason is not None:
+            registry.problem(name, f"{label}: {reason}; a licensed framework cannot be imported as a framework of "
+                                   "its own — install its licence instead. This file was skipped.")
+        elif reserved_for is not None or owner is not None:
+            whose = (f"is reserved for the built-in plugin '{reserved_for}'" if reserved_for is not None
+                     else f"is already provided by plugin '{owner}'")
+            registry.problem(name, f"{label}: the framework id '{fw.id}' {whose}; this file was skipped "
+                                   "(give it another title or id number)")
+        else:
+            kept.append(fw)
+    staged.frameworks = kept
 
 
 def _commit(registry: Registry, staged: _Staged, name: str) -> None:

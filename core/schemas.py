@@ -47,6 +47,16 @@ class CompetencySchema(_Strict):
     id = fields.String(required=True, validate=slug)
     name = fields.String(required=True, validate=NonEmpty)
     definition = fields.String(required=True, validate=NonEmpty)
+    #: the source's own code (CASE humanCodingScheme), shown next to the name; not translated
+    code = fields.String(load_default="", validate=validate.Length(max=100))
+    #: deeper trees: the id of an earlier competency of the same group this one sits under
+    parent = fields.String(load_default="")
+    #: False: a heading, shown in the tree but not offered as a focus competency
+    selectable = fields.Boolean(load_default=True)
+    #: ids of related competencies of the same framework, shown as links
+    related = fields.List(fields.String(), load_default=list)
+    #: education levels (CASE educationLevel), offered as a filter on the framework page
+    levels = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list)
 
 
 class GroupSchema(_Strict):
@@ -54,12 +64,21 @@ class GroupSchema(_Strict):
     name = fields.String(required=True, validate=NonEmpty)
     description = fields.String(load_default="")
     competencies = fields.List(fields.Nested(CompetencySchema), required=True, validate=NonEmpty)
+    code = fields.String(load_default="", validate=validate.Length(max=100))
 
 
 class LicenceRequirementSchema(_Strict):
     product = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"))
     keys_file = fields.String(required=True, validate=NonEmpty)
     demo_licence_file = fields.String(load_default="")
+
+
+def _depths(competencies: list[dict]) -> dict[str, int]:
+    """Competency id -> depth in its group (1 = directly in the group); parents come first."""
+    depth: dict[str, int] = {}
+    for comp in competencies:
+        depth[comp["id"]] = depth.get(comp["parent"], 0) + 1 if comp.get("parent") else 1
+    return depth
 
 
 class FrameworkSchema(_Strict):
@@ -81,19 +100,32 @@ class FrameworkSchema(_Strict):
             if group["id"] in groups:
                 raise ValidationError(f"Group id '{group['id']}' appears twice.", "groups")
             groups.add(group["id"])
+            in_group: set[str] = set()
             for comp in group["competencies"]:
                 if comp["id"] in seen:
                     raise ValidationError(f"Competency id '{comp['id']}' appears twice.", "groups")
+                if comp.get("parent") and comp["parent"] not in in_group:
+                    raise ValidationError(f"Competency '{comp['id']}': its parent '{comp['parent']}' must be an "
+                                          f"earlier competency of group '{group['id']}'.", "groups")
                 seen.add(comp["id"])
+                in_group.add(comp["id"])
+        for group in data.get("groups", []):
+            for comp in group["competencies"]:
+                unknown = [r for r in comp.get("related", ()) if r not in seen]
+                if unknown:
+                    raise ValidationError(f"Competency '{comp['id']}': related '{unknown[0]}' is not a competency "
+                                          "of this framework.", "groups")
 
     @post_load
     def _make(self, data, **kwargs) -> model.Framework:
         text = model.TextDomain(data["domain"], data["source_language"])
+        depths = {g["id"]: _depths(g["competencies"]) for g in data["groups"]}
         groups = tuple(
             model.Group(
                 id=g["id"],
                 name=g["name"],
                 description=g["description"],
+                code=g["code"],
                 competencies=tuple(
                     model.Competency(
                         id=c["id"],
@@ -102,6 +134,12 @@ class FrameworkSchema(_Strict):
                         name=c["name"],
                         definition=c["definition"],
                         text=text,
+                        code=c["code"],
+                        parent=c["parent"],
+                        selectable=c["selectable"],
+                        depth=depths[g["id"]][c["id"]],
+                        related=tuple(c["related"]),
+                        levels=tuple(c["levels"]),
                     )
                     for c in g["competencies"]
                 ),
@@ -517,8 +555,23 @@ class PluginOut(Schema):
     reason = fields.String(allow_none=True)
     hooks = fields.List(fields.String())
     problems = fields.List(fields.String(), metadata={
-        "description": "What went wrong while the plugin ran (an exporter or activity source failing) and warnings "
-        "about its content, newest last."})
+        "description": "What went wrong while the plugin ran (an exporter or activity source failing), warnings "
+        "about its content, and the files an import plugin skipped (bad, clashing or licensed), newest last."})
+    notices = fields.List(fields.String(), metadata={
+        "description": "what an import plugin repaired, read by position or left out, one message each"})
+
+
+class ImportPreviewOut(Schema):
+    ok = fields.Boolean(metadata={"description": "true when the file would be imported"})
+    format = fields.String(allow_none=True, metadata={"description": "case | moodle-csv"})
+    plugin = fields.String(allow_none=True, metadata={"description": "the import plugin that reads such files"})
+    framework = fields.Dict(allow_none=True, metadata={
+        "description": "id, name, groups, competencies, headings, depth of what the file would give"})
+    tree = fields.List(fields.Dict(), metadata={
+        "description": "groups, each with children [{id, name, code, selectable, children}] to any depth"})
+    problems = fields.List(fields.String(), metadata={
+        "description": "why the file would be skipped, with the JSON path or row and column"})
+    notices = fields.List(fields.String(), metadata={"description": "repairs made and what would be left out"})
 
 
 class CompetencyBriefOut(Schema):
@@ -526,12 +579,19 @@ class CompetencyBriefOut(Schema):
     global_id = fields.String()
     name = fields.String()
     definition = fields.String()
+    code = fields.String(metadata={"description": "the source's own code (e.g. a standard's code); may be empty"})
+    parent = fields.String(metadata={"description": "id of the competency it sits under ('' = directly in its group)"})
+    depth = fields.Integer(metadata={"description": "1 = directly in its group"})
+    selectable = fields.Boolean(metadata={"description": "false for a heading: not offered as a focus competency"})
+    related = fields.List(fields.String(), metadata={"description": "ids of related competencies of the framework"})
+    levels = fields.List(fields.String(), metadata={"description": "education levels (CASE educationLevel)"})
 
 
 class GroupOut(Schema):
     id = fields.String()
     name = fields.String()
     description = fields.String()
+    code = fields.String()
     competencies = fields.List(fields.Nested(CompetencyBriefOut))
 
 
@@ -578,7 +638,17 @@ class GroupRefOut(Schema):
     name = fields.String()
 
 
+class CompetencyPathOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    code = fields.String()
+
+
 class CompetencyOut(CompetencyBriefOut):
+    path = fields.List(fields.Nested(CompetencyPathOut), metadata={
+        "description": "the competencies it sits under in its group, outermost first"})
+    related_competencies = fields.List(fields.Nested(CompetencyPathOut), metadata={
+        "description": "the related competencies, with name and code"})
     activity_total = fields.Integer(metadata={"description": "How many activities there are; `activities` holds the first `activity_limit`."})
     framework = fields.String()
     group = fields.Nested(GroupRefOut)

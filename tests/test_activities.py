@@ -169,6 +169,7 @@ def test_csv_with_one_bad_row_imports_nothing_and_reports_the_row(app, admin):
     assert dry["ok"] and dry["created"] == 5 and admin.get(f"{API}/activities").get_json() == []
 
 
+@pytest.mark.embedded_only  # counts snapshot writes; on PostgreSQL a unit of work is one database transaction
 def test_thousand_rows_import_in_one_transaction(app, admin, monkeypatch):
     replaced = []
     real_replace = os.replace

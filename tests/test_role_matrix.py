@@ -50,6 +50,8 @@ MATRIX = {
     ("web.framework", "GET"): ("/frameworks/kbp-sample", {}, SIGNED_IN_PAGE),
     ("web.competency", "GET"): ("/frameworks/kbp-sample/active-listening", {}, SIGNED_IN_PAGE),
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
+    ("web.framework_import", "GET"): ("/admin/framework-import", {}, ADMIN_PAGE),
+    ("web.framework_import", "POST"): ("/admin/framework-import", {"form": {}}, {**ADMIN_PAGE, "admin": 400}),
     ("people_web.people_list", "GET"): ("/people", {}, SIGNED_IN_PAGE),
     ("people_web.person_view", "GET"): ("/people/{person}", {},
                                         {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),
@@ -79,6 +81,8 @@ MATRIX = {
     ("people_web.me", "POST", "sign_out_everywhere"): ("/me", {"form": {"action": "sign_out_everywhere"}},
                                                       {**SIGNED_IN_PAGE, "employee": 302, "coach": 302, "other_coach": 302, "admin": 302}),
     ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
+    ("catalogue.preview_framework_import", "POST"): (
+        "/api/v1/framework-imports/preview?filename=f.csv", {"data": CSV}, ADMIN_API),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),

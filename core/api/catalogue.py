@@ -64,6 +64,31 @@ def list_plugins():
     return kbp().plugin_listing()
 
 
+@blp.route("/framework-imports/preview", methods=["POST"])
+@blp.response(200, schemas.ImportPreviewOut)
+def preview_framework_import():
+    """What importing a CASE package (.json) or Moodle competency CSV (.csv) would give, without
+    importing it (admin): the tree, counts, every problem with its JSON path or row/column, and what
+    would be repaired or left out. Send the file as multipart field ``file``, or as the request body
+    with ``?filename=NAME.json|.csv``. Put the file in the import folder to import it."""
+    from core import import_preview
+    from core.access import require_role
+
+    require_role("admin")
+    upload = request.files.get("file")
+    filename = upload.filename if upload is not None else request.args.get("filename", "")
+    data = upload.read() if upload is not None else request.get_data()
+    if not filename or not data:
+        abort(400, code="file_required", message=_("Send a CASE package (.json) or a Moodle competency CSV (.csv) "
+                                                   "as the form field 'file'."))
+    state = kbp()
+    report = import_preview.preview_file(state.registry, state.plugins, filename, data)
+    if report["format"] is None:
+        abort(400, code="unsupported_file", message=_("'%(name)s' is neither a CASE package (.json) nor a Moodle "
+                                                      "competency CSV (.csv).", name=filename))
+    return report
+
+
 @blp.route("/frameworks")
 @blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
 @blp.response(200, schemas.FrameworkSummaryOut(many=True))

@@ -165,7 +165,29 @@ def framework(framework_id: str):
         return licence_page(fw)
     p = presenter()
     exporters = [p.exporter(e, "") for e in reg.exporters_for("framework")]
-    return render_template("framework.html", fw=p.framework_detail(fw), exporters=exporters)
+    detail = p.framework_detail(fw)
+    levels = sorted({lv for g in detail["groups"] for c in g["competencies"] for lv in c["levels"]})
+    level = request.args.get("level", "")
+    if level in levels:  # the education-level filter: matching competencies and what they sit under
+        for group in detail["groups"]:
+            by_id = {c["id"]: c for c in group["competencies"]}
+            keep = set()
+            for comp in group["competencies"]:
+                if level in comp["levels"]:
+                    node = comp
+                    while node is not None and node["id"] not in keep:
+                        keep.add(node["id"])
+                        node = by_id.get(node["parent"])
+            group["competencies"] = [c for c in group["competencies"] if c["id"] in keep]
+        detail["groups"] = [g for g in detail["groups"] if g["competencies"]]
+    else:
+        level = ""
+    for group in detail["groups"]:  # deeper frameworks are shown as a tree: competencies by parent
+        group["children"] = {}
+        for comp in group["competencies"]:
+            group["children"].setdefault(comp["parent"], []).append(comp)
+        group["nested"] = len(group["children"]) > 1
+    return render_template("framework.html", fw=detail, exporters=exporters, levels=levels, level=level)
 
 
 @bp.route("/frameworks/<framework_id>/<competency_id>")
@@ -182,6 +204,29 @@ def competency(framework_id: str, competency_id: str):
         fw=p.framework_summary(reg.frameworks[framework_id]),
         comp=p.competency_detail(comp, activity_limit=COMPETENCY_PAGE_ACTIVITIES),
     )
+
+
+@bp.route("/admin/framework-import", methods=["GET", "POST"])
+def framework_import():
+    """Check a CASE package or Moodle CSV before putting it in the import folder (admin)."""
+    from core import import_preview
+    from core.access import require_role
+
+    require_role("admin")
+    if request.method == "GET":
+        return render_template("framework_import.html", report=None)
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None and upload.filename else b""
+    if not data:
+        flash(_("Choose a CASE package (.json) or a Moodle competency CSV (.csv)."))
+        return render_template("framework_import.html", report=None), 400
+    state = kbp()
+    report = import_preview.preview_file(state.registry, state.plugins, upload.filename, data)
+    if report["format"] is None:
+        flash(_("'%(name)s' is neither a CASE package (.json) nor a Moodle competency CSV (.csv).", name=upload.filename))
+        return render_template("framework_import.html", report=None), 400
+    return render_template("framework_import.html", report=report, filename=upload.filename), (
+        200 if report["ok"] else 422)
 
 
 @bp.route("/plugins")

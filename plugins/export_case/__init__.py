@@ -12,13 +12,20 @@ KBP                         CASE
 framework                   ``CFDocument``: ``title`` = name, ``creator`` "KBP", ``description``,
                             ``version``, ``language`` = the export's locale, ``caseVersion`` "1.1",
                             ``notes`` = "DEMO …" in demo mode and the licence notice,
-                            ``licenseURI`` → a ``CFLicense`` whose ``licenseText`` is the notice
+                            ``licenseURI`` → a ``CFLicense`` whose ``licenseText`` is the notice;
+                            for a licensed framework followed by the marker
+                            ``kbp-licensed:<framework id>`` (importers refuse such files)
 group                       ``CFItem`` of ``CFItemType`` "Competency Group": ``fullStatement`` =
-                            name, ``notes`` = description, ``humanCodingScheme`` = group id
+                            name, ``notes`` = description, ``humanCodingScheme`` = its code
+                            (imported from CASE), else the group id
 competency                  ``CFItem`` of ``CFItemType`` "Competency": ``fullStatement`` = name,
-                            ``notes`` = the full definition, ``humanCodingScheme`` = competency id
-hierarchy and order         ``CFAssociation`` ``isChildOf`` (group → document, competency → group)
-                            with ``sequenceNumber`` = position (1, 2, …)
+                            ``notes`` = the full definition, ``humanCodingScheme`` = its
+                            code, else the competency id
+hierarchy and order         ``CFAssociation`` ``isChildOf`` (group → document, competency → group
+                            or → the competency it sits under) with ``sequenceNumber`` = position
+                            among its siblings (1, 2, …); a heading is a "Competency Group" item
+related competencies        ``CFAssociation`` ``isRelatedTo`` between the two items
+education levels            ``educationLevel`` of the competency's item
 item types, licence         ``CFDefinitions.CFItemTypes`` and ``CFDefinitions.CFLicenses``
 KBP ids, demo flag          ``extensions.kbp`` of the document and of each item
 ==========================  =======================================================================
@@ -43,7 +50,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from core import hookimpl, i18n
+from core import hookimpl, i18n, imports
 from core.model import Exporter
 from core.registry import ContentError
 
@@ -186,14 +193,18 @@ class CaseExporter(Exporter):
         }
 
         notice = document.get("licence_notice") or ""
+        licensed = bool(document.get("licensed"))
+        licence_text = notice
+        if licensed:  # the machine-readable mark importers refuse (core.imports)
+            licence_text = "\n\n".join(p for p in (notice, imports.marker(fw_id)) if p)
         licence_link = None
-        if notice:
+        if licence_text:
             licence_id = case_id(f"licence:{fw_id}")
             licence_title = _translate(locale, LICENCE_TITLE, framework=document["name"])
             licence_link = self.link("licence", licence_id, licence_title)
             definitions["CFLicenses"] = [
                 {"identifier": licence_id, "uri": self.uri("licence", licence_id), "title": licence_title,
-                 "licenseText": notice, "lastChangeDateTime": changed}
+                 "licenseText": licence_text, "lastChangeDateTime": changed}
             ]
 
         notes = []
@@ -201,6 +212,8 @@ class CaseExporter(Exporter):
             notes.append("DEMO: " + _translate(locale, DEMO_NOTE))
         if notice:
             notes.append(notice)
+        if licensed:
+            notes.append(imports.marker(fw_id))
 
         cf_document: dict[str, Any] = {
             "identifier": doc_id,
@@ -233,13 +246,14 @@ class CaseExporter(Exporter):
         items: list[dict[str, Any]] = []
         associations: list[dict[str, Any]] = []
 
-        def item(identifier: str, kind: str, name: str, notes_text: str, code: str, position: int, extra: dict) -> dict:
+        def item(identifier: str, kind: str, name: str, notes_text: str, code: str, position: int, extra: dict,
+                 own_code: str = "") -> dict:
             type_id = item_types[kind][0]
             data: dict[str, Any] = {
                 "identifier": identifier,
                 "uri": self.uri("item", identifier),
                 "fullStatement": name,
-                "humanCodingScheme": code,
+                "humanCodingScheme": own_code or code,
                 "listEnumeration": str(position),
                 "CFItemType": kind,
                 "CFItemTypeURI": self.link("itemtype", type_id, kind),
@@ -250,7 +264,7 @@ class CaseExporter(Exporter):
                 data["notes"] = notes_text
             if licence_link:
                 data["licenseURI"] = dict(licence_link)
-            data["extensions"] = {EXTENSION: extra}
+            data["extensions"] = {EXTENSION: {**extra, "code": own_code}}
             return data
 
         def child_of(origin: dict, destination: dict, position: int) -> dict:
@@ -268,17 +282,44 @@ class CaseExporter(Exporter):
         for gpos, group in enumerate(document.get("groups", []), start=1):
             gid = group_identifier(fw_id, group["id"])
             group_item = item(gid, GROUP_TYPE, group["name"], group.get("description") or "", group["id"],
-                              group.get("position", gpos), {"kind": "group", "id": group["id"]})
+                              group.get("position", gpos), {"kind": "group", "id": group["id"]}, group.get("code") or "")
             items.append(group_item)
             group_link = self.link("item", gid, group["name"])
             associations.append(child_of(group_link, doc_link, group.get("position", gpos)))
-            for cpos, comp in enumerate(group.get("competencies", []), start=1):
+            links: dict[str, dict] = {}  # competency id -> link, for the ones under it
+            siblings: dict[str, int] = {}  # parent ('' = the group) -> competencies placed under it so far
+            for comp in group.get("competencies", []):
                 global_id = comp.get("global_id") or f"{fw_id}:{comp['id']}"
                 cid = competency_identifier(global_id)
-                position = comp.get("position", cpos)
-                items.append(item(cid, COMPETENCY_TYPE, comp["name"], comp.get("definition") or "", comp["id"],
-                                  position, {"kind": "competency", "id": comp["id"], "globalId": global_id}))
-                associations.append(child_of(self.link("item", cid, comp["name"]), dict(group_link), position))
+                parent = comp.get("parent") or ""
+                position = siblings[parent] = siblings.get(parent, 0) + 1
+                kind = COMPETENCY_TYPE if comp.get("selectable", True) else GROUP_TYPE
+                items.append(item(cid, kind, comp["name"], comp.get("definition") or "", comp["id"],
+                                  position, {"kind": "competency", "id": comp["id"], "globalId": global_id},
+                                  comp.get("code") or ""))
+                if comp.get("levels"):
+                    items[-1]["educationLevel"] = list(comp["levels"])
+                links[comp["id"]] = self.link("item", cid, comp["name"])
+                destination = links.get(parent) or group_link
+                associations.append(child_of(dict(links[comp["id"]]), dict(destination), position))
+
+        # related competencies: an isRelatedTo association each (the importer reads them back as related)
+        by_id = {item_["extensions"][EXTENSION]["id"]: item_ for item_ in items
+                 if item_["extensions"][EXTENSION].get("kind") == "competency"}
+        for group in document.get("groups", []):
+            for comp in group.get("competencies", []):
+                for other in comp.get("related") or ():
+                    if other in by_id and comp["id"] in by_id:
+                        origin, destination = by_id[comp["id"]], by_id[other]
+                        ident = association_identifier(origin["identifier"], destination["identifier"], "isRelatedTo")
+                        associations.append({
+                            "identifier": ident, "uri": self.uri("association", ident),
+                            "associationType": "isRelatedTo",
+                            "originNodeURI": self.link("item", origin["identifier"], origin["fullStatement"]),
+                            "destinationNodeURI": self.link("item", destination["identifier"],
+                                                            destination["fullStatement"]),
+                            "lastChangeDateTime": changed,
+                        })
 
         return {
             "CFDocument": cf_document,

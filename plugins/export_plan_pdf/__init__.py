@@ -22,7 +22,10 @@ redistribute, modified or not, with the notice): subsets with the Latin, Greek, 
 Armenian and Georgian scripts and the common symbols, which parse about 40 % faster than the full
 files (``fonts/README.md`` says how they were made). If the folder is missing (a broken install),
 Debian's ``fonts-dejavu-core`` is used when present; otherwise the plugin fails at start-up with a
-message saying so.
+message saying so. No text is dropped silently: a character the font cannot draw — emoji, above
+all (KBP vendors no emoji font, and fpdf2 cannot embed the colour-bitmap ones systems have) — is
+printed as its Unicode name in brackets,
+``[thumbs up sign]``, a flag as ``[flag SE]`` (:func:`printable`).
 
 **The plan**: title, person, coach, dialogue (mode), situation, status and agreement, next
 follow-up; the focus competencies with definitions and goals; a table of the activities
@@ -38,6 +41,7 @@ a watermark) on every page.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
@@ -83,6 +87,38 @@ def font_files() -> dict[str, Path]:
     raise RuntimeError(f"The PDF exporter's fonts are missing: {', '.join(FONT_FILES.values())} in {VENDORED_FONTS}")
 
 
+#: invisible parts of an emoji (joiner, variation selectors, keycap): dropped with the emoji they belong to
+_EMOJI_PARTS = {0x200D, 0xFE0E, 0xFE0F, 0x20E3}
+_REGIONAL = range(0x1F1E6, 0x1F200)
+_SKIN_TONES = range(0x1F3FB, 0x1F400)
+
+
+def printable(text: str, has_glyph) -> str:
+    """``text`` with every character the font cannot draw (emoji, mostly) replaced by a visible
+    marker — its Unicode name in brackets, ``[thumbs up sign]``; a flag is ``[flag SE]`` — so no
+    text is ever dropped silently. The joiners, variation selectors and skin tones of a replaced
+    emoji go with it."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        cp = ord(c)
+        if c in "\n\r\t " or has_glyph(c):
+            out.append(c)
+        elif cp in _REGIONAL and i + 1 < n and ord(text[i + 1]) in _REGIONAL:
+            out.append(f"[flag {chr(cp - 0x1F1E6 + 65)}{chr(ord(text[i + 1]) - 0x1F1E6 + 65)}]")
+            i += 1
+        elif (cp in _EMOJI_PARTS or cp in _SKIN_TONES) and out and out[-1].endswith("]"):
+            pass  # part of the emoji just replaced
+        elif cp in _EMOJI_PARTS:
+            pass  # a stray joiner or variation selector: not text
+        else:
+            name = unicodedata.name(c, "")
+            out.append(f"[{name.lower()}]" if name else f"[U+{cp:04X}]")
+        i += 1
+    return "".join(out)
+
+
 def mm(points: float) -> float:
     return points * 25.4 / 72
 
@@ -93,9 +129,9 @@ class KBPDocument(FPDF):
     def __init__(self, view: PlanView, running_title: str):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.view = view
-        self.running_title = self.literal(running_title)
         for style, path in font_files().items():
             self.add_font(FONT, style, str(path))
+        self.running_title = self.literal(running_title)
         self.set_margins(18, 20, 18)
         self.set_auto_page_break(True, margin=18)
         self.set_text_color(*INK)
@@ -150,9 +186,13 @@ class KBPDocument(FPDF):
     # character (quadratic in the line length) and a table measures every cell twice: for a plan
     # with 20 activities that was most of the export time.
 
+    def has_glyph(self, char: str) -> bool:
+        return all(ord(char) in font.cmap for font in self.fonts.values())
+
     def literal(self, text: str) -> str:
-        """Plan text as printed: fpdf2 would replace its page-count alias (``{nb}``) in any text."""
-        text = str(text)
+        """Plan text as printed: characters without a glyph as visible markers (:func:`printable`);
+        fpdf2 would replace its page-count alias (``{nb}``) in any text."""
+        text = printable(str(text), self.has_glyph)
         alias = self.str_alias_nb_pages
         return text.replace(alias, alias[:1] + "\u2060" + alias[1:]) if alias and alias in text else text
 

@@ -19,8 +19,11 @@ the messages of the last start-up. Only a broken *configuration* fails the plugi
 ``jsonschema`` package not installed while there are packages to read).
 
 Two packages with the same framework id (e.g. the same title) get ``-2``, ``-3`` … in file-name
-order. A framework id that another plugin already provides fails this plugin (the core refuses
-duplicate ids): rename the package's title.
+order. The plugin declares ``IMPORTS_FRAMEWORKS``, so the core assembles it after every other
+plugin and treats each package as a file of its own (:mod:`core.imports`): a package whose
+framework id another plugin already provides (a built-in always wins), or that would provide a
+licensed framework, is skipped with a message naming the file; the plugin stays active.
+:func:`problems` lists the skipped files, :func:`notices` the repairs and what was ignored.
 
 Settings: ``CASE_IMPORT_DIR`` (folder), ``CASE_SCHEMA_FILE`` (the official CASE 1.1 CFPackage JSON
 Schema; default: the copy next to this module if the distribution bundles one, else the
@@ -32,7 +35,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from core import hookimpl
+from core import hookimpl, imports
 from core.content import import_folder, load_framework_files
 
 from .reader import CaseImportError, CaseSetupError, ImportedPackage, import_package, read_package  # noqa: F401 - public API
@@ -43,13 +46,29 @@ log = logging.getLogger(__name__)
 DIR_SETTING = "CASE_IMPORT_DIR"
 SCHEMA_SETTING = "CASE_SCHEMA_FILE"
 DEFAULT_DIR_NAME = "case-packages"
+#: the core assembles this plugin after the others and skips its packages one by one (core.imports)
+IMPORTS_FRAMEWORKS = True
+#: what core.imports.preview_file hands this plugin
+FILE_SUFFIXES = (".json",)
+FORMAT = "case"
 
 _problems: list[str] = []
+_sources = imports.SourceFiles()
 
 
 def problems() -> list[str]:
     """The packages skipped at the last start-up, one message each (file, JSON path, reason)."""
     return list(_problems)
+
+
+def notices() -> list[str]:
+    """Repairs made and content ignored at the last start-up, one message each (file, JSON path)."""
+    return list(_sources.notices)
+
+
+def source_file(framework_id: str) -> str | None:
+    """The package a framework of the last start-up came from."""
+    return _sources.files.get(framework_id)
 
 
 def import_dir(config: Any) -> Path | None:
@@ -64,13 +83,26 @@ def package_files(folder: Path) -> list[Path]:
 def load_folder(folder: Path, schema_file: str | None = None) -> tuple[list[dict], list[str]]:
     """(frameworks, problems) for every package in ``folder``: bad packages are skipped, not fatal."""
     # CaseSetupError is not skipped: it would fail every package, so it fails the plugin
-    return load_framework_files(package_files(folder), lambda path: import_package(path, schema_file=schema_file),
-                                (CaseImportError,), "CASE package", log)
+    def load(path: Path) -> dict:
+        imported = read_package(path, schema_file=schema_file)
+        _sources.notices.extend(imported.notices)
+        return _sources.loaded(imports.validate_framework(imported.framework, path.name, CaseImportError), path.name)
+
+    frameworks, skipped = load_framework_files(package_files(folder), load, (CaseImportError,), "CASE package", log)
+    _sources.settle(frameworks)
+    return frameworks, skipped
+
+
+def read_file(name: str, data: bytes) -> tuple[dict, list[str]]:
+    """(framework, notices) of one package, for a preview (core.imports.preview_file)."""
+    imported = read_package(bytes(data), name=name)
+    return imported.framework, imported.notices
 
 
 @hookimpl
 def kbp_frameworks(config):
     folder = import_dir(config)
+    _sources.reset()
     if folder is None:
         _problems[:] = []
         return []

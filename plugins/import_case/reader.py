@@ -3,14 +3,29 @@
 :func:`read_package` validates, builds the item tree and maps it to KBP's two levels;
 :func:`import_package` returns just the framework dict (what ``kbp_frameworks`` hands the core).
 
-**Validation.** A package is CASE 1.1 when ``CFDocument.caseVersion`` is ``"1.1"``, CASE 1.0 when
-it says ``"1.0"`` or its document carries the 1.0-only ``CFPackageURI``; a package that says
-neither is held to 1.1 (``caseVersion`` is optional there). 1.1 packages are validated against the
+**Validation.** A package is CASE 1.1 when ``CFDocument.caseVersion`` is ``"1.1"``; CASE 1.0 when
+it says ``"1.0"`` or shows a 1.0-only field: the document's ``CFPackageURI`` (optional in 1.0) or
+a ``CFDocumentURI`` on its items or associations (which 1.1 dropped). A package with neither is
+held to 1.1 (``caseVersion`` is optional there). 1.1 packages are validated against the
 official CFPackage JSON Schema with format checking (uuid, date-time, …); 1.0 packages get a
 structural check (:data:`STRUCTURE`: the objects, fields and types the import relies on). Then the
 tree is checked: unique item identifiers, no ``isChildOf`` cycles, at least one item. A problem
 raises :class:`CaseImportError` naming the package and the JSON path, e.g.
 ``broken.json: $.CFAssociations[0].sequenceNumber: 'two' is not of type 'integer'``.
+
+**Repairs** (OpenSALT writes these; each repair is a notice naming the JSON path, see
+:attr:`ImportedPackage.notices`): a ``sequenceNumber`` written as a string of digits (``"2"``)
+is read as the number; an item without ``fullStatement`` takes its ``abbreviatedStatement``, else
+its ``humanCodingScheme``. Associations other than ``isChildOf`` between two competencies of the
+package (``isRelatedTo``, ``precedes``, ``exactMatchOf`` …) become related competencies, shown as
+links; education levels (``educationLevel``, OpenSALT 1.0's ``educationalLevel``) are kept as the
+competency's ``levels``, a filter on the framework page; the notices list what the import
+ignores: the other associations (by type) and item types.
+
+**Licensed content.** A package that carries KBP's licensed marker (``kbp-licensed:<id>`` in the
+``CFLicense`` its ``CFDocument.licenseURI`` points to, or in the document's notes) or KBP's
+``extensions.kbp.licensed`` flag is refused with a message naming the licensed framework; the core
+refuses unmarked copies of a licensed framework too (:mod:`core.imports`).
 
 **Tree.** An item's parent is the destination of its ``isChildOf`` association (the document or
 another item; matched by identifier, else by URI). Associations whose origin is not an item of the
@@ -20,11 +35,14 @@ Siblings are ordered by ``sequenceNumber``; siblings without one come after thos
 natural order of ``listEnumeration`` / ``humanCodingScheme`` (``L1.2`` before ``L1.10``), then in
 file order.
 
-**Two levels.** KBP frameworks are groups → competencies, so deeper trees are mapped like this:
+**Groups and trees.** A KBP framework is groups of competencies, and competencies may sit under
+other competencies (``parent``) to any depth:
 
 * a top-level item (child of the document) that has children becomes a **group**; all its
   descendants, depth-first in sibling order (parent before its children), become the group's
-  **competencies** — every item is kept, the nesting is flattened;
+  **competencies**, each with its ``parent`` (the item above it, unless that is the group), so the
+  depth is kept; an item with items under it is a heading (``selectable`` false, not offered as a
+  focus) unless its ``CFItemType`` is ``Competency``;
 * top-level items without children become competencies of one extra group named after the
   document, placed where the first of them stands.
 
@@ -33,6 +51,10 @@ file order.
 ``fullStatement`` when the name came from ``abbreviatedStatement``, else the item's ``notes``
 (where KBP's own CASE exporter puts the definition), else the ``fullStatement``. Groups get their
 ``description`` the same way (empty when there is nothing beyond the name).
+
+**Codes.** An item's ``humanCodingScheme`` (a standard's code such as ``CCSS.Math.Content.6.RP.A.1``)
+is kept as the group's or competency's ``code``, shown next to its name (KBP's own exports keep
+theirs in ``extensions.kbp.code``, since their ``humanCodingScheme`` is the KBP id).
 
 **Ids.** The framework id is a slug of the document title (``case-<first 8 hex digits of the
 document identifier>`` when the title has no letters or digits). Group and competency ids are the
@@ -49,6 +71,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from core import imports
 from core.registry import ContentError
 
 log = logging.getLogger(__name__)
@@ -94,7 +117,8 @@ STRUCTURE: dict[str, Any] = {
             "properties": {
                 "identifier": _ID, "uri": _STR, "creator": _STR, "title": _STR, "lastChangeDateTime": _STR,
                 "description": _STR, "language": _STR, "version": _STR, "notes": _STR, "licenseURI": _LINK,
-                "CFPackageURI": _LINK,
+                # a link in CASE 1.0; OpenSALT (2017) wrote the bare URI
+                "CFPackageURI": {"anyOf": [_LINK, _STR]},
             },
         },
         "CFItems": {
@@ -177,7 +201,76 @@ def case_version(package: Any) -> str:
         return "1.1"
     if declared == "1.0" or "CFPackageURI" in doc:
         return "1.0"
+    for key in ("CFItems", "CFAssociations"):
+        rows = package.get(key)
+        if isinstance(rows, list) and any(isinstance(r, dict) and "CFDocumentURI" in r for r in rows):
+            return "1.0"
     return "1.1"
+
+
+def repair(package: Any, label: str) -> list[str]:
+    """Apply OpenSALT's known repairs in place; one notice (file, JSON path, what) per repair."""
+    notices: list[str] = []
+    if not isinstance(package, dict):
+        return notices
+    for index, assoc in enumerate(package.get("CFAssociations") or []):
+        if not isinstance(assoc, dict):
+            continue
+        seq = assoc.get("sequenceNumber")
+        if isinstance(seq, str) and re.fullmatch(r"\s*-?\d+\s*", seq):
+            assoc["sequenceNumber"] = int(seq)
+            notices.append(f"{label}: $.CFAssociations[{index}].sequenceNumber: repaired: the number was written "
+                           f"as the text '{seq}'; read as {int(seq)}")
+    for index, item in enumerate(package.get("CFItems") or []):
+        if not isinstance(item, dict) or item.get("fullStatement") not in (None, ""):
+            continue  # present (a wrong type is for the validation to report)
+        for source in ("abbreviatedStatement", "humanCodingScheme"):
+            if not _blank(item.get(source)):
+                item["fullStatement"] = item[source]
+                notices.append(f"{label}: $.CFItems[{index}].fullStatement: repaired: missing, taken from "
+                               f"{source} '{item[source]}'")
+                break
+    return notices
+
+
+def ignored(package: dict, label: str, kept: set[int] = frozenset()) -> list[str]:
+    """What the import does not keep, as notices (associations by type, education levels, item types);
+    ``kept``: indexes of the associations kept as related competencies."""
+    notices: list[str] = []
+    kinds: dict[str, int] = {}
+    for index, assoc in enumerate(package.get("CFAssociations") or []):
+        kind = assoc.get("associationType")
+        if kind != "isChildOf" and index not in kept:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if kinds:
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        notices.append(f"{label}: $.CFAssociations: ignored: associations other than isChildOf that do not link "
+                       f"two competencies of the package ({listed})")
+    items = package.get("CFItems") or []
+    for key in ("CFItemType",):
+        count = sum(1 for i in items if i.get(key))
+        if count:
+            notices.append(f"{label}: $.CFItems[*].{key}: ignored: the {key} of {count} item{'s' if count > 1 else ''}")
+    return notices
+
+
+def licensed_marker(package: dict) -> tuple[str, str] | None:
+    """(licensed framework id, JSON path) when the package carries KBP's licensed marker or flag."""
+    doc = package.get("CFDocument") or {}
+    link = doc.get("licenseURI") if isinstance(doc.get("licenseURI"), dict) else {}
+    for index, licence in enumerate((package.get("CFDefinitions") or {}).get("CFLicenses") or []):
+        if not isinstance(licence, dict):
+            continue
+        found = imports.find_marker(licence.get("licenseText"), licence.get("title"), licence.get("description"))
+        if found:
+            return found, f"$.CFDefinitions.CFLicenses[{index}].licenseText"
+    found = imports.find_marker(link.get("title"), link.get("uri"), doc.get("notes"))
+    if found:
+        return found, "$.CFDocument.licenseURI"
+    own = (doc.get("extensions") or {}).get("kbp") if isinstance(doc.get("extensions"), dict) else None
+    if isinstance(own, dict) and own.get("licensed"):
+        return str(own.get("frameworkId") or framework_id(doc)), "$.CFDocument.extensions.kbp.licensed"
+    return None
 
 
 def validate(package: Any, name: str, schema_file: str | Path | None = None) -> str:
@@ -274,6 +367,12 @@ class ImportedPackage:
     items: dict[str, CaseItem]  # identifier -> item, in tree (depth-first) order
     top: list[str]  # identifiers directly under the document, in order
     framework: dict
+    #: repairs made and content ignored, one message each (file, JSON path, what)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def depth(self) -> int:
+        return max((item.depth for item in self.items.values()), default=0)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -308,15 +407,15 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
                  schema_file: str | Path | None = None) -> ImportedPackage:
     """Validate a CASE package and build its tree and KBP framework; raise :class:`CaseImportError`."""
     package, label = load_json(source, name)
+    if isinstance(source, Mapping):
+        package = json.loads(json.dumps(package))  # repairs must not change the caller's dict
+    notices = repair(package, label)
     version = validate(package, label, schema_file)
     doc = package["CFDocument"]
-    own = (doc.get("extensions") or {}).get("kbp") if isinstance(doc.get("extensions"), dict) else None
-    if isinstance(own, dict) and own.get("licensed"):
+    marked = licensed_marker(package)
+    if marked:
         # a licensed framework's export carries its content; importing it would make an unlicensed copy
-        raise CaseImportError(
-            f"{label}: $.CFDocument.extensions.kbp.licensed: this package is an export of a licensed framework; "
-            "it cannot be imported as a framework of its own"
-        )
+        raise CaseImportError(imports.marked_refusal(label, *marked))
     items_in = package.get("CFItems") or []
     if not items_in:
         raise CaseImportError(f"{label}: $.CFItems: the package has no items, so there is nothing to import")
@@ -400,8 +499,24 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
             f"({len(missing)} item{'s' if len(missing) > 1 else ''} never reach the document)"
         )
     ordered = {ident: items[ident] for ident in _depth_first(children, DOC)}
-    framework = to_framework(doc, package, ordered, children.get(DOC, []), label)
-    return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework)
+    index: dict[str, dict] = {}
+    framework = to_framework(doc, package, ordered, children.get(DOC, []), label, index)
+    kept: set[int] = set()
+    for position, assoc in enumerate(package.get("CFAssociations") or []):
+        if assoc.get("associationType") == "isChildOf":
+            continue
+        origin, destination = assoc["originNodeURI"].get("identifier"), assoc["destinationNodeURI"].get("identifier")
+        if origin in index and destination in index and origin != destination:
+            related = index[origin].setdefault("related", [])
+            if index[destination]["id"] not in related:
+                related.append(index[destination]["id"])
+            kept.add(position)
+    notices.extend(ignored(package, label, kept))
+    group_levels = sum(1 for ident in children.get(DOC, []) if items[ident].children and _levels(items[ident].data))
+    if group_levels:
+        notices.append(f"{label}: $.CFItems[*].educationLevel: ignored: the education level of {group_levels} "
+                       f"top-level item{'s' if group_levels > 1 else ''} that became group{'s' if group_levels > 1 else ''}")
+    return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework, notices)
 
 
 def _depth_first(children: dict[str, list[str]], root: str) -> list[str]:
@@ -431,6 +546,22 @@ def _kbp_id(item: dict) -> str | None:
     return ident if isinstance(ident, str) and SLUG_RE.match(ident) else None
 
 
+def _code(item: dict) -> str:
+    """The item's own code, shown next to its name: ``humanCodingScheme``; for a package KBP wrote
+    (where ``humanCodingScheme`` holds the KBP id) the code KBP kept in ``extensions.kbp.code``."""
+    ext = item.get("extensions")
+    own = ext.get("kbp") if isinstance(ext, dict) else None
+    code = own.get("code", "") if isinstance(own, dict) else item.get("humanCodingScheme")
+    return code.strip()[:100] if isinstance(code, str) else ""
+
+
+def _levels(item: dict) -> list[str]:
+    """CASE 1.1 ``educationLevel`` (a list), or the single string OpenSALT's 1.0 exports call ``educationalLevel``."""
+    raw = item.get("educationLevel", item.get("educationalLevel"))
+    values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return list(dict.fromkeys(v.strip()[:40] for v in values if isinstance(v, str) and v.strip()))
+
+
 def _item_id(item: dict, taken: set[str]) -> str:
     base = _kbp_id(item) or slugify(item["identifier"], limit=80) or "item"
     return _unique(base, taken)
@@ -451,17 +582,28 @@ def framework_id(doc: dict) -> str:
     return slugify(doc.get("title") or "") or "case-" + slugify(doc["identifier"]).replace("-", "")[:8]
 
 
-def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list[str], label: str) -> dict:
-    """The KBP framework dict for a package tree (see the module docstring for the mapping)."""
+def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list[str], label: str,
+                 index: dict[str, dict] | None = None) -> dict:
+    """The KBP framework dict for a package tree (see the module docstring for the mapping);
+    ``index`` is filled with item identifier -> its competency dict."""
+    index = {} if index is None else index
     group_ids: set[str] = set()
     comp_ids: set[str] = set()
+    kbp_id: dict[str, str] = {}  # item identifier -> competency id given to it
 
     def competency(ident: str) -> dict:
-        data = items[ident].data
+        node = items[ident]
+        data = node.data
         name, longer = _texts(data)
         if _blank(name):
             name = data.get("humanCodingScheme") or ident
-        return {"id": _item_id(data, comp_ids), "name": name, "definition": longer if not _blank(longer) else name}
+        kbp_id[ident] = _item_id(data, comp_ids)
+        # a heading (items under it) is offered as a focus only when the source calls it a competency
+        selectable = not node.children or str(data.get("CFItemType") or "").casefold() == "competency"
+        index[ident] = {"id": kbp_id[ident], "name": name, "definition": longer if not _blank(longer) else name,
+                        "code": _code(data), "parent": kbp_id.get(node.parent or "", ""), "selectable": selectable,
+                        "levels": _levels(data)}
+        return index[ident]
 
     tree = {ident: node.children for ident, node in items.items()}
 
@@ -477,7 +619,7 @@ def to_framework(doc: dict, package: dict, items: dict[str, CaseItem], top: list
             if _blank(name):
                 name = node.data.get("humanCodingScheme") or ident
             groups.append({"id": _item_id(node.data, group_ids), "name": name, "description": longer,
-                           "competencies": [competency(c) for c in descendants(ident)]})
+                           "code": _code(node.data), "competencies": [competency(c) for c in descendants(ident)]})
         else:
             if loose is None:
                 loose = {"id": "", "name": doc["title"] if not _blank(doc.get("title")) else label,

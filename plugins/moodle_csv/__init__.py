@@ -15,12 +15,16 @@ Settings (optional):
 * ``MOODLE_SCALE_CONFIGURATION`` — its JSON configuration (default
   ``[{"scaleid":"2"},{"id":2,"scaledefault":1,"proficient":1}]``; Moodle replaces the scale id);
 * ``MOODLE_TAXONOMY`` — the terms for groups and competencies (default ``domain,competency``).
+
+A licensed framework's export carries its licence notice and the marker
+``kbp-licensed:<framework id>`` in the framework's description, and the marker as the framework's
+id number; KBP's importers refuse such files (:mod:`core.imports`).
 """
 from __future__ import annotations
 
 import json
 
-from core import hookimpl, i18n
+from core import hookimpl, i18n, imports
 from core.model import Exporter
 from core.registry import ContentError
 
@@ -91,7 +95,11 @@ class MoodleCsvExporter(Exporter):
             notes.append("DEMO: " + _translate(locale, DEMO_NOTE))
         if document.get("licence_notice"):
             notes.append(document["licence_notice"])
-        return framework_rows(document, self.options, notes)
+        idnumber = None
+        if document.get("licensed"):  # the machine-readable mark importers refuse (core.imports)
+            notes.append(imports.marker(document["id"]))
+            idnumber = imports.marker(document["id"])
+        return framework_rows(document, self.options, notes, framework_idnumber=idnumber)
 
     def export(self, obj, locale: str) -> bytes:
         return write_csv(self.rows(obj, locale))

@@ -15,19 +15,28 @@ numbers`` is a comma list in which commas inside an id number are written ``%2C`
 **Writing** (:func:`framework_rows`, :func:`write_csv`) follows Moodle's own exporter: fields quoted
 the way PHP's ``fputcsv`` quotes them (when they contain a comma, quote, space, tab, backslash or
 line break), ``\\n`` line ends, no byte-order mark. A KBP framework becomes the framework row,
-one top-level competency per group and the group's competencies under it; descriptions are HTML
-(``Description format`` 1): the text HTML-escaped, one ``<p>`` per paragraph, ``<br>`` for a line
-break. The licence notice and, in demo mode, a "DEMO" paragraph are added to the framework's
-description (Moodle has no other place for them).
+one top-level competency per group and the group's competencies under it (or under the competency
+they sit under); descriptions are HTML (``Description format`` 1): the text HTML-escaped, one
+``<p>`` per paragraph, ``<br>`` for a line break, and white space HTML would collapse written as
+character references, so that reading gives the text back exactly (:func:`text_to_html`). The
+licence notice and, in demo mode, a "DEMO" paragraph are added to the framework's description
+(Moodle has no other place for them).
 
-**Reading** (:func:`read_moodle_csv`, :func:`import_moodle_csv`) checks the header, the single
-framework row, id numbers (present, unique) and parent links (each parent exists, no cycles), and
-reports a problem as *file, row, column: reason*. Id numbers and short names are trimmed of
-surrounding white space; the delimiter may be a comma (Moodle's default), semicolon, tab or colon. Moodle's tree is then mapped onto KBP's two
-levels like a CASE package: a top-level competency with children becomes a group, all its
-descendants (depth-first, in file order) its competencies; top-level competencies without
-children go into one group named after the framework. HTML descriptions are turned back into
-text (``<p>`` → blank line, ``<br>`` → line break, entities decoded, HTML white space collapsed).
+**Reading** (:func:`read_moodle_csv`, :func:`import_moodle_csv`) takes the file as Moodle writes
+it: UTF-8 with or without a byte-order mark (else Windows-1252, with a notice); a comma, semicolon,
+tab or colon as delimiter; the header in English — 2016 (:data:`HEADER`) or current
+(:data:`HEADER_CURRENT`) wording — or, read by Moodle's column order with a notice, in any other
+language (Moodle's own importer ignores the header text). It checks the single framework row, id
+numbers (present, unique) and parent links (each parent exists, no cycles), and reports a problem
+as *file, row, column: reason*. Id numbers and short names are cleaned as Moodle does: tags
+stripped, trimmed, capped at 100 characters (:func:`clean_name`). What KBP does not keep (scales,
+rules, cross-references, taxonomies) is listed in the notices. Moodle's tree is mapped like a CASE
+package: a top-level competency with children becomes a group, all its descendants (depth-first,
+in file order) its competencies, each with its ``parent`` so the depth is kept (a competency with
+others under it is a heading, not offered as a focus); top-level competencies without children go
+into one group named after the framework. HTML descriptions are turned back into text (``<p>`` →
+blank line, ``<br>`` → line break, entities decoded, HTML white space collapsed except what the
+writer kept with character references).
 """
 from __future__ import annotations
 
@@ -41,6 +50,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Iterable
 
+from core import imports
 from core.registry import ContentError
 
 HEADER = (
@@ -60,6 +70,28 @@ HEADER = (
     "Taxonomy",
 )
 COLUMNS = len(HEADER)
+#: the header as Moodle writes it since its language strings were revised (the column order is the same)
+HEADER_CURRENT = (
+    "Parent ID number",
+    "ID number",
+    "Short name",
+    "Description",
+    "Description format",
+    "Scale values",
+    "Scale configuration",
+    "Rule type (optional)",
+    "Rule outcome (optional)",
+    "Rule config (optional)",
+    "Cross-referenced competency ID numbers",
+    "Exported ID (optional)",
+    "Is framework",
+    "Taxonomy",
+)
+#: the header sets recognised by their text; any other 14-column header is read by position, as
+#: Moodle's own importer does (it ignores the header text), with a notice
+KNOWN_HEADERS = {"English (Moodle 3.1, 2016)": HEADER, "English (current Moodle)": HEADER_CURRENT}
+#: Moodle caps id numbers and short names (``shorten_text(…, 100)``)
+NAME_LIMIT = 100
 (PARENT, IDNUMBER, SHORTNAME, DESCRIPTION, DESCRIPTION_FORMAT, SCALE_VALUES, SCALE_CONFIGURATION, RULE_TYPE,
  RULE_OUTCOME, RULE_CONFIG, RELATED, EXPORT_ID, IS_FRAMEWORK, TAXONOMY) = range(COLUMNS)
 
@@ -83,10 +115,47 @@ class MoodleCsvError(ContentError):
 # ----------------------------------------------------------------------------- text <-> HTML
 
 
+#: a paragraph break: two line breaks not followed by a third (so extra blank lines stay in a paragraph)
+_PARAGRAPH = re.compile(r"\n\n(?!\n)")
+#: white space HTML would collapse, kept through character references and placeholders while parsing
+_SPACE, _TAB, _CR, _BR = "\ue000", "\ue001", "\ue002", "\ue003"
+_KEPT = {32: _SPACE, 9: _TAB, 13: _CR, 10: _BR}
+
+
+def _escape_line(line: str) -> str:
+    out = []
+    for i, ch in enumerate(line):
+        if ch == "\t":
+            out.append("&#9;")
+        elif ch == "\r":
+            out.append("&#13;")
+        elif ch == " " and (i == 0 or i == len(line) - 1 or line[i - 1] in " \t\r"):
+            out.append("&#32;")  # a space HTML would collapse or drop
+        else:
+            out.append(html.escape(ch, quote=False))
+    return "".join(out)
+
+
 def text_to_html(text: str) -> str:
-    """Plain text as Moodle HTML: escaped, ``<p>`` per paragraph, ``<br>`` per line break."""
-    paragraphs = [p for p in re.split(r"\n[ \t]*\n", (text or "").strip()) if p.strip()]
-    return "".join("<p>" + html.escape(p.strip(), quote=False).replace("\n", "<br>") + "</p>" for p in paragraphs)
+    """Plain text as Moodle HTML: escaped, ``<p>`` per paragraph, ``<br>`` per line break.
+
+    White space that HTML would collapse (runs of spaces, spaces at a line's ends, tabs, extra
+    blank lines) is written as character references / ``<br>``, so :func:`html_to_text` gives the
+    text back exactly.
+    """
+    if not text:
+        return ""
+    paragraphs = _PARAGRAPH.split(text)
+    if len(paragraphs) > 1 and paragraphs[-1] == "":  # trailing blank lines stay line breaks
+        paragraphs[-2] += "\n\n"
+        paragraphs.pop()
+    if len(paragraphs) > 1 and paragraphs[0] == "":
+        paragraphs[1] = "\n\n" + paragraphs[1]
+        paragraphs.pop(0)
+    # a <br> right before </p> shows nothing in HTML (and Moodle's editor writes one): a paragraph
+    # that ends with a line break gets a second one
+    return "".join("<p>" + "<br>".join(_escape_line(line) for line in paragraph.split("\n"))
+                   + ("<br>" if paragraph.endswith("\n") else "") + "</p>" for paragraph in paragraphs)
 
 
 _BLOCKS = {"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "table", "pre"}
@@ -94,12 +163,12 @@ _BLOCKS = {"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "bl
 
 class _TextParser(HTMLParser):
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+        super().__init__(convert_charrefs=False)
         self.parts: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         if tag == "br":
-            self.parts.append("\n")
+            self.parts.append(_BR)
         elif tag in _BLOCKS:
             self.parts.append("\n\n")
 
@@ -111,18 +180,47 @@ class _TextParser(HTMLParser):
             self.parts.append("\n\n")
 
     def handle_data(self, data):
-        self.parts.append(re.sub(r"\s+", " ", data))
+        self.parts.append(re.sub(r"[ \t\n\r\f]+", " ", data))  # HTML white space only: NBSP stays
+
+    def handle_charref(self, name):
+        try:
+            code = int(name[1:], 16) if name[:1] in "xX" else int(name)
+            self.parts.append(_KEPT.get(code) or chr(code))
+        except (ValueError, OverflowError):
+            self.parts.append(f"&#{name};")
+
+    def handle_entityref(self, name):
+        self.parts.append(html.unescape(f"&{name};"))
 
 
 def html_to_text(markup: str) -> str:
-    """Moodle HTML as plain text (the inverse of :func:`text_to_html` for what it writes)."""
+    """Moodle HTML as plain text (the exact inverse of :func:`text_to_html` for what it writes)."""
     parser = _TextParser()
     parser.feed(markup or "")
     parser.close()
     text = "".join(parser.parts)
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
+    text = re.sub(r"[ \t]*" + _BR + r"[ \t]*", _BR, text)
+    text = re.sub(_BR + r"(?=\n\n|$)", "", text)  # a <br> that ends a block shows nothing
+    text = re.sub(r"\n{3,}", "\n\n", text).strip(" \t\n\r\f")
+    for placeholder, char in ((_SPACE, " "), (_TAB, "\t"), (_CR, "\r"), (_BR, "\n")):
+        text = text.replace(placeholder, char)
+    return text
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def clean_name(text: str) -> str:
+    """An id number or short name as Moodle stores it: tags stripped (``PARAM_TEXT``), trimmed,
+    capped at 100 characters the way ``shorten_text`` does (cut at a word, ``...`` added)."""
+    plain = html.unescape(_TAGS.sub("", text or "")).strip()
+    if len(plain) <= NAME_LIMIT:
+        return plain
+    cut = plain[:NAME_LIMIT - 3]
+    if " " in cut.strip():
+        cut = cut[:cut.rstrip().rfind(" ")]
+    return cut.rstrip() + "..."
 
 
 def description_text(description: str, description_format: str) -> str:
@@ -171,15 +269,17 @@ class ExportOptions:
     taxonomy: tuple[str, ...] = DEFAULT_TAXONOMY
 
 
-def framework_rows(document: dict, options: ExportOptions | None = None, notes: Iterable[str] = ()) -> list[list[Any]]:
+def framework_rows(document: dict, options: ExportOptions | None = None, notes: Iterable[str] = (),
+                   framework_idnumber: str | None = None) -> list[list[Any]]:
     """The CSV rows (header first) for a framework document of :func:`core.exports.framework_document`.
 
-    ``notes`` are extra paragraphs for the framework's description (demo marking, licence notice).
+    ``notes`` are extra paragraphs for the framework's description (demo marking, licence notice);
+    ``framework_idnumber`` replaces the framework's id as its id number (the licensed marker).
     """
     options = options or ExportOptions()
     description = "\n\n".join(p for p in [document.get("description") or "", *notes] if p and p.strip())
     rows: list[list[Any]] = [list(HEADER)]
-    rows.append(["", document["id"], document["name"], text_to_html(description), FORMAT_HTML,
+    rows.append(["", framework_idnumber or document["id"], document["name"], text_to_html(description), FORMAT_HTML,
                  options.scale_values, options.scale_configuration, "", "", "", "", "", True,
                  ",".join(options.taxonomy)])
     competency_ids = {c["id"] for g in document.get("groups", []) for c in g.get("competencies", [])}
@@ -191,8 +291,9 @@ def framework_rows(document: dict, options: ExportOptions | None = None, notes: 
                      "", "", "", 0, "null", related_field([]), exported, False, ""])
         for comp in group.get("competencies", []):
             exported += 1
-            rows.append([group_number, comp["id"], comp["name"], text_to_html(comp.get("definition") or ""),
-                         FORMAT_HTML, "", "", "", 0, "null", related_field([]), exported, False, ""])
+            rows.append([comp.get("parent") or group_number, comp["id"], comp["name"],
+                         text_to_html(comp.get("definition") or ""),
+                         FORMAT_HTML, "", "", "", 0, "null", related_field(comp.get("related") or ()), exported, False, ""])
     return rows
 
 
@@ -233,6 +334,14 @@ class MoodleFramework:
     taxonomies: list[str]
     competencies: dict[str, MoodleCompetency]  # id number -> competency, in file order
     top: list[str]  # id numbers of top-level competencies, in file order
+    header: str = ""  # which header set the file has (KNOWN_HEADERS) or "by position"
+    notices: list[str] = field(default_factory=list)  # what was repaired, read by position or ignored
+
+    @property
+    def depth(self) -> int:
+        def below(idnumber: str) -> int:
+            return 1 + max((below(c) for c in self.competencies[idnumber].children), default=0)
+        return max((below(i) for i in self.top), default=0)
 
     @property
     def text(self) -> str:
@@ -254,25 +363,66 @@ def _truthy(cell: str) -> bool:
     return cell.strip() not in ("", "0")
 
 
+DELIMITERS = (",", ";", "\t", ":")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", ":": "colon"}
+
+
 def _sniff_delimiter(first_line: str) -> str:
-    for delimiter in (",", ";", "\t", ":"):
-        if len(next(csv.reader([first_line], delimiter=delimiter), [])) >= COLUMNS:
-            return delimiter
-    return ","
+    """The delimiter that splits the header into Moodle's 14 columns (most columns otherwise)."""
+    counts = {d: len(next(csv.reader([first_line], delimiter=d), [])) for d in DELIMITERS}
+    exact = [d for d in DELIMITERS if counts[d] == COLUMNS]
+    if exact:
+        return exact[0]
+    return max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
+
+
+def decode(data: bytes, name: str) -> tuple[str, list[str]]:
+    """(text, notices): UTF-8 with or without a byte-order mark; else Windows-1252, with a notice."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise MoodleCsvError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}) and not "
+                                 "Windows-1252 either; save the file as UTF-8") from None
+        return text, [f"{name}: not UTF-8 (byte {exc.start}); read as Windows-1252 — check accented letters, "
+                      "or save the file as UTF-8"]
+
+
+def recognise_header(header: list[str], name: str) -> tuple[str, list[str]]:
+    """(which header set, notices); a MoodleCsvError when the file cannot be a Moodle framework CSV."""
+    folded = [h.casefold() for h in header]
+    for label, known in KNOWN_HEADERS.items():
+        if folded == [h.casefold() for h in known]:
+            return label, []
+    if len(header) == COLUMNS:
+        return "by position", [
+            f"{name}: row 1: header not recognised ({', '.join(header[:3])}, …); read by Moodle's column order "
+            f"({', '.join(HEADER_CURRENT)}), as Moodle's own importer does"]
+    raise MoodleCsvError(
+        f"{name}: row 1: the header must be Moodle's {COLUMNS} columns ({', '.join(HEADER_CURRENT)}; "
+        f"in any language); found {len(header)}: {', '.join(header)}"
+    )
 
 
 def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramework:
-    """Parse and check a Moodle competency-framework CSV; raise :class:`MoodleCsvError` (file, row, column)."""
+    """Parse and check a Moodle competency-framework CSV; raise :class:`MoodleCsvError` (file, row, column).
+
+    Accepts the file as Moodle writes it: UTF-8 with or without a byte-order mark (Windows-1252 with
+    a notice), a comma, semicolon, tab or colon as delimiter, the header in English (2016 or current
+    wording) or — read by position, with a notice — in any other language. Short names and id
+    numbers are cleaned as Moodle does (:func:`clean_name`). Notices are in ``.notices``.
+    """
+    notices: list[str] = []
     if isinstance(data, (bytes, bytearray)):
-        try:
-            text = bytes(data).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise MoodleCsvError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        text, notices = decode(bytes(data), name)
     else:
         text = data.lstrip("\ufeff")
     if not text.strip():
         raise MoodleCsvError(f"{name}: the file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text.splitlines()[0]))
+    delimiter = _sniff_delimiter(text.splitlines()[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         records = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
@@ -285,10 +435,10 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
     header = [h.strip() for h in records[0][1]]
     while header and header[-1] == "":
         header.pop()
-    if [h.casefold() for h in header] != [h.casefold() for h in HEADER]:
-        raise MoodleCsvError(
-            f"{name}: row 1: the header must be Moodle's {COLUMNS} columns ({', '.join(HEADER)}); found: {', '.join(header)}"
-        )
+    header_set, header_notices = recognise_header(header, name)
+    notices.extend(header_notices)
+    if delimiter != ",":
+        notices.append(f"{name}: the delimiter is a {_DELIMITER_NAMES[delimiter]}")
 
     framework: dict[str, Any] | None = None
     competencies: dict[str, MoodleCompetency] = {}
@@ -300,7 +450,17 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
         row = (list(raw) + [""] * COLUMNS)[:COLUMNS]
 
         def problem(column: int, reason: str) -> MoodleCsvError:
-            return MoodleCsvError(f"{name}: row {row_number}, column '{HEADER[column]}': {reason}")
+            return MoodleCsvError(f"{name}: row {row_number}, column '{HEADER_CURRENT[column]}': {reason}")
+
+        def cleaned(row: list[str], column: int) -> str:
+            value = clean_name(row[column])
+            if value != row[column].strip():
+                what = "HTML removed" if _TAGS.search(row[column]) else ""
+                if len(html.unescape(_TAGS.sub("", row[column])).strip()) > NAME_LIMIT:
+                    what = ", ".join(w for w in (what, f"shortened to {NAME_LIMIT} characters") if w)
+                if what:
+                    notices.append(f"{name}: row {row_number}, column '{HEADER_CURRENT[column]}': {what}, as Moodle does")
+            return value
 
         if _truthy(row[IS_FRAMEWORK]):
             if framework is not None:
@@ -321,11 +481,11 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
             unknown = [t for t in taxonomies if t not in TAXONOMY_TERMS]
             if unknown:
                 raise problem(TAXONOMY, f"unknown term '{unknown[0]}' (known: {', '.join(TAXONOMY_TERMS)})")
-            framework = {"row": row_number, "idnumber": row[IDNUMBER].strip(), "shortname": row[SHORTNAME].strip(),
+            framework = {"row": row_number, "idnumber": cleaned(row, IDNUMBER), "shortname": cleaned(row, SHORTNAME),
                          "description": row[DESCRIPTION], "description_format": row[DESCRIPTION_FORMAT].strip(),
                          "scale_values": row[SCALE_VALUES], "scale_configuration": config, "taxonomies": taxonomies}
             continue
-        idnumber, shortname = row[IDNUMBER].strip(), row[SHORTNAME].strip()
+        idnumber, shortname = cleaned(row, IDNUMBER), cleaned(row, SHORTNAME)
         if not idnumber:
             raise problem(IDNUMBER, "empty; every competency needs an id number")
         if not shortname:
@@ -348,18 +508,42 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
         if not comp.parent:
             top.append(comp.idnumber)
         elif comp.parent not in competencies:
-            raise MoodleCsvError(f"{name}: row {comp.row}, column '{HEADER[PARENT]}': "
+            raise MoodleCsvError(f"{name}: row {comp.row}, column '{HEADER_CURRENT[PARENT]}': "
                                  f"no competency has the id number '{comp.parent}'")
         else:
             competencies[comp.parent].children.append(comp.idnumber)
-    result = MoodleFramework(name=name, competencies=competencies, top=top,
+    result = MoodleFramework(name=name, competencies=competencies, top=top, header=header_set, notices=notices,
                              **{k: v for k, v in framework.items() if k != "row"})
     reached = set(result.depth_first())
     stuck = [c for c in competencies.values() if c.idnumber not in reached]
     if stuck:
-        raise MoodleCsvError(f"{name}: row {stuck[0].row}, column '{HEADER[PARENT]}': the parent links of "
+        raise MoodleCsvError(f"{name}: row {stuck[0].row}, column '{HEADER_CURRENT[PARENT]}': the parent links of "
                              f"'{stuck[0].idnumber}' form a cycle and never reach the top level")
+    marked = imports.find_marker(result.idnumber)
+    where = f"row {framework['row']}, column '{HEADER_CURRENT[IDNUMBER]}'"
+    if not marked:
+        marked = imports.find_marker(result.description)
+        where = f"row {framework['row']}, column '{HEADER_CURRENT[DESCRIPTION]}'"
+    if marked:
+        raise MoodleCsvError(imports.marked_refusal(name, marked, where))
+    result.notices.extend(ignored(result))
     return result
+
+
+def ignored(parsed: MoodleFramework) -> list[str]:
+    """What the import does not keep (scales, rules, cross-references, taxonomies), as notices."""
+    comps = list(parsed.competencies.values())
+    counts = [
+        ("the framework's scale", 1 if parsed.scale_values.strip() else 0),
+        ("competency scales", sum(1 for c in comps if c.scale_values.strip())),
+        ("completion rules", sum(1 for c in comps if c.rule_type)),
+        ("cross-references to group rows or outside the file",
+         sum(1 for c in comps for r in c.related if r not in parsed.competencies
+             or (not parsed.competencies[r].parent and parsed.competencies[r].children))),
+        ("taxonomy terms", len(parsed.taxonomies)),
+    ]
+    found = [f"{what} ({n})" if what != "the framework's scale" else what for what, n in counts if n]
+    return [f"{parsed.name}: ignored: {', '.join(found)}"] if found else []
 
 
 # ----------------------------------------------------------------------------- to a KBP framework
@@ -385,12 +569,17 @@ def to_framework(parsed: MoodleFramework, source_language: str = "en") -> dict:
     """The KBP framework dict for a parsed Moodle CSV (see the module docstring for the mapping)."""
     group_ids: set[str] = set()
     comp_ids: set[str] = set()
+    kbp_id: dict[str, str] = {}  # id number -> competency id given to it
+    made: dict[str, dict] = {}  # id number -> its competency dict
 
     def competency(idnumber: str) -> dict:
         comp = parsed.competencies[idnumber]
         text = comp.text
-        return {"id": _unique(slugify(idnumber) or "competency", comp_ids), "name": comp.shortname,
-                "definition": text or comp.shortname}
+        kbp_id[idnumber] = _unique(slugify(idnumber) or "competency", comp_ids)
+        # a competency with others under it is a heading: not offered as a focus
+        made[idnumber] = {"id": kbp_id[idnumber], "name": comp.shortname, "definition": text or comp.shortname,
+                          "parent": kbp_id.get(comp.parent, ""), "selectable": not comp.children}
+        return made[idnumber]
 
     groups: list[dict] = []
     loose: dict | None = None
@@ -409,6 +598,10 @@ def to_framework(parsed: MoodleFramework, source_language: str = "en") -> dict:
         loose["id"] = _unique(slugify(parsed.shortname) or "competencies", group_ids)
     if not groups:
         raise MoodleCsvError(f"{parsed.name}: the framework has no competencies")
+    for idnumber, comp in made.items():  # cross-references between competencies: related, shown as links
+        related = [made[r]["id"] for r in parsed.competencies[idnumber].related if r in made and r != idnumber]
+        if related:
+            comp["related"] = list(dict.fromkeys(related))
     return {
         "id": slugify(parsed.idnumber) or slugify(parsed.shortname) or "moodle-framework",
         "name": parsed.shortname,

@@ -1,0 +1,88 @@
+"""Preview of one framework file: what importing it would give, without importing it.
+
+Used by ``POST /api/v1/framework-imports/preview`` and the page ``/admin/framework-import``. The
+file is read by the import plugin that declares its suffix (``FILE_SUFFIXES``) and offers
+``read_file(name, data) -> (framework dict, notices)``; the core then applies the same checks as
+for a file in an import folder (:mod:`core.imports`): the content schema, licensed content, id
+clashes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from marshmallow import ValidationError
+
+from core import schemas
+from core.imports import LicensedIndex, is_importer
+from core.registry import ContentError
+
+
+def _outline(framework: dict) -> tuple[list[dict], int, int, int]:
+    """(tree, competencies, headings, depth below the document) of a framework dict."""
+    tree: list[dict] = []
+    count = headings = deepest = 0
+    for group in framework["groups"]:
+        nodes: dict[str, dict] = {}
+        top: list[dict] = []
+        level: dict[str, int] = {}
+        for comp in group["competencies"]:
+            node = {"id": comp["id"], "name": comp["name"], "code": comp.get("code", ""),
+                    "selectable": comp.get("selectable", True), "children": []}
+            nodes[comp["id"]] = node
+            parent = comp.get("parent") or ""
+            (nodes[parent]["children"] if parent in nodes else top).append(node)
+            level[comp["id"]] = level.get(parent, 0) + 1 if parent else 1
+            deepest = max(deepest, level[comp["id"]] + 1)
+            count += 1
+            headings += 0 if node["selectable"] else 1
+        tree.append({"id": group["id"], "name": group["name"], "code": group.get("code", ""), "children": top})
+    return tree, count, headings, deepest
+
+
+def preview_file(registry, manager, filename: str, data: bytes) -> dict:
+    """What importing ``filename`` would give, without importing it: the framework's tree and counts,
+    every problem (refusals included: invalid, clashing, licensed) and every notice.
+
+    The file is read by the active import plugin that declares its suffix in ``FILE_SUFFIXES`` and
+    offers ``read_file(name, data) -> (framework dict, notices)``. ``ok`` is False when the file
+    would be skipped; ``format`` is None when no import plugin reads such files.
+    """
+    suffix = Path(filename).suffix.lower()
+    for name in manager.active():
+        plugin = manager.pm.get_plugin(name)
+        if is_importer(plugin) and suffix in getattr(plugin, "FILE_SUFFIXES", ()) and callable(
+                getattr(plugin, "read_file", None)):
+            break
+    else:
+        return {"ok": False, "format": None, "plugin": None, "framework": None, "tree": [], "problems": [],
+                "notices": []}
+    report: dict = {"ok": False, "format": getattr(plugin, "FORMAT", name), "plugin": name, "framework": None,
+                    "tree": [], "problems": [], "notices": []}
+    try:
+        framework, notices = plugin.read_file(filename, data)
+    except ContentError as exc:
+        report["problems"].append(str(exc))
+        return report
+    report["notices"] = list(notices)
+    tree, count, headings, deepest = _outline(framework)
+    report["tree"] = tree
+    report["framework"] = {"id": framework["id"], "name": framework["name"], "groups": len(framework["groups"]),
+                           "competencies": count, "headings": headings, "depth": deepest}
+    try:
+        candidate = schemas.FrameworkSchema().load(framework)
+    except ValidationError as exc:  # reported like the import does
+        report["problems"].append(f"{filename}: {schemas.format_errors(exc.messages)}")
+        return report
+    reason = LicensedIndex(registry.frameworks.values(), registry.locale_dirs).refusal(candidate)
+    if reason:
+        report["problems"].append(f"{filename}: {reason}; a licensed framework cannot be imported as a framework "
+                                  "of its own — install its licence instead")
+    owner = registry.owner.get(("framework", candidate.id))
+    if owner and owner != name:
+        report["problems"].append(f"{filename}: the framework id '{candidate.id}' is already provided by plugin "
+                                  f"'{owner}' (give the file another title or id number)")
+    elif owner:
+        report["notices"].append(f"{filename}: replaces the framework '{candidate.id}' {name} imported before "
+                                 "(same id)")
+    report["ok"] = not report["problems"]
+    return report
