@@ -4,12 +4,7 @@ Plugin authors import from here only: ``from core import hookimpl``.
 """
 from core.hookspecs import hookimpl
 
-from core.version import __version__
-
-#: Version of the plugin contract (hooks, what they return, the exporter input documents). It goes up
-#: only when a change breaks existing plugins; a plugin declares the versions it supports with a
-#: module attribute ``PLUGIN_API_VERSIONS = (1,)`` and is reported as failed on any other.
-PLUGIN_API_VERSION = 1
+from core.version import PLUGIN_API_VERSION, __version__  # the plugin contract's version: see core.version
 
 
 def create_app(config=None):

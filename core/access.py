@@ -15,17 +15,17 @@ from flask import Flask, abort, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from core import auth
+from core.http_errors import error_page, error_response, is_api_request, register_error_handlers
 from core.i18n import gettext as _
 
-PUBLIC_ENDPOINTS = {"web.login", "static", "apidocs.reference", "api-docs.openapi_json", "web.health"}
+PUBLIC_ENDPOINTS = {"web.login", "static", "apidocs.reference", "api-docs.openapi_json", "web.health",
+                    "reminder_web.calendar"}  # the secret in the feed's address is its credential
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 csrf = CSRFProtect()
 
 
 def is_api() -> bool:
-    from core.api import is_api_request
-
     return is_api_request()
 
 
@@ -36,8 +36,6 @@ def gate():
         return None
     if g.account is None:
         if is_api():
-            from core.api import error_response
-
             if getattr(g, "token_state", None) == "expired":
                 return error_response(401, _("The API token has expired. Create a new one on your account page."))
             if getattr(g, "auth_failed", False):
@@ -65,6 +63,7 @@ def init_access(app: Flask) -> None:
     auth.trust_proxies(app)
     csrf.init_app(app)
     app.before_request_funcs.setdefault(None, []).insert(0, gate)
+    register_error_handlers(app)  # the services' domain errors, mapped once to JSON and to pages
 
     from core.storage import LockTimeoutError
     from core.store import UnavailableError
@@ -75,27 +74,12 @@ def init_access(app: Flask) -> None:
         """The database is away (or the data is locked too long): 503, and the next request retries."""
         message = _("The database cannot be reached just now. Nothing was changed; try again in a moment.")
         if is_api():
-            from core.api import error_response
-
             return error_response(503, message, "database_unavailable", headers={"Retry-After": "5"})
-        from flask import render_template
-
-        return (
-            render_template("error.html", status=503, title=_("Temporarily unavailable"), message=message),
-            503,
-            {"Retry-After": "5"},
-        )
+        return error_page(503, message, _("Temporarily unavailable"), {"Retry-After": "5"})
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
         if is_api():
-            from core.api import error_response
-
             return error_response(400, _("The CSRF token is missing or invalid. Reload the page and try again."), "csrf_failed")
-        from flask import render_template
-
-        return (
-            render_template("error.html", status=400, title=_("Bad request"),
-                            message=_("The form has expired or did not come from this site. Reload the page and try again.")),
-            400,
-        )
+        return error_page(400, _("The form has expired or did not come from this site. Reload the page and try again."),
+                          _("Bad request"))

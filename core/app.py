@@ -87,7 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = storage.shared_secret("secret_key")
     plugins = load_plugins(app, storage)
     setup_i18n(app)
-    registry = assemble_registry(app, plugins)
+    registry = assemble_registry(app, plugins, storage)
     attach_sources(registry, storage)
     app.extensions["kbp"] = KBP(storage, plugins, registry, MappingProxyType(dict(app.config)))
     register_blueprints(app)
@@ -174,10 +174,15 @@ def setup_i18n(app: Flask) -> None:
     i18n.compile_stale({i18n.CORE_DOMAIN: app.config["LOCALES_DIR"]})
 
 
-def assemble_registry(app: Flask, plugins: PluginManager) -> Registry:
+def assemble_registry(app: Flask, plugins: PluginManager, storage=None) -> Registry:
     registry = build_registry(plugins, MappingProxyType(dict(app.config)))
+    licences = None
+    if storage is not None and getattr(storage, "backend", "embedded") != "embedded":
+        from core.licensing import StoredLicences
+
+        licences = StoredLicences(storage)  # every server sees an installed licence at once
     registry.entitlements = Entitlements(app.config["DATA_DIR"], demo_mode=bool(app.config["DEMO"]),
-                                         config=MappingProxyType(dict(app.config)))
+                                         config=MappingProxyType(dict(app.config)), licences=licences)
     check_published_keys(app, registry)
     use_content_pack_locales(app, registry)
     i18n.compile_stale(registry.locale_dirs)

@@ -10,7 +10,7 @@ from typing import Iterable
 
 AUDIT = "audit"
 ACTIONS = ("create", "update", "delete", "export", "erase", "import", "sign_in", "sign_out", "token_create",
-           "token_revoke", "licence_install", "sign_out_everywhere", "password_change")
+           "token_revoke", "licence_install", "sign_out_everywhere", "password_change", "view")
 
 
 def record(storage, action: str, subject_type: str, subject_id: str | None, actor: str | None = None) -> None:
@@ -41,7 +41,12 @@ def entries_about(storage, ids: Iterable[str]) -> list[dict]:
 
 def anonymise(storage, replacements: dict[str, str]) -> None:
     with storage.collection(AUDIT).transaction() as tx:
-        for entry in tx.all():
-            changes = {k: replacements[entry[k]] for k in ("actor", "subject_id") if entry.get(k) in replacements}
-            if changes:
-                tx.update(entry["id"], changes)
+        anonymise_in(tx, replacements)
+
+
+def anonymise_in(tx, replacements: dict[str, str]) -> None:
+    """Replace ids in actors and subjects, in the caller's transaction or unit of work (an erase)."""
+    for entry in tx.all():
+        changes = {k: replacements[entry[k]] for k in ("actor", "subject_id") if entry.get(k) in replacements}
+        if changes:
+            tx.update(entry["id"], changes)

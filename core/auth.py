@@ -195,100 +195,81 @@ def normalise_username(username: str) -> str:
     return (username or "").strip().lower()
 
 
-def create_account(storage, *, username: str, password: str, role: str, person_id: str | None = None) -> dict:
+def username_taken(username: str) -> AuthError:
+    message = _("An account named '%(name)s' exists already.", name=username)
+    return AuthError(message, status=409, errors={"username": [message]})
+
+
+def person_has_account() -> AuthError:
+    message = _("That person already has an account.")
+    return AuthError(message, status=409, errors={"person_id": [message]})
+
+
+def new_account(*, username: str, password: str, role: str, person_id: str | None = None) -> dict:
+    """A new account record, every rule checked (name, role, password); not stored yet."""
     username = normalise_username(username)
     if not username or len(username) > 200:
         message = _("Give a sign-in name (usually an e-mail address).")
         raise AuthError(message, errors={"username": [message]})
+    check_role(role)
+    return {
+        "username": username,
+        "password_hash": _new_password_hash(password, username),
+        "role": role,
+        "person_id": person_id,
+        "active": True,
+        "session_epoch": 0,
+        "created_at": _now(),
+    }
+
+
+def insert_account(tx, record: dict) -> dict:
+    """Store a new account in the caller's transaction or unit of work. The sign-in name is unique
+    by declaration (:data:`core.store.SCHEMA`): the store refuses a duplicate in the write itself."""
+    from core.storage import UniqueViolation
+
+    if record.get("person_id") and tx.find(person_id=record["person_id"]):
+        raise person_has_account()
+    try:
+        return tx.insert(record)
+    except UniqueViolation:
+        raise username_taken(record["username"]) from None
+
+
+def create_account(storage, *, username: str, password: str, role: str, person_id: str | None = None) -> dict:
+    """Create an account directly (seed data, tests); people and the CLI go through
+    :func:`core.services.accounts.create_account`, which also checks permissions and audits."""
+    record = new_account(username=username, password=password, role=role, person_id=person_id)
+    with storage.collection(ACCOUNTS).transaction() as tx:
+        return insert_account(tx, record)
+
+
+def check_role(role) -> None:
     if role not in ROLES:
         message = _("Unknown role '%(role)s'. Use one of: %(roles)s.", role=role, roles=", ".join(ROLES))
         raise AuthError(message, errors={"role": [message]})
-    password_hash = _new_password_hash(password, username)
-    accounts = storage.collection(ACCOUNTS)
-    with accounts.transaction() as tx:
-        if tx.find(username=username):
-            raise AuthError(_("An account named '%(name)s' exists already.", name=username), status=409)
-        if person_id and tx.find(person_id=person_id):
-            raise AuthError(_("That person already has an account."), status=409)
-        return tx.insert(
-            {
-                "username": username,
-                "password_hash": password_hash,
-                "role": role,
-                "person_id": person_id,
-                "active": True,
-                "session_epoch": 0,
-                "created_at": _now(),
-            }
-        )
 
 
-def _revoke_all_tokens(storage, account_id: str) -> int:
+def new_password_hash(password: str, username: str) -> str:
+    """Every password rule for a new password of ``username`` (an admin's reset), then the hash."""
+    return _new_password_hash(password, username)
+
+
+def revoke_tokens_in(tx, account_id: str) -> int:
+    """Revoke every token of an account, in the caller's transaction or unit of work."""
     revoked = 0
-    with storage.collection(TOKENS).transaction() as tx:
-        for token in tx.find(account_id=account_id):
-            if not token.get("revoked"):
-                tx.update(token["id"], {"revoked": True})
-                revoked += 1
+    for token in tx.find(account_id=account_id):
+        if not token.get("revoked"):
+            tx.update(token["id"], {"revoked": True})
+            revoked += 1
     return revoked
 
 
-def set_password(storage, account_id: str, password: str) -> None:
-    """An administrator's password reset: every session ends and every API token is revoked."""
-    record = storage.collection(ACCOUNTS).get(account_id)
-    if record is None:
-        raise AuthError(_("No such account."), status=404)
-    password_hash = _new_password_hash(password, record["username"])
-    storage.collection(ACCOUNTS).update(account_id, {"password_hash": password_hash})
-    sessions.end_all(storage, account_id)
-    _revoke_all_tokens(storage, account_id)
-
-
-def update_account(storage, actor: Account | None, account_id: str, changes: dict) -> dict:
-    """Change an account's role, active flag or password (admin). Any change ends its sessions;
-    a password reset also revokes its tokens. Returns the public account."""
-    from core import audit
-
-    if actor is None or not actor.at_least("admin"):
-        raise AuthError(_("You do not have permission to do this."), status=403)
-    accounts = storage.collection(ACCOUNTS)
-    record = accounts.get(account_id)
-    if record is None:
-        raise AuthError(_("No such account."), status=404)
-    changes = dict(changes)
-    if "role" in changes and changes["role"] not in ROLES:
-        message = _("Unknown role '%(role)s'. Use one of: %(roles)s.", role=changes["role"], roles=", ".join(ROLES))
-        raise AuthError(message, errors={"role": [message]})
-    if "password" in changes:
-        set_password(storage, account_id, changes.pop("password"))
-    allowed = {k: v for k, v in changes.items() if k in ("role", "active")}
-    if allowed:
-        accounts.update(account_id, allowed)
-        sessions.end_all(storage, account_id)
-    audit.record(storage, "update", "account", account_id)
-    return public_account(accounts.get(account_id))
-
-
-def delete_account(storage, actor: Account, account_id: str) -> None:
-    """Delete an account with its tokens and sessions (admin); the person stays."""
-    from core import audit
-
-    if not actor.at_least("admin"):
-        raise AuthError(_("You do not have permission to do this."), status=403)
-    if account_id == actor.id:
-        raise AuthError(_("You cannot delete your own account."), status=409)
-    if not storage.collection(ACCOUNTS).delete(account_id):
-        raise AuthError(_("No such account."), status=404)
-    forget_account(storage, account_id)
-    audit.record(storage, "delete", "account", account_id)
-
-
-def forget_account(storage, account_id: str) -> None:
-    """Remove what belongs to a deleted account: its tokens and its sessions."""
-    with storage.collection(TOKENS).transaction() as tx:
-        for token in tx.find(account_id=account_id):
-            tx.delete(token["id"])
-    sessions.end_all(storage, account_id)
+def delete_tokens_in(tx, account_id: str) -> int:
+    tokens = tx.find(account_id=account_id)
+    for token in tokens:
+        tx.delete(token["id"])
+    return len(tokens)
 
 
 def find_account(storage, username: str) -> dict:
@@ -296,15 +277,6 @@ def find_account(storage, username: str) -> dict:
     if not found:
         raise AuthError(_("No account named '%(name)s'.", name=normalise_username(username)), status=404)
     return found[0]
-
-
-def end_sessions_of(storage, account_id: str, *, actor: str | None = None) -> int:
-    """End every session of an account (an administrator's or the CLI's *sign out everywhere*)."""
-    from core import audit
-
-    ended = sessions.end_all(storage, account_id)
-    audit.record(storage, "sign_out_everywhere", "account", account_id, actor=actor)
-    return ended
 
 
 def public_account(record: dict) -> dict:
@@ -467,22 +439,9 @@ def end_session() -> None:
     session.clear()
 
 
-def sign_out_everywhere(storage, actor: Account) -> int:
-    """End every session of the actor's account (this one included); returns how many ended."""
-    from core import audit
-
-    if actor.via_token:
-        raise AuthError(_("Sign out everywhere while signed in, not with an API token."), status=403)
-    ended = sessions.end_all(storage, actor.id)
-    audit.record(storage, "sign_out_everywhere", "account", actor.id, actor=actor.id)
-    return ended
-
-
-def change_own_password(storage, actor: Account, current: Any, new: Any, *, keep_session: str | None) -> None:
+def check_own_password_change(storage, actor: Account, current: Any, new: Any) -> str:
     """Self-service password change: the current password is checked (and throttled like a
-    sign-in); the account's other sessions end, ``keep_session`` (the caller's) goes on."""
-    from core import audit
-
+    sign-in) and the new one against every rule; returns the new hash (nothing is written here)."""
     if actor.via_token:
         raise AuthError(_("Change your password while signed in, not with an API token."), status=403)
     record = storage.collection(ACCOUNTS).get(actor.id)
@@ -495,9 +454,7 @@ def change_own_password(storage, actor: Account, current: Any, new: Any, *, keep
     if current == new:
         message = _("Choose a password different from the current one.")
         raise AuthError(message, errors={"new_password": [message]})
-    storage.collection(ACCOUNTS).update(actor.id, {"password_hash": generate_password_hash(new, method=HASH_METHOD)})
-    sessions.end_all(storage, actor.id, keep=keep_session)
-    audit.record(storage, "password_change", "account", actor.id, actor=actor.id)
+    return generate_password_hash(new, method=HASH_METHOD)
 
 
 def current_session_secret() -> str | None:
@@ -507,9 +464,11 @@ def current_session_secret() -> str | None:
 # ----------------------------------------------------------------------------- API tokens
 
 
-def create_token(storage, account: dict, name: str, role: str | None = None,
-                 expires_in_days: int | None = TOKEN_DEFAULT_DAYS) -> tuple[dict, str]:
-    """Create a token; returns (record, the token text shown once)."""
+def new_token(account: dict, name: str, role: str | None = None,
+              expires_in_days: int | None = TOKEN_DEFAULT_DAYS) -> tuple[dict, str]:
+    """A new token record for ``account`` (every rule checked, not stored yet) and its text, shown once."""
+    import uuid
+
     role = role or account["role"]
     if role not in ROLES or ROLE_RANK[role] > ROLE_RANK[account["role"]]:
         message = _("A token cannot have a higher role than its account.")
@@ -524,49 +483,25 @@ def create_token(storage, account: dict, name: str, role: str | None = None,
         raise AuthError(message, errors={"expires_in_days": [message]})
     secret = secrets.token_urlsafe(32)
     created = _now()
-    record = storage.collection(TOKENS).insert(
-        {
-            "account_id": account["id"],
-            "name": name,
-            "role": role,
-            "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
-            "created_at": created,
-            "expires_at": created + days * DAY,
-            "revoked": False,
-        }
-    )
+    record = {
+        "id": uuid.uuid4().hex,
+        "account_id": account["id"],
+        "name": name,
+        "role": role,
+        "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
+        "created_at": created,
+        "expires_at": created + days * DAY,
+        "revoked": False,
+    }
     return record, f"kbp_{record['id']}_{secret}"
 
 
-def issue_token(storage, actor: Account, name: str, role: str | None = None,
-                expires_in_days: int | None = None) -> tuple[dict, str]:
-    """A signed-in person creates a token for their own account. A token cannot mint tokens."""
-    from core import audit
-
-    if actor.via_token:
-        raise AuthError(_("Create API tokens while signed in, not with another token."), status=403)
-    account = storage.collection(ACCOUNTS).get(actor.id)
-    if account is None:
-        raise AuthError(_("No such account."), status=404)
-    token, text = create_token(storage, account, name, role, expires_in_days)
-    audit.record(storage, "token_create", "api_token", token["id"])
-    return token, text
-
-
-def revoke_token(storage, actor: Account, token_id: str) -> None:
-    """Revoke one of the actor's own tokens; anyone else's answers like a missing one (404)."""
-    from core import audit
-
-    tokens = storage.collection(TOKENS)
-    record = tokens.get(token_id) if isinstance(token_id, str) and token_id else None
-    if record is None or record["account_id"] != actor.id:
-        raise AuthError(_("No such token."), status=404)
-    tokens.update(token_id, {"revoked": True})
-    audit.record(storage, "token_revoke", "api_token", token_id)
-
-
-def tokens_of(storage, actor: Account) -> list[dict]:
-    return [public_token(t) for t in storage.collection(TOKENS).find(account_id=actor.id)]
+def create_token(storage, account: dict, name: str, role: str | None = None,
+                 expires_in_days: int | None = TOKEN_DEFAULT_DAYS) -> tuple[dict, str]:
+    """Create a token directly (seed data, tests); returns (record, the token text shown once).
+    People and the CLI go through :mod:`core.services.accounts`."""
+    record, text = new_token(account, name, role, expires_in_days)
+    return storage.collection(TOKENS).insert(record), text
 
 
 def public_token(record: dict) -> dict:

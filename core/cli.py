@@ -9,41 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from contextlib import contextmanager
 
 import click
 
-from core.version import __version__
 from core.i18n import gettext as _
 from core.i18n import ngettext
 
 
-def _config(ctx: click.Context) -> dict[str, Any]:
-    return dict(ctx.obj or {})
-
-
-def make_app(ctx: click.Context, **extra):
-    from core.app import create_app
-    from core.storage import StorageError
-
-    try:
-        return create_app({**_config(ctx), **extra})
-    except StorageError as exc:  # e.g. the database cannot be reached: a message, exit status 1
-        raise click.ClickException(str(exc)) from None
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="kbp", message="%(prog)s %(version)s")
-@click.option("--data-dir", type=click.Path(file_okay=False), envvar="KBP_DATA_DIR", help="Data folder (KBP_DATA_DIR).")
-@click.option("--demo", is_flag=True, help="Use the demo data folder and demo licence.")
-@click.pass_context
-def main(ctx: click.Context, data_dir: str | None, demo: bool) -> None:
-    """KBP — competency-based people development."""
-    ctx.obj = {}
-    if data_dir:
-        ctx.obj["DATA_DIR"] = data_dir
-    if demo:
-        ctx.obj["DEMO"] = True
+from core.cli_common import _config, main, make_app  # noqa: F401 - the group every command joins
 
 
 # ----------------------------------------------------------------------------- serve
@@ -57,8 +31,11 @@ def main(ctx: click.Context, data_dir: str | None, demo: bool) -> None:
 @click.option("--preload/--no-preload", default=True, show_default=True,
               help="Load the data and build the search index once, before the workers fork (they share it).")
 @click.option("--demo", is_flag=True, help="Demo mode: its own data folder, seeded with sample data.")
+@click.option("--with-scheduler", "scheduler_minutes", type=click.IntRange(1, 1440), default=None, is_flag=False,
+              flag_value=15, help="Also send reminders every N minutes (default 15) from this server, instead of cron.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, preload: bool, demo: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, preload: bool, demo: bool,
+          scheduler_minutes: int | None = None) -> None:
     """Start the web server (gunicorn; --dev for Flask's reloader)."""
     config = _config(ctx)
     if demo:
@@ -76,6 +53,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, pre
         timings = warm_up(app)
         click.echo(_("Loaded in advance for the workers: %(steps)s",
                      steps=", ".join(f"{name} {secs:.1f} s" for name, secs in timings.items())))
+    if scheduler_minutes:
+        from core.reminders import scheduler_command, start_scheduler
+
+        start_scheduler(scheduler_command(config), scheduler_minutes * 60)
     url = f"http://{host}:{port}/"
     click.echo(_("KBP is running at %(url)s (press Ctrl+C to stop)", url=url), err=False)
     sys.stdout.flush()
@@ -336,6 +317,21 @@ def users_group() -> None:
     """Accounts: create the first administrator and others."""
 
 
+@contextmanager
+def _service_errors():
+    """A service's domain error as a CLI error: the message on stderr, exit status 1."""
+    from core.services.errors import ServiceError
+
+    try:
+        yield
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _storage(ctx: click.Context):
+    return make_app(ctx).extensions["kbp"].storage
+
+
 @users_group.command("create")
 @click.option("--username", required=True, help="Sign-in name, usually an e-mail address.")
 @click.option("--role", required=True, type=click.Choice(["admin", "coach", "employee"]), help="The account's role.")
@@ -346,27 +342,18 @@ def users_create(ctx: click.Context, username: str, role: str, person_email: str
     """Create an account. Without --password-stdin a strong password is generated and printed once."""
     import secrets
 
-    from core import audit, auth
-
     from core.schemas import text_problem
+    from core.services import accounts
 
     problem = text_problem(username)
     if problem:  # the text rule of the API and the pages (core.schemas)
         raise click.ClickException(f"--username: {problem}")
-    app = make_app(ctx)
-    storage = app.extensions["kbp"].storage
-    person_id = None
-    if person_email:
-        found = storage.collection("people").find(email=person_email.strip().lower())
-        if not found:
-            raise click.ClickException(_("No person with the e-mail address %(email)s.", email=person_email))
-        person_id = found[0]["id"]
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
-    try:
-        record = auth.create_account(storage, username=username, password=password, role=role, person_id=person_id)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    audit.record(storage, "create", "account", record["id"], actor="cli")
+    storage = _storage(ctx)
+    with _service_errors():
+        person_id = accounts.person_account(storage, accounts.CLI, person_email) if person_email else None
+        password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+        record = accounts.create_account(storage, accounts.CLI, username=username, password=password, role=role,
+                                         person_id=person_id)
     click.echo(_("Account %(name)s created with the role %(role)s.", name=record["username"], role=role))
     if not password_stdin:
         click.echo(_("Password (shown once, change it after signing in): %(password)s", password=password))
@@ -385,21 +372,15 @@ def tokens_group() -> None:
 @click.pass_context
 def tokens_create(ctx: click.Context, username: str, token_name: str, role: str | None) -> None:
     """Create an API token and print it (once) on standard output, for `Authorization: Bearer …`."""
-    from core import audit, auth
+    from core.services import accounts
 
-    app = make_app(ctx)
-    storage = app.extensions["kbp"].storage
-    found = storage.collection(auth.ACCOUNTS).find(username=auth.normalise_username(username))
-    if not found or not found[0].get("active", True):
-        raise click.ClickException(_("There is no active account '%(name)s' (kbp users create makes one).", name=username))
-    try:
-        record, token = auth.create_token(storage, found[0], token_name, role)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    audit.record(storage, "create", "token", record["id"], actor="cli")
-    click.echo(_("Token '%(name)s' created for %(user)s; it is shown only now.", name=token_name, user=found[0]["username"]),
-               err=True)
+    storage = _storage(ctx)
+    with _service_errors():
+        _record, token = accounts.issue_token_for(storage, accounts.CLI, username, token_name, role)
+    click.echo(_("Token '%(name)s' created for %(user)s; it is shown only now.", name=token_name,
+                 user=username.strip().lower()), err=True)
     click.echo(token)
+
 
 @users_group.command("set-password")
 @click.argument("username")
@@ -409,16 +390,12 @@ def users_set_password(ctx: click.Context, username: str, password_stdin: bool) 
     """Reset an account's password: its sessions end and all its API tokens are revoked."""
     import secrets
 
-    from core import audit, auth
+    from core.services import accounts
 
-    storage = make_app(ctx).extensions["kbp"].storage
+    storage = _storage(ctx)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
-    try:
-        record = auth.find_account(storage, username)
-        auth.set_password(storage, record["id"], password)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    audit.record(storage, "update", "account", record["id"], actor="cli")
+    with _service_errors():
+        record = accounts.reset_password(storage, accounts.CLI, username, password)
     click.echo(_("The password of %(name)s was reset; its sessions ended and its API tokens were revoked.",
                  name=record["username"]))
     if not password_stdin:
@@ -430,16 +407,13 @@ def users_set_password(ctx: click.Context, username: str, password_stdin: bool) 
 @click.pass_context
 def users_sign_out(ctx: click.Context, username: str) -> None:
     """End every session of an account (sign out everywhere), e.g. after a lost laptop."""
-    from core import auth
+    from core.services import accounts
 
-    storage = make_app(ctx).extensions["kbp"].storage
-    try:
-        record = auth.find_account(storage, username)
-    except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    ended = auth.end_sessions_of(storage, record["id"], actor="cli")
+    storage = _storage(ctx)
+    with _service_errors():
+        ended = accounts.end_sessions_of(storage, accounts.CLI, username)
     click.echo(ngettext("%(num)d session of %(name)s ended.", "%(num)d sessions of %(name)s ended.", ended,
-                        name=record["username"]))
+                        name=username.strip().lower()))
 
 
 @main.group("people")
@@ -453,12 +427,11 @@ def people_group() -> None:
 @click.pass_context
 def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
     """Import people from a CSV file: every row is checked first; all rows are imported or none."""
-    from core import audit, people
+    from core.services import accounts, people
 
-    app = make_app(ctx)
-    storage = app.extensions["kbp"].storage
-    with open(file, "rb") as fh:
-        report = people.run_import(storage, fh.read(), dry_run=dry_run)
+    storage = _storage(ctx)
+    with open(file, "rb") as fh, _service_errors():
+        report = people.import_csv(storage, accounts.CLI, fh.read(), dry_run=dry_run)
     if not report.ok:
         for row, column, reason in report.problems:
             click.echo(_("row %(row)s, column %(column)s: %(reason)s", row=row, column=column or "-", reason=reason), err=True)
@@ -469,7 +442,6 @@ def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
         click.echo(_("The file is correct: %(created)d new, %(updated)d updated. Nothing was imported (dry run).",
                      created=report.created, updated=report.updated))
     else:
-        audit.record(storage, "import", "people", None, actor="cli")
         click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=report.created, updated=report.updated))
 
 
@@ -582,6 +554,7 @@ def content_group() -> None:
 def content_stats(ctx: click.Context, name: str) -> None:
     """Counts per competency and language for framework (or plugin) NAME, licensed or not."""
     from core import i18n as core_i18n
+    from core.content import framework_stats
     from core.translations import all_domains
 
     app = make_app(ctx)
@@ -618,10 +591,41 @@ def content_stats(ctx: click.Context, name: str) -> None:
                     comp.id, lang, "1" if has(comp.definition, fw.text) else "0", str(coaching), str(reflective),
                     str(len(acts)), str(len({a.kind for a in acts})),
                 ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         click.echo(f"{fw.id} ({fw.plugin})")
-        for row in rows:
-            click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        _echo_table(rows)
+        _echo_quality(framework_stats(registry, fw))
+
+
+def _echo_table(rows) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+def _echo_quality(stats: dict) -> None:
+    """The review figures of ``kbp content stats``: situations, kind mix, longest/shortest items."""
+    click.echo("")
+    click.echo(_("Tagged per situation (total, and the fewest any competency has):"))
+    rows = [(_("SITUATION"), _("COACHING"), _("MIN"), _("SELF-REFLECTION"), _("MIN"), _("ACTIVITIES"), _("MIN"))]
+    for situation, row in stats["situations"].items():
+        rows.append((situation, str(row["coaching"]), str(row["coaching_min"]), str(row["self_reflection"]),
+                     str(row["self_reflection_min"]), str(row["activities"]), str(row["activities_min"])))
+    _echo_table(rows)
+    click.echo("")
+    total = stats["activities"] or 1
+    click.echo(_("Activities by kind:"))
+    _echo_table([(_("KIND"), _("COUNT"), _("SHARE"))] + [
+        (kind, str(n), f"{100 * n / total:.0f}%") for kind, n in stats["kinds"].items()
+    ])
+    click.echo("")
+    click.echo(_("Longest and shortest items (characters):"))
+    rows = [(_("ITEM"), _("WHICH"), _("LENGTH"), _("COMPETENCY"), _("TEXT"))]
+    which_label = {"longest": _("longest"), "shortest": _("shortest")}
+    for item, found in stats["extremes"].items():
+        for which in ("longest", "shortest"):
+            length, comp, text = found[which]
+            rows.append((item, which_label[which], str(length), comp, text if len(text) <= 70 else text[:67] + "..."))
+    _echo_table(rows)
 
 
 # ----------------------------------------------------------------------------- licences
@@ -837,6 +841,7 @@ def license_issue(ctx, key_file, key_id, licensee, expires, issued, product, fea
 
 # operations commands (seed, backup, restore, migrate, compact) live in their own module
 from core import cli_ops  # noqa: E402,F401
+from core import cli_reminders  # noqa: E402,F401
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m core.cli`

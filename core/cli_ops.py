@@ -9,7 +9,7 @@ import time
 
 import click
 
-from core.cli import _config, main, make_app
+from core.cli_common import _config, main, make_app
 from core.i18n import gettext as _
 
 

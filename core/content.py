@@ -11,11 +11,19 @@ and each competency in a group file is::
     - id: personlig-mognad            # stable ASCII slug
       name: Personlig mognad
       definition: ...                 # 2–4 sentences
+      indicators: [...]               # 3–5 behavioural indicators ("så märks det")
+      overdone: [..., ...]            # 2 signs the strength is overdone ("när det blir för mycket")
       coaching_questions:             # for a manager or coach
         - text: ...
           direction: back             # back | now | ahead
           situations: [new_role]      # optional: role_changes | new_role | recruited_need | grow_further
       self_reflection_questions:      # first person, for someone alone
+        - text: ...
+          situations: [role_changes]  # optional, as above
+      interview_questions:            # behavioural, for competency-based recruitment
+        - text: ...
+          probes: [..., ...]          # 1–3 follow-up probes
+      follow_up_questions:            # for the follow-up meeting: what happened, learned, next
         - text: ...
       activities:
         - id: led-ett-mote            # unique within the competency
@@ -64,6 +72,17 @@ class _QuestionIn(_S):
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
 
 
+class _InterviewQuestionIn(_S):
+    id = fields.String(validate=slug)
+    text = fields.String(required=True, validate=NonEmpty)
+    probes = fields.List(fields.String(validate=NonEmpty), load_default=list)
+
+
+class _FollowUpQuestionIn(_S):
+    id = fields.String(validate=slug)
+    text = fields.String(required=True, validate=NonEmpty)
+
+
 class _ActivityIn(_S):
     id = fields.String(required=True, validate=slug)
     title = fields.String(required=True, validate=NonEmpty)
@@ -77,8 +96,12 @@ class _CompetencyIn(_S):
     id = fields.String(required=True, validate=slug)
     name = fields.String(required=True, validate=NonEmpty)
     definition = fields.String(required=True, validate=NonEmpty)
+    indicators = fields.List(fields.String(validate=NonEmpty), load_default=list)
+    overdone = fields.List(fields.String(validate=NonEmpty), load_default=list)
     coaching_questions = fields.List(fields.Nested(_QuestionIn), load_default=list)
     self_reflection_questions = fields.List(fields.Nested(_QuestionIn), load_default=list)
+    interview_questions = fields.List(fields.Nested(_InterviewQuestionIn), load_default=list)
+    follow_up_questions = fields.List(fields.Nested(_FollowUpQuestionIn), load_default=list)
     activities = fields.List(fields.Nested(_ActivityIn), load_default=list)
 
     @validates_schema
@@ -109,6 +132,11 @@ class FrameworkFileSchema(_S):
     domain = fields.String(required=True, validate=slug)
     licence_notice = fields.String(load_default="")
     groups = fields.List(fields.String(validate=slug), required=True, validate=NonEmpty)
+    #: titles of the package's question sets in ``source_language`` (kind -> title); English defaults
+    question_set_titles = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(model.QUESTION_KINDS)), values=fields.String(validate=NonEmpty),
+        load_default=dict,
+    )
 
 
 # ----------------------------------------------------------------------------- YAML with lines
@@ -193,12 +221,20 @@ class ContentPackage:
     coaching: dict
     self_reflection: dict
     activities: list[dict]
+    interview: dict
+    follow_up: dict
     files: list[Path]
+
+
+#: question-set titles when framework.yaml gives none (English: the sample framework's source language)
+_DEFAULT_SET_TITLES = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions",
+                       "interview": "Interview questions", "follow_up": "Follow-up questions"}
+_KIND_LETTER = {"coaching": "c", "self_reflection": "s", "interview": "i", "follow_up": "f"}
 
 
 def question_id(competency_id: str, kind: str, text: str) -> str:
     digest = hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
-    return f"{competency_id}-{'c' if kind == 'coaching' else 's'}-{digest}"
+    return f"{competency_id}-{_KIND_LETTER[kind]}-{digest}"
 
 
 def _pick(name: str, base: Path, overlay: Path | None) -> Path:
@@ -214,7 +250,7 @@ def load_package(base: str | Path, overlay: str | Path | None = None) -> Content
     fw_path = _pick("framework.yaml", base, overlay)
     meta, _node = _validated(fw_path, FrameworkFileSchema())
     files = [fw_path]
-    groups, coaching, reflective, activities = [], [], [], []
+    groups, coaching, reflective, interview, follow_up, activities = [], [], [], [], [], []
     seen: dict[str, Path] = {}
     for group_id in meta["groups"]:
         path = _pick(f"groups/{group_id}.yaml", base, overlay)
@@ -229,22 +265,25 @@ def load_package(base: str | Path, overlay: str | Path | None = None) -> Content
                 line = _line_of(node, ["competencies", str(index), "id"])
                 raise ContentError(f"{path}:{line}: competency id '{comp['id']}' is also defined in {seen[comp['id']]}")
             seen[comp["id"]] = path
-            comps.append({"id": comp["id"], "name": comp["name"], "definition": comp["definition"]})
+            comps.append({k: comp[k] for k in ("id", "name", "definition", "indicators", "overdone")})
             gid = f"{meta['id']}:{comp['id']}"
             for kind, target, items in (
                 ("coaching", coaching, comp["coaching_questions"]),
                 ("self_reflection", reflective, comp["self_reflection_questions"]),
+                ("interview", interview, comp["interview_questions"]),
+                ("follow_up", follow_up, comp["follow_up_questions"]),
             ):
                 for q in items:
-                    target.append(
-                        {
-                            "id": q.get("id") or question_id(comp["id"], kind, q["text"]),
-                            "competency": gid,
-                            "text": q["text"],
-                            "direction": q["direction"],
-                            "situations": q["situations"],
-                        }
-                    )
+                    question = {
+                        "id": q.get("id") or question_id(comp["id"], kind, q["text"]),
+                        "competency": gid,
+                        "text": q["text"],
+                        "direction": q.get("direction", ""),
+                        "situations": q.get("situations", []),
+                    }
+                    if q.get("probes"):
+                        question["probes"] = q["probes"]
+                    target.append(question)
             for a in comp["activities"]:
                 activities.append(
                     {
@@ -258,15 +297,20 @@ def load_package(base: str | Path, overlay: str | Path | None = None) -> Content
                     }
                 )
         groups.append({**data["group"], "competencies": comps})
-    framework = {k: meta[k] for k in meta if k != "groups"}
+    framework = {k: meta[k] for k in meta if k not in ("groups", "question_set_titles")}
     framework["groups"] = groups
     common = {"source_language": meta["source_language"], "domain": meta["domain"]}
+
+    def question_set(kind: str, questions: list[dict]) -> dict:
+        title = meta["question_set_titles"].get(kind) or _DEFAULT_SET_TITLES[kind]
+        return {"id": f"{meta['id']}-{kind.replace('_', '-')}", "title": title, "kind": kind,
+                "questions": questions, **common}
     return ContentPackage(
         framework=framework,
-        coaching={"id": f"{meta['id']}-coaching", "title": "Coaching questions", "kind": "coaching",
-                  "questions": coaching, **common},
-        self_reflection={"id": f"{meta['id']}-self-reflection", "title": "Self-reflection questions",
-                         "kind": "self_reflection", "questions": reflective, **common},
+        coaching=question_set("coaching", coaching),
+        self_reflection=question_set("self_reflection", reflective),
+        interview=question_set("interview", interview),
+        follow_up=question_set("follow_up", follow_up),
         activities=activities,
         files=files,
     )
@@ -289,7 +333,8 @@ class PackageActivitySource(model.ActivitySource):
 # ----------------------------------------------------------------------------- Babel extractor
 
 #: rough maximum lengths shown to translators
-_MAX = {"name": 40, "group": 40, "definition": 600, "question": 200, "title": 80, "description": 400}
+_MAX = {"name": 40, "group": 40, "definition": 600, "question": 200, "title": 80, "description": 400,
+        "indicator": 160, "probe": 120}
 
 
 def babel_extract(fileobj, keywords, comment_tags, options) -> Iterator[tuple[int, str, str, list[str]]]:
@@ -334,6 +379,11 @@ def _extract_nodes(root: yaml.MappingNode):
         found.append(_msg(_scalar(root, "name"), f"Framework '{fid}': name", _MAX["name"] * 2))
         found.append(_msg(_scalar(root, "description"), f"Framework '{fid}': description", _MAX["definition"]))
         found.append(_msg(_scalar(root, "licence_notice"), f"Framework '{fid}': licence notice", _MAX["definition"]))
+        titles = _child(root, "question_set_titles")
+        if isinstance(titles, yaml.MappingNode):
+            for key, value in titles.value:
+                if isinstance(value, yaml.ScalarNode):
+                    found.append(_msg(value, f"Framework '{fid}': title of the {key.value} question set", _MAX["title"]))
     group = _child(root, "group")
     if isinstance(group, yaml.MappingNode):
         gid = _scalar(group, "id").value if _scalar(group, "id") else "?"
@@ -345,15 +395,29 @@ def _extract_nodes(root: yaml.MappingNode):
             if not isinstance(comp, yaml.MappingNode):
                 continue
             cid = _scalar(comp, "id").value if _scalar(comp, "id") else "?"
-            found.append(_msg(_scalar(comp, "name"), f"Competency '{cid}': name", _MAX["name"]))
+            found.append(_msg(_scalar(comp, "name"), f"Competency '{cid}': name (the framework owner's name; a licensee may override the translation)", _MAX["name"]))
             found.append(_msg(_scalar(comp, "definition"), f"Competency '{cid}': definition, 2-4 sentences", _MAX["definition"]))
+            for key, label in (("indicators", "behavioural indicator (\"so you notice it\"), a short statement"),
+                               ("overdone", "sign that the strength is overdone (\"when it becomes too much\")")):
+                seq = _child(comp, key)
+                if isinstance(seq, yaml.SequenceNode):
+                    for item in seq.value:
+                        if isinstance(item, yaml.ScalarNode):
+                            found.append(_msg(item, f"Competency '{cid}': {label}", _MAX["indicator"]))
             for key, label in (("coaching_questions", "coaching question to the employee (du-form)"),
-                               ("self_reflection_questions", "self-reflection question in the first person")):
+                               ("self_reflection_questions", "self-reflection question in the first person"),
+                               ("interview_questions", "behavioural interview question to a candidate"),
+                               ("follow_up_questions", "follow-up meeting question to the employee")):
                 seq = _child(comp, key)
                 if isinstance(seq, yaml.SequenceNode):
                     for q in seq.value:
                         if isinstance(q, yaml.MappingNode):
                             found.append(_msg(_scalar(q, "text"), f"Competency '{cid}': {label}", _MAX["question"]))
+                            probes = _child(q, "probes")
+                            if isinstance(probes, yaml.SequenceNode):
+                                for p in probes.value:
+                                    if isinstance(p, yaml.ScalarNode):
+                                        found.append(_msg(p, f"Competency '{cid}': probe following an interview question", _MAX["probe"]))
             acts = _child(comp, "activities")
             if isinstance(acts, yaml.SequenceNode):
                 for a in acts.value:
@@ -364,6 +428,57 @@ def _extract_nodes(root: yaml.MappingNode):
     for item in found:
         if item is not None:
             yield item
+
+
+# ----------------------------------------------------------------------------- content statistics
+
+
+def framework_stats(registry, framework: model.Framework) -> dict[str, Any]:
+    """Figures for reviewing a framework's content (``kbp content stats``), in its source text.
+
+    ``situations``: per situation, the number of coaching questions, self-reflection questions
+    and (read-only, i.e. the framework's own) activities tagged with it, in total and the smallest
+    number any competency has; ``kinds``: activities per kind; ``extremes``: the longest and the
+    shortest question and activity description, as ``(length, competency id, text)``.
+    """
+    gids = {c.global_id: c.id for c in framework.competencies()}
+    questions = [q for qs in registry.question_sets.values() for q in qs.questions if q.competency in gids]
+    activities = [
+        a for src in registry.activity_sources.values() if not src.writable
+        for a in src.loaded() if gids.keys() & set(a.competencies)
+    ]
+    situations: dict[str, dict[str, Any]] = {}
+    for situation in model.SITUATIONS:
+        row: dict[str, Any] = {}
+        for label, items in (
+            ("coaching", [q for q in questions if q.kind == "coaching"]),
+            ("self_reflection", [q for q in questions if q.kind == "self_reflection"]),
+            ("activities", activities),
+        ):
+            per = {gid: 0 for gid in gids}
+            for item in items:
+                if situation in item.situations:
+                    for gid in ([item.competency] if isinstance(item, model.Question) else item.competencies):
+                        if gid in per:
+                            per[gid] += 1
+            row[label] = sum(per.values())
+            row[f"{label}_min"] = min(per.values()) if per else 0
+        situations[situation] = row
+    kinds = {kind: sum(1 for a in activities if a.kind == kind) for kind in model.ACTIVITY_KINDS}
+
+    def extremes(items):
+        if not items:
+            return {}
+        ranked = sorted(items, key=lambda t: (len(t[1]), t[1]))
+        return {"shortest": (len(ranked[0][1]), *ranked[0]), "longest": (len(ranked[-1][1]), *ranked[-1])}
+
+    by_kind = {
+        kind: extremes([(gids[q.competency], q.text) for q in questions if q.kind == kind])
+        for kind in model.QUESTION_KINDS
+    }
+    by_kind["activity"] = extremes([(gids[next(g for g in a.competencies if g in gids)], a.description) for a in activities])
+    return {"situations": situations, "kinds": kinds, "activities": len(activities),
+            "extremes": {k: v for k, v in by_kind.items() if v}}
 
 
 # ----------------------------------------------------------------------------- folders of imported frameworks

@@ -51,9 +51,9 @@ def product_trusted_keys(keys_file: str, product: str, config=None) -> dict[str,
 
 
 class Entitlements:
-    def __init__(self, data_dir: str | os.PathLike, demo_mode: bool, today: Callable[[], date] = date.today,
-                 config=None):
-        self.store = LicenceStore(data_dir)
+    def __init__(self, data_dir: str | os.PathLike | None, demo_mode: bool, today: Callable[[], date] = date.today,
+                 config=None, licences: LicenceStore | None = None):
+        self.store = licences if licences is not None else LicenceStore(data_dir)
         self.demo_mode = demo_mode
         self.today = today
         self.config = config or {}
@@ -102,23 +102,12 @@ class Entitlements:
         req = framework.licence
         if req is None:
             return None
-        path = self.store.path(req.product)
-        try:
-            st = path.stat()
-            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except FileNotFoundError:
-            stamp = None
-        try:
-            nst = self.store.next_path(req.product).stat()
-            waiting = (nst.st_mtime_ns, nst.st_size, nst.st_ino)
-        except FileNotFoundError:
-            waiting = None
-        key = (stamp, waiting, self.today(), self.demo_mode)
+        key = (self.store.stamp(req.product), self.today(), self.demo_mode)
         cached = self._cache.get(req.product)
         if cached is not None and cached[0] == key:
             return cached[1]
         result = self.store.check(
-            req.product, trusted_keys=self.trusted_keys(req), today=key[2], demo_mode=self.demo_mode
+            req.product, trusted_keys=self.trusted_keys(req), today=key[1], demo_mode=self.demo_mode
         )
         with self._lock:
             self._cache[req.product] = (key, result)

@@ -46,7 +46,8 @@ def kbp_frameworks(config):
     ``licence_notice`` and ``licence``: ``{product, keys_file, demo_licence_file}`` — the framework
     is then served only while a licence for ``product`` verifies against the public keys in
     ``keys_file`` (see :mod:`core.entitlements`) — and ``groups``: ``[{id, name, description,
-    competencies: [{id, name, definition}]}]``. A competency's global id is
+    competencies: [{id, name, definition, indicators?, overdone?}]}]`` (``indicators``: short
+    behavioural signs of the competency; ``overdone``: signs the strength is overdone). A competency's global id is
     ``framework:competency``. Two plugins providing the same framework id is an error that names
     both.
     """
@@ -57,8 +58,10 @@ def kbp_question_sets(config):
     """Sets of questions for competencies: coaching questions, self-reflection questions, ….
 
     Return a list of dicts shaped like ``core.schemas.QuestionSetSchema``: ``id``, ``title``,
-    ``kind`` (``coaching`` or ``self_reflection``), ``source_language``, ``domain`` and
-    ``questions``: ``[{id, competency: "framework:competency", text, direction, situations}]``.
+    ``kind`` (``coaching``, ``self_reflection``, ``interview`` — behavioural questions for
+    competency-based recruitment — or ``follow_up`` — for the follow-up meeting), ``source_language``,
+    ``domain`` and ``questions``: ``[{id, competency: "framework:competency", text, direction,
+    situations, probes?}]`` (``probes``: follow-up probes of an interview question).
     ``direction`` is ``back``, ``now`` or ``ahead``; ``situations`` tags the situations a question
     fits especially well (``role_changes``, ``new_role``, ``recruited_need``, ``grow_further``).
     Questions may refer to competencies of any framework; the registry drops none, but only

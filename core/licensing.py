@@ -787,19 +787,53 @@ class LicenceStore:
         """Where a renewal installed ahead of its first day waits."""
         return self.path(product).with_suffix(".next.json")
 
-    def load(self, product: str) -> bytes | None:
-        """The installed licence file bytes, or ``None`` if none is installed."""
+    # -- where the bytes live (files here; StoredLicences keeps them in the app's store)
+
+    def _read(self, product: str, waiting: bool = False) -> bytes | None:
         try:
-            return self.path(product).read_bytes()
+            return (self.next_path(product) if waiting else self.path(product)).read_bytes()
         except FileNotFoundError:
             return None
+
+    def _write(self, product: str, data: bytes, waiting: bool = False) -> None:
+        _atomic_write(self.next_path(product) if waiting else self.path(product), bytes(data))
+
+    def _take_over(self, product: str) -> None:
+        """The waiting renewal becomes the installed licence (atomically)."""
+        try:
+            os.replace(self.next_path(product), self.path(product))
+        except FileNotFoundError:  # another worker promoted it a moment ago
+            return
+        _fsync_dir(self.directory)
+
+    def _delete(self, product: str) -> bool:
+        try:
+            self.path(product).unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(self.directory)
+        return True
+
+    def stamp(self, product: str):
+        """A value that changes whenever the installed or waiting licence of ``product`` changes."""
+        out = []
+        for path in (self.path(product), self.next_path(product)):
+            try:
+                st = path.stat()
+                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
+
+    def load(self, product: str) -> bytes | None:
+        """The installed licence file bytes, or ``None`` if none is installed."""
+        return self._read(product)
 
     def pending(self, product: str, *, trusted_keys: dict[str, TrustedKey], today: date,
                 demo_mode: bool = False) -> LicenceCheck | None:
         """The renewal waiting for its first day (``not_yet_valid``), or ``None``."""
-        try:
-            data = self.next_path(product).read_bytes()
-        except FileNotFoundError:
+        data = self._read(product, waiting=True)
+        if data is None:
             return None
         return verify_licence(data, product=product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode)
 
@@ -808,11 +842,7 @@ class LicenceStore:
         waiting = self.pending(product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode)
         if waiting is None or not waiting.ok:
             return
-        try:
-            os.replace(self.next_path(product), self.path(product))
-        except FileNotFoundError:  # another worker promoted it a moment ago
-            return
-        _fsync_dir(self.directory)
+        self._take_over(product)
 
     def check(
         self,
@@ -843,16 +873,16 @@ class LicenceStore:
 
         A renewal that is valid in every respect but starts later (``not_yet_valid``) is kept
         as the waiting renewal and takes over on its first day: the result is ``ok`` with code
-        ``scheduled``. A refused licence never touches the installed one. The write goes to a
-        temporary file in the same directory, is fsynced, then renamed over the
-        target, so readers see either the old or the new file, never half of one.
+        ``scheduled``. A refused licence never touches the installed one. The write is atomic
+        (a file: temp file, fsync, rename; the store: one commit), so readers see either the old or
+        the new licence, never half of one.
         """
-        target = self.path(product)
+        self.path(product)  # refuses a product id that cannot name a licence
         result = verify_licence(
             data, product=product, trusted_keys=trusted_keys, today=today, demo_mode=demo_mode,
         )
         if result.code == "not_yet_valid" and result.issued is not None and result.issued > _as_date(today):
-            _atomic_write(self.next_path(product), bytes(data))
+            self._write(product, data, waiting=True)
             return LicenceCheck(True, "scheduled", _(
                 "Renewal of the licence for '%(product)s' installed: it takes over on %(issued)s"
                 " and is valid through %(expires)s. Until then the current licence stays in force.",
@@ -860,17 +890,56 @@ class LicenceStore:
             ), licence=result.licence, demo=result.demo)
         if not result.ok:
             return result
-        _atomic_write(target, bytes(data))
+        self._write(product, data)
         return result
 
     def remove(self, product: str) -> bool:
         """Delete the installed licence; ``True`` if there was one."""
-        try:
-            self.path(product).unlink()
-        except FileNotFoundError:
-            return False
-        _fsync_dir(self.directory)
-        return True
+        return self._delete(product)
+
+
+class StoredLicences(LicenceStore):
+    """Installed licences kept in the app's store (collection ``licences``: one record per product,
+    and ``<product>.next`` for a renewal waiting for its first day) instead of files, so on
+    PostgreSQL a licence installed through one server is in force on every server at its next
+    request. Verification is the same: the stored bytes are the licence file, checked on reading."""
+
+    COLLECTION = "licences"
+
+    def __init__(self, store):
+        self.data_dir = self.directory = None
+        self.collection = store.collection(self.COLLECTION)
+
+    def _id(self, product: str, waiting: bool = False) -> str:
+        self.path(product)  # the same product-id rule as for file names
+        return f"{product}.next" if waiting else product
+
+    def path(self, product: str) -> Path:
+        if not isinstance(product, str) or not _PRODUCT_RE.fullmatch(product) or ".." in product:
+            raise ValueError(f"invalid product id for a licence: {product!r}")
+        return Path(f"{product}.json")
+
+    def _read(self, product: str, waiting: bool = False) -> bytes | None:
+        record = self.collection.get(self._id(product, waiting))
+        return None if record is None else record["licence"].encode("utf-8")
+
+    def _write(self, product: str, data: bytes, waiting: bool = False) -> None:
+        self.collection.upsert({"id": self._id(product, waiting), "licence": bytes(data).decode("utf-8")})
+
+    def _take_over(self, product: str) -> None:
+        with self.collection.transaction() as tx:
+            waiting = tx.get(self._id(product, True))
+            if waiting is None:  # another server promoted it a moment ago
+                return
+            tx.upsert({"id": self._id(product), "licence": waiting["licence"]})
+            tx.delete(waiting["id"])
+
+    def _delete(self, product: str) -> bool:
+        return self.collection.delete(self._id(product))
+
+    def stamp(self, product: str):
+        self._id(product)
+        return self.collection.revision()
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

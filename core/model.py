@@ -21,7 +21,9 @@ from typing import Any, Hashable, Iterable, Mapping
 SITUATIONS = ("role_changes", "new_role", "recruited_need", "grow_further")
 ACTIVITY_KINDS = ("on_the_job", "learning_from_others", "training", "reflection")
 EFFORTS = ("hours", "days", "weeks", "months")
-QUESTION_KINDS = ("coaching", "self_reflection")
+#: ``interview``: behavioural questions for competency-based recruitment (with ``probes``);
+#: ``follow_up``: questions for the follow-up meeting (what happened, what was learned, what next)
+QUESTION_KINDS = ("coaching", "self_reflection", "interview", "follow_up")
 QUESTION_DIRECTIONS = ("back", "now", "ahead")
 EXPORT_SUBJECTS = ("plan", "framework", "dialogue_guide")
 
@@ -56,6 +58,10 @@ class Competency:
     related: tuple[str, ...] = ()
     #: education levels the source gives (CASE educationLevel: "KG", "06" …), a filter on the framework page
     levels: tuple[str, ...] = ()
+    #: behavioural indicators, "so you notice it" (source text, translated in ``text``)
+    indicators: tuple[str, ...] = ()
+    #: signs that the strength is overdone
+    overdone: tuple[str, ...] = ()
 
     @property
     def global_id(self) -> str:
@@ -102,10 +108,12 @@ class Framework:
 class Question:
     id: str
     competency: str  # global id
-    kind: str  # coaching | self_reflection
+    kind: str  # one of QUESTION_KINDS
     text: str
     direction: str = ""
     situations: tuple[str, ...] = ()
+    #: follow-up probes of an interview question
+    probes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,10 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     PEOPLE: ("id",),
     "accounts": ("person_id",),
     "plans": ("person_id",),
+    "notifications": ("person_id",),
+    "reminder_mails": ("person_id",),
+    "reminder_prefs": ("person_id",),
+    "calendar_feeds": ("person_id",),
 }
 
 
@@ -112,32 +116,60 @@ def _check_coach(tx, person_id: str | None, coach_id: str | None) -> None:
         raise PeopleError(_("That would make a coaching cycle."), {"coach_id": [_("That would make a coaching cycle.")]})
 
 
-def create_person(storage, data: dict) -> dict:
+def email_taken() -> PeopleError:
+    return PeopleError(_("Someone with this e-mail address exists already."), {"email": [_("Already in use.")]}, 409)
+
+
+def insert_person(tx, data: dict) -> dict:
+    """Store a new person in the caller's transaction or unit of work. The e-mail address is unique
+    by declaration (:data:`core.store.SCHEMA`): the store refuses a duplicate in the write itself."""
+    from core.storage import UniqueViolation
+
     data = _normalise(data)
-    people = storage.collection(PEOPLE)
-    with people.transaction() as tx:
-        if tx.find(email=data["email"]):
-            raise PeopleError(_("Someone with this e-mail address exists already."), {"email": [_("Already in use.")]}, 409)
-        _check_coach(tx, None, data.get("coach_id"))
-        now = time.time()
+    _check_coach(tx, None, data.get("coach_id"))
+    now = time.time()
+    try:
         return tx.insert({**data, "created_at": now, "updated_at": now})
+    except UniqueViolation:
+        raise email_taken() from None
+
+
+def change_person(tx, person_id: str, changes: dict) -> tuple[dict, dict]:
+    """Change a person in the caller's transaction or unit of work; returns (before, after).
+    Call :func:`coach_changed` after the commit when the coach changed."""
+    from core.storage import UniqueViolation
+
+    changes = _normalise(changes)
+    current = tx.get(person_id)
+    if current is None:
+        raise PeopleError(_("No such person."), status=404)
+    if "coach_id" in changes:
+        _check_coach(tx, person_id, changes["coach_id"])
+    try:
+        updated = tx.update(person_id, {**changes, "updated_at": time.time()})
+    except UniqueViolation:
+        raise email_taken() from None
+    return current, updated
+
+
+def coach_changed(storage, before: dict, after: dict) -> None:
+    """A change of coach moves access to the person's plans with it."""
+    if before.get("coach_id") != after.get("coach_id"):
+        _coach_changed(storage, after["id"], after.get("coach_id"))
+
+
+def create_person(storage, data: dict) -> dict:
+    """Create a person directly (seed data, tests); people and the CLI go through
+    :func:`core.services.people.create_person`, which also checks permissions and audits."""
+    with storage.collection(PEOPLE).transaction() as tx:
+        return insert_person(tx, data)
 
 
 def update_person(storage, person_id: str, changes: dict) -> dict:
-    changes = _normalise(changes)
-    people = storage.collection(PEOPLE)
-    with people.transaction() as tx:
-        current = tx.get(person_id)
-        if current is None:
-            raise PeopleError(_("No such person."), status=404)
-        if "email" in changes and changes["email"] != current["email"] and tx.find(email=changes["email"]):
-            raise PeopleError(_("Someone with this e-mail address exists already."), {"email": [_("Already in use.")]}, 409)
-        if "coach_id" in changes:
-            _check_coach(tx, person_id, changes["coach_id"])
-        updated = tx.update(person_id, {**changes, "updated_at": time.time()})
-    if "coach_id" in changes and changes["coach_id"] != current.get("coach_id"):
-        _coach_changed(storage, person_id, changes["coach_id"])
-    return updated
+    with storage.collection(PEOPLE).transaction() as tx:
+        before, after = change_person(tx, person_id, changes)
+    coach_changed(storage, before, after)
+    return after
 
 
 def _coach_changed(storage, person_id: str, coach_id: str | None) -> None:
@@ -200,15 +232,16 @@ def read_people_csv(data: bytes | str) -> tuple[list[dict], list[tuple[int, str,
     return rows, problems
 
 
-def import_people(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
-    """Validate every row; apply all of them in one transaction only when none has a problem."""
+def import_people(storage, data: bytes | str, *, dry_run: bool, audit_entry: dict | None = None) -> ImportReport:
+    """Validate every row; apply all of them in one unit of work (with ``audit_entry``, when given)
+    only when none has a problem."""
     rows, problems = read_people_csv(data)
     report = ImportReport(rows=len(rows), problems=list(problems))
     if problems:
         return report
     schema = PersonIn()
-    people = storage.collection(PEOPLE)
-    with people.transaction() as tx:
+    with storage.unit_of_work(PEOPLE, "audit") as uow:
+        tx = uow[PEOPLE]
         by_email = {p["email"]: p for p in tx.all()}
         in_file: dict[str, int] = {}
         prepared = []
@@ -265,6 +298,8 @@ def import_people(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
             if existing and existing.get("coach_id") != coach_id:
                 moved.append((existing["id"], coach_id))
             tx.update(ids[person["email"]], {"coach_id": coach_id})
+        if audit_entry is not None:
+            uow["audit"].insert(audit_entry)
     for person_id, coach_id in moved:
         _coach_changed(storage, person_id, coach_id)
     return report
@@ -275,9 +310,9 @@ class _Rollback(Exception):
         self.report = report
 
 
-def run_import(storage, data: bytes | str, *, dry_run: bool) -> ImportReport:
+def run_import(storage, data: bytes | str, *, dry_run: bool, audit_entry: dict | None = None) -> ImportReport:
     try:
-        return import_people(storage, data, dry_run=dry_run)
+        return import_people(storage, data, dry_run=dry_run, audit_entry=audit_entry)
     except _Rollback as rollback:
         return rollback.report
 
@@ -336,6 +371,7 @@ def export_person(storage, person_id: str | None, *, include_private: bool, acco
     data["accounts"] = [{k: v for k, v in a.items() if k != "password_hash"} for a in data.get("accounts", [])]
     tokens = [t for t in storage.collection("api_tokens").all() if t.get("account_id") in account_ids]
     data["api_tokens"] = [{k: v for k, v in t.items() if k != "secret_sha256"} for t in tokens]
+    data["calendar_feeds"] = [{k: v for k, v in f.items() if k != "secret_sha256"} for f in data.get("calendar_feeds", [])]
     data["audit"] = audit.entries_about(storage, [i for i in (person_id, *account_ids) if i])
     data["coachees"] = [{"id": p["id"], "name": p["name"]} for p in storage.collection(PEOPLE).find(coach_id=person_id)] if person_id else []
     viewer = None if include_private else "admin"
@@ -346,67 +382,75 @@ def export_person(storage, person_id: str | None, *, include_private: bool, acco
             "private_notes": "included" if include_private else "excluded", "records": data}
 
 
-def erase(storage, person_id: str, secret: str) -> dict[str, int]:
-    """Erase a person (:func:`erase_person`), record it in the audit log under an anonymised id,
-    then rewrite every collection of the data folder as a fresh snapshot with an empty log, so that
-    no file there — append-only logs included — keeps anything of the person. Earlier backups are
-    out of reach (see the README: *People, accounts and privacy*)."""
+#: every collection an erase writes, in one unit of work
+ERASE_COLLECTIONS = ("api_tokens", "sessions", "plan_history", "audit")
+
+
+def erase(storage, person_id: str, secret: str, audit_entry: dict | None = None) -> dict[str, int]:
+    """Erase a person (:func:`erase_person`) and record it in the audit log under an anonymised id
+    (``audit_entry``: made by the caller, its ``subject_id`` is replaced here) — all in ONE unit of
+    work: nothing or everything. Then rewrite every collection of the data folder as a fresh
+    snapshot with an empty log, so that no file there — append-only logs included — keeps anything
+    of the person. Earlier backups are out of reach (see the README: *People, accounts and privacy*)."""
     from core import audit
 
-    counts = erase_person(storage, person_id, secret)
-    audit.record(storage, "erase", "person", anonymous_id(person_id, secret))
+    names = sorted({*PERSONAL_DATA, PEOPLE, *ERASE_COLLECTIONS})
+    with storage.unit_of_work(*names) as uow:
+        counts = erase_person(uow, person_id, secret)
+        entry = audit_entry or {"at": time.time(), "actor": audit.current_actor(), "action": "erase",
+                                "subject_type": "person"}
+        uow["audit"].insert({**entry, "subject_id": anonymous_id(person_id, secret)})
     for name in storage.collection_names():
         storage.collection(name).compact()
     return counts
 
 
-def erase_person(storage, person_id: str, secret: str) -> dict[str, int]:
-    """Delete everything about a person; coachees lose their coach link; the audit log is anonymised."""
-    from core import audit
+def erase_person(uow, person_id: str, secret: str) -> dict[str, int]:
+    """Delete everything about a person inside the unit of work ``uow`` (see :func:`erase`); coachees
+    lose their coach link; the audit log is anonymised."""
+    from core import audit, sessions
 
     counts: dict[str, int] = {}
-    accounts = [a["id"] for a in storage.collection("accounts").find(person_id=person_id)]
-    plan_ids = {p["id"] for p in storage.collection("plans").find(person_id=person_id)}
-    token_ids = [t["id"] for t in storage.collection("api_tokens").all() if t.get("account_id") in accounts]
-    with storage.collection("plan_history").transaction() as tx:
-        for h in tx.all():
-            if h["plan_id"] in plan_ids:
-                tx.delete(h["id"])
-            elif h.get("by") in accounts:
-                tx.update(h["id"], {"by": anonymous_id(h["by"], secret)})
-    with storage.collection("plans").transaction() as tx:
-        for plan in tx.all():
-            if plan["person_id"] == person_id:
-                continue  # deleted below with everything else about the person
-            changes: dict = {}
-            if plan.get("coach_id") == person_id:
-                changes["coach_id"] = None
-            if plan.get("created_by") in accounts:
-                changes["created_by"] = anonymous_id(plan["created_by"], secret)
-            if any(f.get("by") in accounts for f in plan.get("follow_ups", [])):
-                changes["follow_ups"] = [{**f, "by": anonymous_id(f["by"], secret)} if f.get("by") in accounts else f
-                                         for f in plan["follow_ups"]]
-            if changes:
-                tx.update(plan["id"], changes)
-    tokens = storage.collection("api_tokens")
-    with tokens.transaction() as tx:
-        for t in [t for t in tx.all() if t.get("account_id") in accounts]:
-            tx.delete(t["id"])
-            counts["api_tokens"] = counts.get("api_tokens", 0) + 1
-    from core import sessions
-
+    accounts = [a["id"] for a in uow["accounts"].find(person_id=person_id)]
+    plan_ids = {p["id"] for p in uow["plans"].find(person_id=person_id)}
+    token_ids = [t["id"] for t in uow["api_tokens"].find_any("account_id", accounts)] if accounts else []
+    tx = uow["plan_history"]
+    for h in tx.all():
+        if h["plan_id"] in plan_ids:
+            tx.delete(h["id"])
+        elif h.get("by") in accounts:
+            tx.update(h["id"], {"by": anonymous_id(h["by"], secret)})
+    tx = uow["plans"]
+    for plan in tx.all():
+        if plan["person_id"] == person_id:
+            continue  # deleted below with everything else about the person
+        changes: dict = {}
+        if plan.get("coach_id") == person_id:
+            changes["coach_id"] = None
+        if plan.get("created_by") in accounts:
+            changes["created_by"] = anonymous_id(plan["created_by"], secret)
+        if any(f.get("by") in accounts for f in plan.get("follow_ups", [])):
+            changes["follow_ups"] = [{**f, "by": anonymous_id(f["by"], secret)} if f.get("by") in accounts else f
+                                     for f in plan["follow_ups"]]
+        if changes:
+            tx.update(plan["id"], changes)
+    for token_id in token_ids:
+        uow["api_tokens"].delete(token_id)
+    if token_ids:
+        counts["api_tokens"] = len(token_ids)
     for account_id in accounts:  # signed-in sessions hold the account id
-        sessions.end_all(storage, account_id)
+        sessions.end_all_in(uow["sessions"], account_id)
     for name, id_fields in PERSONAL_DATA.items():
-        with storage.collection(name).transaction() as tx:
-            for record in [r for r in tx.all() if any(r.get(f) == person_id for f in id_fields)]:
-                tx.delete(record["id"])
-                counts[name] = counts.get(name, 0) + 1
-    with storage.collection(PEOPLE).transaction() as tx:
-        for coachee in tx.find(coach_id=person_id):
-            tx.update(coachee["id"], {"coach_id": None})
+        tx = uow[name]
+        for record in [r for r in tx.all() if any(r.get(f) == person_id for f in id_fields)]:
+            tx.delete(record["id"])
+            counts[name] = counts.get(name, 0) + 1
+    tx = uow[PEOPLE]
+    for coachee in tx.find(coach_id=person_id):
+        tx.update(coachee["id"], {"coach_id": None})
     # the audit log keeps what happened, under anonymised ids: the person, their accounts, tokens and plans
-    audit.anonymise(storage, {i: anonymous_id(i, secret) for i in [person_id, *accounts, *token_ids, *plan_ids]})
+    replacements = {i: anonymous_id(i, secret) for i in [person_id, *accounts, *token_ids, *plan_ids]}
+    audit.anonymise_in(uow["audit"], replacements)
     return counts
 
 

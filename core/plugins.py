@@ -125,7 +125,7 @@ def _module_loader(spec: str) -> Callable[[], Any]:
 
 def _api_mismatch(plugin: Any) -> str | None:
     """A message when the plugin declares ``PLUGIN_API_VERSIONS`` without this KBP's version."""
-    from core import PLUGIN_API_VERSION
+    from core.version import PLUGIN_API_VERSION
 
     declared = getattr(plugin, "PLUGIN_API_VERSIONS", None)
     if declared is None:

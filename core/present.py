@@ -46,6 +46,13 @@ class Presenter:
             "levels": list(comp.levels),
         }
 
+    def competency_traits(self, comp: model.Competency) -> dict[str, Any]:
+        """Behavioural indicators ("so you notice it") and signs the strength is overdone."""
+        return {
+            "indicators": [self.tr(t, comp.text) for t in comp.indicators],
+            "overdone": [self.tr(t, comp.text) for t in comp.overdone],
+        }
+
     def group(self, fw: model.Framework, group: model.Group) -> dict[str, Any]:
         return {
             "id": group.id,
@@ -71,6 +78,7 @@ class Presenter:
             "text": self.tr(q.text, qs.text),
             "direction": q.direction,
             "situations": list(q.situations),
+            "probes": [self.tr(p, qs.text) for p in q.probes],
         }
 
     def activity_text(self, a: model.Activity, locale: str | None = None) -> tuple[str, str]:
@@ -126,6 +134,7 @@ class Presenter:
         fw = self.registry.frameworks[comp.framework_id]
         group = next(g for g in fw.groups if g.id == comp.group_id)
         data = self.competency_brief(comp)
+        data.update(self.competency_traits(comp))
         data["framework"] = fw.id
         data["group"] = {"id": group.id, "name": self.tr(group.name, fw.text)}
         data["path"] = self.path(comp)

@@ -34,7 +34,8 @@ RESERVED_IDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "malin_lindelow": {
         "framework": ("malin-lindelow",),
-        "question set": ("malin-lindelow-coaching", "malin-lindelow-self-reflection"),
+        "question set": ("malin-lindelow-coaching", "malin-lindelow-self-reflection", "malin-lindelow-interview",
+                         "malin-lindelow-follow-up"),
         "activity source": ("malin-lindelow",),
         "translation domain": ("malin_lindelow",),
     },

@@ -57,6 +57,8 @@ class CompetencySchema(_Strict):
     related = fields.List(fields.String(), load_default=list)
     #: education levels (CASE educationLevel), offered as a filter on the framework page
     levels = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list)
+    indicators = fields.List(fields.String(validate=NonEmpty), load_default=list)
+    overdone = fields.List(fields.String(validate=NonEmpty), load_default=list)
 
 
 class GroupSchema(_Strict):
@@ -140,6 +142,8 @@ class FrameworkSchema(_Strict):
                         depth=depths[g["id"]][c["id"]],
                         related=tuple(c["related"]),
                         levels=tuple(c["levels"]),
+                        indicators=tuple(c.get("indicators", ())),
+                        overdone=tuple(c.get("overdone", ())),
                     )
                     for c in g["competencies"]
                 ),
@@ -165,6 +169,7 @@ class QuestionSchema(_Strict):
     direction = fields.String(load_default="", validate=validate.OneOf(
         ("",) + model.QUESTION_DIRECTIONS, error=f"Must be one of: {', '.join(model.QUESTION_DIRECTIONS)} (or left out)."))
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)), load_default=list)
+    probes = fields.List(fields.String(validate=NonEmpty), load_default=list)
 
 
 class QuestionSetSchema(_Strict):
@@ -197,6 +202,7 @@ class QuestionSetSchema(_Strict):
                     text=q["text"],
                     direction=q["direction"],
                     situations=tuple(q["situations"]),
+                    probes=tuple(q["probes"]),
                 )
                 for q in data["questions"]
             ),
@@ -618,6 +624,7 @@ class QuestionOut(Schema):
     text = fields.String()
     direction = fields.String()
     situations = fields.List(fields.String())
+    probes = fields.List(fields.String(), metadata={"description": "Follow-up probes of an interview question."})
 
 
 class ActivityOut(Schema):
@@ -649,6 +656,8 @@ class CompetencyOut(CompetencyBriefOut):
         "description": "the competencies it sits under in its group, outermost first"})
     related_competencies = fields.List(fields.Nested(CompetencyPathOut), metadata={
         "description": "the related competencies, with name and code"})
+    indicators = fields.List(fields.String(), metadata={"description": "Behavioural indicators: how the competency shows."})
+    overdone = fields.List(fields.String(), metadata={"description": "Signs that the strength is overdone."})
     activity_total = fields.Integer(metadata={"description": "How many activities there are; `activities` holds the first `activity_limit`."})
     framework = fields.String()
     group = fields.Nested(GroupRefOut)

@@ -90,13 +90,18 @@ def end_session(storage, secret: Any) -> None:
 
 def end_all(storage, account_id: str, *, keep: str | None = None) -> int:
     """End every session of the account (but ``keep``, the caller's own, when given); returns how many."""
+    with storage.collection(SESSIONS).transaction() as tx:
+        return end_all_in(tx, account_id, keep=keep)
+
+
+def end_all_in(tx, account_id: str, *, keep: str | None = None) -> int:
+    """:func:`end_all` inside the caller's transaction or unit of work (``uow["sessions"]``)."""
     keep_key = _key(keep) if keep else None
     ended = 0
-    with storage.collection(SESSIONS).transaction() as tx:
-        for record in tx.find(account_id=account_id):
-            if record["id"] != keep_key:
-                tx.delete(record["id"])
-                ended += 1
+    for record in tx.find(account_id=account_id):
+        if record["id"] != keep_key:
+            tx.delete(record["id"])
+            ended += 1
     return ended
 
 

@@ -77,7 +77,7 @@ def plugin_spec(name: str) -> str:
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path, request):
     for key in list(os.environ):
-        if key.startswith("KBP_"):
+        if key.startswith("KBP_") and not key.startswith("KBP_TEST_"):  # KBP_TEST_*: the test run's own settings
             monkeypatch.delenv(key)
     monkeypatch.setenv("KBP_DATA_DIR", str(tmp_path / "kbp-default-data"))
     monkeypatch.setenv("KBP_LOCALE", "en")

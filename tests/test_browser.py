@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 sync_api = pytest.importorskip("playwright.sync_api")
 
 TEXT = {
-    "sv": {"sign_in": "Logga in", "start": "Starta ett utvecklingssamtal", "continue": "Fortsätt",
+    "sv": {"sign_in": "Logga in", "start": "Starta en utvecklingsdialog", "continue": "Fortsätt",
            "to_questions": "Vidare till frågorna", "to_activities": "Vidare till aktiviteterna", "to_plan": "Vidare till planen",
            "save_plan": "Spara planen", "agree": "Jag står bakom planen", "saved": "Sparat", "agreed": "Överenskommen",
            "done": "Klar", "competency": "Aktivt lyssnande", "plan_for": "Utvecklingsplan för", "sign_out": "Logga ut"},

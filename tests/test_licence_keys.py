@@ -201,7 +201,8 @@ def test_a_renewal_installed_in_advance_takes_over_on_its_start_date(tmp_path, l
     check = reg.entitlements.check(fw)
     assert check.ok and check.licence_id == "renewal"
     assert reg.entitlements.pending(fw) is None
-    assert not (tmp_path / "data" / "licences" / "malin_lindelow.next.json").exists()
+    assert reg.entitlements.store.load("malin_lindelow") is not None
+    assert reg.entitlements.store._read("malin_lindelow", waiting=True) is None  # the renewal took over
 
 
 def test_status_and_admin_pages_warn_30_days_before_expiry(tmp_path, licensor_key, root):

@@ -149,11 +149,33 @@ def test_web_shows_the_framework_in_both_languages(licensed_client):
     assert "Coachande frågor" in page and "Utvecklingsaktiviteter" in page
 
 
+def test_competency_page_and_api_show_indicators_overdone_interview_and_follow_up(licensed_client):
+    sv = licensed_client.get(f"/api/v1/frameworks/{FW}/competencies/strukturerad?lang=sv").get_json()
+    en = licensed_client.get(f"/api/v1/frameworks/{FW}/competencies/strukturerad?lang=en").get_json()
+    assert 3 <= len(sv["indicators"]) <= 5 and len(sv["overdone"]) == 2
+    assert len(en["indicators"]) == len(sv["indicators"]) and not set(en["indicators"]) & set(sv["indicators"])
+    interview = [q for q in sv["questions"] if q["kind"] == "interview"]
+    assert len(interview) >= 3 and all(1 <= len(q["probes"]) <= 3 for q in interview)
+    en_probes = [p for q in en["questions"] if q["kind"] == "interview" for p in q["probes"]]
+    assert en_probes and not set(en_probes) & {p for q in interview for p in q["probes"]}
+    assert 2 <= len([q for q in sv["questions"] if q["kind"] == "follow_up"]) <= 3
+    page = licensed_client.get(f"/frameworks/{FW}/strukturerad?lang=sv").get_data(as_text=True)
+    for text in ("Så märks det", "När det blir för mycket", "Intervjufrågor", "Frågor vid uppföljning",
+                 sv["indicators"][0], sv["overdone"][1], interview[0]["probes"][0]):
+        assert text in page, text
+    # the question sets are named in the framework's language, translated like the rest
+    assert "Coaching questions" not in page and "Källa: Coachande frågor" in page
+    page = licensed_client.get(f"/frameworks/{FW}/strukturerad?lang=en").get_data(as_text=True)
+    assert "So you notice it" in page and "When it becomes too much" in page and en["indicators"][0] in page
+    assert "Source: Interview questions" in page and "Intervjufrågor" not in page
+
+
 def test_content_stats_command(licensor, data_dir):
     result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "content", "stats", "malin_lindelow"])
     assert result.exit_code == 0, result.output
-    lines = [line.split() for line in result.output.splitlines()[2:]]
-    assert len(lines) == 68  # 34 competencies × 2 languages
+    table = result.output.split("\n\n")[0]
+    lines = [line.split() for line in table.splitlines()[2:]]
+    assert len(lines) == 68  # 34 competencies × 2 languages (the table ends at the first blank line)
     for cid, lang, definition, coaching, reflective, activities, kinds in lines:
         assert lang in ("sv", "en") and definition == "1"
         assert int(coaching) >= 6 and int(reflective) >= 4 and int(activities) >= 6 and int(kinds) >= 3
@@ -324,3 +346,19 @@ def test_broken_content_file_is_reported_with_file_and_line(data_dir, tmp_path):
     assert f"{broken}:{index + 1}:" in reason and "kind" in reason
     # the rest of the app still works
     assert client.get("/api/v1/frameworks/kbp-sample").status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["coaching", "self_reflection"])
+def test_dialogues_offer_only_their_own_kind_never_interview_or_follow_up(licensor, data_dir, mode):
+    from core import plans
+
+    app = make(data_dir)
+    registry = app.extensions["kbp"].registry
+    assert registry.entitlements.install(registry.frameworks[FW], licensor()).ok
+    plan = {"mode": mode, "situation": "recruited_need", "focus": [{"competency": f"{FW}:strukturerad"}]}
+    questions, _acts = plans.suggestions(registry, plan)
+    assert questions and {q.kind for _qs, q in questions} == {mode}
+    interview = [q for _qs, q in registry.questions_for(f"{FW}:strukturerad", "interview")]
+    assert len(interview) >= 3
+    with app.app_context(), pytest.raises(plans.PlanError):
+        plans.set_questions({**plan, "questions": []}, None, registry, [interview[0].id], [])

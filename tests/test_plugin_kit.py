@@ -123,7 +123,7 @@ def test_the_readmes_curl_example_works_against_a_running_server(tmp_path, make_
     try:
         script = readme_block_after("### Scripts and the API: tokens").replace(
             "http://127.0.0.1:5000", f"http://127.0.0.1:{server.server_port}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KBP_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KBP_") or k.startswith("KBP_DATABASE_")}
         env.update(KBP_DATA_DIR=data, KBP_LOCALE="en",
                    PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
         done = run(["bash", "-euo", "pipefail", "-c", script], env=env)

@@ -168,6 +168,22 @@ MATRIX = {
     ("plans.get_history", "GET"): ("/api/v1/plans/{plan}/history", {}, PLAN_API),
     ("plans.export_plan", "GET"): ("/api/v1/plans/{plan}/export/no-such-exporter", {},
                                    {"anonymous": 401, "employee": 404, "coach": 404, "other_coach": 404, "admin": 404}),
+    # reminders, notifications and the calendar feed (issue 19): your own; the feed's secret is its credential
+    ("reminder_web.notifications", "GET"): ("/notifications", {}, SIGNED_IN_PAGE),
+    ("reminder_web.notifications", "POST"): ("/notifications", {"form": {"action": "read_all"}}, {r: 302 for r in ROLES}),
+    ("reminder_web.settings", "GET"): ("/me/reminders", {}, SIGNED_IN_PAGE),
+    ("reminder_web.settings", "POST"): ("/me/reminders", {"form": {"action": "preferences", "digest": "daily"}},
+                                        {r: 302 for r in ROLES}),
+    ("reminders.list_notifications", "GET"): ("/api/v1/me/notifications", {}, SIGNED_IN_API),
+    ("reminders.read_notifications", "POST"): ("/api/v1/me/notifications/read", {"json": {}}, SIGNED_IN_API),
+    ("reminders.get_settings", "GET"): ("/api/v1/me/reminder-settings", {}, SIGNED_IN_API),
+    ("reminders.put_settings", "PUT"): ("/api/v1/me/reminder-settings", {"json": {"digest": "weekly", "opt_out": ["changes"]}},
+                                        SIGNED_IN_API),
+    ("reminder_web.calendar", "GET"): ("/calendar/abc123_not-the-secret.ics", {}, {r: 404 for r in ROLES}),
+    # the HR overview: administrators (and accounts granted it with `kbp overview grant`)
+    ("overview_web.overview_page", "GET"): ("/overview", {}, ADMIN_PAGE),
+    ("overview_web.overview_csv", "GET"): ("/overview.csv", {}, ADMIN_PAGE),
+    ("overview.get_overview", "GET"): ("/api/v1/overview", {}, ADMIN_API),
 }
 
 

@@ -468,8 +468,16 @@ def _check_after_kill(data_dir: Path, acked: list[str]) -> int:
     return len(ids)
 
 
+def _seeded() -> random.Random:
+    """A generator for the kill tests whose seed is printed (shown when a test fails) and can be
+    given back with KBP_TEST_SEED to repeat exactly the same kill points."""
+    seed = int(os.environ.get("KBP_TEST_SEED") or random.randrange(1 << 30))
+    print(f"kill-test seed: {seed} (repeat with KBP_TEST_SEED={seed})")
+    return random.Random(seed)
+
+
 def test_sigkilled_writer_loses_no_acknowledged_record(tmp_path):
-    rng = random.Random()
+    rng = _seeded()
     for attempt in range(10):
         data_dir = tmp_path / f"run{attempt}"
         threshold = rng.randint(50, 120)
@@ -894,7 +902,7 @@ def test_reads_share_the_lock_and_writes_wait_for_it(tmp_path):
 
 def test_repeatedly_killed_writers_with_frequent_compaction_lose_nothing(tmp_path):
     """Two writer processes, compaction every few KB, one of them SIGKILLed at a random moment; 5 rounds."""
-    rng = random.Random()
+    rng = _seeded()
     env = {**os.environ, "KBP_STORAGE_COMPACT_MIN_BYTES": "4000"}
     for attempt in range(5):
         data_dir = tmp_path / f"run{attempt}"

@@ -145,8 +145,8 @@ def test_sigkilled_writers_of_multi_collection_units_leave_all_or_nothing(tmp_pa
     """Writers SIGKILLed at random points of three-collection commits: every acknowledged unit of
     work is complete in all three collections, and no collection holds a part of one that the
     others lack."""
-    seed = int(os.environ.get("KBP_TEST_SEED", random.randrange(1 << 30)))
-    print(f"seed {seed}")
+    seed = int(os.environ.get("KBP_TEST_SEED") or random.randrange(1 << 30))
+    print(f"kill-test seed: {seed} (repeat with KBP_TEST_SEED={seed})")
     rng = random.Random(seed)
     acknowledged: set[str] = set()
     interrupted = 0

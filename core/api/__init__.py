@@ -6,65 +6,19 @@ Every error is JSON ``{"code", "status", "message"}`` (plus ``errors`` for field
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from core import schemas
-from core.i18n import gettext as _
-
-API_PREFIX = "/api/v1"
-
-#: stable machine-readable codes for HTTP statuses
-STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_requests",
-    500: "internal_error",
-}
-
-
-def is_api_request() -> bool:
-    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
-
-
-def default_message(status: int) -> str:
-    messages = {
-        400: _("The request could not be understood. Check the parameters and try again."),
-        401: _("Sign in to continue."),
-        403: _("You do not have permission to do this."),
-        404: _("Nothing was found at this address. Check the address and try again."),
-        405: _("This method is not allowed here. See the API reference at /api/v1/docs."),
-        409: _("The request conflicts with the current state. Reload and try again."),
-        413: _("The upload is too large."),
-        415: _("Send the request body as JSON (Content-Type: application/json)."),
-        422: _("Some fields are invalid; see 'errors' for what to correct."),
-        429: _("Too many requests. Wait a moment and try again."),
-        500: _("Something went wrong on our side. The error has been logged; try again later."),
-    }
-    return messages.get(status, _("The request failed."))
-
-
-def error_response(status: int, message: str | None = None, code: str | None = None, errors=None, headers=None):
-    payload = {
-        "code": code or STATUS_CODES.get(status, "error"),
-        "status": status,
-        "message": message or default_message(status),
-    }
-    if errors:
-        payload["errors"] = errors
-    response = jsonify(payload)
-    response.status_code = status
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
+from core.http_errors import (  # noqa: F401 - re-exported for older imports
+    API_PREFIX,
+    STATUS_CODES,
+    default_message,
+    error_response,
+    html_error,
+    is_api_request,
+)
 
 
 class KbpApi(Api):
@@ -77,8 +31,6 @@ class KbpApi(Api):
         protocol_headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         if not is_api_request():
             from flask import make_response
-
-            from core.web import html_error
 
             response = make_response(html_error(error))
             response.headers.update(protocol_headers)
@@ -154,9 +106,9 @@ def register_api(app: Flask) -> None:
     )
     app.before_request(check_body)
     from core.access import csrf
-    from core.api import activities, catalogue, docs, people, plans
+    from core.api import activities, catalogue, docs, overview, people, plans, reminders
 
-    for blp in (catalogue.blp, people.blp, activities.blp, plans.blp):
+    for blp in (catalogue.blp, people.blp, activities.blp, plans.blp, overview.blp, reminders.blp):
         csrf.exempt(blp)  # checked in core.access.gate for cookie sessions; tokens need none
         api.register_blueprint(blp, url_prefix=API_PREFIX)
     document_security(api)

@@ -5,9 +5,11 @@ from flask import Response, current_app, json, request
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from core import audit, auth, people
-from core.access import require_role
+from core import auth, people
 from core.context import accepts_large_body, kbp
+from core.services import accounts as accounts_service
+from core.services import audit as audit_service
+from core.services import people as people_service
 from core.i18n import gettext as _
 from core.i18n import ngettext
 
@@ -133,16 +135,12 @@ def storage():
     return kbp().storage
 
 
-def visible_person(person_id: str) -> dict:
-    """The person if the caller may see them; 404 otherwise (also when they exist)."""
-    record = people.visible_person(storage(), auth.current_account(), person_id)
-    if record is None:
-        abort(404, message=_("No such person."))
-    return record
+def actor():
+    return auth.current_account()
 
 
-def people_error(exc: people.PeopleError):
-    abort(exc.status, message=str(exc), errors=exc.errors or None)
+def _secret() -> str:
+    return current_app.config["SECRET_KEY"]
 
 
 # ----------------------------------------------------------------------------- people
@@ -153,10 +151,7 @@ def people_error(exc: people.PeopleError):
 @blp.response(200, PersonOut(many=True))
 def list_people(query):
     """People the caller may see: an admin everyone, a coach the people they coach and themself, an employee themself."""
-    allowed = people.visible_ids(storage(), auth.current_account())
-    records = storage().collection(people.PEOPLE).all()
-    return [p for p in records if (allowed is None or p["id"] in allowed)
-            and ("status" not in query or p.get("status") == query["status"])]
+    return people_service.list_people(storage(), actor(), query.get("status"))
 
 
 @blp.route("/people", methods=["POST"])
@@ -164,20 +159,14 @@ def list_people(query):
 @blp.response(201, PersonOut)
 def create_person(data):
     """Add a person (admin)."""
-    require_role("admin")
-    try:
-        person = people.create_person(storage(), data)
-    except people.PeopleError as exc:
-        people_error(exc)
-    audit.record(storage(), "create", "person", person["id"])
-    return person
+    return people_service.create_person(storage(), actor(), data)
 
 
 @blp.route("/people/<person_id>")
 @blp.response(200, PersonOut)
 def get_person(person_id):
     """One person, if the caller may see them."""
-    return visible_person(person_id)
+    return people_service.get_person(storage(), actor(), person_id)
 
 
 @blp.route("/people/<person_id>", methods=["PATCH"])
@@ -185,25 +174,15 @@ def get_person(person_id):
 @blp.response(200, PersonOut)
 def patch_person(changes, person_id):
     """Change a person (admin)."""
-    require_role("admin")
-    visible_person(person_id)
-    try:
-        person = people.update_person(storage(), person_id, changes)
-    except people.PeopleError as exc:
-        people_error(exc)
-    audit.record(storage(), "update", "person", person_id)
-    return person
+    return people_service.update_person(storage(), actor(), person_id, changes)
 
 
 @blp.route("/people/<person_id>", methods=["DELETE"])
 @blp.response(200, EraseOut)
 def erase_person(person_id):
-    """Erase a person: their record, account, tokens and everything else stored about them (admin).
-    Every collection is then rewritten, so no file in the data folder keeps anything of them."""
-    require_role("admin")
-    visible_person(person_id)
-    counts = people.erase(storage(), person_id, current_app.config["SECRET_KEY"])
-    return {"erased": counts}
+    """Erase a person: their record, account, tokens and everything else stored about them (admin),
+    in one commit. Every collection is then rewritten, so no file in the data folder keeps anything of them."""
+    return {"erased": people_service.erase(storage(), actor(), person_id, _secret())}
 
 
 @blp.route("/people/<person_id>/export")
@@ -212,22 +191,12 @@ def export_person(person_id):
     """Everything stored about a person, as JSON (admin). Private self-reflection notes are left out
     (``private_notes: excluded``) unless the setting ``ADMIN_EXPORT_PRIVATE_NOTES`` is on; the person
     gets them in their own export, ``GET /api/v1/me/export``."""
-    require_role("admin")
-    visible_person(person_id)
-    return _export(person_id)
-
-
-def _export(person_id: str) -> Response:
-    try:
-        data = people.export_for(storage(), auth.current_account(), person_id,
-                                 admin_includes_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
-    except people.PeopleError as exc:
-        people_error(exc)
+    data = people_service.export_person(storage(), actor(), person_id,
+                                        admin_includes_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
     return _response(data, person_id, "person")
 
 
 def _response(data: dict, subject_id: str, subject_type: str) -> Response:
-    audit.record(storage(), "export", subject_type, subject_id)
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
         mimetype="application/json",
@@ -250,13 +219,11 @@ def import_people(query):
     ``dry_run=true`` (the default) validates every row and reports row, column and reason;
     ``dry_run=false`` applies all rows in one transaction, or none when any row has a problem.
     """
-    require_role("admin")
+    people_service.import_form(actor())
     body = request.get_data(cache=False)
     if not body:
         abort(400, message=_("Send the CSV file as the request body (Content-Type: text/csv)."))
-    report = people.run_import(storage(), body, dry_run=query["dry_run"])
-    if report.ok and not query["dry_run"]:
-        audit.record(storage(), "import", "people", None)
+    report = people_service.import_csv(storage(), actor(), body, dry_run=query["dry_run"])
     payload = {
         "ok": report.ok, "dry_run": query["dry_run"], "rows": report.rows, "created": report.created,
         "updated": report.updated,
@@ -277,10 +244,7 @@ def import_people(query):
 @blp.response(200, MeOut)
 def me():
     """The signed-in account and its person."""
-    acct = auth.current_account()
-    record = storage().collection(auth.ACCOUNTS).get(acct.id)
-    person = storage().collection(people.PEOPLE).get(acct.person_id) if acct.person_id else None
-    return {"account": auth.public_account(record), "person": person}
+    return accounts_service.me(storage(), actor())
 
 
 @blp.route("/me/export")
@@ -288,12 +252,7 @@ def me():
 def export_me():
     """Everything stored about you, as JSON — your private self-reflection notes included
     (``private_notes: included``). An account without a person gets its account data."""
-    acct = auth.current_account()
-    return _response(people.export_self(storage(), acct), acct.person_id or acct.id, "person" if acct.person_id else "account")
-
-def auth_error(exc: auth.AuthError):
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    abort(exc.status, message=str(exc), errors=exc.errors or None, headers=headers)
+    return _response(*people_service.export_self(storage(), actor()))
 
 
 @blp.route("/me/password", methods=["POST"])
@@ -303,28 +262,22 @@ def auth_error(exc: auth.AuthError):
 @blp.alt_response(429, description="Too many wrong current passwords: wait `Retry-After` seconds.")
 def change_password(data):
     """Change your own password (signed in, not with a token). Your other sessions end; this one goes on."""
-    try:
-        auth.change_own_password(storage(), auth.current_account(), data["current_password"], data["new_password"],
-                                 keep_session=auth.current_session_secret())
-    except auth.AuthError as exc:
-        auth_error(exc)
+    accounts_service.change_own_password(storage(), actor(), data["current_password"], data["new_password"],
+                                         keep_session=auth.current_session_secret())
 
 
 @blp.route("/me/sessions/sign-out-everywhere", methods=["POST"])
 @blp.response(204)
 def sign_out_everywhere():
     """End every session of your account, this one included (signed in, not with a token)."""
-    try:
-        auth.sign_out_everywhere(storage(), auth.current_account())
-    except auth.AuthError as exc:
-        auth_error(exc)
+    accounts_service.sign_out_everywhere(storage(), actor())
 
 
 @blp.route("/me/tokens")
 @blp.response(200, TokenOut(many=True))
 def list_tokens():
     """Your API tokens (never their secrets)."""
-    return auth.tokens_of(storage(), auth.current_account())
+    return accounts_service.tokens(storage(), actor())
 
 
 @blp.route("/me/tokens", methods=["POST"])
@@ -332,22 +285,15 @@ def list_tokens():
 @blp.response(201, TokenOut)
 def create_token(data):
     """Create an API token (signed in, not with another token); the token text is shown once, in this response."""
-    try:
-        token, text = auth.issue_token(storage(), auth.current_account(), data["name"], data.get("role"),
-                                       data["expires_in_days"])
-    except auth.AuthError as exc:
-        auth_error(exc)
-    return {**auth.public_token(token), "token": text}
+    token, text = accounts_service.issue_token(storage(), actor(), data["name"], data.get("role"), data["expires_in_days"])
+    return {**token, "token": text}
 
 
 @blp.route("/me/tokens/<token_id>", methods=["DELETE"])
 @blp.response(204)
 def revoke_token(token_id):
     """Revoke one of your API tokens."""
-    try:
-        auth.revoke_token(storage(), auth.current_account(), token_id)
-    except auth.AuthError as exc:
-        auth_error(exc)
+    accounts_service.revoke_token(storage(), actor(), token_id)
 
 
 # ----------------------------------------------------------------------------- accounts (admin)
@@ -357,8 +303,7 @@ def revoke_token(token_id):
 @blp.response(200, AccountOut(many=True))
 def list_accounts():
     """Every account (admin)."""
-    require_role("admin")
-    return [auth.public_account(a) for a in storage().collection(auth.ACCOUNTS).all()]
+    return accounts_service.list_accounts(storage(), actor())
 
 
 @blp.route("/accounts", methods=["POST"])
@@ -366,38 +311,23 @@ def list_accounts():
 @blp.response(201, AccountOut)
 def create_account(data):
     """Create an account (admin)."""
-    require_role("admin")
-    if data.get("person_id") and storage().collection(people.PEOPLE).get(data["person_id"]) is None:
-        abort(422, message=_("No such person."), errors={"person_id": [_("No person with this id.")]})
-    try:
-        record = auth.create_account(storage(), **data)
-    except auth.AuthError as exc:
-        auth_error(exc)
-    audit.record(storage(), "create", "account", record["id"])
-    return auth.public_account(record)
+    return accounts_service.create_account(storage(), actor(), **data)
 
 
 @blp.route("/accounts/<account_id>", methods=["PATCH"])
 @blp.arguments(AccountPatch)
 @blp.response(200, AccountOut)
 def patch_account(changes, account_id):
-    """Change role, deactivate, or reset the password (admin). Ends the account's sessions; a reset also revokes its tokens."""
-    require_role("admin")
-    try:
-        return auth.update_account(storage(), auth.current_account(), account_id, changes)
-    except auth.AuthError as exc:
-        auth_error(exc)
+    """Change role, deactivate, or reset the password (admin). Ends the account's sessions; a reset also
+    revokes its tokens — in the same commit as the change."""
+    return accounts_service.update_account(storage(), actor(), account_id, changes)
 
 
 @blp.route("/accounts/<account_id>", methods=["DELETE"])
 @blp.response(204)
 def delete_account(account_id):
     """Delete an account, its tokens and sessions (admin); the person stays."""
-    require_role("admin")
-    try:
-        auth.delete_account(storage(), auth.current_account(), account_id)
-    except auth.AuthError as exc:
-        auth_error(exc)
+    accounts_service.delete_account(storage(), actor(), account_id)
 
 
 @blp.route("/audit")
@@ -405,6 +335,4 @@ def delete_account(account_id):
 @blp.response(200, AuditOut(many=True))
 def audit_log(query):
     """The newest audit entries (admin): who did what to which id, and when. No content."""
-    require_role("admin")
-    entries = storage().collection(audit.AUDIT).all()
-    return sorted(entries, key=lambda e: e["at"], reverse=True)[: query["limit"]]
+    return audit_service.entries(storage(), actor(), query["limit"])

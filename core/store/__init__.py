@@ -76,6 +76,11 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "plans": {"indexed": ("person_id", "coach_id"), "unique": ()},
     "plan_history": {"indexed": ("plan_id",), "unique": ()},
     "audit": {"indexed": ("subject_id",), "unique": ()},
+    # reminders (core.reminders): ids are derived from (person, event key), so a record is made once
+    "notifications": {"indexed": ("person_id", "mail"), "unique": ()},
+    "reminder_mails": {"indexed": ("person_id",), "unique": ()},
+    "reminder_prefs": {"indexed": ("person_id",), "unique": ()},
+    "calendar_feeds": {"indexed": ("person_id",), "unique": ()},
 }
 
 

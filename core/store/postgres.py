@@ -359,12 +359,15 @@ class PostgresStore:
             except psycopg.Error as direct:
                 reason = direct
             raise _unavailable(reason) from None
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
+            # servers starting at once take turns: concurrent CREATE ... IF NOT EXISTS can still clash
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('kbp-ddl'))")
             if schema:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS kbp_revisions (collection text PRIMARY KEY, rev bigint NOT NULL DEFAULT 0)"
             )
+            conn.execute("CREATE TABLE IF NOT EXISTS kbp_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.schema or 'public'}>"
@@ -544,7 +547,6 @@ class PostgresStore:
 
     def schema_marker(self) -> dict | None:
         with self._connection() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS kbp_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
             row = conn.execute("SELECT value FROM kbp_meta WHERE key = 'schema'").fetchone()
         return None if row is None else _loads(row[0])
 
@@ -554,7 +556,6 @@ class PostgresStore:
         import secrets
 
         with self._connection() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS kbp_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
             conn.execute(
                 "INSERT INTO kbp_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
                 (name, _dumps(secrets.token_hex(32))),
@@ -564,7 +565,6 @@ class PostgresStore:
 
     def put_shared_secret(self, name: str, value: str) -> None:
         with self._connection() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS kbp_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
             conn.execute(
                 "INSERT INTO kbp_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 (name, _dumps(value)),

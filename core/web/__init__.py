@@ -3,77 +3,30 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from werkzeug.exceptions import HTTPException
 
 from core import i18n
 from core.context import kbp
+from core.http_errors import html_error  # noqa: F401 - re-exported for older imports
 from core.i18n import gettext as _
 from core.present import Presenter
 
 bp = Blueprint("web", __name__)
 
-SITUATION_LABELS = {
-    "role_changes": "The role changes",
-    "new_role": "Growing into a new role",
-    "recruited_need": "Recruited with a development need",
-    "grow_further": "Growing further",
-}
-KIND_LABELS = {
-    "on_the_job": "On the job",
-    "learning_from_others": "Learning from others",
-    "training": "Training",
-    "reflection": "Reflection",
-}
-EFFORT_LABELS = {
-    "hours": "A few hours",
-    "days": "A few days",
-    "weeks": "A few weeks",
-    "months": "A few months",
-}
-DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahead"}
-QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions"}
-COMPETENCY_PAGE_ACTIVITIES = 30  # the rest are one click away in the search
-HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
-                  "activity_status": "activity status changed", "follow_up": "follow-up recorded",
-                  "coach_change": "coach changed"}
-FIELD_LABELS = {"focus": "focus competencies", "questions": "questions", "activities": "activities", "goals": "goals",
-                "activity_status": "activity status",
-                "follow_up_date": "follow-up date", "follow_ups": "follow-ups", "status": "status", "agreed": "agreement",
-                "coach_id": "coach"}
-ROLE_LABELS = {"admin": "Administrator", "coach": "Coach", "employee": "Employee"}
-STATE_LABELS = {
-    "active": "Active",
-    "disabled": "Disabled",
-    "failed": "Failed",
-    "unlicensed": "Installed, not licensed",
-    "pending": "Pending",
-}
-
-
-def _mark_for_extraction() -> None:
-    """Label values are msgids: listed here so ``kbp i18n extract`` finds them."""
-    _("The role changes"), _("Growing into a new role"), _("Recruited with a development need")
-    _("Growing further"), _("On the job"), _("Learning from others"), _("Training"), _("Reflection")
-    _("A few hours"), _("A few days"), _("A few weeks"), _("A few months")
-    _("Looking back"), _("Now"), _("Looking ahead"), _("Coaching questions"), _("Self-reflection questions")
-    _("Active"), _("Disabled"), _("Failed"), _("Installed, not licensed"), _("Pending")
-    _("Administrator"), _("Coach"), _("Employee"), _("In-house activities"), _("Activity files")
-    _("started"), _("changed"), _("note saved"), _("confirmed"), _("activity status changed"), _("follow-up recorded"), _("coach changed")
-    _("focus competencies"), _("questions"), _("activities"), _("goals"), _("follow-up date"), _("follow-ups"), _("status")
-    _("agreement"), _("activity status"), _("coach")
-
-
-def label(table: dict[str, str], key: str) -> str:
-    """The translated label for ``key``; memoised per request (long lists call it thousands of times)."""
-    if key not in table:
-        return key
-    cache = g.setdefault("_kbp_labels", {})
-    msgid = table[key]
-    if msgid not in cache:
-        cache[msgid] = _(msgid)
-    return cache[msgid]
+from core.web.labels import (  # noqa: E402,F401 - the pages use them through this package too
+    SITUATION_LABELS,
+    KIND_LABELS,
+    EFFORT_LABELS,
+    DIRECTION_LABELS,
+    QUESTION_KIND_LABELS,
+    COMPETENCY_PAGE_ACTIVITIES,
+    HISTORY_LABELS,
+    FIELD_LABELS,
+    ROLE_LABELS,
+    STATE_LABELS,
+    label,
+)
 
 
 def presenter() -> Presenter:
@@ -240,11 +193,9 @@ def plugins():
 @bp.route("/healthz")
 def health():
     """For load balancers: the storage backend and whether it answers (503 when it does not)."""
-    storage = kbp().storage
-    reachable = storage.healthy()
-    body = {"status": "ok" if reachable else "unavailable", "backend": storage.backend,
-            "database": "reachable" if reachable else "unreachable"}
-    return body, 200 if reachable else 503
+    from core.services.health import health as check
+
+    return check(kbp().storage)
 
 
 def _safe_next(target: str | None) -> str:
@@ -259,53 +210,32 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from core import audit, auth
+    from core.services import accounts as accounts_service
+    from core.services.errors import ServiceError, TooManyAttempts
 
     error = None
     status = 200
     if request.method == "POST":
         try:
-            record = auth.authenticate(request.form.get("username", ""), request.form.get("password", ""))
-        except auth.AuthError as exc:
-            error, status = str(exc), exc.status
-            if exc.retry_after:
+            accounts_service.sign_in(kbp().storage, request.form.get("username", ""), request.form.get("password", ""))
+        except ServiceError as exc:
+            error, status = exc.message, exc.status
+            if isinstance(exc, TooManyAttempts):
                 headers = {"Retry-After": str(exc.retry_after)}
                 return render_template("login.html", error=error, username=request.form.get("username", "")), status, headers
         else:
-            auth.start_session(record)
-            audit.record(kbp().storage, "sign_in", "account", record["id"], actor=record["id"])
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error, username=request.form.get("username", "")), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    from core import audit, auth
+    from core import auth
+    from core.services import accounts as accounts_service
 
-    account = auth.current_account()
-    if account:
-        audit.record(kbp().storage, "sign_out", "account", account.id)
-    auth.end_session()
+    accounts_service.sign_out(kbp().storage, auth.current_account())
     flash(_("You are signed out."))
     return redirect(url_for("web.login"))
-
-
-def html_error(error: HTTPException):
-    status = error.code or 500
-    titles = {
-        404: _("Page not found"),
-        405: _("Not allowed"),
-        403: _("Access denied"),
-        400: _("Bad request"),
-        413: _("Too large"),
-        500: _("Something went wrong"),
-    }
-    from core.api import default_message
-
-    return (
-        render_template("error.html", status=status, title=titles.get(status, _("Error")), message=default_message(status)),
-        status,
-    )
 
 
 #: responses that carry no personal data and may be cached; every other response is ``no-store``
@@ -348,12 +278,14 @@ def security_headers(response):
 
 
 def register_web(app: Flask) -> None:
-    from core.web import activity_pages, people_pages, plan_pages
+    from core.web import activity_pages, people_pages, plan_pages, overview_pages, reminder_pages
 
     app.register_blueprint(bp)
     app.register_blueprint(people_pages.bp)
     app.register_blueprint(activity_pages.bp)
     app.register_blueprint(plan_pages.bp)
+    app.register_blueprint(reminder_pages.bp)
+    app.register_blueprint(overview_pages.bp)
 
     @app.template_filter("todate")
     def todate(value):

@@ -57,7 +57,7 @@ def kbp_frameworks(config):
 @hookimpl
 def kbp_question_sets(config):
     pkg = package(config)
-    return [pkg.coaching, pkg.self_reflection]
+    return [pkg.coaching, pkg.self_reflection, pkg.interview, pkg.follow_up]
 
 
 @hookimpl
