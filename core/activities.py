@@ -29,8 +29,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from core import model
 from core.i18n import gettext as _
-from core.exports import SPREADSHEET_FORMULA_START, spreadsheet_text
-from core.schemas import InputError, TextChecked, format_errors, global_id, load_json, locale_code, slug
+from core.schemas import SPREADSHEET_FORMULA_START, InputError, TextChecked, format_errors, global_id, load_json, locale_code, slug, spreadsheet_text
 
 FORMAT = "kbp-activities/1"
 LIST_SEP = ";"

@@ -19,21 +19,7 @@ from core import model
 from core.version import __version__
 from core.present import Presenter
 from core.registry import Registry
-from core.schemas import sanitised
-
-
-#: a cell starting with one of these is run as a formula by spreadsheet programs (CSV injection)
-SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_text(value: Any) -> str:
-    """A CSV cell that a spreadsheet shows as text: a leading ``'`` before anything that would start a
-    formula (and before a ``'`` already there, so a reader can remove exactly one). Every CSV
-    exporter uses this one helper."""
-    text = "" if value is None else str(value)
-    if text.startswith(SPREADSHEET_FORMULA_START) or (text[:1] == "'" and text[1:2] and text[1:2] in SPREADSHEET_FORMULA_START + ("'",)):
-        return "'" + text
-    return text
+from core.schemas import SPREADSHEET_FORMULA_START, sanitised, spreadsheet_text  # noqa: F401 - re-exported
 
 
 def meta(demo: bool) -> dict[str, Any]:

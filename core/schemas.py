@@ -433,6 +433,20 @@ def sanitised(obj: Any) -> Any:
     return obj
 
 
+#: a cell starting with one of these is run as a formula by spreadsheet programs (CSV injection)
+SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> str:
+    """A CSV cell that a spreadsheet shows as text: a leading ``'`` before anything that would start a
+    formula (and before a ``'`` already there, so a reader can remove exactly one). Every CSV
+    exporter uses this one helper."""
+    text = "" if value is None else str(value)
+    if text.startswith(SPREADSHEET_FORMULA_START) or (text[:1] == "'" and text[1:2] and text[1:2] in SPREADSHEET_FORMULA_START + ("'",)):
+        return "'" + text
+    return text
+
+
 class _BigInt:
     """An integer literal with too many digits, kept as a marker so the error can name its field."""
 
