@@ -25,11 +25,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import RAISE, ValidationError, fields, post_load, validate, validates_schema
 
 from core import model
 from core.i18n import gettext as _
-from core.schemas import format_errors, global_id, locale_code, slug
+from core.schemas import SPREADSHEET_FORMULA_START, InputError, TextChecked, format_errors, global_id, load_json, locale_code, slug, spreadsheet_text
 
 FORMAT = "kbp-activities/1"
 LIST_SEP = ";"
@@ -46,7 +46,7 @@ def _text_map(max_length: int):
     )
 
 
-class ActivityRecordSchema(Schema):
+class ActivityRecordSchema(TextChecked):
     """An editable activity (API input and output, import files)."""
 
     class Meta:
@@ -136,6 +136,20 @@ def merge(record: dict, changes: dict) -> dict:
     return ActivityRecordSchema().load(merged)
 
 
+#: fields of an editable activity that only admins see (the contact person inside the organisation)
+ADMIN_ONLY_FIELDS = ("owner",)
+
+
+def for_viewer(record: dict | None, account) -> dict | None:
+    """The record as ``account`` may see it: admins everything; others no archived activity (None)
+    and no :data:`ADMIN_ONLY_FIELDS`."""
+    if record is None or (account is not None and account.role == "admin"):
+        return record
+    if record.get("archived"):
+        return None
+    return {k: v for k, v in record.items() if k not in ADMIN_ONLY_FIELDS}
+
+
 def unknown_competencies(record: dict, known: Iterable[str]) -> list[str]:
     known = set(known)
     return [c for c in record.get("competencies", []) if c not in known]
@@ -190,7 +204,13 @@ def csv_columns(locales: Iterable[str]) -> list[str]:
     return cols
 
 
+def unneutralised(value: str) -> str:
+    """A cell as written before :func:`core.schemas.spreadsheet_text` protected it, so export → import round-trips."""
+    return value[1:] if value[:1] == "'" and value[1:2] and value[1:2] in SPREADSHEET_FORMULA_START + ("'",) else value
+
+
 def to_csv(records: Iterable[dict], locales: Iterable[str]) -> str:
+    """CSV for a spreadsheet: cells that a spreadsheet would run as a formula get a leading ``'``."""
     records = list(records)
     locales = list(dict.fromkeys([*locales, *(loc for r in records for loc in (*r["title"], *r["description"]))]))
     cols = csv_columns(locales)
@@ -200,12 +220,12 @@ def to_csv(records: Iterable[dict], locales: Iterable[str]) -> str:
     for r in records:
         row: dict[str, Any] = {"id": r["id"], "source_language": r.get("source_language", "sv")}
         for loc in locales:
-            row[f"title_{loc}"] = r["title"].get(loc, "")
-            row[f"description_{loc}"] = r["description"].get(loc, "")
+            row[f"title_{loc}"] = spreadsheet_text(r["title"].get(loc, ""))
+            row[f"description_{loc}"] = spreadsheet_text(r["description"].get(loc, ""))
         for name in LIST_FIELDS:
-            row[name] = LIST_SEP.join(r.get(name, []))
+            row[name] = spreadsheet_text(LIST_SEP.join(r.get(name, [])))
         for name in SCALAR_FIELDS + ("kind", "effort"):
-            row[name] = r.get(name, "")
+            row[name] = spreadsheet_text(r.get(name, ""))
         row["archived"] = "true" if r.get("archived") else "false"
         writer.writerow(row)
     return out.getvalue()
@@ -243,8 +263,12 @@ def from_csv(data: bytes | str) -> FileReport:
         except UnicodeDecodeError as exc:
             report.problems.append((0, "", _("The file is not UTF-8 text (byte %(num)d).", num=exc.start)))
             return report
-    reader = csv.DictReader(io.StringIO(data))
-    header = reader.fieldnames or []
+    reader = csv.DictReader(io.StringIO(data, newline=""))
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        report.problems.append((1, "", _("The file cannot be read from here on: %(reason)s", reason=str(exc))))
+        return report
     text_cols = {c for c in header if re.fullmatch(r"(title|description)_[a-z]{2,3}(_[A-Z]{2})?", c)}
     allowed = set(csv_columns([])) | text_cols
     unknown = [c for c in header if c not in allowed]
@@ -255,6 +279,14 @@ def from_csv(data: bytes | str) -> FileReport:
         report.problems.append((1, ", ".join(unknown or missing), reason))
         return report
     seen: dict[str, int] = {}
+    try:
+        _read_rows(reader, text_cols, report, seen)
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (128 KiB)
+        report.problems.append((reader.line_num + 1, "", _("The file cannot be read from here on: %(reason)s", reason=str(exc))))
+    return report
+
+
+def _read_rows(reader, text_cols: set[str], report: FileReport, seen: dict[str, int]) -> None:
     for row in reader:
         line = reader.line_num
         if None in row:
@@ -263,6 +295,7 @@ def from_csv(data: bytes | str) -> FileReport:
         raw: dict[str, Any] = {"title": {}, "description": {}}
         for col, value in row.items():
             value = (value or "").strip()
+            value = unneutralised(value)
             if col in text_cols:
                 name, loc = col.split("_", 1)
                 if value:
@@ -285,16 +318,17 @@ def from_csv(data: bytes | str) -> FileReport:
             return f"{name}_{raw['source_language']}" if name in TEXT_FIELDS else name
 
         _validate(raw, line, report, seen, column_of)
-    return report
 
 
 def from_json(data: bytes | str) -> FileReport:
     report = FileReport()
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        report.problems.append((0, "", _("Not valid JSON: %(reason)s", reason=str(exc))))
-        return report
+        doc = load_json(data)
+    except InputError as exc:
+        if exc.status != 422:
+            report.problems.append((0, "", str(exc)))
+            return report
+        doc = json.loads(data)  # the text rule is reported per activity and field by the schema below
     items = doc.get("activities") if isinstance(doc, dict) else doc
     if isinstance(doc, dict) and doc.get("format") not in (None, FORMAT):
         report.problems.append((0, "format", _("Unknown format %(format)s; expected %(expected)s.", format=str(doc.get("format")), expected=FORMAT)))

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, Request, current_app
 from flask_babel import Babel
 
 from core import i18n
@@ -50,7 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # default: generated once and kept with the data (DATA_DIR/secret_key or the database)
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies; a plan at every limit is far smaller (413 beyond)
+    "MAX_IMPORT_LENGTH": 16 * 1024 * 1024,  # bodies of views marked @accepts_large_body (file imports)
     "ADMIN_EXPORT_PRIVATE_NOTES": False,  # an admin's export of a person includes private self-reflection notes
     # flask-smorest / OpenAPI
     "API_TITLE": "KBP",
@@ -61,8 +62,25 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class KbpRequest(Request):
+    """Flask's request with the body limit of the view it is routed to (see :func:`core.context.accepts_large_body`)."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is None and current_app and self.endpoint:
+            view = current_app.view_functions.get(self.endpoint)
+            if getattr(view, "kbp_large_body", False):
+                return current_app.config["MAX_IMPORT_LENGTH"]
+        return Request.max_content_length.fget(self)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("core", static_folder="web/static", template_folder="web/templates")
+    app.request_class = KbpRequest
     configure(app, config)
     storage = open_storage(app)
     if not app.config["SECRET_KEY"]:  # one key for every worker and server: kept with the data

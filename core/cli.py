@@ -342,8 +342,12 @@ def users_create(ctx: click.Context, username: str, role: str, person_email: str
     """Create an account. Without --password-stdin a strong password is generated and printed once."""
     import secrets
 
+    from core.schemas import text_problem
     from core.services import accounts
 
+    problem = text_problem(username)
+    if problem:  # the text rule of the API and the pages (core.schemas)
+        raise click.ClickException(f"--username: {problem}")
     storage = _storage(ctx)
     with _service_errors():
         person_id = accounts.person_account(storage, accounts.CLI, person_email) if person_email else None

@@ -40,3 +40,11 @@ class KBP:
 
 def kbp() -> KBP:
     return current_app.extensions["kbp"]
+
+
+def accepts_large_body(view):
+    """Mark a view that receives a file to import: its body may be ``MAX_IMPORT_LENGTH`` bytes
+    instead of ``MAX_CONTENT_LENGTH`` (see ``core.app.KbpRequest``). Put it closest to the function
+    (below the route decorators)."""
+    view.kbp_large_body = True
+    return view

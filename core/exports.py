@@ -19,6 +19,7 @@ from core import model
 from core.version import __version__
 from core.present import Presenter
 from core.registry import Registry
+from core.schemas import SPREADSHEET_FORMULA_START, sanitised, spreadsheet_text  # noqa: F401 - re-exported
 
 
 def meta(demo: bool) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def framework_document(registry: Registry, framework: model.Framework, locale: s
                 for ci, c in enumerate(group.competencies, start=1)
             ],
         })
-    return {
+    return sanitised({  # imported frameworks may carry characters a document cannot hold
         "id": framework.id,
         "name": p.tr(framework.name, framework.text),
         "description": p.tr(framework.description, framework.text),
@@ -53,7 +54,7 @@ def framework_document(registry: Registry, framework: model.Framework, locale: s
         "licensed": framework.licence is not None,
         "groups": groups,
         "meta": meta(demo),
-    }
+    })
 
 
 class ExporterFailed(Exception):

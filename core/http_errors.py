@@ -73,6 +73,7 @@ def error_title(status: int) -> str:
         405: _("Not allowed"),
         403: _("Access denied"),
         400: _("Bad request"),
+        413: _("Too large"),
         500: _("Something went wrong"),
     }
     return titles.get(status, _("Error"))

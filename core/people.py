@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, ValidationError, fields, validate, validates
 
 from core.i18n import gettext as _
+from core.schemas import TextChecked
 
 PEOPLE = "people"
 STATUSES = ("active", "left")
@@ -40,7 +41,7 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
 }
 
 
-class PersonIn(Schema):
+class PersonIn(TextChecked):
     class Meta:
         unknown = RAISE
 
@@ -204,8 +205,11 @@ def read_people_csv(data: bytes | str) -> tuple[list[dict], list[tuple[int, str,
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(data), dialect=dialect)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(data, newline=""), dialect=dialect)
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return [], [(1, "", _("The file cannot be read from here on: %(reason)s", reason=str(exc)))]
     problems: list[tuple[int, str, str]] = []
     missing = [c for c in ("name", "email") if c not in header]
     unknown = [h for h in header if h not in CSV_COLUMNS]
@@ -217,11 +221,14 @@ def read_people_csv(data: bytes | str) -> tuple[list[dict], list[tuple[int, str,
         return [], problems
     reader.fieldnames = header
     rows = []
-    for row in reader:
-        if None in row:
-            problems.append((reader.line_num, "", _("The row has more cells than the header.")))
-            continue
-        rows.append({k: (v or "").strip() for k, v in row.items()} | {"_row": reader.line_num})
+    try:
+        for row in reader:
+            if None in row:
+                problems.append((reader.line_num, "", _("The row has more cells than the header.")))
+                continue
+            rows.append({k: (v or "").strip() for k, v in row.items()} | {"_row": reader.line_num})
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (128 KiB)
+        problems.append((reader.line_num + 1, "", _("The file cannot be read from here on: %(reason)s", reason=str(exc))))
     return rows, problems
 
 

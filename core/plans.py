@@ -44,6 +44,7 @@ from flask import current_app, has_app_context
 
 from core import i18n, model
 from core.i18n import gettext as _
+from core.schemas import sanitised, text_problem
 from core.present import Presenter
 from core.registry import Registry
 
@@ -52,7 +53,25 @@ HISTORY = "plan_history"
 MODES = ("coaching", "self_reflection")
 STATUSES = ("draft", "agreed")
 ACTIVITY_STATUSES = ("planned", "in_progress", "done", "dropped")
-MAX_FOCUS = 5
+#: The limits of a plan, checked here for the API, the pages and the CLI alike (the API schemas
+#: reuse the numbers so the OpenAPI document shows them). They keep every export of the largest
+#: allowed plan well within a second (``benchmarks/bench_limits.py``).
+LIMITS: dict[str, int] = {
+    "focus": 5,                      # focus competencies
+    "questions": 40,                 # suggested questions chosen for the talk
+    "own_questions": 20,             # questions written in the talk
+    "activities": 30,                # activities in the plan
+    "follow_ups": 50,                # follow-up notes
+    "question_text": 500,            # characters of an own question
+    "note": 4000,                    # characters of a note on a question
+    "goal": 1000,                    # characters of the goal of a focus competency
+    "activity_title": 200,           # characters of an activity title
+    "activity_description": 2000,    # characters of an activity description
+    "owner": 100,                    # characters of an activity's owner
+    "follow_up_note": 2000,          # characters of a follow-up note
+    "plan_text": 60000,              # characters written into one plan, all fields together
+}
+MAX_FOCUS = LIMITS["focus"]
 
 
 class PlanError(Exception):
@@ -69,6 +88,36 @@ class PlanConflict(PlanError):
             _("This plan was changed by someone else (or in another tab) after you opened it. "
               "Reload the plan to see the latest version, then make your change again."),
             409, code="version_conflict")
+
+
+def _text(value: Any, field: str, limit: str, what: str | None = None, current: str | None = None) -> str:
+    """``value`` as text, checked against the text rule and ``LIMITS[limit]`` (PlanError naming ``field``).
+    Text stored before the limits (``current``, unchanged) is kept as it is, so old plans stay editable."""
+    text = "" if value is None else str(value)
+    if current is not None and text == current:
+        return text
+    problem = text_problem(text)
+    if problem is None and len(text) > LIMITS[limit]:
+        problem = _("At most %(num)d characters (this text has %(len)d).", num=LIMITS[limit], len=len(text))
+    if problem:
+        raise PlanError(problem if what is None else f"{what}: {problem}", errors={field: [problem]})
+    return text
+
+
+def _count(items: list, field: str, message: str, current: int = 0) -> None:
+    """At most ``LIMITS[field]`` items; a plan stored with more before the limits may keep, not add."""
+    if len(items) > LIMITS[field] and len(items) > current:
+        raise PlanError(message, errors={field: [message]})
+
+
+def written_length(plan: dict) -> int:
+    """Characters written into the plan by people (notes, goals, own questions, activities, follow-ups)."""
+    total = sum(len(f.get("goal", "")) for f in plan["focus"])
+    for q in plan["questions"]:
+        total += len(q.get("note", "")) + (len(q["text"].get("_", "")) if q.get("source") == "own" else 0)
+    for a in plan["activities"]:
+        total += len(a.get("owner", "")) + sum(len(t) for t in a["title"].values()) + sum(len(t) for t in a["description"].values())
+    return total + sum(len(f.get("note", "")) for f in plan["follow_ups"])
 
 
 def _today() -> date:
@@ -255,6 +304,11 @@ def change(storage, account, plan_id: str, expected_version: int | None, action:
             keep_private_items(before, plan)
         if not changed:
             return plan
+        after = written_length(plan)
+        if after > LIMITS["plan_text"] and after > written_length(before):  # a plan stored over the limit may shrink, not grow
+            message = _("The plan would hold more than %(num)d characters of text. Shorten notes or descriptions, "
+                        "or start a new plan for the next period.", num=LIMITS["plan_text"])
+            raise PlanError(message, errors={name: [message] for name in sorted(changed)})
         # a change to private items only is invisible to everyone but the employee: no new
         # "updated" time, no agreement undone, a history entry only the employee is shown
         private = plan != before and _others_view(plan) == _others_view(before)
@@ -356,7 +410,13 @@ def set_questions(plan: dict, snap: Snapshotter, registry: Registry, chosen_ids:
     existing = {q["id"]: q for q in plan["questions"]}
     shared_default = plan["mode"] == "coaching"
     result = []
-    for qid in dict.fromkeys(chosen_ids):
+    chosen_ids = list(dict.fromkeys(chosen_ids))
+    _count(chosen_ids, "questions", _("Choose at most %(num)d questions for one dialogue.", num=LIMITS["questions"]),
+           sum(1 for q in plan["questions"] if q["source"] != "own"))
+    own = [item for item in own if (item.get("text") or "").strip()]
+    _count(own, "own_questions", _("A plan can have at most %(num)d own questions.", num=LIMITS["own_questions"]),
+           sum(1 for q in plan["questions"] if q["source"] == "own"))
+    for qid in chosen_ids:
         if qid in existing and existing[qid]["source"] != "own":
             result.append(existing[qid])
         elif qid in available:
@@ -364,13 +424,10 @@ def set_questions(plan: dict, snap: Snapshotter, registry: Registry, chosen_ids:
         else:
             raise PlanError(_("Unknown question: %(id)s", id=qid), errors={"questions": [qid]})
     for item in own:
-        text = (item.get("text") or "").strip()
-        if not text:
-            continue
-        if len(text) > 500:
-            raise PlanError(_("A question can be at most 500 characters."), errors={"questions": [text[:40]]})
         qid = item.get("id") or f"own-{uuid.uuid4().hex[:10]}"
         previous = existing.get(qid, {})
+        text = _text((item.get("text") or "").strip(), "own_questions", "question_text", _("Own question"),
+                     (previous.get("text") or {}).get("_"))
         result.append({"id": qid, "competency": item.get("competency") or "", "kind": "own", "source": "own",
                        "text": {"_": text}, "note": previous.get("note", ""), "shared": previous.get("shared", shared_default)})
     plan["questions"] = result
@@ -382,9 +439,7 @@ def set_note(plan: dict, rel: str, qid: str, note: str, shared: bool | None) -> 
         if q["id"] == qid:
             if rel != "employee" and not q.get("shared", True):
                 raise PlanError(_("This note is private to the employee."), 403)
-            if len(note) > 10000:
-                raise PlanError(_("A note can be at most 10,000 characters."))
-            q["note"] = note
+            q["note"] = _text(note, "note", "note", _("Note"), q.get("note"))
             if shared is not None:
                 if rel != "employee" and shared != q.get("shared", True):
                     raise PlanError(_("Only the employee decides whether a note is shared."), 403)
@@ -407,6 +462,7 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
     carries its own ``title``/``description`` (written or edited in the talk), plus owner, due, status."""
     by_ref = {(a.source, a.id): a for a in registry.activities_for([f["competency"] for f in plan["focus"]])}
     existing = {a["id"]: a for a in plan["activities"]}
+    _count(items, "activities", _("A plan can have at most %(num)d activities.", num=LIMITS["activities"]), len(existing))
     result = []
     for item in items:
         current = existing.get(item.get("id") or "")
@@ -426,7 +482,9 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
                      "effort": item.get("effort") or "weeks", "title": {}, "description": {}, "status": "planned",
                      "owner": default_owner, "due": None}
         for field in ("title", "description"):
-            text = (item.get(field) or "").strip()
+            text = _text((item.get(field) or "").strip(), "activities", f"activity_{field}",
+                         _("Activity title") if field == "title" else _("Activity description"),
+                         pick(entry[field], item.get("locale", "")))
             if text and text != pick(entry[field], item.get("locale", "")):
                 entry[field] = {"_": text}  # written in the talk: one text, shown in every language
         if not pick(entry["title"], "sv"):
@@ -436,7 +494,7 @@ def set_activities(plan: dict, snap: Snapshotter, registry: Registry, items: lis
         if "effort" in item and item["effort"] in model.EFFORTS:
             entry["effort"] = item["effort"]
         if "owner" in item:
-            entry["owner"] = str(item["owner"] or "")[:100]
+            entry["owner"] = _text(item["owner"] or "", "activities", "owner", _("Owner"), entry.get("owner"))
         if "due" in item:
             entry["due"] = _parse_date(item["due"], "due")
         if "status" in item:
@@ -468,9 +526,7 @@ def set_goals(plan: dict, goals: dict[str, str], follow_up_date: Any = "unchange
     changed = []
     for f in plan["focus"]:
         if f["competency"] in goals:
-            goal = (goals[f["competency"]] or "").strip()
-            if len(goal) > 2000:
-                raise PlanError(_("A goal can be at most 2,000 characters."))
+            goal = _text((goals[f["competency"]] or "").strip(), "goals", "goal", _("Goal"), f.get("goal", ""))
             if goal != f.get("goal", ""):
                 f["goal"] = goal
                 changed.append("goals")
@@ -501,10 +557,13 @@ def agree(plan: dict, rel: str) -> list[str]:
 
 
 def add_follow_up(plan: dict, account, note: str, next_date: Any = None) -> list[str]:
-    note = (note or "").strip()
+    note = _text((note or "").strip(), "note", "follow_up_note", _("Follow-up note"))
     if not note:
         raise PlanError(_("Write what you talked about at the follow-up."), errors={"note": [""]})
-    plan["follow_ups"].append({"at": time.time(), "by": account.id, "note": note[:5000]})
+    if len(plan["follow_ups"]) >= LIMITS["follow_ups"]:
+        message = _("A plan can have at most %(num)d follow-up notes; start a new plan for the next period.", num=LIMITS["follow_ups"])
+        raise PlanError(message, errors={"follow_ups": [message]})
+    plan["follow_ups"].append({"at": time.time(), "by": account.id, "note": note})
     changed = ["follow_ups"]
     if next_date not in (None, ""):
         plan["follow_up_date"] = _parse_date(next_date, "follow_up_date")
@@ -590,6 +649,10 @@ def history(storage, plan_id: str, rel: str | None = None) -> list[dict]:
 
 def plan_document(storage, plan: dict, rel: str, locale: str, demo: bool = False) -> dict[str, Any]:
     """The plan for exporters and the printable guide: text in ``locale`` from the snapshots."""
+    return sanitised(_plan_document(storage, plan, rel, locale, demo))  # stored text may predate the text rule
+
+
+def _plan_document(storage, plan: dict, rel: str, locale: str, demo: bool) -> dict[str, Any]:
     from core.exports import meta
 
     plan = for_viewer(plan, rel)

@@ -6,6 +6,7 @@ the OpenAPI document. Names are unique on purpose: apispec keys components by cl
 """
 from __future__ import annotations
 
+import json
 import re
 import weakref
 from typing import Any, Iterable
@@ -17,11 +18,13 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
+    pre_load,
     validate,
     validates_schema,
 )
 
 from core import model
+from core.i18n import gettext as _
 
 slug = validate.Regexp(model.SLUG_PATTERN, error="Must be a lower-case ASCII slug such as 'my-id'.")
 global_id = validate.Regexp(
@@ -390,14 +393,176 @@ def format_errors(messages: Any, prefix: str = "") -> str:
     return "; ".join(lines)
 
 
+# --------------------------------------------------------------------------- text and JSON from outside
+#
+# One rule for every text that enters KBP (API bodies, forms, CSV and JSON imports, plan text):
+# no C0 control characters except tab, line feed and carriage return, no non-characters U+FFFE and
+# U+FFFF, no lone surrogates (they cannot be written as UTF-8). Exports remove such characters
+# from data stored before the rule existed (:func:`clean_text`, :func:`sanitised`).
+
+#: characters refused in any text (tab, LF and CR are allowed)
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+#: JSON from outside: at most this deep, integers of at most this many digits
+MAX_JSON_DEPTH = 32
+MAX_INT_DIGITS = 15  # |n| < 10**15 < 2**53: exact in every JSON reader and storable
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` is not acceptable text, or None."""
+    if CONTROL_CHARS.search(value):
+        return _("Remove the control characters from this text (tabs and line breaks are fine).")
+    if _SURROGATES.search(value):
+        return _("This text contains characters that are not valid Unicode.")
+    return None
+
+
+def clean_text(value: str) -> str:
+    """``value`` without the characters :func:`text_problem` refuses (for exports of stored data)."""
+    return _SURROGATES.sub("\ufffd", CONTROL_CHARS.sub("", value))
+
+
+def sanitised(obj: Any) -> Any:
+    """A copy of a plain document (dicts, lists, strings …) with every string :func:`clean_text`-ed."""
+    if isinstance(obj, str):
+        return clean_text(obj) if CONTROL_CHARS.search(obj) or _SURROGATES.search(obj) else obj
+    if isinstance(obj, dict):
+        return {sanitised(k): sanitised(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sanitised(v) for v in obj]
+    return obj
+
+
+#: a cell starting with one of these is run as a formula by spreadsheet programs (CSV injection)
+SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> str:
+    """A CSV cell that a spreadsheet shows as text: a leading ``'`` before anything that would start a
+    formula (and before a ``'`` already there, so a reader can remove exactly one). Every CSV
+    exporter uses this one helper."""
+    text = "" if value is None else str(value)
+    if text.startswith(SPREADSHEET_FORMULA_START) or (text[:1] == "'" and text[1:2] and text[1:2] in SPREADSHEET_FORMULA_START + ("'",)):
+        return "'" + text
+    return text
+
+
+class _BigInt:
+    """An integer literal with too many digits, kept as a marker so the error can name its field."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def text_errors(data: Any, depth: int = 0) -> dict | list | None:
+    """Problems with the text in ``data`` (parsed JSON or a form), shaped like marshmallow's errors:
+    ``{"field": [message]}``, nested by key and list index, so the error names the field."""
+    if isinstance(data, str):
+        problem = text_problem(data)
+        return [problem] if problem else None
+    if isinstance(data, _BigInt):
+        return [_("This number has too many digits (at most %(num)d).", num=MAX_INT_DIGITS)]
+    if isinstance(data, dict):
+        found: dict = {}
+        for key, value in data.items():
+            name = str(key)
+            key_problem = text_problem(name)
+            if key_problem:
+                found[clean_text(name)] = [key_problem]
+                continue
+            problem = text_errors(value, depth + 1)
+            if problem:
+                found[name] = problem
+        return found or None
+    if isinstance(data, list):
+        found = {}
+        for index, value in enumerate(data):
+            problem = text_errors(value, depth + 1)
+            if problem:
+                found[str(index)] = problem
+        return found or None
+    return None
+
+
+class InputError(ValueError):
+    """Input that cannot be accepted: ``status`` 400 (not JSON, too deep) or 422 (``errors`` by field)."""
+
+    def __init__(self, message: str, status: int = 400, errors: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or {}
+
+
+def _depth_ok(data: Any) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return True
+
+
+def _int(text: str) -> Any:
+    return _BigInt(text) if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_json(data: bytes | str) -> Any:
+    """Parse JSON from outside: syntax, nesting (:data:`MAX_JSON_DEPTH`), integer size
+    (:data:`MAX_INT_DIGITS`), no ``NaN``/``Infinity``, and the text rule for every string.
+    Raises :class:`InputError` (never ``RecursionError``)."""
+    try:
+        if isinstance(data, bytes):
+            data = data.decode("utf-8-sig")
+        parsed = json.loads(data, parse_int=_int, parse_constant=_no_constant)
+    except RecursionError:
+        parsed = None
+        ok = False
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(_("The request body is not valid JSON: %(reason)s", reason=str(exc)[:200])) from None
+    else:
+        ok = _depth_ok(parsed)
+    if not ok:
+        raise InputError(_("The JSON is nested too deeply (at most %(num)d levels).", num=MAX_JSON_DEPTH))
+    errors = text_errors(parsed)
+    if errors:
+        errors = errors if isinstance(errors, dict) else {"_schema": errors}
+        raise InputError(format_errors(errors), 422, errors)  # "field: what to do", for a person reading it
+    return parsed
+
+
+class TextChecked(Schema):
+    """Input schemas whose text follows the rule above: refused fields are named in the errors."""
+
+    @pre_load
+    def _refuse_control_characters(self, data, **kwargs):
+        errors = text_errors(data) if isinstance(data, (dict, list)) else None
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
 # --------------------------------------------------------------------------- API out
 
 
 class ErrorOut(Schema):
-    code = fields.String(metadata={"description": "Stable machine-readable error code, e.g. 'not_found'."})
-    status = fields.Integer(metadata={"description": "HTTP status."})
-    message = fields.String(metadata={"description": "What went wrong and what to do, in the request's language."})
-    errors = fields.Dict(metadata={"description": "Field-level validation errors, when any."})
+    """Every API error: ``{"code", "status", "message"}`` plus ``errors`` when fields are wrong."""
+
+    code = fields.String(required=True, metadata={"description": "Stable machine-readable error code, e.g. 'not_found', "
+                                                                 "'validation_error', 'version_conflict'."})
+    status = fields.Integer(required=True, metadata={"description": "The HTTP status, repeated."})
+    message = fields.String(required=True, metadata={"description": "What went wrong and what to do, in the request's language."})
+    errors = fields.Dict(
+        keys=fields.String(), values=fields.Raw(),
+        metadata={"description": "Field-level problems, when any: field name → list of messages, nested like the "
+                                 "request body (an object by key or list index) for fields inside objects and lists."})
 
 
 class PluginOut(Schema):

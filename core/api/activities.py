@@ -5,13 +5,14 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate
 
-from core import activities, audit, model, schemas
+from core import activities, audit, auth, model, schemas
 from core.access import require_role
 from core.activity_search import searcher
 from core.api.catalogue import reader_locale
-from core.context import kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
+from core.i18n import ngettext
 from core.present import Presenter
 
 blp = Blueprint("activities", __name__, description="Activity sources, in-house activities and search.")
@@ -44,6 +45,9 @@ class ActivityImportOut(Schema):
     created = fields.Integer()
     updated = fields.Integer()
     problems = fields.List(fields.Dict(), metadata={"description": "{row, column, reason}"})
+    code = fields.String(metadata={"description": "'validation_error' when any row has a problem (like every API error)."})
+    status = fields.Integer(metadata={"description": "422 when any row has a problem (like every API error)."})
+    message = fields.String(metadata={"description": "What went wrong, when any row has a problem."})
 
 
 class SearchQuery(Schema):
@@ -107,9 +111,14 @@ def list_sources():
 @blp.arguments(ListQuery, location="query")
 @blp.response(200, activities.ActivityRecordSchema(many=True))
 def list_records(query, source_id):
-    """The editable records of a writable source (archived ones with ``include_archived=true``)."""
+    """The editable records of a writable source (archived ones with ``include_archived=true``, admins only;
+    the ``owner`` only for admins)."""
     source = source_or_404(source_id, writable=True)
-    return source.records(include_archived=query["include_archived"])
+    if query["include_archived"]:
+        require_role("admin")
+    account = auth.current_account()
+    return [shown for shown in (activities.for_viewer(r, account) for r in source.records(include_archived=query["include_archived"]))
+            if shown is not None]
 
 
 @blp.route("/activity-sources/<source_id>/activities", methods=["POST"])
@@ -131,8 +140,12 @@ def create_record(record, source_id):
 @blp.route("/activity-sources/<source_id>/activities/<activity_id>")
 @blp.response(200, activities.ActivityRecordSchema)
 def get_record(source_id, activity_id):
-    """One editable activity with its text in every language and its ``version``."""
-    return record_or_404(source_or_404(source_id, writable=True), activity_id)
+    """One editable activity with its text in every language and its ``version`` (archived ones and
+    the ``owner`` only for admins)."""
+    shown = activities.for_viewer(record_or_404(source_or_404(source_id, writable=True), activity_id), auth.current_account())
+    if shown is None:
+        abort(404, message=_("There is no activity '%(id)s'.", id=activity_id))
+    return shown
 
 
 def _expected_version():
@@ -225,6 +238,10 @@ def run_import(source, data: bytes, fmt: str, dry_run: bool) -> dict:
         result["created"], result["updated"] = created, len(report.records) - created
         if not dry_run:
             result["created"], result["updated"] = source.import_records(report.records)
+    else:  # an error like every other: {code, message}, plus the rows to correct
+        result["code"], result["status"] = "validation_error", 422
+        result["message"] = ngettext("%(num)d problem; nothing was imported.", "%(num)d problems; nothing was imported.",
+                                     len(report.problems))
     return result
 
 
@@ -232,6 +249,11 @@ def run_import(source, data: bytes, fmt: str, dry_run: bool) -> dict:
 @blp.arguments(ImportQuery, location="query")
 @blp.response(200, ActivityImportOut)
 @blp.alt_response(422, schema=ActivityImportOut)
+@blp.doc(requestBody={"required": True, "description": "The file: CSV (``format=csv``, columns as the CSV export) or "
+                      "JSON (``format=json``, as the JSON export).",
+                      "content": {"text/csv": {"schema": {"type": "string"}},
+                                  "application/json": {"schema": {"type": "object"}}}})
+@accepts_large_body
 def import_records(query, source_id):
     """Import CSV or JSON (admin). ``dry_run=true`` (default) reports every problem by row and column;
     ``dry_run=false`` applies all rows in one transaction, or none when any row has a problem."""

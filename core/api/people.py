@@ -6,7 +6,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from core import auth, people
-from core.context import kbp
+from core.context import accepts_large_body, kbp
 from core.services import accounts as accounts_service
 from core.services import audit as audit_service
 from core.services import people as people_service
@@ -43,6 +43,7 @@ class PeopleImportOut(Schema):
     updated = fields.Integer()
     problems = fields.List(fields.Dict(), metadata={"description": "{row, column, reason}"})
     code = fields.String(metadata={"description": "'validation_error' when any row has a problem (like every API error)."})
+    status = fields.Integer(metadata={"description": "422 when any row has a problem (like every API error)."})
     message = fields.String(metadata={"description": "What went wrong, when any row has a problem."})
 
 
@@ -207,6 +208,11 @@ def _response(data: dict, subject_id: str, subject_type: str) -> Response:
 @blp.arguments(PeopleImportQuery, location="query")
 @blp.response(200, PeopleImportOut)
 @blp.alt_response(422, schema=PeopleImportOut)
+@blp.doc(requestBody={"required": True, "description": "The CSV file (UTF-8; comma, semicolon or tab); header "
+                      "name,email and any of job_title, unit, coach_email, locale, status.",
+                      "content": {"text/csv": {"schema": {"type": "string"},
+                                               "example": "name,email,coach_email\nEva Ek,eva.ek@example.org,\n"}}})
+@accepts_large_body
 def import_people(query):
     """Import people from CSV (body ``text/csv``; columns name, email, job_title, unit, coach_email, locale, status).
 
@@ -224,7 +230,7 @@ def import_people(query):
         "problems": [{"row": r, "column": c, "reason": m} for r, c, m in report.problems],
     }
     if not report.ok:  # an error like every other: {code, message}, plus the rows to correct
-        payload["code"] = "validation_error"
+        payload["code"], payload["status"] = "validation_error", 422
         payload["message"] = ngettext(
             "%(num)d problem; nothing was imported.", "%(num)d problems; nothing was imported.", len(report.problems)
         )

@@ -23,36 +23,41 @@ class PlanCreate(Schema):
 
 class OwnQuestion(Schema):
     id = fields.String()
-    text = fields.String(required=True, validate=validate.Length(max=500))
+    text = fields.String(required=True, metadata={"maxLength": plans.LIMITS["question_text"]})
     competency = fields.String(load_default="")
 
 
 class ActivityItem(Schema):
     id = fields.String(metadata={"description": "An activity already in the plan."})
     ref = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "{source, id} of a suggested activity."})
-    title = fields.String(validate=validate.Length(max=200))
-    description = fields.String(validate=validate.Length(max=4000))
+    title = fields.String(metadata={"maxLength": plans.LIMITS["activity_title"]})
+    description = fields.String(metadata={"maxLength": plans.LIMITS["activity_description"]})
     kind = fields.String(validate=validate.OneOf(model.ACTIVITY_KINDS))
     effort = fields.String(validate=validate.OneOf(model.EFFORTS))
     competency = fields.String()
-    owner = fields.String(validate=validate.Length(max=100))
+    owner = fields.String(metadata={"maxLength": plans.LIMITS["owner"]})
     due = fields.String(allow_none=True)
     status = fields.String(validate=validate.OneOf(plans.ACTIVITY_STATUSES))
+
+
+#: The limits (maxItems, maxLength) are documented here and enforced by the plan rules in
+#: core.plans (LIMITS), the one place the pages and the CLI use too.
 
 
 class PlanPatch(Schema):
     version = fields.Integer(required=True, metadata={"description": "The version you edited; 409 if someone saved in between."})
     focus = fields.List(fields.String(validate=schemas.global_id), validate=validate.Length(min=1, max=plans.MAX_FOCUS))
-    questions = fields.List(fields.String(), metadata={"description": "Ids of the suggested questions to use."})
-    own_questions = fields.List(fields.Nested(OwnQuestion))
-    activities = fields.List(fields.Nested(ActivityItem))
-    goals = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Length(max=2000)))
+    questions = fields.List(fields.String(), metadata={"description": "Ids of the suggested questions to use.",
+                                                       "maxItems": plans.LIMITS["questions"]})
+    own_questions = fields.List(fields.Nested(OwnQuestion), metadata={"maxItems": plans.LIMITS["own_questions"]})
+    activities = fields.List(fields.Nested(ActivityItem), metadata={"maxItems": plans.LIMITS["activities"]})
+    goals = fields.Dict(keys=fields.String(), values=fields.String(metadata={"maxLength": plans.LIMITS["goal"]}))
     follow_up_date = fields.String(allow_none=True)
 
 
 class NoteIn(Schema):
     version = fields.Integer(required=True)
-    note = fields.String(required=True, validate=validate.Length(max=10000))
+    note = fields.String(required=True, metadata={"maxLength": plans.LIMITS["note"]})
     shared = fields.Boolean()
 
 
@@ -67,7 +72,7 @@ class VersionIn(Schema):
 
 class FollowUpIn(Schema):
     version = fields.Integer(required=True)
-    note = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    note = fields.String(required=True, validate=validate.Length(min=1), metadata={"maxLength": plans.LIMITS["follow_up_note"]})
     next_date = fields.String(allow_none=True)
 
 

@@ -238,8 +238,34 @@ def logout():
     return redirect(url_for("web.login"))
 
 
+#: responses that carry no personal data and may be cached; every other response is ``no-store``
+CACHEABLE_ENDPOINTS = {"static", "api-docs.openapi_json", "apidocs.reference"}
+
+
+@bp.before_app_request
+def refuse_control_characters_in_forms():
+    """The text rule (:func:`core.schemas.text_problem`) for every form a page posts: a page naming
+    the field instead of storing text a document cannot hold. API bodies are checked in core.api."""
+    from core.api import is_api_request
+    from core.schemas import text_errors
+
+    if request.endpoint is None or request.method in ("GET", "HEAD", "OPTIONS") or is_api_request() or not request.form:
+        return None
+    errors = text_errors(request.form.to_dict(flat=False))
+    if not errors:
+        return None
+    names = ", ".join(sorted(errors))
+    message = _("These fields contain control characters or invalid text: %(fields)s. Remove them and send the form again.",
+                fields=names)
+    return render_template("error.html", status=422, title=_("The form could not be saved"), message=message), 422
+
+
 @bp.after_app_request
 def security_headers(response):
+    # personal data must not stay in browser or proxy caches; a view that carries none may say otherwise
+    # itself (framework documents: "private, no-cache" with an ETag)
+    if request.endpoint not in CACHEABLE_ENDPOINTS and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

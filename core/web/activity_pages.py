@@ -9,7 +9,7 @@ from core import activities, audit, model
 from core.access import require_role
 from core.activity_search import searcher
 from core.api.activities import run_import
-from core.context import kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
 from core.validation_i18n import translate_errors
@@ -178,6 +178,7 @@ def admin_archive(source_id, activity_id):
 
 
 @bp.route("/admin/sources/<source_id>/import", methods=["GET", "POST"])
+@accepts_large_body
 def admin_import(source_id):
     require_role("admin")
     source = writable_source(source_id)

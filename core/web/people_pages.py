@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, flash, json, redirect, render_template, request, session, url_for
 
 from core import auth
-from core.context import kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales, locale_name
 from core.i18n import gettext as _
 from core.services import accounts as accounts_service
@@ -121,6 +121,7 @@ def person_erase(person_id):
 
 
 @bp.route("/people/import", methods=["GET", "POST"])
+@accepts_large_body
 def people_import():
     people_service.import_form(actor())
     if request.method == "GET":

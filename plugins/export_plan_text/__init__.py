@@ -37,6 +37,7 @@ from typing import Any
 from babel.numbers import get_decimal_symbol
 
 from core import hookimpl
+from core.exports import spreadsheet_text  # noqa: F401 - the one CSV formula helper, re-exported
 from core.model import Exporter
 from plugins.export_plan_text.plandoc import DEMO_MARK, N_, PlanView, babel_locale, localized
 
@@ -160,14 +161,6 @@ def render_markdown(v: PlanView) -> str:
 
 
 # ----------------------------------------------------------------------------- CSV
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_text(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
 
 def csv_delimiter(locale: str) -> str:
     """``;`` for languages with a decimal comma (what their spreadsheets expect), else ``,``."""
