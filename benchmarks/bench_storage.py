@@ -311,15 +311,9 @@ def postgres_side(args, data_dir: Path, work: Path, samples: int, cold: dict, re
     from core.app import open_store
     from core.dbcopy import copy_store
 
-    cluster = None
-    url = args.database_url
-    if not url:
-        from tests import pgcluster
+    from tests import pgcluster
 
-        cluster = pgcluster.Cluster()
-        cluster.url = ""
-        cluster.start()
-        url = cluster.url
+    url, cluster = pgcluster.given_or_throwaway(args.database_url)
     try:
         extra = {"DATABASE_URL": url, "DATABASE_SCHEMA": "kbp_bench"}
         t = time.perf_counter()

@@ -428,14 +428,9 @@ def main() -> int:
                 from core.app import open_store
                 from core.dbcopy import copy_store
 
-                url = args.database_url
-                if not url:
-                    from tests import pgcluster
+                from tests import pgcluster
 
-                    cluster = pgcluster.Cluster()
-                    cluster.url = ""
-                    cluster.start()
-                    url = cluster.url
+                url, cluster = pgcluster.given_or_throwaway(args.database_url)
                 db = {"DATABASE_URL": url, "DATABASE_SCHEMA": "kbp_load"}
                 env_extra = {"KBP_DATABASE_URL": url, "KBP_DATABASE_SCHEMA": "kbp_load"}
                 t = time.monotonic()

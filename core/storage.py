@@ -1391,7 +1391,37 @@ class _Journal:
         _fsync_dir(self.dir)
 
 
-class Collection:
+class SingleWrites:
+    """Writes of one operation, each its own transaction (``self.transaction()``): shared by the
+    collections of both backends."""
+
+    def insert(self, record: Mapping) -> dict:
+        """Add a new record (``id`` generated if missing); ``DuplicateIdError`` if taken."""
+        with self.transaction() as tx:
+            return tx.insert(record)
+
+    def insert_many(self, records: list[Mapping]) -> int:
+        """Insert many new records in one commit."""
+        with self.transaction() as tx:
+            return tx.insert_many(records)
+
+    def update(self, id: str, changes: Mapping) -> dict:
+        """Merge ``changes`` into a record; ``NotFoundError`` if it does not exist."""
+        with self.transaction() as tx:
+            return tx.update(id, changes)
+
+    def upsert(self, record: Mapping) -> dict:
+        """Insert the record or replace the stored record with the same id."""
+        with self.transaction() as tx:
+            return tx.upsert(record)
+
+    def delete(self, id: str) -> bool:
+        """Delete a record; returns whether it existed."""
+        with self.transaction() as tx:
+            return tx.delete(id)
+
+
+class Collection(SingleWrites):
     """A set of records stored in ``<data_dir>/<name>.json`` (snapshot) and ``<name>.json.log``.
 
     Every method holds the collection's lock and sees the latest data
@@ -1523,33 +1553,6 @@ class Collection:
         """A value that changes whenever the records change (in any process)."""
         with self._reading():
             return self._store.revision()
-
-    # -- writes (each one is a single-operation transaction)
-
-    def insert(self, record: Mapping) -> dict:
-        """Add a new record (``id`` generated if missing); ``DuplicateIdError`` if taken."""
-        with self.transaction() as tx:
-            return tx.insert(record)
-
-    def insert_many(self, records: list[Mapping]) -> int:
-        """Insert many new records in one commit."""
-        with self.transaction() as tx:
-            return tx.insert_many(records)
-
-    def update(self, id: str, changes: Mapping) -> dict:
-        """Merge ``changes`` into a record; ``NotFoundError`` if it does not exist."""
-        with self.transaction() as tx:
-            return tx.update(id, changes)
-
-    def upsert(self, record: Mapping) -> dict:
-        """Insert the record or replace the stored record with the same id."""
-        with self.transaction() as tx:
-            return tx.upsert(record)
-
-    def delete(self, id: str) -> bool:
-        """Delete a record; returns whether it existed."""
-        with self.transaction() as tx:
-            return tx.delete(id)
 
     # -- maintenance
 

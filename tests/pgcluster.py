@@ -77,3 +77,13 @@ class Cluster:
         )
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
+
+
+def given_or_throwaway(url: str | None) -> tuple[str, "Cluster | None"]:
+    """``url`` when given, else a throwaway cluster's URL (stop the returned cluster when done)."""
+    if url:
+        return url, None
+    cluster = Cluster()
+    cluster.url = ""
+    cluster.start()
+    return cluster.url, cluster

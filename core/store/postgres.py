@@ -48,6 +48,7 @@ from core.storage import (
     SCHEMA_VERSION,
     DuplicateIdError,
     NotFoundError,
+    SingleWrites,
     StorageError,
     UniqueViolation,
     _check_id,
@@ -232,7 +233,7 @@ class _UnitOfWork:
     collection = __getitem__
 
 
-class PgCollection:
+class PgCollection(SingleWrites):
     """A collection on PostgreSQL (same methods as the embedded ``core.storage.Collection``)."""
 
     def __init__(self, store: "PostgresStore", name: str):
@@ -282,26 +283,6 @@ class PgCollection:
     def transaction(self) -> Iterator[_Tx]:
         with self._store.unit_of_work(self.name) as uow:
             yield uow[self.name]
-
-    def insert(self, record: Mapping) -> dict:
-        with self.transaction() as tx:
-            return tx.insert(record)
-
-    def insert_many(self, records: list[Mapping]) -> int:
-        with self.transaction() as tx:
-            return tx.insert_many(records)
-
-    def update(self, id: str, changes: Mapping) -> dict:
-        with self.transaction() as tx:
-            return tx.update(id, changes)
-
-    def upsert(self, record: Mapping) -> dict:
-        with self.transaction() as tx:
-            return tx.upsert(record)
-
-    def delete(self, id: str) -> bool:
-        with self.transaction() as tx:
-            return tx.delete(id)
 
     def compact(self) -> bool:
         return False  # PostgreSQL's autovacuum does this job
