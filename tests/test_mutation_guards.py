@@ -348,23 +348,24 @@ def test_someone_elses_edit_keeps_private_items_but_may_remove_shared_ones():
     assert after["questions"][1]["note"] == "Coach's edit"
 
 
-def test_notes_of_up_to_10000_characters_and_the_coach_writing_on_an_older_question():
-    """``set_note``: a note may have 10,000 characters, not one more (kills ``core.plans:set_note#7``/``#8``);
+def test_notes_up_to_the_limit_and_the_coach_writing_on_an_older_question():
+    """``set_note``: a note may have ``LIMITS["note"]`` characters, not one more (kills ``core.plans:set_note#7``/``#8``);
     the coach writes notes on a shared question, also on one stored before the ``shared`` flag
     existed (kills ``core.plans:set_note#4``), and never on a private one."""
     from core import plans
 
+    most = plans.LIMITS["note"]
     plan = {"questions": [_question("old", ""), _question("p", "Hemlig", shared=False)]}
-    assert plans.set_note(plan, "coach", "old", "n" * 10000, None) == ["questions"]
+    assert plans.set_note(plan, "coach", "old", "n" * most, None) == ["questions"]
     # "shared" sent as it is (true) is no change of the flag: allowed (kills set_note#14); false is the employee's call
-    assert plans.set_note(plan, "coach", "old", "n" * 10000, True) == ["questions"]
+    assert plans.set_note(plan, "coach", "old", "n" * most, True) == ["questions"]
     with pytest.raises(plans.PlanError) as flag:
-        plans.set_note(plan, "coach", "old", "n" * 10000, False)
+        plans.set_note(plan, "coach", "old", "n" * most, False)
     assert flag.value.status == 403 and plan["questions"][0].get("shared", True) is True
-    assert plan["questions"][0]["note"] == "n" * 10000
+    assert plan["questions"][0]["note"] == "n" * most
     with pytest.raises(plans.PlanError):
-        plans.set_note(plan, "coach", "old", "n" * 10001, None)
-    assert plan["questions"][0]["note"] == "n" * 10000
+        plans.set_note(plan, "coach", "old", "n" * (most + 1), None)
+    assert plan["questions"][0]["note"] == "n" * most
     with pytest.raises(plans.PlanError) as private:
         plans.set_note(plan, "coach", "p", "Coach writes here", None)
     assert private.value.status == 403 and plan["questions"][1]["note"] == "Hemlig"
