@@ -70,7 +70,11 @@ def main() -> int:
     parser.add_argument("--assert", dest="check", action="store_true")
     args = parser.parse_args()
 
+    import logging
+
     from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
 
     from core import create_app, overview, reminders
     from core.auth import Account
