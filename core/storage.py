@@ -1267,17 +1267,25 @@ class Transaction(_View):
         self._raw = {}
 
 
-class UnitOfWork:
-    """The transactions of one ``Storage.unit_of_work()`` block, one per collection.
+def refuse_nested(colls) -> None:
+    """Transactions do not nest: refuse a new one on a collection this thread is already writing."""
+    for coll in colls:
+        if getattr(coll._local, "transaction", None) is not None:
+            raise StorageError(
+                _(
+                    "A transaction on collection %(collection)s is already open in this thread; "
+                    "use its transaction object for writes (transactions do not nest).",
+                    collection=repr(coll.name),
+                )
+            )
 
-    ``uow["people"]`` is a :class:`Transaction` (get, find, insert, update, upsert, delete).
-    """
 
-    def __init__(self, storage: "Storage", colls: list["Collection"]):
-        self._storage = storage
-        self._tx = {c.name: Transaction(c) for c in colls}
+class UnitOfWorkParts:
+    """``uow[name]``: the transaction of one collection of a unit of work (both backends)."""
 
-    def __getitem__(self, name: str) -> Transaction:
+    _tx: dict
+
+    def __getitem__(self, name: str):
         try:
             return self._tx[name]
         except KeyError:
@@ -1286,6 +1294,17 @@ class UnitOfWork:
             ) from None
 
     collection = __getitem__
+
+
+class UnitOfWork(UnitOfWorkParts):
+    """The transactions of one ``Storage.unit_of_work()`` block, one per collection.
+
+    ``uow["people"]`` is a :class:`Transaction` (get, find, insert, update, upsert, delete).
+    """
+
+    def __init__(self, storage: "Storage", colls: list["Collection"]):
+        self._storage = storage
+        self._tx = {c.name: Transaction(c) for c in colls}
 
     def _commit(self) -> None:
         parts = [tx for tx in self._tx.values() if tx._changes]
@@ -1491,14 +1510,7 @@ class Collection(SingleWrites):
         raises ``StorageError``. This collection's read methods inside the
         block show the data as it was before the block.
         """
-        if getattr(self._local, "transaction", None) is not None:
-            raise StorageError(
-                _(
-                    "A transaction on collection %(collection)s is already open in this thread; "
-                    "use its transaction object for writes (transactions do not nest).",
-                    collection=repr(self.name),
-                )
-            )
+        refuse_nested([self])
         while True:
             with self._lock.hold(exclusive=True):
                 crashed = self._settled(True)
@@ -1701,15 +1713,7 @@ class Storage:
         colls = [self.collection(n) for n in sorted(set(names))]
         if not colls:
             raise ValueError("A unit of work needs at least one collection.")
-        for coll in colls:
-            if getattr(coll._local, "transaction", None) is not None:
-                raise StorageError(
-                    _(
-                        "A transaction on collection %(collection)s is already open in this thread; "
-                        "use its transaction object for writes (transactions do not nest).",
-                        collection=repr(coll.name),
-                    )
-                )
+        refuse_nested(colls)
         locks = [c._lock for c in colls]
         wanted = {c.name for c in colls}
         while True:

@@ -50,9 +50,11 @@ from core.storage import (
     NotFoundError,
     SingleWrites,
     StorageError,
+    UnitOfWorkParts,
     UniqueViolation,
     _check_id,
     _prepare,
+    refuse_nested,
 )
 
 __all__ = ["PostgresStore"]
@@ -218,19 +220,9 @@ class _Tx:
         return bool(cur.rowcount)
 
 
-class _UnitOfWork:
+class _UnitOfWork(UnitOfWorkParts):
     def __init__(self, txs: dict[str, _Tx]):
-        self._txs = txs
-
-    def __getitem__(self, name: str) -> _Tx:
-        try:
-            return self._txs[name]
-        except KeyError:
-            raise StorageError(
-                _("Collection %(collection)s is not part of this unit of work.", collection=repr(name))
-            ) from None
-
-    collection = __getitem__
+        self._tx = txs
 
 
 class PgCollection(SingleWrites):
@@ -479,15 +471,7 @@ class PostgresStore:
         if not wanted:
             raise ValueError("A unit of work needs at least one collection.")
         colls = [self.collection(n) for n in wanted]
-        for coll in colls:
-            if getattr(coll._local, "transaction", None) is not None:
-                raise StorageError(
-                    _(
-                        "A transaction on collection %(collection)s is already open in this thread; "
-                        "use its transaction object for writes (transactions do not nest).",
-                        collection=repr(coll.name),
-                    )
-                )
+        refuse_nested(colls)
         with self._connection() as conn:
             try:
                 with conn.transaction():
