@@ -29,9 +29,15 @@ i18n-compile: $(STAMP)
 run: install
 	$(BIN)/kbp serve --demo --host 127.0.0.1 --port 5000
 
+## the Node.js validators and peers the tests run (axe-core, oidc-provider, Redocly), exact versions of the lock file
+NODE_STAMP := tests/node/node_modules/.package-lock.json
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; \
+	else echo "--- npm is not installed: tests that need axe-core, oidc-provider or Redocly are skipped (apt-get install nodejs npm)"; fi
+
 ## run the whole test suite: on the embedded store, then again on PostgreSQL when it is installed
 ## (a throwaway cluster, see tests/pgcluster.py; CI always has it)
-test: $(TEST_STAMP) i18n-compile
+test: $(TEST_STAMP) i18n-compile $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if $(BIN)/python -c "import sys; sys.path.insert(0, '.'); from tests import pgcluster; sys.exit(not pgcluster.available())"; then \
 	  echo "--- the same suite on PostgreSQL (KBP_TEST_BACKEND=postgres)"; \

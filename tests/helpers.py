@@ -90,3 +90,23 @@ def files_containing(data_dir, needle: str) -> list[str]:
 
     forms = {needle.encode("utf-8"), json.dumps(needle)[1:-1].encode("ascii")}
     return [name for name, raw in data_folder_files(data_dir).items() if any(f in raw for f in forms)]
+
+
+def node_package(name: str):
+    """The folder of an npm package from ``tests/node`` (``make test`` installs them with ``npm ci``).
+
+    Missing on a developer's machine without npm: the test is skipped with the command to run; missing in
+    CI (``CI`` set), the test fails, so a validator never silently stops running there."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    folder = Path(__file__).resolve().parent / "node" / "node_modules" / name
+    if folder.is_dir() and shutil.which("node"):
+        return folder
+    message = f"npm package {name} is not installed: run `npm ci --prefix tests/node` (make test does)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
