@@ -550,6 +550,29 @@ class TextChecked(Schema):
 
 
 # --------------------------------------------------------------------------- API out
+#
+# Response schemas are named ``*Out``: core.api.openapi declares every property of them required,
+# except fields with ``metadata={"x-optional": True}``. ``x-ref`` makes a property a reference to a
+# named component (core.api.openapi.NAMED), ``x-enum`` names the enum a property uses.
+
+#: every timestamp of the API: seconds since 1970-01-01 UTC, with a fraction
+TIMESTAMP = "Unix time: seconds since 1970-01-01T00:00:00Z (UTC), with a fraction."
+
+
+def timestamp(description: str = "", **kwargs) -> fields.Float:
+    return fields.Float(metadata={"description": f"{description} {TIMESTAMP}".strip(), **kwargs.pop("metadata", {})},
+                        **kwargs)
+
+
+def date(description: str = "", **kwargs) -> fields.String:
+    """A calendar date as ISO 8601 ``YYYY-MM-DD`` (``format: date``)."""
+    return fields.String(metadata={"format": "date", "description": description, **kwargs.pop("metadata", {})}, **kwargs)
+
+
+def localized(description: str = "", **kwargs) -> fields.Dict:
+    """A :data:`LocalizedText`: locale -> text (``"_"``: written by a person, the same in every language)."""
+    return fields.Dict(keys=fields.String(), values=fields.String(),
+                       metadata={"x-ref": "LocalizedText", "description": description}, **kwargs)
 
 
 class ErrorOut(Schema):
@@ -562,7 +585,8 @@ class ErrorOut(Schema):
     errors = fields.Dict(
         keys=fields.String(), values=fields.Raw(),
         metadata={"description": "Field-level problems, when any: field name → list of messages, nested like the "
-                                 "request body (an object by key or list index) for fields inside objects and lists."})
+                                 "request body (an object by key or list index) for fields inside objects and lists.",
+                  "x-optional": True})
 
 
 class PluginOut(Schema):

@@ -93,6 +93,22 @@ def _isolated_environment(monkeypatch, tmp_path, request):
             store.close()
 
 
+@pytest.fixture(autouse=True)
+def _api_responses_match_the_document(monkeypatch):
+    """Every /api/v1 response any test client receives is checked against the live OpenAPI document
+    (tests/openapi_check.py): a contradiction fails the test that made the request."""
+    from tests import openapi_check
+
+    original = FlaskClient.open
+
+    def open_and_check(self, *args, **kwargs):
+        response = original(self, *args, **kwargs)
+        openapi_check.check(self.application, response)
+        return response
+
+    monkeypatch.setattr(FlaskClient, "open", open_and_check)
+
+
 # --------------------------------------------------------------------------- apps and clients
 
 ADMIN_PASSWORD = "correct horse battery staple"

@@ -11,6 +11,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from core import schemas
+from core.api.openapi import SECURITY, SECURITY_SCHEMES  # noqa: F401 - documented here first
 from core.http_errors import (  # noqa: F401 - re-exported for older imports
     API_PREFIX,
     STATUS_CODES,
@@ -25,6 +26,8 @@ class KbpApi(Api):
     """flask-smorest's Api with our error shape, and HTML errors for the web pages."""
 
     ERROR_SCHEMA = schemas.ErrorOut  # documents every error response as it is sent
+    #: no catch-all ``default`` response: core.api.openapi documents each status an operation answers
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException):
         # werkzeug's own headers (``Allow`` on a 405, ``Retry-After`` …), minus its HTML Content-Type
@@ -70,27 +73,15 @@ def check_body():
     return None
 
 
-#: the security schemes of the OpenAPI document: every operation needs one of them
-SECURITY_SCHEMES = {
-    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session",
-                   "description": "The session cookie set by signing in at /login. Unsafe methods also need the "
-                                  "CSRF token in the X-CSRFToken header."},
-    "bearerAuth": {"type": "http", "scheme": "bearer",
-                   "description": "An API token created at /me (Authorization: Bearer kbp_…); no CSRF token needed."},
-}
-SECURITY = [{"cookieAuth": []}, {"bearerAuth": []}]
+def locate_created(response):
+    """``Location`` on every 201 of the API: the created resource's URL (the collection's URL plus its id)."""
+    if response.status_code == 201 and is_api_request() and "Location" not in response.headers and response.is_json:
+        from urllib.parse import quote
 
-
-def document_security(api: Api) -> None:
-    for name, scheme in SECURITY_SCHEMES.items():
-        api.spec.components.security_scheme(name, scheme)
-    for operations in api.spec._paths.values():  # apispec keeps no public accessor for registered paths
-        for method, operation in operations.items():
-            if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
-                operation.setdefault("security", SECURITY)
-                operation.setdefault("responses", {}).setdefault(
-                    "401", {"description": "Not signed in, or the API token is invalid.",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}})
+        created = response.get_json(silent=True)
+        if isinstance(created, dict) and isinstance(created.get("id"), str):
+            response.headers["Location"] = request.path.rstrip("/") + "/" + quote(created["id"], safe="")
+    return response
 
 
 def register_api(app: Flask) -> None:
@@ -102,15 +93,17 @@ def register_api(app: Flask) -> None:
                 "asked for with `?lang=` or `Accept-Language`.",
             },
             "security": SECURITY,
+            "servers": [{"url": "/", "description": "This KBP server; every path starts with /api/v1."}],
         },
     )
     app.before_request(check_body)
+    app.after_request(locate_created)
     from core.access import csrf
-    from core.api import activities, catalogue, docs, overview, people, plans, reminders
+    from core.api import activities, catalogue, docs, openapi, overview, people, plans, reminders
 
     for blp in (catalogue.blp, people.blp, activities.blp, plans.blp, overview.blp, reminders.blp):
         csrf.exempt(blp)  # checked in core.access.gate for cookie sessions; tokens need none
         api.register_blueprint(blp, url_prefix=API_PREFIX)
-    document_security(api)
+    openapi.finish(api, app)
     app.register_blueprint(docs.bp, url_prefix=API_PREFIX)
     app.extensions["kbp_api"] = api

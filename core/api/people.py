@@ -103,7 +103,7 @@ class TokenOut(Schema):
     created_at = fields.Float()
     expires_at = fields.Float(allow_none=True, metadata={"description": "Unix time after which the token no longer works."})
     revoked = fields.Boolean()
-    token = fields.String(metadata={"description": "Only in the response that creates the token."})
+    token = fields.String(metadata={"description": "Only in the response that creates the token.", "x-optional": True})
 
 
 class AuditOut(Schema):

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from core import audit, auth, model, plans, schemas
+from core.api.plan_schemas import KindCountsOut, PlanOut  # noqa: F401 - what the plan endpoints answer
 from core.api.catalogue import export_or_abort, reader_locale
 from core.context import kbp
 from core.i18n import available_locales
@@ -83,38 +84,14 @@ class PlanListQuery(Schema):
     competency = fields.String(validate=schemas.global_id)
 
 
-class PlanOut(Schema):
-    class Meta:
-        unknown = "include"
-
-    id = fields.String()
-    person_id = fields.String()
-    coach_id = fields.String(allow_none=True)
-    mode = fields.String()
-    situation = fields.String()
-    status = fields.String()
-    version = fields.Integer()
-    focus = fields.List(fields.Dict())
-    questions = fields.List(fields.Dict())
-    activities = fields.List(fields.Dict())
-    follow_up_date = fields.String(allow_none=True)
-    follow_ups = fields.List(fields.Dict())
-    agreed = fields.Dict()
-    progress = fields.Integer()
-    overdue = fields.Integer()
-    your_role = fields.String(metadata={"description": "employee, coach or admin: how you relate to the plan."})
-    created_at = fields.Float()
-    updated_at = fields.Float()
-
-
 class SuggestionsOut(Schema):
     questions = fields.List(fields.Nested(schemas.QuestionOut))
     activities = fields.List(fields.Nested(schemas.ActivityOut))
-    kinds = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Suggested activities per kind."})
+    kinds = fields.Nested(KindCountsOut, metadata={"description": "Suggested activities per kind."})
 
 
 class HistoryOut(Schema):
-    at = fields.Float()
+    at = schemas.timestamp()
     by = fields.String()
     action = fields.String()
     fields_ = fields.List(fields.String(), attribute="fields", data_key="fields")
