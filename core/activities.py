@@ -119,6 +119,10 @@ class ActivityPatchSchema(ActivityRecordSchema):
     situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)))
     owner = fields.String(validate=validate.Length(max=200))
     archived = fields.Boolean()
+    #: the API's one concurrency style, as for plans: the version you read, 409 when someone saved since
+    version = fields.Integer(load_only=True, metadata={
+        "description": "The version you read; 409 `version_conflict` when someone saved in between. Leave it out "
+                       "to overwrite whatever is stored."})
 
     @validates_schema
     def _texts(self, data, **kwargs):  # checked on the merged record instead

@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     # flask-smorest / OpenAPI
     "API_TITLE": "KBP",
     "API_VERSION": "v1",
-    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_VERSION": "3.1.0",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
 }

@@ -615,7 +615,11 @@ def _candidate_plans(storage, account) -> list[tuple[dict, str]]:
 
 
 def visible_plans(storage, account, *, person_id: str | None = None, status: str | None = None,
-                  overdue_only: bool = False, competency: str | None = None) -> list[tuple[dict, str]]:
+                  overdue_only: bool = False, competency: str | None = None, page=None) -> list[tuple[dict, str]]:
+    """(plan, relation) of the plans ``account`` may see, newest change first; one ``page``
+    (:class:`core.services.paging.Page`) of them when given (a :class:`~core.services.paging.Paged` list)."""
+    from core.services.paging import paginate
+
     result = []
     for plan, rel in _candidate_plans(storage, account):
         if rel is None:
@@ -630,7 +634,7 @@ def visible_plans(storage, account, *, person_id: str | None = None, status: str
             continue
         result.append((plan, rel))
     result.sort(key=lambda item: item[0]["updated_at"], reverse=True)
-    return result
+    return paginate(result, page)
 
 
 def person_name(storage, plan: dict) -> str:

@@ -589,13 +589,35 @@ class ErrorOut(Schema):
                   "x-optional": True})
 
 
+class ImportProblemOut(Schema):
+    row = fields.Integer(metadata={"description": "The row (CSV: line of the file, header = 1; JSON: item number)."})
+    column = fields.String(metadata={"description": "The column or field with the problem."})
+    reason = fields.String(metadata={"description": "What is wrong and how to correct it, in the request's language."})
+
+
+class ImportReportOut(Schema):
+    """What a file import found (and, with ``dry_run=false``, did): 200 when every row is fine, else 422 with
+    ``code``, ``status`` and ``message`` like every API error, plus the rows to correct."""
+
+    ok = fields.Boolean(metadata={"description": "true when every row can be imported"})
+    dry_run = fields.Boolean()
+    rows = fields.Integer()
+    created = fields.Integer()
+    updated = fields.Integer()
+    problems = fields.List(fields.Nested(ImportProblemOut))
+    code = fields.String(metadata={"x-optional": True, "description": "'validation_error' when any row has a problem."})
+    status = fields.Integer(metadata={"x-optional": True, "description": "422 when any row has a problem."})
+    message = fields.String(metadata={"x-optional": True, "description": "What went wrong, when any row has a problem."})
+
+
 class PluginOut(Schema):
     name = fields.String()
     version = fields.String()
     module = fields.String()
     builtin = fields.Boolean()
     enabled = fields.Boolean()
-    state = fields.String(metadata={"description": "active | disabled | failed | unlicensed"})
+    state = fields.String(validate=validate.OneOf(("active", "disabled", "failed", "unlicensed")),
+                          metadata={"x-enum": "PluginState"})
     reason = fields.String(allow_none=True)
     hooks = fields.List(fields.String())
     problems = fields.List(fields.String(), metadata={
@@ -658,10 +680,10 @@ class FrameworkOut(FrameworkSummaryOut):
 class QuestionOut(Schema):
     id = fields.String()
     question_set = fields.String()
-    kind = fields.String()
-    text = fields.String()
-    direction = fields.String()
-    situations = fields.List(fields.String())
+    kind = fields.String(validate=validate.OneOf(model.QUESTION_KINDS))
+    text = fields.String(metadata={"description": "In the reader's language."})
+    direction = fields.String(metadata={"description": "'' or one of: " + ", ".join(model.QUESTION_DIRECTIONS)})
+    situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)))
     probes = fields.List(fields.String(), metadata={"description": "Follow-up probes of an interview question."})
 
 
@@ -669,11 +691,11 @@ class ActivityOut(Schema):
     id = fields.String()
     source = fields.String()
     competencies = fields.List(fields.String())
-    title = fields.String()
-    description = fields.String()
-    kind = fields.String()
-    effort = fields.String()
-    situations = fields.List(fields.String())
+    title = fields.String(metadata={"description": "In the reader's language (see LocalizedText for stored records)."})
+    description = fields.String(metadata={"description": "In the reader's language."})
+    kind = fields.String(validate=validate.OneOf(model.ACTIVITY_KINDS))
+    effort = fields.String(validate=validate.OneOf(model.EFFORTS))
+    situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)))
     provider = fields.String()
     url = fields.String()
 
@@ -706,7 +728,7 @@ class CompetencyOut(CompetencyBriefOut):
 class ExporterOut(Schema):
     id = fields.String()
     title = fields.String()
-    subject = fields.String()
+    subject = fields.String(validate=validate.OneOf(model.EXPORT_SUBJECTS))
     media_type = fields.String()
     extension = fields.String()
     plugin = fields.String()

@@ -3,19 +3,44 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from core import activities, audit, auth, model, schemas
 from core.access import require_role
 from core.activity_search import searcher
 from core.api.catalogue import reader_locale
+from core.api.paging import paged
 from core.context import accepts_large_body, kbp
+from core.services.paging import paginate
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.i18n import ngettext
 from core.present import Presenter
 
 blp = Blueprint("activities", __name__, description="Activity sources, in-house activities and search.")
+
+
+class ActivityRecordOut(Schema):
+    """An in-house activity as stored: its texts in every language it was written in."""
+
+    id = fields.String()
+    source_language = fields.String(metadata={"description": "The language its text was first written in."})
+    title = schemas.localized("The title in every language written.")
+    description = schemas.localized("The description in every language written.")
+    competencies = fields.List(fields.String())
+    kind = fields.String(validate=validate.OneOf(model.ACTIVITY_KINDS))
+    effort = fields.String(validate=validate.OneOf(model.EFFORTS))
+    duration = fields.String()
+    cost = fields.String()
+    provider = fields.String()
+    url = fields.String()
+    tags = fields.List(fields.String())
+    situations = fields.List(fields.String(validate=validate.OneOf(model.SITUATIONS)))
+    owner = fields.String(metadata={"x-optional": True, "description": "Who looks after it (shown to admins only)."})
+    archived = fields.Boolean()
+    version = fields.Integer(metadata={"description": "Send it back in `version` with a change (PATCH)."})
+    created_at = schemas.timestamp()
+    updated_at = schemas.timestamp()
 
 
 class SourceOut(Schema):
@@ -27,6 +52,9 @@ class SourceOut(Schema):
 
 
 class ListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE  # read together with core.api.paging.PageQuery
+
     include_archived = fields.Boolean(load_default=False)
 
 
@@ -38,16 +66,7 @@ class ImportQuery(FileQuery):
     dry_run = fields.Boolean(load_default=True)
 
 
-class ActivityImportOut(Schema):
-    ok = fields.Boolean()
-    dry_run = fields.Boolean()
-    rows = fields.Integer()
-    created = fields.Integer()
-    updated = fields.Integer()
-    problems = fields.List(fields.Dict(), metadata={"description": "{row, column, reason}"})
-    code = fields.String(metadata={"description": "'validation_error' when any row has a problem (like every API error)."})
-    status = fields.Integer(metadata={"description": "422 when any row has a problem (like every API error)."})
-    message = fields.String(metadata={"description": "What went wrong, when any row has a problem."})
+ActivityImportOut = schemas.ImportReportOut  # the one import report of the API
 
 
 class SearchQuery(Schema):
@@ -109,21 +128,22 @@ def list_sources():
 
 @blp.route("/activity-sources/<source_id>/activities")
 @blp.arguments(ListQuery, location="query")
-@blp.response(200, activities.ActivityRecordSchema(many=True))
-def list_records(query, source_id):
+@blp.response(200, ActivityRecordOut(many=True))
+@paged(blp)
+def list_records(query, source_id, page):
     """The editable records of a writable source (archived ones with ``include_archived=true``, admins only;
     the ``owner`` only for admins)."""
     source = source_or_404(source_id, writable=True)
     if query["include_archived"]:
         require_role("admin")
     account = auth.current_account()
-    return [shown for shown in (activities.for_viewer(r, account) for r in source.records(include_archived=query["include_archived"]))
-            if shown is not None]
+    shown = (activities.for_viewer(r, account) for r in source.records(include_archived=query["include_archived"]))
+    return paginate([record for record in shown if record is not None], page)
 
 
 @blp.route("/activity-sources/<source_id>/activities", methods=["POST"])
 @blp.arguments(activities.ActivityRecordSchema)
-@blp.response(201, activities.ActivityRecordSchema)
+@blp.response(201, ActivityRecordOut)
 def create_record(record, source_id):
     """Create an activity (admin). ``id`` is made from the title when left out."""
     require_role("admin")
@@ -138,7 +158,7 @@ def create_record(record, source_id):
 
 
 @blp.route("/activity-sources/<source_id>/activities/<activity_id>")
-@blp.response(200, activities.ActivityRecordSchema)
+@blp.response(200, ActivityRecordOut)
 def get_record(source_id, activity_id):
     """One editable activity with its text in every language and its ``version`` (archived ones and
     the ``owner`` only for admins)."""
@@ -160,13 +180,16 @@ def _expected_version():
 
 @blp.route("/activity-sources/<source_id>/activities/<activity_id>", methods=["PATCH"])
 @blp.arguments(activities.ActivityPatchSchema)
-@blp.response(200, activities.ActivityRecordSchema)
+@blp.response(200, ActivityRecordOut)
 def patch_record(changes, source_id, activity_id):
-    """Change an activity (admin). Send ``If-Match: <version>`` to be told (409) when someone else saved first."""
+    """Change an activity (admin). Send the ``version`` you read to be told (409 ``version_conflict``) when
+    someone else saved first — the same style as plans. (``If-Match: <version>`` is still read, for older
+    clients; deprecated.)"""
     require_role("admin")
     source = source_or_404(source_id, writable=True)
     current = record_or_404(source, activity_id)
     changes.pop("id", None)
+    expected = changes.pop("version", None)
     try:
         merged = activities.merge(current, changes)
     except ValidationError as exc:
@@ -174,7 +197,7 @@ def patch_record(changes, source_id, activity_id):
     check_competencies(merged)
     merged.pop("id", None)
     try:
-        updated = source.update(activity_id, merged, _expected_version())
+        updated = source.update(activity_id, merged, expected if expected is not None else _expected_version())
     except model.ConflictError:
         abort(409, message=_("Someone else changed this activity after you opened it. Reload it and make your change again."),
               code="version_conflict")
@@ -192,14 +215,14 @@ def _set_archived(source_id, activity_id, archived: bool):
 
 
 @blp.route("/activity-sources/<source_id>/activities/<activity_id>/archive", methods=["POST"])
-@blp.response(200, activities.ActivityRecordSchema)
+@blp.response(200, ActivityRecordOut)
 def archive_record(source_id, activity_id):
     """Archive (admin): hidden from suggestions and search, kept for plans that used it. Never deletes."""
     return _set_archived(source_id, activity_id, True)
 
 
 @blp.route("/activity-sources/<source_id>/activities/<activity_id>/restore", methods=["POST"])
-@blp.response(200, activities.ActivityRecordSchema)
+@blp.response(200, ActivityRecordOut)
 def restore_record(source_id, activity_id):
     """Restore an archived activity (admin)."""
     return _set_archived(source_id, activity_id, False)

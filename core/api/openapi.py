@@ -50,6 +50,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "ReminderDigest": reminders.DIGESTS,
     "ReminderCategory": reminders.CATEGORIES,
     "PlanRelation": ("employee", "coach", "admin"),
+    "PluginState": ("active", "disabled", "failed", "unlicensed"),
 }
 #: sets that two enums share: the one a field gets unless it names the other with ``x-enum``
 _DEFAULT_FOR_SET = {frozenset(auth.ROLES): "Role"}
@@ -121,6 +122,12 @@ LICENSED = {"catalogue.get_framework", "catalogue.get_competency", "catalogue.ex
             "plans.patch_plan"}
 #: operations that run an exporter plugin: a failing exporter is a 500 ``exporter_failed``
 EXPORTERS = {"catalogue.export_framework", "plans.export_plan"}
+#: statuses beyond the rules of :func:`finish`: a 404 for an id in the body or query
+ALSO = {"plans.create_plan": {"404"}, "overview.get_overview": {"404"}}
+#: operations that answer a file: endpoint -> the export subjects whose exporters' media types it may send
+#: (from the installed exporter plugins), or fixed media types
+FILES = {"plans.export_plan": ("plan", "dialogue_guide"), "catalogue.export_framework": ("framework",),
+         "activities.export_records": ("text/csv", "application/json")}
 #: operations limited against guessing (429 with ``Retry-After``)
 THROTTLED = {"people.change_password"}
 
@@ -236,6 +243,20 @@ def _endpoints(app) -> dict[tuple[str, str], str]:
     return found
 
 
+def _document_files(responses: dict, kinds: tuple[str, ...], app) -> None:
+    media = [k for k in kinds if "/" in k]
+    registry = app.extensions["kbp"].registry if "kbp" in app.extensions else None
+    if registry is not None:
+        media += [e.media_type for e in registry.exporters.values() if e.subject in kinds]
+    ok = responses.setdefault("200", {"description": "The file."})
+    ok["description"] = (ok.get("description") or "The file.") + " Sent with `Content-Disposition: attachment` and " \
+        "the file's media type (for exports: the exporter's, listed by GET /api/v1/exporters)."
+    ok["content"] = {m: {"schema": {"type": "object"} if m == "application/json" else
+                         {"type": "string", "format": "binary"}} for m in sorted(set(media))}
+    ok.setdefault("headers", {})["Content-Disposition"] = {
+        "description": "`attachment; filename=\"…\"`", "schema": {"type": "string"}, "required": True}
+
+
 def finish(api, app) -> None:
     spec = api.spec
     components = spec.components
@@ -282,6 +303,7 @@ def finish(api, app) -> None:
                 statuses.add("409")
             if endpoint in EXPORTERS:
                 statuses.add("500")
+            statuses |= ALSO.get(endpoint, set())
             if endpoint in THROTTLED:
                 statuses.add("429")
             for status in sorted(statuses):
@@ -295,6 +317,8 @@ def finish(api, app) -> None:
                 responses["403"] = {**components.responses["Forbidden"], "description":
                                     ERROR_RESPONSES["403"][1] + " `licence_required`: a framework involved is installed "
                                     "but its licence is missing or invalid."}
+            if endpoint in FILES:
+                _document_files(responses, FILES[endpoint], app)
             created = responses.get("201")
             if isinstance(created, dict):
                 created.setdefault("headers", {})["Location"] = LOCATION

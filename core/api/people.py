@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import Response, current_app, json, request
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from core import auth, people
+from core import auth, people, schemas
+from core.api.paging import paged
 from core.context import accepts_large_body, kbp
 from core.services import accounts as accounts_service
 from core.services import audit as audit_service
@@ -24,10 +25,13 @@ class PersonOut(Schema):
     unit = fields.String()
     coach_id = fields.String(allow_none=True)
     locale = fields.String(allow_none=True)
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(people.STATUSES))
 
 
 class PeopleQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE  # read together with core.api.paging.PageQuery
+
     status = fields.String(validate=validate.OneOf(people.STATUSES))
 
 
@@ -35,16 +39,7 @@ class PeopleImportQuery(Schema):
     dry_run = fields.Boolean(load_default=True, metadata={"description": "Only validate (default). false applies."})
 
 
-class PeopleImportOut(Schema):
-    ok = fields.Boolean()
-    dry_run = fields.Boolean()
-    rows = fields.Integer()
-    created = fields.Integer()
-    updated = fields.Integer()
-    problems = fields.List(fields.Dict(), metadata={"description": "{row, column, reason}"})
-    code = fields.String(metadata={"description": "'validation_error' when any row has a problem (like every API error)."})
-    status = fields.Integer(metadata={"description": "422 when any row has a problem (like every API error)."})
-    message = fields.String(metadata={"description": "What went wrong, when any row has a problem."})
+PeopleImportOut = schemas.ImportReportOut  # the one import report of the API
 
 
 PASSWORD_RULES = (f"At least {auth.MIN_PASSWORD_LENGTH} characters; not a common password, a repetition or a run; "
@@ -70,10 +65,10 @@ class AccountPatch(Schema):
 class AccountOut(Schema):
     id = fields.String()
     username = fields.String()
-    role = fields.String()
+    role = fields.String(validate=validate.OneOf(auth.ROLES))
     person_id = fields.String(allow_none=True)
     active = fields.Boolean()
-    created_at = fields.Float()
+    created_at = schemas.timestamp()
 
 
 class MeOut(Schema):
@@ -99,17 +94,17 @@ class PasswordChangeIn(Schema):
 class TokenOut(Schema):
     id = fields.String()
     name = fields.String()
-    role = fields.String()
-    created_at = fields.Float()
-    expires_at = fields.Float(allow_none=True, metadata={"description": "Unix time after which the token no longer works."})
+    role = fields.String(validate=validate.OneOf(auth.ROLES))
+    created_at = schemas.timestamp()
+    expires_at = schemas.timestamp("After this the token no longer works; null: never.", allow_none=True)
     revoked = fields.Boolean()
     token = fields.String(metadata={"description": "Only in the response that creates the token.", "x-optional": True})
 
 
 class AuditOut(Schema):
     id = fields.String()
-    at = fields.Float()
-    actor = fields.String()
+    at = schemas.timestamp()
+    actor = fields.String(metadata={"description": "The account id, or 'cli' for the server's console."})
     action = fields.String()
     subject_type = fields.String()
     subject_id = fields.String(allow_none=True)
@@ -122,13 +117,11 @@ class EraseOut(Schema):
 class PersonExportOut(Schema):
     format = fields.String()
     person_id = fields.String(allow_none=True, metadata={"description": "null for an account without a person."})
-    exported_at = fields.Float()
-    private_notes = fields.String(metadata={"description": "'included' or 'excluded': whether private self-reflection notes are in it."})
-    records = fields.Dict(metadata={"description": "Every stored record about the person, by collection."})
-
-
-class AuditQuery(Schema):
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=5000))
+    exported_at = schemas.timestamp()
+    private_notes = fields.String(validate=validate.OneOf(("included", "excluded")), metadata={"description": "'included' or 'excluded': whether private self-reflection notes are in it."})
+    records = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()), metadata={
+        "description": "Every stored record about the person, by collection (an open document: its records keep "
+                       "the fields they are stored with)."})
 
 
 def storage():
@@ -149,9 +142,10 @@ def _secret() -> str:
 @blp.route("/people")
 @blp.arguments(PeopleQuery, location="query")
 @blp.response(200, PersonOut(many=True))
-def list_people(query):
+@paged(blp)
+def list_people(query, page):
     """People the caller may see: an admin everyone, a coach the people they coach and themself, an employee themself."""
-    return people_service.list_people(storage(), actor(), query.get("status"))
+    return people_service.list_people(storage(), actor(), query.get("status"), page=page)
 
 
 @blp.route("/people", methods=["POST"])
@@ -301,9 +295,10 @@ def revoke_token(token_id):
 
 @blp.route("/accounts")
 @blp.response(200, AccountOut(many=True))
-def list_accounts():
-    """Every account (admin)."""
-    return accounts_service.list_accounts(storage(), actor())
+@paged(blp)
+def list_accounts(page):
+    """Every account, oldest first (admin)."""
+    return accounts_service.list_accounts(storage(), actor(), page=page)
 
 
 @blp.route("/accounts", methods=["POST"])
@@ -331,8 +326,9 @@ def delete_account(account_id):
 
 
 @blp.route("/audit")
-@blp.arguments(AuditQuery, location="query")
 @blp.response(200, AuditOut(many=True))
-def audit_log(query):
-    """The newest audit entries (admin): who did what to which id, and when. No content."""
-    return audit_service.entries(storage(), actor(), query["limit"])
+@paged(blp)
+def audit_log(page):
+    """The audit log, newest first (admin): who did what to which id, and when. No content. Follow the
+    ``Link: rel="next"`` header to page back to the very first entry."""
+    return audit_service.entries(storage(), actor(), page=page)

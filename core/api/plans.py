@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Response, current_app
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from core import audit, auth, model, plans, schemas
 from core.api.plan_schemas import KindCountsOut, PlanOut  # noqa: F401 - what the plan endpoints answer
 from core.api.catalogue import export_or_abort, reader_locale
+from core.api.paging import paged
 from core.context import kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
@@ -78,6 +79,9 @@ class FollowUpIn(Schema):
 
 
 class PlanListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE  # read together with core.api.paging.PageQuery
+
     person = fields.String()
     status = fields.String(validate=validate.OneOf(plans.STATUSES))
     overdue = fields.Boolean(load_default=False)
@@ -133,11 +137,12 @@ def changed(plan_id: str, version: int | None, action: str, mutate, allow=("empl
 @blp.route("/plans")
 @blp.arguments(PlanListQuery, location="query")
 @blp.response(200, PlanOut(many=True))
-def list_plans(query):
+@paged(blp)
+def list_plans(query, page):
     """Plans you may see: your own, the plans of the people you coach (admins: all), with filters."""
     found = plans.visible_plans(storage(), auth.current_account(), person_id=query.get("person"), status=query.get("status"),
-                                overdue_only=query["overdue"], competency=query.get("competency"))
-    return [out(plan, rel) for plan, rel in found]
+                                overdue_only=query["overdue"], competency=query.get("competency"), page=page)
+    return found.map(lambda found_plan: out(*found_plan))
 
 
 @blp.route("/plans", methods=["POST"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from core import auth, reminders
+from core import auth, reminders, schemas
 from core.context import kbp
 
 blp = Blueprint("reminders", __name__, description="Your notifications and reminder settings.")
@@ -19,8 +19,8 @@ class NotificationOut(Schema):
                                                   "follow_up_today, activity_due, activity_overdue or note_shared"})
     text = fields.String(metadata={"description": "What happened, in the reader's language; never plan content."})
     link = fields.String()
-    date = fields.String(allow_none=True)
-    created_at = fields.Float()
+    date = schemas.date("The date the notification is about (a due date, a follow-up).", allow_none=True)
+    created_at = schemas.timestamp()
     read = fields.Boolean()
 
 
@@ -45,8 +45,8 @@ class SettingsIn(Schema):
 
 
 class SettingsOut(Schema):
-    digest = fields.String()
-    opt_out = fields.List(fields.String())
+    digest = fields.String(validate=validate.OneOf(reminders.DIGESTS))
+    opt_out = fields.List(fields.String(validate=validate.OneOf(reminders.CATEGORIES)))
 
 
 @blp.route("/me/notifications")

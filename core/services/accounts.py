@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.services.paging import Page, Paged, paginate
 from core import auth, sessions
 from core.auth import ACCOUNTS, TOKENS, Account
 from core.i18n import gettext as _
@@ -49,9 +50,11 @@ def me(storage, actor: Account | None) -> dict:
 # ----------------------------------------------------------------------------- accounts (admin)
 
 
-def list_accounts(storage, actor: Account | None) -> list[dict]:
+def list_accounts(storage, actor: Account | None, page: Page | None = None) -> Paged:
+    """Every account, oldest first; one ``page`` of them when given (admin)."""
     audit.require(actor, "admin")
-    return [auth.public_account(a) for a in storage.collection(ACCOUNTS).all()]
+    found = sorted(storage.collection(ACCOUNTS).all(), key=lambda a: (a.get("created_at", 0), a["id"]))
+    return paginate(found, page).map(auth.public_account)
 
 
 def accounts_overview(storage, actor: Account | None) -> dict:

@@ -7,6 +7,7 @@ import time
 from core import audit as rules
 from core.i18n import gettext as _
 from core.services.errors import Forbidden, Unauthenticated
+from core.services.paging import Page, Paged, paginate
 
 AUDIT = rules.AUDIT
 
@@ -39,7 +40,11 @@ def record(storage, actor, action: str, subject_type: str, subject_id: str | Non
     storage.collection(AUDIT).insert(entry(actor, action, subject_type, subject_id))
 
 
-def entries(storage, actor, limit: int = 200) -> list[dict]:
-    """The newest ``limit`` entries (admin)."""
+def entries(storage, actor, limit: int | None = None, page: Page | None = None) -> Paged:
+    """The entries, newest first (admin): the newest ``limit``, or one ``page`` — paging on reaches the
+    very first entry."""
     require(actor, "admin")
-    return sorted(storage.collection(AUDIT).all(), key=lambda e: e["at"], reverse=True)[:limit]
+    ordered = sorted(storage.collection(AUDIT).all(), key=lambda e: e["at"], reverse=True)
+    if page is None and limit is not None:
+        return Paged(ordered[:limit], len(ordered))
+    return paginate(ordered, page)

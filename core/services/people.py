@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from core.services.paging import Page, Paged, paginate
 from core import people as rules
 from core.auth import Account
 from core.i18n import gettext as _
@@ -30,13 +31,14 @@ def _load(schema, data: dict) -> dict:
                       translate_errors(exc.messages)) from None
 
 
-def list_people(storage, actor: Account | None, status: str | None = None) -> list[dict]:
+def list_people(storage, actor: Account | None, status: str | None = None, page: Page | None = None) -> Paged:
     """People the actor may see (an admin everyone, a coach their coachees and themself, an
-    employee themself)."""
+    employee themself), by name; one ``page`` of them when given."""
     audit.require(actor, "employee")
     allowed = rules.visible_ids(storage, actor)
-    return [p for p in storage.collection(PEOPLE).all()
-            if (allowed is None or p["id"] in allowed) and (status is None or p.get("status") == status)]
+    found = [p for p in storage.collection(PEOPLE).all()
+             if (allowed is None or p["id"] in allowed) and (status is None or p.get("status") == status)]
+    return paginate(sorted(found, key=lambda p: (p.get("name", "").lower(), p["id"])), page)
 
 
 def get_person(storage, actor: Account | None, person_id: str) -> dict:
