@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -167,7 +168,7 @@ def test_a_generated_client_works_without_warnings(make_app, tmp_path):
 
     # drive it against a real server: a coach, an employee, a plan, a change with its version, paging
     coach = make_person(app, "Karin Coach")
-    employee = make_person(app, "Erik Medarbetare", coach_id=coach["id"])
+    make_person(app, "Erik Medarbetare", coach_id=coach["id"])
     coach_account = make_account(app, "coach", coach)
     from core import auth
 
@@ -178,27 +179,30 @@ def test_a_generated_client_works_without_warnings(make_app, tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        env = {**os.environ, "KBP_URL": f"http://127.0.0.1:{server.server_port}", "KBP_TOKEN": token,
+               "PYTHONPATH": str(tmp_path)}
+        # the README's example, as it is written there
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        example = readme.split("<!-- api-client-example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        run = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, timeout=300, env=env)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout.split() [:2] == ["PlanStatus.DRAFT", "2"] or run.stdout.startswith("draft 2"), run.stdout
+        # and more: a stale version is a typed 409, a page carries its total
         script = f"""
-import sys
-sys.path.insert(0, {str(tmp_path)!r})
+import os
 from kbp_client import AuthenticatedClient
-from kbp_client.api.plans import create_plan, update_plan, list_plans
-from kbp_client.api.people import get_me
-from kbp_client.models import PlanCreate, PlanPatch, Situation, PlanStatus
-client = AuthenticatedClient(base_url="http://127.0.0.1:{server.server_port}", token={token!r})
-me = get_me.sync(client=client)
-assert me.person.name == "Karin Coach", me
-plan = create_plan.sync(client=client, body=PlanCreate(person_id={employee['id']!r}, situation=Situation.NEW_ROLE))
-assert plan.status == PlanStatus.DRAFT and plan.situation == Situation.NEW_ROLE
-changed = update_plan.sync(client=client, plan_id=plan.id, body=PlanPatch(version=plan.version, focus=["kbp-sample:active-listening"]))
-assert changed.version == plan.version + 1 and changed.focus[0].name["sv"]
-stale = update_plan.sync_detailed(client=client, plan_id=plan.id, body=PlanPatch(version=plan.version, follow_up_date=None))
-assert stale.status_code == 409 and stale.parsed.code == "version_conflict", stale
+from kbp_client.api.plans import list_plans, update_plan
+from kbp_client.models import PlanPatch, PlanStatus, Situation
+client = AuthenticatedClient(base_url=os.environ["KBP_URL"], token=os.environ["KBP_TOKEN"])
 page = list_plans.sync_detailed(client=client, limit=1)
-assert page.status_code == 200 and page.headers["X-Total-Count"] == "1" and len(page.parsed) == 1
+assert page.status_code == 200 and page.headers["X-Total-Count"] == "1" and len(page.parsed) == 1, page
+plan = page.parsed[0]
+assert plan.status == PlanStatus.DRAFT and plan.situation == Situation.NEW_ROLE and plan.your_role.value == "coach"
+stale = update_plan.sync_detailed(client=client, plan_id=plan.id, body=PlanPatch(version=plan.version - 1, goals={{}}))
+assert stale.status_code == 409 and stale.parsed.code == "version_conflict", stale
 print("ok")
 """
-        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
         assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout + run.stderr
     finally:
         server.shutdown()

@@ -17,6 +17,7 @@ the marshmallow schemas alone, done once when the app starts (never per request)
 """
 from __future__ import annotations
 
+import json
 import re
 
 from core import auth, model, people, plans, reminders
@@ -251,8 +252,8 @@ def _document_files(responses: dict, kinds: tuple[str, ...], app) -> None:
     ok = responses.setdefault("200", {"description": "The file."})
     ok["description"] = (ok.get("description") or "The file.") + " Sent with `Content-Disposition: attachment` and " \
         "the file's media type (for exports: the exporter's, listed by GET /api/v1/exporters)."
-    ok["content"] = {m: {"schema": {"type": "object"} if m == "application/json" else
-                         {"type": "string", "format": "binary"}} for m in sorted(set(media))}
+    # OpenAPI 3.1: a file is a media type without a schema (the body is the file's bytes; a JSON export too)
+    ok["content"] = {m: {} for m in sorted(set(media))}
     ok.setdefault("headers", {})["Content-Disposition"] = {
         "description": "`attachment; filename=\"…\"`", "schema": {"type": "string"}, "required": True}
 
@@ -324,4 +325,8 @@ def finish(api, app) -> None:
                 created.setdefault("headers", {})["Location"] = LOCATION
             if getattr(app.view_functions.get(endpoint), "kbp_paged", False):
                 responses["200"].setdefault("headers", {}).update(PAGE_HEADERS)
+    components.schemas.pop("PaginationMetadata", None)  # flask-smorest's own paging, not used: core.api.paging
+    used = json.dumps(spec._paths)
+    for name in [n for n in components.responses if f"#/components/responses/{n}\"" not in used]:
+        del components.responses[name]
     spec.version = __version__  # info.version: KBP's own version (the path keeps the API's major version, v1)
