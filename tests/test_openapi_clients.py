@@ -170,11 +170,15 @@ def test_a_generated_client_works_without_warnings(make_app, tmp_path):
     coach = make_person(app, "Karin Coach")
     make_person(app, "Erik Medarbetare", coach_id=coach["id"])
     coach_account = make_account(app, "coach", coach)
-    from core import auth
+    # the token as the README hands it out: `kbp tokens create --user …` by an administrator on the server
+    from click.testing import CliRunner
 
-    storage = app.extensions["kbp"].storage
-    with app.app_context():
-        _record, token = auth.create_token(storage, coach_account, "client")
+    from core.cli import main
+
+    made = CliRunner().invoke(main, ["--data-dir", app.config["DATA_DIR"], "tokens", "create",
+                                     "--user", coach_account["username"], "--name", "planning-script"])
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip().splitlines()[-1]
     server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -198,7 +202,7 @@ page = list_plans.sync_detailed(client=client, limit=1)
 assert page.status_code == 200 and page.headers["X-Total-Count"] == "1" and len(page.parsed) == 1, page
 plan = page.parsed[0]
 assert plan.status == PlanStatus.DRAFT and plan.situation == Situation.NEW_ROLE and plan.your_role.value == "coach"
-stale = update_plan.sync_detailed(client=client, plan_id=plan.id, body=PlanPatch(version=plan.version - 1, goals={{}}))
+stale = update_plan.sync_detailed(client=client, plan_id=plan.id, body=PlanPatch(version=plan.version - 1, focus=["kbp-sample:active-listening"]))
 assert stale.status_code == 409 and stale.parsed.code == "version_conflict", stale
 print("ok")
 """
