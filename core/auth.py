@@ -281,7 +281,8 @@ def find_account(storage, username: str) -> dict:
 
 def public_account(record: dict) -> dict:
     """An account as the API shows it: never the hash."""
-    return {k: record.get(k) for k in ("id", "username", "role", "person_id", "active", "created_at")}
+    shown = {k: record.get(k) for k in ("id", "username", "role", "person_id", "created_at")}
+    return {**shown, "active": record.get("active", True)}  # no "active" field: active, as sign-in reads it
 
 
 # ----------------------------------------------------------------------------- throttling

@@ -94,7 +94,8 @@ def test_enums_are_named_components(spec):
             for i, value in enumerate(node):
                 yield from open_objects(value, f"{where}/{i}")
     found = {w.split("/")[0] for name, s in schemas.items() if name.endswith("Out") for w in open_objects(s, name)}
-    assert found <= {"ErrorOut", "PersonExportOut", "ImportPreviewOut", "OverviewOut"}, found
+    # open on purpose: field errors nested like the request, an export of every stored record, a preview tree of any depth
+    assert found <= {"ErrorOut", "PersonExportOut", "ImportPreviewOut"}, found
 
 
 def test_paged_lists_send_total_and_next_link(app, client, spec):

@@ -129,6 +129,8 @@ ALSO = {"plans.create_plan": {"404"}, "overview.get_overview": {"404"}}
 #: (from the installed exporter plugins), or fixed media types
 FILES = {"plans.export_plan": ("plan", "dialogue_guide"), "catalogue.export_framework": ("framework",),
          "activities.export_records": ("text/csv", "application/json")}
+#: operations that serve an ``ETag`` and answer ``If-None-Match`` with 304 (core.api.catalogue.cached_document)
+REVALIDATED = {"catalogue.get_framework"}
 #: operations limited against guessing (429 with ``Retry-After``)
 THROTTLED = {"people.change_password"}
 
@@ -145,6 +147,8 @@ ERROR_RESPONSES = {
     "413": ("PayloadTooLarge", "The body is larger than the server accepts (`payload_too_large`)."),
     "422": ("UnprocessableEntity", "Some fields are invalid (`validation_error`); `errors` names each field."),
     "429": ("TooManyRequests", "Too many attempts (`too_many_requests`): wait `Retry-After` seconds."),
+    "503": ("ServiceUnavailable", "The database cannot be reached just now (`database_unavailable`); nothing was "
+                                  "changed — try again in a moment."),
     "500": ("InternalError", "An exporter plugin failed (`exporter_failed`; its plugin is named) or another "
                              "server error (`internal_error`)."),
 }
@@ -291,7 +295,7 @@ def finish(api, app) -> None:
             for response in responses.values():
                 if isinstance(response, dict) and "$ref" not in response:
                     _name_enums(response.get("content", {}))
-            statuses = {"400", "401", "403"}  # 400: any request may bring an unknown ?lang= or unreadable JSON
+            statuses = {"400", "401", "403", "503"}  # 400: any request may bring an unknown ?lang= or unreadable JSON
             has_body = method in ("post", "put", "patch")
             has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
             if "{" in path:
@@ -318,6 +322,15 @@ def finish(api, app) -> None:
                 responses["403"] = {**components.responses["Forbidden"], "description":
                                     ERROR_RESPONSES["403"][1] + " `licence_required`: a framework involved is installed "
                                     "but its licence is missing or invalid."}
+            if endpoint in REVALIDATED:
+                responses["200"].setdefault("headers", {})["ETag"] = {
+                    "description": "Send it back in `If-None-Match` to be answered 304 while the document is unchanged.",
+                    "schema": {"type": "string"}, "required": True}
+                operation.setdefault("parameters", []).append({
+                    "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+                    "description": "The `ETag` of the copy you have."})
+                responses["304"] = {"description": "Not Modified: the document is unchanged since the `ETag` you sent.",
+                                    "headers": {"ETag": {"schema": {"type": "string"}, "required": True}}}
             if endpoint in FILES:
                 _document_files(responses, FILES[endpoint], app)
             created = responses.get("201")

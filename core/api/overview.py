@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields
 
-from core import auth, overview
+from core import auth, model, overview
 from core.api.catalogue import reader_locale
 from core.context import kbp
 
@@ -22,14 +22,56 @@ class OverviewQuery(Schema):
     lang = fields.String(load_default=None)
 
 
+class UnitSizeOut(Schema):
+    unit = fields.String(metadata={"description": "The unit's name ('' for people without a unit)."})
+    suppressed = fields.Boolean(metadata={"description": "True when the unit is too small to show: no size."})
+    people = fields.Integer(allow_none=True)
+
+
+class FocusCountOut(Schema):
+    competency = fields.String()
+    name = fields.String()
+    count = fields.Integer()
+
+
+class InhouseCountOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    count = fields.Integer()
+
+
+class ShareOut(Schema):
+    count = fields.Integer()
+    percent = fields.Integer()
+
+
+SituationCountsOut = Schema.from_dict({s: fields.Integer() for s in model.SITUATIONS}, name="SituationCountsOut")
+MixOut = Schema.from_dict({k: fields.Nested(ShareOut) for k in overview.MIX_KINDS}, name="MixOut")
+
+
+class FiguresOut(Schema):
+    dialogues = fields.Integer()
+    coaching = fields.Integer()
+    self_reflection = fields.Integer()
+    agreed = fields.Integer()
+    follow_up_share = fields.Integer(allow_none=True, metadata={"description": "Per cent of agreed plans followed up; "
+                                                                              "null without agreed plans."})
+    activities_done = fields.Integer()
+    activities_overdue = fields.Integer()
+    situations = fields.Nested(SituationCountsOut)
+    focus_top = fields.List(fields.Nested(FocusCountOut))
+    mix = fields.Nested(MixOut)
+    inhouse_top = fields.List(fields.Nested(InhouseCountOut))
+
+
 class OverviewOut(Schema):
     period = fields.String()
     unit = fields.String(allow_none=True)
     min_group = fields.Integer()
     suppressed = fields.Boolean(metadata={"description": "True when the group is too small: no figures."})
     people = fields.Integer(allow_none=True)
-    units = fields.List(fields.Dict())
-    figures = fields.Dict(allow_none=True)
+    units = fields.List(fields.Nested(UnitSizeOut))
+    figures = fields.Nested(FiguresOut, allow_none=True)
 
 
 @blp.route("/overview")
