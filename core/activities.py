@@ -155,31 +155,8 @@ def unknown_competencies(record: dict, known: Iterable[str]) -> list[str]:
     return [c for c in record.get("competencies", []) if c not in known]
 
 
-def record_to_activity(record: dict, source_id: str, domain: str = "messages") -> model.Activity:
-    lang = record.get("source_language", "sv")
-    translations = {
-        loc: {"title": record["title"].get(loc, ""), "description": record["description"].get(loc, "")}
-        for loc in set(record["title"]) | set(record["description"])
-    }
-    return model.Activity(
-        id=record["id"],
-        source=source_id,
-        competencies=tuple(record["competencies"]),
-        title=record["title"].get(lang, ""),
-        description=record["description"].get(lang, ""),
-        kind=record["kind"],
-        effort=record["effort"],
-        text=model.TextDomain(domain, lang),
-        situations=tuple(record.get("situations", ())),
-        provider=record.get("provider", ""),
-        url=record.get("url", ""),
-        translations=translations,
-        archived=bool(record.get("archived")),
-        tags=tuple(record.get("tags", ())),
-        cost=record.get("cost", ""),
-        duration=record.get("duration", ""),
-        owner=record.get("owner", ""),
-    )
+#: kept here for plugins that import it from this module (it lives in :mod:`core.model`)
+record_to_activity = model.record_to_activity
 
 
 # ----------------------------------------------------------------------------- files
