@@ -17,7 +17,6 @@ Everything a request needs is on ``app.extensions["kbp"]`` (:class:`KBP`), reach
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tomllib
@@ -230,7 +229,3 @@ def register_blueprints(app: Flask) -> None:
     init_access(app)
     register_api(app)
     register_web(app)
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections import defaultdict
 from typing import Any, Iterable
 
 from marshmallow import ValidationError
@@ -59,7 +58,6 @@ class Registry:
         self.frameworks: dict[str, model.Framework] = {}
         self.competencies: dict[str, model.Competency] = {}
         self.question_sets: dict[str, model.QuestionSet] = {}
-        self.questions_by_competency: dict[str, list[model.Question]] = defaultdict(list)
         self.activity_sources: dict[str, model.ActivitySource] = {}
         self.exporters: dict[str, model.Exporter] = {}
         self.locale_dirs: dict[str, str] = {}  # gettext domain -> folder
@@ -362,8 +360,6 @@ def _commit(registry: Registry, staged: _Staged, name: str) -> None:
             registry.competencies[comp.global_id] = comp
     for qs in staged.question_sets:
         registry.question_sets[qs.id] = qs
-        for q in qs.questions:
-            registry.questions_by_competency[q.competency].append(q)
     for source in staged.sources:
         registry.activity_sources[source.id] = source
     for exporter in staged.exporters:
