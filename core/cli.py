@@ -752,7 +752,7 @@ def license_keygen(out: str, key_id: str, passphrase_file: str | None) -> None:
 @click.option("--key-id", required=True, help="Id of that key in the built-in list.")
 @click.option("--keys", "keys_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help='Your keys file {"keys": [...]}: new keys, and old ones marked "revoked": true.')
-@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the keys are for.")
+@click.option("--product", required=True, help="Product id the keys are for (a licensed framework names it: kbp license status lists them).")
 @passphrase_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the signed key bundle.")
 @click.pass_context
@@ -787,7 +787,7 @@ def license_sign_keys(ctx, key_file, key_id, keys_file, product, passphrase_file
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last valid day, YYYY-MM-DD.")
 @click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="First valid day (default today); a later day makes a renewal that can be installed in advance.")
-@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the licence is for.")
+@click.option("--product", required=True, help="Product id the licence is for (a licensed framework names it: kbp license status lists them).")
 @click.option("--feature", "features", multiple=True, help="A licensed feature (repeatable).")
 @click.option("--seats", type=click.IntRange(min=1), default=None, help="Number of seats, if limited.")
 @click.option("--trusted-keys", "trusted_keys_file", type=click.Path(exists=True, dir_okay=False), default=None,
