@@ -491,22 +491,21 @@ def activities_list(ctx: click.Context, source_id: str | None, archived: bool) -
 @click.pass_context
 def activities_export(ctx: click.Context, source_id: str | None, fmt: str, out: str) -> None:
     """Export every activity, archived ones included; the file imports back unchanged."""
-    from core import activities, audit
     from core.i18n import available_locales
+    from core.services import accounts, activities
 
     app = make_app(ctx)
     source = _writable_source(app, source_id)
-    records = source.records(include_archived=True)
-    with app.app_context():
-        locales = available_locales()
-    body = activities.to_json(records) if fmt == "json" else activities.to_csv(records, locales)
-    audit.record(app.extensions["kbp"].storage, "export", "activities", source.id, actor="cli")
+    state = app.extensions["kbp"]
+    with app.app_context(), _service_errors():
+        body, _media_type, count = activities.export(state.storage, state.registry, accounts.CLI, source.id, fmt,
+                                                     available_locales())
     if out == "-":
         click.echo(body, nl=False)
     else:
         with open(out, "w", encoding="utf-8", newline="") as fh:
             fh.write(body)
-        click.echo(ngettext("%(num)d activity written to %(file)s.", "%(num)d activities written to %(file)s.", len(records), file=out))
+        click.echo(ngettext("%(num)d activity written to %(file)s.", "%(num)d activities written to %(file)s.", count, file=out))
 
 
 @activities_group.command("import")
@@ -516,16 +515,16 @@ def activities_export(ctx: click.Context, source_id: str | None, fmt: str, out: 
 @click.pass_context
 def activities_import(ctx: click.Context, file: str, source_id: str | None, dry_run: bool) -> None:
     """Import activities from CSV or JSON: all rows are checked; all are imported, or none."""
-    from core import audit
-    from core.api.activities import run_import
+    from core.services import accounts, activities
 
     app = make_app(ctx)
     source = _writable_source(app, source_id)
     fmt = "json" if file.lower().endswith(".json") else "csv"
     with open(file, "rb") as fh:
         data = fh.read()
-    with app.app_context():
-        result = run_import(source, data, fmt, dry_run)
+    state = app.extensions["kbp"]
+    with app.app_context(), _service_errors():
+        result = activities.import_file(state.storage, state.registry, accounts.CLI, source.id, data, fmt, dry_run)
     if not result["ok"]:
         for p in result["problems"]:
             click.echo(_("row %(row)s, column %(column)s: %(reason)s", row=p["row"], column=p["column"] or "-", reason=p["reason"]), err=True)
@@ -536,7 +535,6 @@ def activities_import(ctx: click.Context, file: str, source_id: str | None, dry_
         click.echo(_("The file is correct: %(created)d new, %(updated)d updated. Nothing was imported (dry run).",
                      created=result["created"], updated=result["updated"]))
     else:
-        audit.record(app.extensions["kbp"].storage, "import", "activities", source.id, actor="cli")
         click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=result["created"], updated=result["updated"]))
 
 

@@ -238,6 +238,11 @@ class WritableActivitySource(ActivitySource):
     """
 
     writable = True
+    #: the collection of the app's store the records live in (``""``: kept elsewhere). When set, the
+    #: core writes each change together with its audit entry in one unit of work: it calls the
+    #: ``*_in`` methods below with that collection's writer instead of :meth:`create`,
+    #: :meth:`update` and :meth:`import_records`.
+    collection_name: str = ""
 
     def attach(self, store) -> None:
         """Called by the core once at start with the app's store (:mod:`core.store`: the embedded
@@ -259,6 +264,18 @@ class WritableActivitySource(ActivitySource):
 
     def import_records(self, records: list[dict]) -> tuple[int, int]:  # pragma: no cover - interface
         """Create or replace (by id) all ``records`` in one transaction; return (created, updated)."""
+        raise NotImplementedError
+
+    def create_in(self, writer, record: dict) -> dict:  # pragma: no cover - interface
+        """:meth:`create`, written to ``writer`` (the collection in the caller's unit of work)."""
+        raise NotImplementedError
+
+    def update_in(self, writer, activity_id: str, changes: dict, expected_version: int | None = None) -> dict:  # pragma: no cover
+        """:meth:`update`, written to ``writer``."""
+        raise NotImplementedError
+
+    def import_in(self, writer, records: list[dict]) -> tuple[int, int]:  # pragma: no cover - interface
+        """:meth:`import_records`, written to ``writer``."""
         raise NotImplementedError
 
     def revision(self) -> Hashable:  # pragma: no cover - interface
