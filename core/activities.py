@@ -5,7 +5,7 @@ A record is what an HR admin edits::
     {"id": "mentorprogrammet", "source_language": "sv",
      "title": {"sv": "Mentorprogrammet", "en": "The mentoring programme"},
      "description": {"sv": "...", "en": "..."},
-     "competencies": ["malin-lindelow:ledarskap"], "kind": "learning_from_others", "effort": "months",
+     "competencies": ["kbp-sample:active-listening"], "kind": "learning_from_others", "effort": "months",
      "duration": "6 månader", "cost": "0 kr", "provider": "HR", "url": "https://intra.example/mentor",
      "tags": ["ledarskap", "nya chefer"], "situations": ["new_role"], "owner": "hr@example.org",
      "archived": false, "version": 3}

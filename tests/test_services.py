@@ -400,6 +400,42 @@ def test_a_failed_activity_change_keeps_the_activity(make_app, monkeypatch, how)
             before = _everything(storage)
 
 
+def test_save_as_in_house_activity_goes_through_the_writable_source_with_its_audit_entry(make_app, monkeypatch):
+    """The plan page's "also save it as an in-house activity": the activity service writes it through
+    the writable-source capability (whichever source is editable), with its audit entry, in one commit."""
+    from core.services import plans as plans_service
+    from tests.helpers import plain_client, sign_in
+
+    app = make_app()
+    storage, registry = app.extensions["kbp"].storage, app.extensions["kbp"].registry
+    boss = make_person(app, "Ada Chef")
+    worker = make_person(app, "Bo Ek", coach_id=boss["id"])
+    admin = make_account(app, "admin", boss)
+    with app.test_request_context():
+        plan, _rel = plans_service.create_plan(storage, registry, _actor(admin), worker["id"], "new_role", "coaching")
+        plan, _rel = plans_service.set_focus(storage, registry, _actor(admin), plan["id"], plan["version"],
+                                             ["kbp-sample:active-listening"])
+    source = registry.activity_sources["inhouse"]
+    used = []
+    real_create_in = type(source).create_in
+    monkeypatch.setattr(type(source), "create_in", lambda self, writer, record: used.append(record["title"]) or
+                        real_create_in(self, writer, record))
+    client = sign_in(plain_client(app), admin)
+    url = f"/plans/{plan['id']}/activities"
+    response = client.post(url, data={"version": plan["version"], "new_title": "Skugga en kollega", "new_kind": "on_the_job",
+                                      "new_description": "En dag.", "new_competency": "kbp-sample:active-listening",
+                                      "new_save_inhouse": "1", "csrf_token": csrf_token(client, url)})
+    assert response.status_code == 302
+    assert used == [{"en": "Skugga en kollega"}]  # in the language of the page
+    [record] = source.records()
+    assert record["competencies"] == ["kbp-sample:active-listening"] and record["description"] == {"en": "En dag."}
+    assert [(e["action"], e["subject_type"], e["subject_id"]) for e in storage.collection("audit").all()][-1] == (
+        "create", "activity", record["id"])
+    with app.test_request_context():
+        stored, _rel = plans_service.get_plan(storage, _actor(admin), plan["id"])
+    assert [a["title"] for a in stored["activities"]] == [{"_": "Skugga en kollega"}]
+
+
 def test_plan_activity_and_catalogue_services_check_permissions_themselves(make_app):
     from core.services import activities as activities_service
     from core.services import catalogue as catalogue_service

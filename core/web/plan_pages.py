@@ -204,7 +204,7 @@ def plan_activities(plan_id):
     total = sum(kinds.values()) or 1
     mix = [(k, kinds[k], round(100 * kinds[k] / total)) for k in model.ACTIVITY_KINDS]
     sources = {s.id: p.source_title(s) for s in kbp().registry.activity_sources.values()}
-    writable = [s for s in kbp().registry.activity_sources.values() if s.writable]
+    writable = activity_service.writable_sources(kbp().registry)
     return render_template("plan_activities.html", plan=plan, rel=rel, suggested=suggested, mix=mix, sources=sources, step=4,
                            can_save_inhouse=bool(writable) and auth.current_account().role == "admin")
 
