@@ -476,9 +476,13 @@ source_option = click.option("--source", "source_id", default=None, help="Activi
 @click.pass_context
 def activities_list(ctx: click.Context, source_id: str | None, archived: bool) -> None:
     """List the activities of an editable source: id, kind, status and title."""
+    from core.services import accounts, activities
+
     app = make_app(ctx)
     source = _writable_source(app, source_id)
-    for r in source.records(include_archived=archived):
+    with _service_errors():
+        found = activities.records(app.extensions["kbp"].registry, accounts.CLI, source.id, include_archived=archived)
+    for r in found:
         title = r["title"].get(r.get("source_language", "sv")) or r["id"]
         state = _("archived") if r.get("archived") else _("active")
         click.echo(f"{r['id']}\t{r['kind']}\t{state}\t{title}")
