@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: modules that parse, call a service and render: no storage access, no audit entries of their own
 HANDLER_MODULES = sorted(
-    [*(ROOT / "core" / "api").glob("*.py"), *(ROOT / "core" / "web").glob("*.py"),
-     ROOT / "core" / "cli.py", ROOT / "core" / "cli_common.py", ROOT / "core" / "cli_ops.py"]
+    [*(ROOT / "core" / "api").glob("*.py"), *(ROOT / "core" / "web").glob("*.py"), *(ROOT / "core").glob("cli*.py")]
 )
 
 #: The operator commands that work on the store itself, not on records through a rule: each entry is
