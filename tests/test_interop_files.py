@@ -244,28 +244,66 @@ def test_the_current_english_header_is_recognised():
     assert not [n for n in parsed.notices if "header" in n]
 
 
-@pytest.mark.parametrize("header", [
-    # localised headers: whatever the words, Moodle reads the columns by position, and so do we
-    ["Överordnat id-nummer", "Id-nummer", "Kortnamn", "Beskrivning", "Beskrivningsformat", "Skalvärden",
-     "Skalinställningar", "Regeltyp (valfri)", "Regelutfall (valfritt)", "Regelinställningar (valfritt)",
-     "Korsrefererade kompetensers id-nummer", "Exporterat id (valfritt)", "Är ramverk", "Taxonomi"],
-    ["ID de la compétence parente", "ID", "Nom abrégé", "Description", "Format de description", "Valeurs du barème",
-     "Configuration du barème", "Type de règle", "Résultat de la règle", "Configuration de la règle",
-     "Compétences liées", "ID exporté", "Est un référentiel", "Taxonomie"],
-    ["Übergeordnete ID-Nummer", "ID-Nummer", "Kurzer Name", "Beschreibung", "Beschreibungsformat", "Skalenwerte",
-     "Skalenkonfiguration", "Regeltyp", "Regelergebnis", "Regelkonfiguration", "Querverweise", "Exportierte ID",
-     "Ist Kompetenzrahmen", "Taxonomie"],
+@pytest.mark.parametrize("label, header", [
+    ("Swedish", csvformat.HEADER_SWEDISH), ("French", csvformat.HEADER_FRENCH), ("German", csvformat.HEADER_GERMAN),
 ], ids=["sv", "fr", "de"])
-def test_a_localised_header_is_read_by_position_with_a_notice(header):
+def test_a_localised_header_is_recognised_by_its_names(label, header):
     rows = example_rows()
+    rows[0] = list(header)
+    parsed = csvformat.read_moodle_csv(to_csv(rows).encode(), "lokal.csv")
+    assert parsed.header == label
+    assert not [n for n in parsed.notices if "header" in n or "row 1" in n]
+    reference = csvformat.import_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
+    assert csvformat.to_framework(parsed) == reference
+
+
+def test_header_names_are_compared_without_case_remarks_or_punctuation():
+    """Language packs change over the years: "(optional)" dropped, hyphens, capitals."""
+    rows = example_rows()
+    rows[0] = ["parent id-number", "ID NUMBER", "Short name", "description", "Description format", "Scale values",
+               "Scale configuration", "Rule type", "Rule outcome", "Rule config", "Cross-referenced competency ID numbers",
+               "Exported ID", "Is framework", "Taxonomy"]
+    parsed = csvformat.read_moodle_csv(to_csv(rows).encode(), "varianter.csv")
+    assert parsed.header == "English (current Moodle)" and len(parsed.competencies) == 64
+    assert not [n for n in parsed.notices if "row 1" in n]
+
+
+def test_columns_in_another_order_are_read_by_their_names():
+    rows = example_rows()
+    order = [2, 1, 0, *range(3, 14)]  # Short name first, as a spreadsheet user might move it
+    moved = [[row[i] if i < len(row) else "" for i in order] for row in rows]
+    moved[0] = [csvformat.HEADER_SWEDISH[i] for i in order]
+    parsed = csvformat.read_moodle_csv(to_csv(moved).encode(), "flyttad.csv")
+    assert parsed.header == "Swedish"
+    assert parsed.notices[0] == "flyttad.csv: row 1: the columns are not in Moodle's order; read by their names"
+    assert csvformat.to_framework(parsed) == csvformat.import_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
+
+
+def test_an_unknown_language_is_read_by_position_with_a_notice():
+    rows = example_rows()
+    header = ["Yläkompetenssin tunnus", "Tunnus", "Lyhyt nimi", *csvformat.HEADER_CURRENT[3:]]  # Finnish-like
     rows[0] = header
     parsed = csvformat.read_moodle_csv(to_csv(rows).encode(), "lokal.csv")
     assert parsed.header == "by position"
     assert parsed.notices[0] == (
-        f"lokal.csv: row 1: header not recognised ({', '.join(header[:3])}, …); read by Moodle's column order "
-        f"({', '.join(csvformat.HEADER_CURRENT)}), as Moodle's own importer does")
+        "lokal.csv: row 1: header not recognised (column 1 (Yläkompetenssin tunnus), 2 (Tunnus), 3 (Lyhyt nimi)); "
+        f"read by Moodle's column order ({', '.join(csvformat.HEADER_CURRENT)}), as Moodle's own importer does")
     reference = csvformat.import_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
     assert csvformat.to_framework(parsed) == reference
+
+
+def test_a_recognised_header_with_a_column_twice_or_missing_is_refused():
+    twice = list(csvformat.HEADER_FRENCH)
+    twice[4] = "Nom abrégé"
+    with pytest.raises(csvformat.MoodleCsvError) as refused:
+        csvformat.read_moodle_csv(to_csv([twice]).encode(), "double.csv")
+    assert str(refused.value) == ("double.csv: row 1: the columns 3 (Nom abrégé) and 5 (Nom abrégé) are both "
+                                  "'Short name'; keep one of them")
+    short = list(csvformat.HEADER_GERMAN[:13])
+    with pytest.raises(csvformat.MoodleCsvError) as refused:
+        csvformat.read_moodle_csv(to_csv([short]).encode(), "kurz.csv")
+    assert str(refused.value).startswith("kurz.csv: row 1: the header lacks Moodle's column(s) Taxonomy; a Moodle "
+                                         "framework CSV has all 14: Parent ID number, ")
 
 
 def test_a_header_that_is_not_moodles_is_refused():
