@@ -12,12 +12,13 @@ import re
 
 import pytest
 
-from tests.test_interop_files import (  # noqa: F401 - the fixture is used by name
+from tests.test_interop_files import (  # noqa: F401 - the fixtures are used by name
     LINDELOW,
     MOODLE_EXAMPLE,
     SAMPLE,
     WHAT_STANDARDS,
     _strip_case_marker,
+    deep_world,
     export,
     licensed_app,
 )
@@ -188,3 +189,60 @@ def test_a_stored_import_that_a_later_start_would_refuse_is_left_out_with_a_prob
         assert row["problems"] == ["old.json (imported through the page): the framework id 'kbp-sample' is now provided "
                                    "by plugin 'sample_framework'; left out"]
         assert client.get("/api/v1/frameworks/kbp-sample").get_json()["plugin"] == "sample_framework"
+
+
+# ----------------------------------------------------------------------------- a competency's path
+
+
+def test_a_deep_competency_is_named_with_its_path_on_plan_pages_exports_and_search(deep_world):
+    """framework › group › … › competency wherever a focus competency of a deep framework is named;
+    a two-level framework's competency looks as before (its framework's name only)."""
+    from jsonschema import Draft202012Validator
+
+    from core import testing
+    from tests.test_interop_files import COMPONENT_3A, STANDARD_3
+    from tests.test_plan_exports import text_of
+
+    app, coach, emp = deep_world
+    detail = coach.get(f"/api/v1/frameworks/{STANDARDS}?lang=en").get_json()
+    group = detail["groups"][0]
+    names = {c["id"]: c["name"] for c in group["competencies"]}
+    trail = f"What Standards Could Be › {group['name']} › {names[STANDARD_3]}"
+    sample = coach.get(f"/api/v1/frameworks/{SAMPLE}?lang=en").get_json()
+    sample_comp = sample["groups"][0]["competencies"][0]
+    leaf = f"{STANDARDS}:{COMPONENT_3A}"
+    plan = coach.post("/api/v1/plans", json={"person_id": emp["id"], "situation": "new_role"}).get_json()
+    r = coach.patch(f"/api/v1/plans/{plan['id']}", json={"version": plan["version"],
+                                                          "focus": [leaf, sample_comp["global_id"]]})
+    assert r.status_code == 200, r.get_json()
+    stored = app.extensions["kbp"].storage.collection("plans").get(plan["id"])
+    assert stored["focus"][0]["path"]["en"] == trail.split(" › ")  # kept with the plan's snapshot
+    assert "path" not in stored["focus"][1]
+
+    page = coach.get(f"/plans/{plan['id']}?lang=en").get_data(as_text=True)
+    assert f"<h3>{names[COMPONENT_3A]} <span class=\"meta\">({trail})</span></h3>" in page
+    assert f"<h3>{sample_comp['name']} <span class=\"meta\">({sample['name']})</span></h3>" in page  # as before
+    listing = coach.get("/plans?lang=en").get_data(as_text=True)
+    assert f"{trail} › {names[COMPONENT_3A]}, {sample_comp['name']}</td>" in listing
+
+    for exporter in ("plan-md", "plan-pdf", "plan-docx", "guide-pdf", "guide-docx"):
+        data = coach.get(f"/api/v1/plans/{plan['id']}/export/{exporter}?lang=en").get_data()
+        text = " ".join(text_of(exporter, data).split())
+        assert trail in text, exporter
+    markdown = coach.get(f"/api/v1/plans/{plan['id']}/export/plan-md?lang=en").get_data(as_text=True)
+    assert f"*{sample['name']}*" in markdown  # a two-level framework: its name, as before
+    exported = json.loads(coach.get(f"/api/v1/plans/{plan['id']}/export/plan-json?lang=en").get_data())
+    assert exported["focus"][0]["path"] == trail.split(" › ") and "path" not in exported["focus"][1]
+    with app.test_request_context():
+        from core import plans
+
+        document = plans.plan_document(app.extensions["kbp"].storage, stored, "coach", "en")
+    assert not list(Draft202012Validator(testing.document_schema("plan")).iter_errors(document))
+
+    # search results name the competencies an activity is for with their path
+    app.extensions["kbp"].registry.activity_sources["inhouse"].create(
+        {"id": "ratio-practice", "source_language": "en", "title": {"en": "Practise ratios"},
+         "description": {"en": "Work through ratio tables."}, "competencies": [leaf], "kind": "training",
+         "effort": "hours"})
+    found = coach.get("/activities?lang=en&q=ratios").get_data(as_text=True)
+    assert f'<span class="tag">{trail} › {names[COMPONENT_3A]}</span>' in found
