@@ -35,6 +35,7 @@ CASE_SCHEMA = INTEROP / "case" / "case-v1p1-cfpackage.schema.json"
 OPENSALT = sorted((INTEROP / "case" / "opensalt-examples").glob("*.json"))
 WHAT_STANDARDS = FIXTURES / "case" / "WhatStandardsCouldBe.json"
 EMPTY = FIXTURES / "case" / "EmptyExternalFramework.json"
+COMMON_CORE = FIXTURES / "case" / "math_cfs_sample.json"
 MOODLE_EXAMPLE = INTEROP / "moodle" / "example.csv"
 LINDELOW = "malin-lindelow"
 SAMPLE = "kbp-sample"
@@ -142,6 +143,42 @@ def test_opensalt_what_standards_could_be_imports_exactly():
     raw = {i["identifier"]: i for i in json.loads(WHAT_STANDARDS.read_text(encoding="utf-8"))["CFItems"]}
     codes = [raw[c["id"]]["humanCodingScheme"].replace("CCSS.Math.Content.", "") for c in first]
     assert codes == ["6.RP.A.1", "6.RP.A.2", "6.RP.A.3", "6.RP.A.3a", "6.RP.A.3b", "6.RP.A.3c", "6.RP.A.3d"]
+
+
+def test_opensalt_common_core_mathematics_keeps_its_five_levels():
+    """OpenSALT's Common Core State Standards for Mathematics (703 items): domain → cluster → standard → part."""
+    imported = read_package(COMMON_CORE)
+    assert (imported.case_version, len(imported.items), imported.depth) == ("1.0", 703, 5)
+    framework = imported.framework
+    assert (framework["id"], framework["name"]) == ("common-core-state-standards-for-mathematics",
+                                                    "Common Core State Standards for Mathematics")
+    # per domain (a group): competencies, and how many of them are headings (items with items under them)
+    assert [(g["name"], len(g["competencies"]), sum(1 for c in g["competencies"] if not c["selectable"]))
+            for g in framework["groups"]] == [
+        ("Standards for Mathematical Practice", 8, 0), ("Counting and Cardinality", 13, 4),
+        ("Operations and Algebraic Thinking", 51, 17), ("Number and Operations in Base Ten", 50, 14),
+        ("Measurement and Data", 69, 24), ("Geometry", 57, 15), ("Number and Operations—Fractions", 43, 13),
+        ("Ratios and Proportional Relationships", 16, 4), ("The Number System", 33, 9),
+        ("Expressions and Equations", 39, 12), ("Statistics and Probability", 32, 9), ("Functions", 7, 2),
+        ("High School — Number and Quantity", 45, 15), ("High School — Algebra", 49, 18),
+        ("High School — Functions", 59, 19), ("High School — Geometry", 66, 22),
+        ("High School — Statistics and Probability", 49, 15)]
+    assert sum(len(g["competencies"]) for g in framework["groups"]) + len(framework["groups"]) == 703
+    assert depth(framework) == 5
+    # "Represent and interpret data." is five clusters (grades 1–5), no longer five look-alike entries of one
+    # flat list: each a heading with its own code and education level and its own standards under it
+    data = framework["groups"][4]["competencies"]
+    clusters = [c for c in data if c["name"] == "Represent and interpret data."]
+    assert [(c["code"], c["levels"], c["selectable"], sum(1 for x in data if x["parent"] == c["id"]))
+            for c in clusters] == [("CCSS.Math.Content.1.MD.C", ["01"], False, 1),
+                                   ("CCSS.Math.Content.2.MD.D", ["02"], False, 2),
+                                   ("CCSS.Math.Content.3.MD.B", ["03"], False, 2),
+                                   ("CCSS.Math.Content.4.MD.B", ["04"], False, 1),
+                                   ("CCSS.Math.Content.5.MD.B", ["05"], False, 1)]
+    assert imported.notices == [
+        "math_cfs_sample.json: $.CFItems[*].CFItemType: ignored: the CFItemType of 697 items",
+        "math_cfs_sample.json: $.CFItems[*].educationLevel: ignored: the education level of 17 top-level items "
+        "that became groups"]
 
 
 @pytest.mark.parametrize("name, groups, depth, version", [
@@ -554,7 +591,7 @@ def test_a_file_clashing_with_a_built_in_fails_only_itself(make_app, tmp_path, a
 # ----------------------------------------------------------------------------- round trips
 
 
-ROUND_TRIP_CASE = [WHAT_STANDARDS, *OPENSALT]
+ROUND_TRIP_CASE = [WHAT_STANDARDS, COMMON_CORE, *OPENSALT]
 
 
 @pytest.mark.parametrize("path", ROUND_TRIP_CASE, ids=[p.stem for p in ROUND_TRIP_CASE])
