@@ -212,6 +212,42 @@ def test_the_import_reports_every_repair_and_what_it_ignored():
     ]
 
 
+def test_every_other_case_refusal_names_the_file_and_json_path():
+    """Derived from OpenSALT's 2017 package: a repeated identifier, an item that is its own parent,
+    a file that is not UTF-8, and a cycle (the messages the import page and /plugins show)."""
+    package = json.loads(WHAT_STANDARDS.read_text(encoding="utf-8"))
+    twice = json.loads(json.dumps(package))
+    twice["CFItems"][5]["identifier"] = twice["CFItems"][2]["identifier"]
+    with pytest.raises(CaseImportError) as refused:
+        read_package(twice, name="twice.json")
+    assert str(refused.value) == (f"twice.json: $.CFItems[5].identifier: '{package['CFItems'][2]['identifier']}' "
+                                  "is used by another item too")
+    own = json.loads(json.dumps(package))
+    index, link = next((i, a) for i, a in enumerate(own["CFAssociations"]) if a["associationType"] == "isChildOf"
+                       and a["destinationNodeURI"]["identifier"] != own["CFDocument"]["identifier"])
+    link["destinationNodeURI"] = dict(link["originNodeURI"])
+    with pytest.raises(CaseImportError) as refused:
+        read_package(own, name="own.json")
+    assert str(refused.value) == (f"own.json: $.CFAssociations[{index}]: item "
+                                  f"'{link['originNodeURI']['identifier']}' is its own parent")
+    with pytest.raises(CaseImportError) as refused:
+        read_package(WHAT_STANDARDS.read_text(encoding="utf-8").encode("utf-16"), name="utf16.json")
+    assert str(refused.value) == "utf16.json: not UTF-8 text (invalid start byte at byte 0)"
+    with pytest.raises(CaseImportError) as refused:
+        read_package(b"\xef\xbb\xbf" + WHAT_STANDARDS.read_bytes()[:40], name="cut.json")
+    assert str(refused.value).startswith("cut.json: not valid JSON: ")
+
+
+def test_the_moodle_example_has_its_exact_counts_and_depth():
+    """Moodle's OECD fixture: 64 competencies in 4 levels become 2 groups (Levels, Competencies)."""
+    parsed = csvformat.read_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
+    assert (len(parsed.competencies), parsed.depth, len(parsed.top)) == (64, 4, 2)
+    framework = csvformat.to_framework(parsed)
+    assert [(g["name"], len(g["competencies"]), sum(1 for c in g["competencies"] if not c["selectable"]))
+            for g in framework["groups"]] == [("Levels", 5, 0), ("Competencies", 57, 18)]  # checked with csv alone
+    assert depth(framework) == 4
+
+
 def test_a_package_without_items_is_refused():
     with pytest.raises(CaseImportError) as refused:
         read_package(EMPTY)
