@@ -246,3 +246,15 @@ def test_a_deep_competency_is_named_with_its_path_on_plan_pages_exports_and_sear
          "effort": "hours"})
     found = coach.get("/activities?lang=en&q=ratios").get_data(as_text=True)
     assert f'<span class="tag">{trail} › {names[COMPONENT_3A]}</span>' in found
+
+
+def test_a_catalogue_rebuilt_for_a_plugin_change_keeps_the_imported_frameworks(make_app, app_store):
+    from tests.test_plugins import set_enabled
+
+    client = make_app().test_client()
+    r = client.post("/api/v1/framework-imports?filename=s.json", data=WHAT_STANDARDS.read_bytes())
+    assert r.status_code == 201, r.get_json()
+    set_enabled(app_store, "sample_framework", False)  # another process changes the plugin state
+    ids = framework_ids(client)
+    assert SAMPLE not in ids and STANDARDS in ids
+    assert client.get(f"/api/v1/frameworks/{STANDARDS}").status_code == 200
