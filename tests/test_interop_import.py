@@ -258,3 +258,31 @@ def test_a_catalogue_rebuilt_for_a_plugin_change_keeps_the_imported_frameworks(m
     ids = framework_ids(client)
     assert SAMPLE not in ids and STANDARDS in ids
     assert client.get(f"/api/v1/frameworks/{STANDARDS}").status_code == 200
+
+
+def test_the_command_line_imports_with_the_same_checks(make_app, data_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    def kbp(*args):
+        return CliRunner().invoke(main, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+
+    app = make_app()
+    client = app.test_client()
+    checked = kbp("frameworks", "import", "--dry-run", str(WHAT_STANDARDS))
+    assert checked.exit_code == 0, checked.output
+    assert ("Checked, nothing imported (dry run): What Standards Could Be (id what-standards-could-be), 2 groups, "
+            "14 competencies, 3 levels.") in checked.output
+    assert imported(app) == [] and app.extensions["kbp"].storage.collection("framework_uploads").all() == []
+    done = kbp("frameworks", "import", str(WHAT_STANDARDS))
+    assert done.exit_code == 0, done.output
+    assert "Imported: What Standards Could Be (id what-standards-could-be)" in done.output
+    assert STANDARDS in framework_ids(client)  # the running app, without a restart
+    assert ("import", "framework", STANDARDS) in audit_entries(client)
+    clash = tmp_path / "sample.csv"
+    clash.write_bytes(export(client, SAMPLE, "moodle-csv", "en"))
+    refused = kbp("frameworks", "import", str(clash))
+    assert refused.exit_code == 1
+    assert ("Error: 'sample.csv' cannot be imported: sample.csv: the framework id 'kbp-sample' is already provided by "
+            "plugin 'sample_framework' (give the file another title or id number)") in refused.output

@@ -42,16 +42,16 @@ def _unsupported(filename: str) -> Invalid:
                    {"file": [filename]})
 
 
-def preview(state, actor, filename: str, data: bytes) -> dict:
+def preview(state, actor, filename: str, data: bytes, keep: bool = True) -> dict:
     """What importing the file would give (admin), without importing it. A file that can be imported
-    is kept for its confirmation: ``upload`` is the id to confirm it with."""
+    is kept for its confirmation (unless ``keep`` is False): ``upload`` is the id to confirm it with."""
     audit.require(actor, "admin")
     sync(state)
     report, _framework = import_preview.read_and_check(state.registry, state.plugins, filename, data)
     if report["format"] is None:
         raise _unsupported(filename)
     report["upload"] = None
-    if report["ok"]:
+    if report["ok"] and keep:
         uploads = state.storage.collection(UPLOADS)
         now = time.time()
         for old in uploads.all():  # forgotten checks do not pile up
