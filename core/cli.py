@@ -445,6 +445,46 @@ def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
         click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=report.created, updated=report.updated))
 
 
+# ----------------------------------------------------------------------------- frameworks
+
+
+@main.group("frameworks")
+def frameworks_group() -> None:
+    """Frameworks from other systems' files (CASE packages, Moodle competency CSV)."""
+
+
+@frameworks_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Only check the file; import nothing.")
+@click.pass_context
+def frameworks_import(ctx: click.Context, file: str, dry_run: bool) -> None:
+    """Import a CASE package (.json) or Moodle competency CSV (.csv) into the store: every running
+    server uses it from its next request, without a restart. Refused with every problem when the file
+    has any (invalid, an id clash, licensed content)."""
+    from pathlib import Path as _Path
+
+    from core.services import accounts, framework_imports
+
+    state = make_app(ctx).extensions["kbp"]
+    data = _Path(file).read_bytes()
+    with _service_errors():
+        if dry_run:
+            report = framework_imports.preview(state, accounts.CLI, _Path(file).name, data, keep=False)
+        else:
+            report = framework_imports.confirm(state, accounts.CLI, filename=_Path(file).name, data=data)
+    for notice in report["notices"]:
+        click.echo(notice)
+    if not report["ok"]:
+        for problem in report["problems"]:
+            click.echo(problem, err=True)
+        raise click.ClickException(_("'%(name)s' cannot be imported.", name=_Path(file).name))
+    fw = report["framework"]
+    done = _("Checked, nothing imported (dry run)") if dry_run else _("Imported")
+    click.echo(_("%(done)s: %(name)s (id %(id)s), %(groups)d groups, %(competencies)d competencies, %(depth)d levels.",
+                 done=done, name=fw["name"], id=fw["id"], groups=fw["groups"], competencies=fw["competencies"],
+                 depth=fw["depth"]))
+
+
 # ----------------------------------------------------------------------------- activities
 
 

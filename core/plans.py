@@ -148,6 +148,32 @@ def pick(texts: dict[str, str] | None, locale: str, origin: dict | None = None) 
     return next((t for t in texts.values() if t), "")
 
 
+def focus_path(focus: dict, locale: str) -> list[str]:
+    """What a focus competency of a deep framework sits in, outermost first (framework, group, the
+    competencies above it), in ``locale``; ``[]`` for a two-level framework. The plan's snapshot when
+    it has one, else the live catalogue's (plans made before paths were kept)."""
+    paths = focus.get("path")
+    if isinstance(paths, dict) and paths:
+        return list(paths.get(locale) or next((p for p in paths.values() if p), []))
+    if not has_app_context() or "kbp" not in current_app.extensions:
+        return []
+    registry = current_app.extensions["kbp"].registry
+    comp = registry.competency(focus.get("competency", ""))
+    return Presenter(registry, locale).trail(comp) if comp is not None else []
+
+
+def focus_trail(focus: dict, locale: str) -> str:
+    """Where a focus competency comes from, as pages and exports print it next to its name: the
+    framework's name, or for a deep framework "Framework › Group › …" down to the competency above it."""
+    return " › ".join(focus_path(focus, locale)) or pick(focus.get("framework"), locale, focus)
+
+
+def focus_label(focus: dict, locale: str) -> str:
+    """A focus competency's name as lists print it: "Framework › Group › … › Name" in a deep
+    framework, the name alone in a two-level one."""
+    return " › ".join([*focus_path(focus, locale), pick(focus.get("name"), locale, focus)])
+
+
 def _origin_domain(origin: dict) -> tuple[model.TextDomain, dict[str, str]] | None:
     """Where a snapshot entry's text is translated, from the live registry (None outside an app)."""
     if not has_app_context() or "kbp" not in current_app.extensions:
@@ -181,13 +207,17 @@ class Snapshotter:
             raise PlanError(_("%(id)s is a heading, not a competency: choose one of the competencies under it.",
                               id=gid), errors={"focus": [gid]})
         fw = self.registry.frameworks[comp.framework_id]
-        return {
+        entry = {
             "competency": gid,
             "framework": {loc: p.tr(fw.name, fw.text) for loc, p in self._p.items()},
             "name": {loc: p.tr(comp.name, comp.text) for loc, p in self._p.items()},
             "definition": {loc: p.tr(comp.definition, comp.text) for loc, p in self._p.items()},
             "goal": "",
         }
+        paths = {loc: p.trail(comp) for loc, p in self._p.items()}
+        if any(paths.values()):  # a deep framework: framework › group › … above the competency
+            entry["path"] = paths
+        return entry
 
     def question(self, qs: model.QuestionSet, q: model.Question, shared: bool) -> dict[str, Any]:
         return {"id": q.id, "competency": q.competency, "kind": q.kind, "source": qs.id,
@@ -670,7 +700,8 @@ def _plan_document(storage, plan: dict, rel: str, locale: str, demo: bool) -> di
         "agreed": plan["agreed"],
         "follow_up_date": plan.get("follow_up_date"),
         "focus": [{"competency": f["competency"], "framework": pick(f["framework"], locale, f), "name": pick(f["name"], locale, f),
-                   "definition": pick(f["definition"], locale, f), "goal": f.get("goal", "")} for f in plan["focus"]],
+                   "definition": pick(f["definition"], locale, f), "goal": f.get("goal", ""),
+                   "path": focus_path(f, locale)} for f in plan["focus"]],
         "questions": [{"id": q["id"], "competency": q["competency"], "kind": q["kind"], "text": pick(q["text"], locale, q),
                        "note": q.get("note", ""), "shared": q.get("shared", True)} for q in plan["questions"]],
         "activities": [{"id": a["id"], "competency": a.get("competency", ""), "title": pick(a["title"], locale, a),

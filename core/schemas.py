@@ -595,6 +595,9 @@ class ImportPreviewOut(Schema):
     problems = fields.List(fields.String(), metadata={
         "description": "why the file would be skipped, with the JSON path or row and column"})
     notices = fields.List(fields.String(), metadata={"description": "repairs made and what would be left out"})
+    upload = fields.String(allow_none=True, metadata={
+        "description": "a file that can be imported is kept for a day: POST /api/v1/framework-imports "
+                       "{\"upload\": …} imports it (null otherwise)"})
 
 
 class CompetencyBriefOut(Schema):

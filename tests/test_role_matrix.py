@@ -52,6 +52,8 @@ MATRIX = {
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
     ("web.framework_import", "GET"): ("/admin/framework-import", {}, ADMIN_PAGE),
     ("web.framework_import", "POST"): ("/admin/framework-import", {"form": {}}, {**ADMIN_PAGE, "admin": 400}),
+    ("web.framework_import", "POST", "import"): ("/admin/framework-import", {"form": {"action": "import", "upload": "gone"}},
+                                                 {**ADMIN_PAGE, "admin": 404}),
     ("people_web.people_list", "GET"): ("/people", {}, SIGNED_IN_PAGE),
     ("people_web.person_view", "GET"): ("/people/{person}", {},
                                         {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),
@@ -83,6 +85,7 @@ MATRIX = {
     ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
     ("catalogue.preview_framework_import", "POST"): (
         "/api/v1/framework-imports/preview?filename=f.csv", {"data": CSV}, ADMIN_API),
+    ("catalogue.import_framework", "POST"): ("/api/v1/framework-imports?filename=f.csv", {"data": CSV}, admin_api(422)),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),

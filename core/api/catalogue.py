@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 
 from core import schemas
-from core.context import kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
@@ -51,29 +51,60 @@ def list_plugins():
     return kbp().plugin_listing()
 
 
+def _uploaded_file() -> tuple[str, bytes]:
+    """The file of a framework-import request: multipart field ``file``, or the body with ``?filename=``."""
+    upload = request.files.get("file")
+    filename = upload.filename if upload is not None else request.args.get("filename", "")
+    data = upload.read() if upload is not None else request.get_data()
+    return filename or "", data or b""
+
+
 @blp.route("/framework-imports/preview", methods=["POST"])
 @blp.response(200, schemas.ImportPreviewOut)
+@accepts_large_body
 def preview_framework_import():
     """What importing a CASE package (.json) or Moodle competency CSV (.csv) would give, without
     importing it (admin): the tree, counts, every problem with its JSON path or row/column, and what
     would be repaired or left out. Send the file as multipart field ``file``, or as the request body
-    with ``?filename=NAME.json|.csv``. Put the file in the import folder to import it."""
-    from core import import_preview
-    from core.access import require_role
+    with ``?filename=NAME.json|.csv``. A file that can be imported is kept for a day: confirm it with
+    ``POST /api/v1/framework-imports`` and ``{"upload": <upload>}``."""
+    from core.auth import current_account
+    from core.services import framework_imports
 
-    require_role("admin")
-    upload = request.files.get("file")
-    filename = upload.filename if upload is not None else request.args.get("filename", "")
-    data = upload.read() if upload is not None else request.get_data()
+    filename, data = _uploaded_file()
     if not filename or not data:
+        from core.services import audit
+
+        audit.require(current_account(), "admin")  # who may ask comes before what is missing
         abort(400, code="file_required", message=_("Send a CASE package (.json) or a Moodle competency CSV (.csv) "
                                                    "as the form field 'file'."))
-    state = kbp()
-    report = import_preview.preview_file(state.registry, state.plugins, filename, data)
-    if report["format"] is None:
-        abort(400, code="unsupported_file", message=_("'%(name)s' is neither a CASE package (.json) nor a Moodle "
-                                                      "competency CSV (.csv).", name=filename))
-    return report
+    try:
+        return framework_imports.preview(kbp(), current_account(), filename, data)
+    except framework_imports.Invalid as exc:
+        abort(400, code="unsupported_file", message=exc.message, errors=exc.errors)
+
+
+@blp.route("/framework-imports", methods=["POST"])
+@blp.response(201, schemas.ImportPreviewOut)
+@blp.alt_response(422, schema=schemas.ErrorOut)
+@accepts_large_body
+def import_framework():
+    """Import a CASE package or Moodle competency CSV (admin), without a restart: the framework is in
+    the catalogue of every server at its next request. Confirm a checked file with the JSON body
+    ``{"upload": "<upload from the preview>"}``, or send the file itself as for the preview. The file is
+    checked again; any problem (invalid, an id clash, licensed content) is a 422 listing the problems
+    in ``errors.file`` and nothing is imported. Importing a framework id imported before replaces it."""
+    from core.auth import current_account
+    from core.services import framework_imports
+
+    body = request.get_json(silent=True) if request.is_json else None
+    upload_id = (body or {}).get("upload") if isinstance(body, dict) else None
+    if upload_id is not None and not isinstance(upload_id, str):
+        abort(422, code="validation_error", message=_("'upload' must be the text the preview returned."),
+              errors={"upload": [str(upload_id)]})
+    filename, data = (None, None) if upload_id else _uploaded_file()
+    return framework_imports.confirm(kbp(), current_account(), upload_id=upload_id, filename=filename or "",
+                                     data=data or b""), 201
 
 
 @blp.route("/frameworks")
@@ -94,7 +125,7 @@ def get_framework(framework_id: str, **_args):
     ``If-None-Match`` answers 304 while the document is unchanged."""
     fw = find_framework(framework_id)  # the licence is checked on every request, before any cache
     locale = reader_locale()
-    return cached_document(("framework", fw.id, locale),
+    return cached_document(("framework", fw.id, locale, kbp().registry.stored_revision),  # a re-import replaces it
                            lambda: schemas.FrameworkOut().dump(Presenter(kbp().registry, locale).framework_detail(fw)))
 
 

@@ -161,22 +161,33 @@ def competency(framework_id: str, competency_id: str):
 
 @bp.route("/admin/framework-import", methods=["GET", "POST"])
 def framework_import():
-    """Check a CASE package or Moodle CSV before putting it in the import folder (admin)."""
-    from core import import_preview
+    """Check a CASE package or Moodle CSV, then import it without a restart (admin)."""
     from core.access import require_role
+    from core.auth import current_account
+    from core.services import framework_imports
+    from core.services.errors import ServiceError
 
     require_role("admin")
     if request.method == "GET":
         return render_template("framework_import.html", report=None)
+    if request.form.get("action") == "import":
+        try:
+            report = framework_imports.confirm(kbp(), current_account(), upload_id=request.form.get("upload", ""))
+        except ServiceError as exc:
+            flash(exc.message)
+            return render_template("framework_import.html", report=None, problems=exc.errors.get("file", [])), exc.status
+        flash(_("The framework '%(name)s' is imported: it is in use on every server now.",
+                name=report["framework"]["name"]))
+        return redirect(url_for("web.framework", framework_id=report["framework"]["id"]))
     upload = request.files.get("file")
     data = upload.read() if upload is not None and upload.filename else b""
     if not data:
         flash(_("Choose a CASE package (.json) or a Moodle competency CSV (.csv)."))
         return render_template("framework_import.html", report=None), 400
-    state = kbp()
-    report = import_preview.preview_file(state.registry, state.plugins, upload.filename, data)
-    if report["format"] is None:
-        flash(_("'%(name)s' is neither a CASE package (.json) nor a Moodle competency CSV (.csv).", name=upload.filename))
+    try:
+        report = framework_imports.preview(kbp(), current_account(), upload.filename, data)
+    except ServiceError as exc:
+        flash(exc.message)
         return render_template("framework_import.html", report=None), 400
     return render_template("framework_import.html", report=report, filename=upload.filename), (
         200 if report["ok"] else 422)

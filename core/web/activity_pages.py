@@ -59,7 +59,8 @@ def search_page():
             situations=chosen["situation"], sources=chosen["source"], limit=50)
         results = [p.activity(a) for _hit, a in hits]
     reg = kbp().registry
-    names = {c.global_id: p.tr(c.name, c.text) for c in reg.competencies.values()}
+    shown = {gid for a in results for gid in a["competencies"]}  # named with their path in a deep framework
+    names = {gid: p.label(reg.competencies[gid]) for gid in shown if gid in reg.competencies}
     sources = {s.id: p.source_title(s) for s in reg.activity_sources.values() if reg.source_available(s.id)}
     return render_template("activity_search.html", q=q, chosen=chosen, results=results, total=total, searched=searched,
                            frameworks=competency_choices(), names=names, sources=sources)
@@ -71,7 +72,9 @@ def admin_list(source_id):
     source = writable_source(source_id)
     show_archived = request.args.get("archived") == "1"
     records = sorted(service.records(kbp().registry, auth.current_account(), source_id, show_archived), key=lambda r: (r.get("archived", False), _title(r).lower()))
-    names = {c.global_id: presenter().tr(c.name, c.text) for c in kbp().registry.competencies.values()}
+    reg, p = kbp().registry, presenter()
+    shown = {gid for r in records for gid in r.get("competencies", ())}  # named with their path in a deep framework
+    names = {gid: p.label(reg.competencies[gid]) for gid in shown if gid in reg.competencies}
     return render_template("activities_admin.html", source=source, source_title=presenter().source_title(source),
                            records=records, title_of=_title, names=names, show_archived=show_archived)
 

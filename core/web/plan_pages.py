@@ -35,7 +35,8 @@ def _mark_for_extraction() -> None:
 @bp.app_context_processor
 def plan_labels():
     return {"ACTIVITY_STATUS_LABELS": ACTIVITY_STATUS_LABELS, "PLAN_STATUS_LABELS": PLAN_STATUS_LABELS,
-            "MODE_LABELS": MODE_LABELS, "pick": plans.pick, "PLAN_LIMITS": plans.LIMITS, "today_iso": date.today().isoformat()}
+            "MODE_LABELS": MODE_LABELS, "pick": plans.pick, "PLAN_LIMITS": plans.LIMITS, "today_iso": date.today().isoformat(),
+            "focus_trail": plans.focus_trail, "focus_label": plans.focus_label}
 
 
 def storage():
