@@ -423,6 +423,7 @@ def erase_person(uow, person_id: str, secret: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     accounts = [a["id"] for a in uow["accounts"].find(person_id=person_id)]
     plan_ids = {p["id"] for p in uow["plans"].find(person_id=person_id)}
+    record_ids = [r["id"] for r in uow["recruitment_records"].find(person_id=person_id)]  # audited by id
     token_ids = [t["id"] for t in uow["api_tokens"].find_any("account_id", accounts)] if accounts else []
     tx = uow["plan_history"]
     for h in tx.all():
@@ -462,8 +463,9 @@ def erase_person(uow, person_id: str, secret: str) -> dict[str, int]:
     tx = uow[PEOPLE]
     for coachee in tx.find(coach_id=person_id):
         tx.update(coachee["id"], {"coach_id": None})
-    # the audit log keeps what happened, under anonymised ids: the person, their accounts, tokens and plans
-    replacements = {i: anonymous_id(i, secret) for i in [person_id, *accounts, *token_ids, *plan_ids]}
+    # the audit log keeps what happened, under anonymised ids: the person, their accounts, tokens, plans
+    # and recruitment records
+    replacements = {i: anonymous_id(i, secret) for i in [person_id, *accounts, *token_ids, *plan_ids, *record_ids]}
     audit.anonymise_in(uow["audit"], replacements)
     return counts
 
