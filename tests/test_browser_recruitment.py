@@ -8,7 +8,8 @@
 * The employee prepares for the medarbetarsamtal: one answer kept private, one shared; the coach
   sees the shared one in the dialogue and not the private one.
 
-Playwright drives Debian's Chromium, with the fixtures of ``tests/test_browser.py``.
+Playwright drives Debian's Chromium, with the fixtures of ``tests/test_browser.py``; axe-core checks
+every page shown for WCAG 2.1 A/AA.
 """
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ from tests.test_browser import CHROMIUM, PASSWORD, TEXT, browser, shot, sign_in 
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 pytest.importorskip("playwright.sync_api")
+axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def check(page, name: str) -> None:
+    """A screenshot, and no WCAG 2.1 A/AA violation that axe-core finds on the page."""
+    shot(page, name)
+    results = axe_sync.Axe().run(page, options=WCAG)
+    assert results.violations_count == 0, results.generate_report()
 
 WORDS = {
     "sv": {"record": "Rekryteringsunderlag", "to_assessment": "Vidare till bedömningen", "interview": "Intervjufrågor",
@@ -91,7 +101,7 @@ def test_recruitment_record_to_plan_and_preparation_in_the_browser(recruit_serve
     page.get_by_label(w["rating"]).check()
     page.get_by_label(w["notes_label"]).fill(w["notes"])
     page.get_by_label(w["need_label"]).fill(w["need"])
-    shot(page, f"{lang}-20-recruitment-record")
+    check(page, f"{lang}-20-recruitment-record")
     page.get_by_role("button", name=w["save_record"]).click()
     assert w["saved_record"] in page.content()
     assert page.get_by_label(w["notes_label"]).input_value() == w["notes"]
@@ -103,7 +113,7 @@ def test_recruitment_record_to_plan_and_preparation_in_the_browser(recruit_serve
     page.get_by_role("button", name=t["continue"]).click()
     assert page.locator("h1").inner_text() == w["offer"]
     assert w["need"] in page.content() and w["notes"] not in page.content()
-    shot(page, f"{lang}-21-recruitment-offer")
+    check(page, f"{lang}-21-recruitment-offer")
     page.get_by_role("button", name=w["from_record"], exact=True).click()
     assert page.get_by_label(t["competency"]).is_checked()
     page.get_by_role("button", name=t["to_questions"]).click()
@@ -116,7 +126,7 @@ def test_recruitment_record_to_plan_and_preparation_in_the_browser(recruit_serve
     page.get_by_role("button", name=t["to_plan"]).click()
     assert page.locator("textarea[name^=goal_]").first.input_value() == w["need"]
     page.get_by_text(w["follow_up"]).click()  # the follow-up meeting's questions, per competency
-    shot(page, f"{lang}-22-plan-from-recruitment")
+    check(page, f"{lang}-22-plan-from-recruitment")
     plan_url = page.url
     _sign_out(page, base, lang)
 
@@ -130,7 +140,7 @@ def test_recruitment_record_to_plan_and_preparation_in_the_browser(recruit_serve
     answers.nth(0).fill(w["private"])
     answers.nth(1).fill(w["shared"])
     page.get_by_label(w["share"]).nth(1).check()
-    shot(page, f"{lang}-23-preparation")
+    check(page, f"{lang}-23-preparation")
     page.get_by_role("button", name=w["save_prep"]).click()
     assert w["saved_prep"] in page.content()
     assert page.locator("textarea[name^=answer_]").nth(0).input_value() == w["private"]
@@ -143,6 +153,6 @@ def test_recruitment_record_to_plan_and_preparation_in_the_browser(recruit_serve
     page.goto(plan_url)
     assert page.get_by_role("heading", name=w["prep_heading"]).is_visible()
     assert w["shared"] in page.content() and w["private"] not in page.content()
-    shot(page, f"{lang}-24-plan-coach-sees-shared")
+    check(page, f"{lang}-24-plan-coach-sees-shared")
     assert errors == []
     context.close()
