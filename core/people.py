@@ -365,8 +365,7 @@ def export_person(storage, person_id: str | None, *, include_private: bool, acco
     """Every record about ``person_id`` (or, with ``person_id=None``, about the account ``account_id``).
     ``own``: the person's self-service export, which gets their recruitment record as they see it in
     KBP (agreed needs, no interview notes: see the README, *From recruitment to development*)."""
-    from core import audit, plans
-    from core.services import preparation, recruitment
+    from core import audit, plans, recruitment
 
     if person_id is not None:
         data = records_about(storage, person_id)
@@ -385,9 +384,9 @@ def export_person(storage, person_id: str | None, *, include_private: bool, acco
         data["plans"] = [plans.for_viewer(p, "admin") for p in data["plans"]]
     data["plan_history"] = [h for p in data.get("plans", []) for h in plans.history(storage, p["id"], viewer)]
     if not include_private and "preparations" in data:
-        data["preparations"] = [preparation.for_viewer(s, "admin") for s in data["preparations"]]
+        data["preparations"] = [recruitment.sheet_for_viewer(s, "admin") for s in data["preparations"]]
     if own and "recruitment_records" in data:
-        data["recruitment_records"] = [recruitment.for_viewer(r, "employee") for r in data["recruitment_records"]]
+        data["recruitment_records"] = [recruitment.record_for_viewer(r, "employee") for r in data["recruitment_records"]]
     return {"format": "kbp-person-export/1", "person_id": person_id, "exported_at": time.time(),
             "private_notes": "included" if include_private else "excluded", "records": data}
 

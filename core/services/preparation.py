@@ -21,12 +21,13 @@ import time
 from typing import Any
 
 from core import plans
+from core import recruitment as rules
 from core.auth import Account
 from core.i18n import gettext as _
 from core.services import audit
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
-PREPARATIONS = "preparations"
+PREPARATIONS = rules.PREPARATIONS
 
 
 def _plan(storage, actor: Account | None, plan_id: str) -> tuple[dict, str]:
@@ -51,13 +52,8 @@ def questions(registry, plan: dict) -> list[tuple[Any, Any]]:
     return found
 
 
-def visible_answers(sheet: dict | None, rel: str) -> list[dict]:
-    answers = (sheet or {}).get("answers", [])
-    return answers if rel == "employee" else [a for a in answers if a.get("shared")]
-
-
-def for_viewer(sheet: dict, rel: str) -> dict:
-    return {**sheet, "answers": visible_answers(sheet, rel)}
+visible_answers = rules.visible_answers
+for_viewer = rules.sheet_for_viewer
 
 
 def get_sheet(storage, actor: Account | None, plan_id: str) -> tuple[dict, dict, str]:

@@ -33,13 +33,14 @@ import time
 from typing import Any
 
 from core import plans
+from core import recruitment as rules
 from core.auth import Account
 from core.i18n import gettext as _
 from core.schemas import text_problem
 from core.services import audit
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
-RECORDS = "recruitment_records"
+RECORDS = rules.RECORDS
 PEOPLE = "people"
 SITUATION = "recruited_need"
 #: the interview assessment per competency, against the requirement profile
@@ -69,13 +70,7 @@ def _person(storage, actor: Account | None, person_id: str) -> tuple[dict, str]:
     return person, rel
 
 
-def for_viewer(record: dict, rel: str) -> dict:
-    """The record as ``rel`` may see it: the employee gets the competencies and agreed needs only."""
-    if rel in ("coach", "admin"):
-        return {**record, "interview_notes": "included"}
-    keep = ("id", "person_id", "role_title", "plans", "version", "created_at", "updated_at")
-    return {**{k: record.get(k) for k in keep}, "interview_notes": "excluded",
-            "competencies": [{k: c.get(k) for k in ("competency", "name", "framework", "need")} for c in record["competencies"]]}
+for_viewer = rules.record_for_viewer
 
 
 def get_record(storage, actor: Account | None, person_id: str) -> tuple[dict, str]:

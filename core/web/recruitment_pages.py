@@ -18,7 +18,7 @@ from core.i18n import gettext as _
 from core.present import Presenter
 from core.services import preparation, recruitment
 from core.services.errors import Conflict, Invalid, NotFound
-from core.services.people import person_with_coach
+from core.services.people import get_person, person_with_coach
 
 bp = Blueprint("recruitment_web", __name__)
 
@@ -147,7 +147,7 @@ def offer(person_id: str, situation: str):
     if not recruitment.offers_plan(storage(), actor(), person_id, situation):
         return None
     record, rel = recruitment.get_record(storage(), actor(), person_id)
-    person = storage().collection("people").get(person_id)
+    person = get_person(storage(), actor(), person_id)
     return render_template("recruitment_offer.html", person=person, record=record, rel=rel, situation=situation)
 
 
@@ -174,6 +174,6 @@ def prepare(plan_id):
     answers = {a["question"]: a for a in sheet["answers"]}
     blocks = [{"focus": f, "entries": [(p.question(qs, q), answers.get(q.id)) for qs, q in preparation.questions(registry, plan)
                                        if q.competency == f["competency"]]} for f in plan["focus"]]
-    person = storage().collection("people").get(plan["person_id"]) or {}
+    person = get_person(storage(), actor(), plan["person_id"])
     return render_template("preparation.html", plan=plan, sheet=sheet, rel=rel, blocks=blocks, person=person,
                            note_limit=plans.LIMITS["note"])
