@@ -144,3 +144,16 @@ def test_preparation_keeps_answers_and_refuses_unknown_questions(team):
     too_long = emp.put(f"/api/v1/plans/{plan['id']}/preparation", json={"answers": [{"question": first, "note": "x" * 4001}]})
     assert too_long.status_code == 422 and "answers.0.note" in too_long.get_json()["errors"]
     assert emp.get(f"/api/v1/plans/{plan['id']}/preparation").get_json()["answers"][0]["note"] == "Mitt svar"
+
+
+def test_the_demo_has_a_recruitment_record_to_start_from(tmp_path):
+    from core.demo import seed_demo
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "demo"), "DEMO": True, "DEMO_DATA_DIR_IS_DATA_DIR": True})
+    list(seed_demo(app))
+    storage = app.extensions["kbp"].storage
+    noor = storage.collection("people").find(email="noor@demo.kbp")[0]
+    record = storage.collection("recruitment_records").find(person_id=noor["id"])[0]
+    assert [c["need"] != "" for c in record["competencies"]] == [True, False]
+    list(seed_demo(app))  # seeding again adds nothing
+    assert storage.collection("recruitment_records").count() == 1
