@@ -157,3 +157,15 @@ def test_the_demo_has_a_recruitment_record_to_start_from(tmp_path):
     assert [c["need"] != "" for c in record["competencies"]] == [True, False]
     list(seed_demo(app))  # seeding again adds nothing
     assert storage.collection("recruitment_records").count() == 1
+
+
+def test_a_record_whose_competency_is_no_longer_offered_starts_no_half_plan(team):
+    coach, pid = team["coach"], team["pid"]
+    put(coach, pid, {"competencies": [{"competency": LISTEN, "need": "Lyssna."}]})
+    storage = team["app"].extensions["kbp"].storage
+    record = storage.collection("recruitment_records").find(person_id=pid)[0]
+    gone = [{**record["competencies"][0], "competency": "kbp-sample:retired-competency"}]
+    storage.collection("recruitment_records").update(record["id"], {"competencies": gone})
+    r = coach.post(f"/api/v1/people/{pid}/recruitment/plan")
+    assert r.status_code == 422 and "retired-competency" in r.get_json()["message"]
+    assert storage.collection("plans").count() == 0

@@ -216,6 +216,8 @@ def start_plan(storage, snap: plans.Snapshotter, actor: Account | None, person_i
     chosen = chosen[:plans.MAX_FOCUS]
     mode = "self_reflection" if rel == "employee" else "coaching"
     try:
+        for c in chosen:  # a competency no longer offered (licence lapsed, framework removed): refuse before writing
+            snap.competency(c["competency"])
         plan = plans.create_plan(storage, snap, actor, person_id, SITUATION, mode)
 
         def prefill(p, _rel):
