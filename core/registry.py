@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 RESERVED_IDS: dict[str, dict[str, tuple[str, ...]]] = {
     "sample_framework": {
         "framework": ("kbp-sample",),
-        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection"),
+        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection", "kbp-sample-interview", "kbp-sample-follow-up"),
         "activity source": ("kbp-sample",),
         "translation domain": ("kbp_sample",),
     },

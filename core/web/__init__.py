@@ -289,7 +289,7 @@ def security_headers(response):
 
 
 def register_web(app: Flask) -> None:
-    from core.web import activity_pages, people_pages, plan_pages, overview_pages, reminder_pages
+    from core.web import activity_pages, people_pages, plan_pages, overview_pages, recruitment_pages, reminder_pages
 
     app.register_blueprint(bp)
     app.register_blueprint(people_pages.bp)
@@ -297,6 +297,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(plan_pages.bp)
     app.register_blueprint(reminder_pages.bp)
     app.register_blueprint(overview_pages.bp)
+    app.register_blueprint(recruitment_pages.bp)
 
     @app.template_filter("todate")
     def todate(value):

@@ -114,6 +114,10 @@ def plan_new():
     if request.method == "POST":
         person_id = request.form.get("person_id", "")
         mode = "self_reflection" if person_id == account.person_id else "coaching"
+        from core.web.recruitment_pages import offer  # recruited with a need: offer the recruitment record
+        offered = offer(person_id, request.form.get("situation", ""))
+        if offered is not None:
+            return offered
         try:
             plan, _rel = service.create_plan(storage(), kbp().registry, account, person_id, request.form.get("situation", ""), mode)
         except ServiceError as exc:
