@@ -414,6 +414,9 @@ def authenticate(username: str, password: str) -> dict:
     record = _verify(normalise_username(username), password, client_address())
     if record is not None and mode == "admins" and record.get("role") != "admin":
         record = None
+    if record is not None and record.get("person_id"):  # someone who has left signs in no more
+        person = _storage().collection("people").get(record["person_id"])
+        record = None if person and person.get("status") == "left" else record
     if record is None:
         if mode == "admins":
             raise AuthError(_("The sign-in name or password is wrong. Only administrators sign in with a password here; "
@@ -574,14 +577,25 @@ def load_user() -> None:
                 and sessions.check_session(storage, session.get("sid"), record["id"], current_app.config)):
             g.account = Account(record["id"], record["username"], record["role"], record.get("person_id"))
         else:
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
+            _clear_keeping_language()
     if g.account and g.account.person_id:
         person = _storage().collection("people").get(g.account.person_id)
+        if person and person.get("status") == "left":  # a leaver (people import, API): signed out at this request
+            g.auth_failed = g.account.via_token
+            if not g.account.via_token:
+                sessions.end_session(_storage(), session.get("sid"))
+                _clear_keeping_language()
+            g.account = None
+            return
         if person and person.get("locale"):
             g.user_locale = person["locale"]
+
+
+def _clear_keeping_language() -> None:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def current_account() -> Account | None:

@@ -334,3 +334,33 @@ def test_sign_out_without_provider_logout_stays_local(sso_app):
     fake.sso_sign_in(client, person["email"])
     response = client.post("/logout", data={"csrf_token": csrf_token(client, "/me")})
     assert response.headers["Location"] == "/login" and not signed_in(client)
+
+
+def test_the_audit_log_shows_how_someone_signed_in(sso_app):
+    app = sso_app()
+    person = make_person(app)
+    fake.sso_sign_in(plain_client(app), person["email"], groups=["kbp-coaches"])
+    admin = app.test_client()  # an administrator's API token
+    entries = admin.get("/api/v1/audit").get_json()
+    assert {"method": "oidc", "provider": "unit"} in [e.get("details") for e in entries if e["action"] == "sign_in"]
+    assert {"from": "employee", "to": "coach", "provider": "unit"} not in [e.get("details") for e in entries]  # a new account
+    assert "method: oidc, provider: unit" in admin.get("/admin/audit").get_data(as_text=True)
+
+
+def test_a_person_marked_as_left_is_signed_out_at_the_next_request_however_they_signed_in(sso_app):
+    app = sso_app()
+    sso_person, password_person = make_person(app), make_person(app)
+    make_account(app, "employee", password_person, password=PASSWORD)
+    by_sso = plain_client(app)
+    fake.sso_sign_in(by_sso, sso_person["email"])
+    by_password = plain_client(app)
+    by_password.post("/login", data={"username": password_person["email"], "password": PASSWORD, "csrf_token": csrf_token(by_password)})
+    assert signed_in(by_sso) and signed_in(by_password)
+    admin = app.test_client()
+    for p in (sso_person, password_person):  # the people import (or HR on the person's page) marks them as left
+        assert admin.patch(f"/api/v1/people/{p['id']}", json={"status": "left"}).status_code == 200
+    assert not signed_in(by_sso) and not signed_in(by_password)
+    assert by_sso.get("/plans").status_code == 302
+    again = plain_client(app)
+    response = again.post("/login", data={"username": password_person["email"], "password": PASSWORD, "csrf_token": csrf_token(again)})
+    assert response.status_code == 401 and not signed_in(again)
