@@ -364,3 +364,16 @@ def test_a_person_marked_as_left_is_signed_out_at_the_next_request_however_they_
     again = plain_client(app)
     response = again.post("/login", data={"username": password_person["email"], "password": PASSWORD, "csrf_token": csrf_token(again)})
     assert response.status_code == 401 and not signed_in(again)
+
+
+def test_the_readme_example_is_a_valid_setting():
+    import tomllib
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Single sign-on", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0].replace('"…"', '"secret"')
+    data = tomllib.loads(example)
+    (p,) = oidc.parse_providers(data["oidc_providers"], ROLES)
+    assert data["local_login"] in oidc.LOCAL_LOGIN_MODES
+    assert p.roles == {"/kbp-admins": "admin", "/kbp-coaches": "coach"} and p.label("sv") == "Kommunens inloggning"
