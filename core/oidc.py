@@ -231,8 +231,12 @@ def _locale() -> str:
 def authorization_url(p: Provider, redirect_uri: str, locale: str) -> str:
     """Where to send the browser: the provider's authorization endpoint with a fresh ``state``,
     ``nonce`` and PKCE challenge (kept in the session until the answer comes back)."""
+    from flask import session
+
     _metadata(p)
     client = _client(p)
+    for key in [k for k in session if k.startswith("_state_")]:  # one pending sign-in per browser: the
+        session.pop(key)  # cookie must not grow with every click (a browser drops cookies over 4 kB)
     rv = client.create_authorization_url(redirect_uri, ui_locales=locale)
     client.save_authorize_data(redirect_uri=redirect_uri, **rv)
     return rv["url"]

@@ -377,3 +377,16 @@ def test_the_readme_example_is_a_valid_setting():
     (p,) = oidc.parse_providers(data["oidc_providers"], ROLES)
     assert data["local_login"] in oidc.LOCAL_LOGIN_MODES
     assert p.roles == {"/kbp-admins": "admin", "/kbp-coaches": "coach"} and p.label("sv") == "Kommunens inloggning"
+
+
+def test_only_the_latest_sign_in_of_a_browser_is_pending_so_the_cookie_stays_small(sso_app):
+    app = sso_app()
+    person = make_person(app)
+    client = plain_client(app)
+    first = fake.start(client)
+    for _ in range(30):
+        latest = fake.start(client)
+    assert len(client.get_cookie("session").value) < 1500
+    assert latest["ui_locales"] == "en"
+    assert fake.answer(client, first, fake.claims_for(person["email"], first["nonce"])).status_code == 400
+    assert fake.answer(client, latest, fake.claims_for(person["email"], latest["nonce"])).status_code == 302
