@@ -302,3 +302,19 @@ def test_local_login_admins_refuses_passwords_except_for_the_break_glass_admin(w
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(f"{base}/")
     assert signed_in_as(page, world) == world["admin"]["username"]
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_the_sign_in_page_with_provider_buttons_and_its_refusal_pass_axe(world, page, lang):
+    axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
+    wcag = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    page.goto(f"{world['url']}/login?lang={lang}")
+    assert page.get_by_role("link", name="Logga in med Test-IdP" if lang == "sv" else "Sign in with Test IdP").is_visible()
+    results = axe_sync.Axe().run(page, options=wcag)
+    assert results.violations_count == 0, results.generate_report()
+    sso_sign_in(page, world, "stranger", lang=lang, expect_kbp_path=None)  # the refusal page
+    assert page.locator("html").get_attribute("lang") == lang
+    expected = "det finns ingen person med den e-postadressen" if lang == "sv" else "no person with that e-mail address"
+    assert expected in page.locator("[role=alert]").inner_text()
+    results = axe_sync.Axe().run(page, options=wcag)
+    assert results.violations_count == 0, results.generate_report()

@@ -7,7 +7,8 @@ what belongs together in one unit of work and raises the domain errors of
 HTTP handlers and CLI commands only parse input, call a service and render the result.
 
 Modules: :mod:`~core.services.people` (people, CSV import, export, erase),
-:mod:`~core.services.accounts` (accounts, passwords, sessions, API tokens, sign-in) and
+:mod:`~core.services.accounts` (accounts, passwords, sessions, API tokens, sign-in),
+:mod:`~core.services.sso` (single sign-on: linking identities to people, roles from groups) and
 :mod:`~core.services.audit` (the audit log). The rules themselves stay in :mod:`core.people`,
 :mod:`core.auth`, :mod:`core.sessions` and :mod:`core.audit`.
 """
