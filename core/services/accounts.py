@@ -169,8 +169,8 @@ def sign_in(storage, username: str, password: str) -> dict:
     """Check a sign-in (throttled), start a fresh server-side session, audit it. Returns the account."""
     with translated():
         record = auth.authenticate(username, password)
-    auth.start_session(record)
-    audit.record(storage, record["id"], "sign_in", "account", record["id"])
+    auth.start_session(record, method="password")
+    audit.record(storage, record["id"], "sign_in", "account", record["id"], {"method": "password"})
     return record
 
 

@@ -1,9 +1,7 @@
 """HTML pages: a plain, accessible shell over the catalogue (the full UI grows on it)."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from core import i18n
@@ -209,14 +207,7 @@ def health():
     return check(kbp().storage)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a local path: an open redirect after sign-in would help phishing."""
-    if not target:
-        return url_for("web.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("web.home")
-    return target
+from core.web.signin import login_context, safe_next as _safe_next  # noqa: E402
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -233,18 +224,22 @@ def login():
             error, status = exc.message, exc.status
             if isinstance(exc, TooManyAttempts):
                 headers = {"Retry-After": str(exc.retry_after)}
-                return render_template("login.html", error=error, username=request.form.get("username", "")), status, headers
+                return render_template("login.html", error=error, username=request.form.get("username", ""),
+                                       **login_context()), status, headers
         else:
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, username=request.form.get("username", "")), status
+    return render_template("login.html", error=error, username=request.form.get("username", ""), **login_context()), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     from core import auth
-    from core.services import accounts as accounts_service
+    from core.services import sso
 
-    accounts_service.sign_out(kbp().storage, auth.current_account())
+    provider_logout = sso.sign_out(kbp().storage, auth.current_account(),
+                                   post_logout_redirect_uri=url_for("web.login", _external=True), locale=str(get_locale()))
+    if provider_logout:  # the provider ends its session too, then sends the browser back to /login
+        return redirect(provider_logout)
     flash(_("You are signed out."))
     return redirect(url_for("web.login"))
 
@@ -280,18 +275,24 @@ def security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    from core.services.sso import form_action_origins
+
+    # the sign-out form may end at a single sign-on provider's logout page (RP-initiated logout)
+    form_action = " ".join(["'self'", *form_action_origins(current_app)])
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-        "base-uri 'self'; form-action 'self'",
+        f"base-uri 'self'; form-action {form_action}",
     )
     return response
 
 
 def register_web(app: Flask) -> None:
-    from core.web import activity_pages, people_pages, plan_pages, overview_pages, recruitment_pages, reminder_pages
+    from core.web import (activity_pages, overview_pages, people_pages, plan_pages, recruitment_pages,
+                          reminder_pages, sso_pages)
 
     app.register_blueprint(bp)
+    app.register_blueprint(sso_pages.bp)
     app.register_blueprint(people_pages.bp)
     app.register_blueprint(activity_pages.bp)
     app.register_blueprint(plan_pages.bp)
