@@ -48,9 +48,11 @@ def shell_context():
     from flask_babel import format_datetime
 
     def format_datetime_ts(ts):
+        """A stored time (seconds since the epoch, UTC) as the reader's language writes it, in the
+        organisation's time zone (``KBP_TIMEZONE``): the one way every page shows a time."""
         from datetime import datetime, timezone
 
-        return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
+        return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")  # Babel converts to TIMEZONE
 
     def licence_warnings():
         """Licences ending within 30 days with no renewal waiting (shown to administrators)."""
