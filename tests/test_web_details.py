@@ -54,3 +54,59 @@ def test_kbp_timezone_chooses_another_zone(make_app, monkeypatch):
 def test_an_unknown_time_zone_stops_the_start_with_a_message(tmp_path):
     with pytest.raises(SystemExit, match="KBP_TIMEZONE: unknown time zone 'Europe/Atlantis'"):
         create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "TIMEZONE": "Europe/Atlantis"})
+
+
+# ----------------------------------------------------------------------------- the admin activity form
+
+
+def _field_tag(html: str, field_id: str) -> str:
+    return re.search(rf'<(?:input|textarea|select)[^>]*\bid="{re.escape(field_id)}"[^>]*>', html).group(0)
+
+
+@pytest.mark.parametrize("lang, title_label, comp_label, comp_message", [
+    ("sv", "Titel (svenska)", "Kompetenser", "Välj minst en kompetens"),
+    ("en", "Title (svenska)", "Competencies", "Choose at least one competency"),
+])
+def test_activity_form_errors_name_fields_by_label_all_at_once_and_mark_each_field(make_app, lang, title_label, comp_label,
+                                                                                    comp_message):
+    from tests.helpers import signed_in_client
+
+    app = make_app()
+    client = signed_in_client(app, "admin")
+    form = {"source_language": "sv", "title_sv": "", "title_en": "x" * 201, "description_sv": "", "description_en": "",
+            "kind": "training", "effort": "months", "url": "ftp://example.org", "csrf_token": csrf_token(client)}
+    r = client.post(f"/admin/sources/inhouse/activities/new?lang={lang}", data=form)
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    summary = re.search(r'<div class="error" role="alert">(.*?)</div>', html, re.S).group(1)
+    items = re.findall(r'<li><a href="#([^"]+)">([^<]+)</a>: ([^<]+)</li>', summary)
+    fields = [f for f, _label, _m in items]
+    # every problem at once, in the order of the form, named by its label in the reader's language
+    assert fields == ["title_sv", "description_sv", "title_en", "competencies-0", "url"], items
+    labels = dict((f, label) for f, label, _m in items)
+    assert labels["title_sv"] == title_label and labels["competencies-0"] == comp_label
+    assert comp_message in dict((f, m) for f, _l, m in items)["competencies-0"]
+    assert "title:" not in summary and "(sv)" not in summary and "Mellan 1 och 20" not in summary
+    for field in ("title_sv", "description_sv", "title_en", "url"):
+        tag = _field_tag(html, field)
+        assert 'aria-invalid="true"' in tag and f'aria-describedby="error-{field}"' in tag, tag
+        assert re.search(rf'<p class="field-error" id="error-{field}">[^<]+</p>', html), field
+    assert 'aria-invalid="true"' in _field_tag(html, "competencies-0")
+    assert 'aria-invalid' not in _field_tag(html, "kind")  # fields without a problem are not marked
+    # nothing was saved
+    assert not list(app.extensions["kbp"].registry.activity_sources["inhouse"].records())
+
+
+def test_activity_form_puts_the_source_language_first_and_marks_only_typed_text_with_its_language(make_app):
+    from tests.helpers import signed_in_client
+
+    app = make_app()
+    client = signed_in_client(app, "admin")
+    html = client.get("/admin/sources/inhouse/activities/new?lang=sv").get_data(as_text=True)  # default: DEFAULT_LOCALE, en
+    assert html.index('id="title_en"') < html.index('id="title_sv"')
+    assert "<fieldset lang=" not in html  # the legend and labels are in the reader's language
+    assert 'lang="sv"' in _field_tag(html, "title_sv") and 'lang="en"' in _field_tag(html, "description_en")
+    form = {"source_language": "sv", "title_sv": "", "csrf_token": csrf_token(client)}
+    html = client.post("/admin/sources/inhouse/activities/new?lang=en", data=form).get_data(as_text=True)
+    assert html.index('id="title_sv"') < html.index('id="title_en"')  # written in Swedish: its block first
+    assert "Title (svenska)" in html
