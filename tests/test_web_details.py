@@ -110,3 +110,46 @@ def test_activity_form_puts_the_source_language_first_and_marks_only_typed_text_
     html = client.post("/admin/sources/inhouse/activities/new?lang=en", data=form).get_data(as_text=True)
     assert html.index('id="title_sv"') < html.index('id="title_en"')  # written in Swedish: its block first
     assert "Title (svenska)" in html
+
+
+# ----------------------------------------------------------------------------- search by competency name
+
+
+def _search(client, q, **params):
+    r = client.get("/api/v1/activities/search", query_string={"q": q, "limit": 100, **params})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+@pytest.mark.parametrize("query", ["aktivt lyssnande", "Active listening", "lyssnand", "AKTIVT LYSSNANDE"])
+def test_a_query_naming_a_competency_finds_its_activities_first(app, query):
+    from tests.helpers import signed_in_client
+
+    client = signed_in_client(app, "coach")
+    own = [a["id"] for a in _search(client, "", competency="kbp-sample:active-listening")["results"]]
+    assert len(own) >= 3
+    found = _search(client, query, lang="sv")
+    ids = [a["id"] for a in found["results"]]
+    assert ids[:len(own)] == own, ids  # every activity of the competency, first
+    assert found["total"] == len(ids) == len(set(ids))
+    # paging gives the same order, with nothing twice and nothing left out
+    paged = [a["id"] for off in range(0, len(ids), 2)
+             for a in _search(client, query, lang="sv", limit=2, offset=off)["results"]]
+    assert paged == ids
+    # the page shows them too
+    page = client.get("/activities", query_string={"q": query, "lang": "sv"}).get_data(as_text=True)
+    assert all(f'{a["id"]}' in page or a["title"] in page for a in found["results"][:len(own)])
+
+
+def test_a_vague_or_unrelated_query_names_no_competency(app):
+    from core.activity_search import searcher
+
+    s = searcher(app)
+    with app.app_context():
+        assert s.named_competencies("lär") == []  # too short to be a name
+        assert s.named_competencies("lyssnande") == ["kbp-sample:active-listening"]
+        assert s.named_competencies("learning") == ["kbp-sample:learning-from-mistakes"]
+        assert s.named_competencies("aktivt lyssnande bok") == []  # a name plus other words: a text search
+        # a competency filter keeps its meaning: the named competency outside it adds nothing
+        hits, total = s.search("aktivt lyssnande", locale="sv", competencies=["kbp-sample:sharing-knowledge"])
+        assert all("kbp-sample:sharing-knowledge" in a.competencies for _h, a in hits)
