@@ -9,6 +9,7 @@ import pytest
 
 from core import create_app
 from tests.helpers import csrf_token, make_account, make_person, sign_in
+from tests.test_privacy import org  # noqa: F401 - fixture: two coaches, an employee, an admin
 
 SUMMER_NOON_UTC = datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc).timestamp()  # 12:00 in Stockholm (CEST)
 WINTER_UTC = datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc).timestamp()  # 00:30 the next day in Stockholm
@@ -153,3 +154,45 @@ def test_a_vague_or_unrelated_query_names_no_competency(app):
         # a competency filter keeps its meaning: the named competency outside it adds nothing
         hits, total = s.search("aktivt lyssnande", locale="sv", competencies=["kbp-sample:sharing-knowledge"])
         assert all("kbp-sample:sharing-knowledge" in a.competencies for _h, a in hits)
+
+
+# ----------------------------------------------------------------------------- the dialogue and plan pages
+
+
+def test_every_step_names_the_person_and_suggestions_say_which_focus_they_serve(org):  # noqa: F811
+    from tests.test_privacy import coaching_plan
+
+    plan = coaching_plan(org["old"], org["emp_p"]["id"])
+    for step in ("focus", "questions", "activities", ""):
+        url = f"/plans/{plan['id']}/{step}".rstrip("/")
+        assert "Utvecklingsdialog med Erik Medarbetare" in org["old"].get(f"{url}?lang=sv").get_data(as_text=True), step
+    page = org["old"].get(f"/plans/{plan['id']}/activities?lang=en").get_data(as_text=True)
+    suggestions = page.split('<ul class="activities">')[1].split("</ul>")[0]
+    items = suggestions.count('<li class="activity">')
+    assert items and suggestions.count('<p class="serves">For: <strong>Active listening</strong></p>') == items
+
+
+def test_the_employee_sees_which_notes_are_private_and_the_coach_does_not(org):  # noqa: F811
+    from tests.test_privacy import self_reflection
+
+    plan, _qp, _qs, _qo = self_reflection(org["emp"], org["emp_p"]["id"], private_note="Min tanke", shared_note="Vår tanke")
+    mine = org["emp"].get(f"/plans/{plan['id']}?lang=en").get_data(as_text=True)
+    assert re.search(r"Private: only you see it</span><blockquote>Min tanke", mine)
+    assert re.search(r"Shared with your coach</span><blockquote>Vår tanke", mine)
+    assert "Självreflektion: Erik Medarbetare" in org["emp"].get(f"/plans/{plan['id']}?lang=sv").get_data(as_text=True)
+    theirs = org["old"].get(f"/plans/{plan['id']}?lang=en").get_data(as_text=True)
+    assert "Min tanke" not in theirs and "only you see it" not in theirs and "Vår tanke" in theirs
+
+
+def test_downloads_are_one_menu_and_employees_get_pdf_word_and_calendar(org):  # noqa: F811
+    from tests.test_privacy import coaching_plan
+
+    plan = coaching_plan(org["old"], org["emp_p"]["id"])
+
+    def formats(client):
+        page = client.get(f"/plans/{plan['id']}?lang=en").get_data(as_text=True)
+        menu = re.search(r'<details class="download-menu"><summary>Download</summary>(.*?)</details>', page, re.S).group(1)
+        return sorted(set(re.findall(r"\(\.(\w+)\)</a>", menu)))
+
+    assert formats(org["emp"]) == ["docx", "ics", "pdf"]
+    assert formats(org["old"]) == ["csv", "docx", "ics", "json", "md", "pdf"]

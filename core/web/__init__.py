@@ -66,7 +66,13 @@ def shell_context():
 
     from flask_babel import format_date
 
+    def person_name(person_id) -> str:
+        """The name of a person (for pages that show whom a dialogue is with); '–' when unknown."""
+        person = kbp().storage.collection("people").get(person_id) if person_id else None
+        return (person or {}).get("name") or "–"
+
     return {
+        "person_name": person_name,
         "format_date": format_date,
         "HISTORY_LABELS": HISTORY_LABELS,
         "writable_sources": writable_sources,
