@@ -16,6 +16,7 @@ a new page route must be added to the walk (or to ``NOT_PAGES`` with the reason)
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import date, timedelta
 
@@ -305,4 +306,43 @@ def test_print_a_plan_like_the_pdf(site, browser):  # noqa: F811
     assert "Skugga en" in text, text
     assert "Logga ut" not in text and "Spara planen" not in text
     assert pages <= 3, pages
+    context.close()
+
+
+def _contrast(rgb_a: str, rgb_b: str) -> float:
+    def lum(css: str) -> float:
+        r, g, b = (int(x) / 255 for x in re.findall(r"\d+", css)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(rgb_a), lum(rgb_b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_focus_step_counts_the_choice_and_lists_name_matches_first(site, browser):  # noqa: F811
+    context = browser.new_context(locale="sv-SE")
+    page = _sign_in(context, site["url"], "sv", "coach")
+    page.goto(f"{site['url']}/plans/{site['plan']}/focus?lang=sv")
+    count = page.locator("#chosen-count")
+    assert count.inner_text() == "3 av 5 valda" and count.get_attribute("aria-live") == "polite"
+    page.locator("#competency-filter").fill("tydlig")
+    visible = page.locator(".competency-choice:visible label strong")
+    names = [visible.nth(i).inner_text() for i in range(visible.count())]
+    assert names[0] == "Tydlig" and len(names) > 1, names  # the name first, then definitions that mention it
+    page.get_by_label("Tydlig", exact=True).check()
+    assert count.inner_text() == "4 av 5 valda"
+    page.locator("#competency-filter").fill("")
+    assert page.locator(".competency-choice:visible").count() > 30  # everything back in its group
+    context.close()
+
+
+def test_the_focus_outline_has_at_least_3_to_1_contrast(site, browser):  # noqa: F811
+    context = browser.new_context(locale="en-GB")
+    page = _sign_in(context, site["url"], "en", "coach")
+    page.goto(f"{site['url']}/plans?lang=en")
+    for _ in range(3):  # the skip link, then the page's links and buttons: keyboard focus
+        page.keyboard.press("Tab")
+        style = page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+            return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }""")
+        assert style[0] != "none" and float(style[1].rstrip("px")) >= 2, style
+        assert _contrast(style[2], "rgb(255, 255, 255)") >= 3, style
     context.close()
