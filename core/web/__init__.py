@@ -67,9 +67,14 @@ def shell_context():
     from flask_babel import format_date
 
     def person_name(person_id) -> str:
-        """The name of a person (for pages that show whom a dialogue is with); '–' when unknown."""
-        person = kbp().storage.collection("people").get(person_id) if person_id else None
-        return (person or {}).get("name") or "–"
+        """The name of a person the reader may see (whom a dialogue is with); '–' otherwise."""
+        from core.services import people as people_service
+        from core.services.errors import ServiceError
+
+        try:
+            return people_service.get_person(kbp().storage, current_account(), person_id).get("name") or "–"
+        except ServiceError:
+            return "–"
 
     return {
         "person_name": person_name,
