@@ -196,3 +196,15 @@ def test_downloads_are_one_menu_and_employees_get_pdf_word_and_calendar(org):  #
 
     assert formats(org["emp"]) == ["docx", "ics", "pdf"]
     assert formats(org["old"]) == ["csv", "docx", "ics", "json", "md", "pdf"]
+
+
+def test_the_demo_banner_is_inside_the_banner_landmark_and_the_guide_has_a_main_landmark(make_app, org):  # noqa: F811
+    from tests.helpers import plain_client
+    from tests.test_privacy import coaching_plan
+
+    page = plain_client(make_app(DEMO=True)).get("/login?lang=sv").get_data(as_text=True)
+    header = re.search(r'<header class="site-header">(.*?)</header>', page, re.S).group(1)
+    assert 'class="demo-banner"' in header and page.count('class="demo-banner"') == 1
+    plan = coaching_plan(org["old"], org["emp_p"]["id"])
+    guide = org["old"].get(f"/plans/{plan['id']}/guide?lang=sv").get_data(as_text=True)
+    assert guide.count("<main>") == 1 and guide.index("</header>") < guide.index("<main>") < guide.index("<h2>")
