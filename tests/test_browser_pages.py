@@ -304,8 +304,10 @@ def test_print_a_plan_like_the_pdf(site, browser):  # noqa: F811
     assert "Utvecklingsplan för Sam Lind" in text
     assert "Bli en trygg" in text  # a goal, from its field
     assert "Skugga en" in text, text
+    assert "Pågår" in text and "Status" in text, text  # the last column fits on the page too
     assert "Logga ut" not in text and "Spara planen" not in text
     assert pages <= 3, pages
+    (ARTIFACTS / "print-plan-sv.pdf").write_bytes(page.pdf(format="A4"))  # for a look: what Print gives
     context.close()
 
 
