@@ -71,11 +71,13 @@ class ActivityRecordSchema(TextChecked):
     created_at = fields.Float(dump_only=True)
     updated_at = fields.Float(dump_only=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # every problem at once, also when a field failed
     def _texts(self, data, **kwargs):
         errors: dict[str, list[str]] = {}
         lang = data.get("source_language", "sv")
         for name in TEXT_FIELDS:
+            if name not in data:  # the field itself failed (reported already) or is missing (required)
+                continue
             texts = {k: v.strip() for k, v in (data.get(name) or {}).items()}
             if not texts.get(lang):
                 errors.setdefault(name, []).append(

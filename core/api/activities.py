@@ -185,7 +185,8 @@ def import_records(query, source_id):
 def search(query):
     """Search activities of every source: by competency (repeat ``competency=``), free text (any
     language, diacritics and small typos forgiven), kind, effort, situation and source. Ranked by how
-    many of the requested competencies an activity has, then by text relevance."""
+    many of the requested competencies an activity has, then by text relevance. A query that names a
+    competency (in any language) finds that competency's activities too, ranked first."""
     locale = reader_locale()
     if query["include_archived"]:
         require_role("admin")

@@ -92,14 +92,22 @@ def _valid(registry, data: dict, current: dict | None = None) -> dict:
     """``data`` (a whole record, or changes to ``current``) checked as a whole; :class:`Invalid` naming the fields."""
     from core.validation_i18n import translate_errors
 
+    errors: dict = {}
     try:
         checked = rules.merge(current, data) if current is not None else rules.ActivityRecordSchema().load(data)
     except ValidationError as exc:
-        raise Invalid(_("Some fields are invalid; see 'errors' for what to correct."), translate_errors(exc.messages)) from None
-    unknown = rules.unknown_competencies(checked, registry.competencies)
+        checked, errors = {**(current or {}), **data}, translate_errors(exc.messages)
+        if isinstance(errors.get("competencies"), list):  # none ticked, or too many: say it as the form asks
+            errors["competencies"] = [_("Choose at least one competency, at most 20.")]
+    # unknown competencies are reported together with every other problem (all errors at once)
+    unknown = rules.unknown_competencies(checked, registry.competencies) if "competencies" not in errors else []
     if unknown:
-        raise Invalid(_("Unknown competencies: %(ids)s.", ids=", ".join(unknown)),
-                      {"competencies": [_("Unknown competency: %(id)s", id=c) for c in unknown]})
+        if not errors:
+            raise Invalid(_("Unknown competencies: %(ids)s.", ids=", ".join(unknown)),
+                          {"competencies": [_("Unknown competency: %(id)s", id=c) for c in unknown]})
+        errors["competencies"] = [_("Unknown competency: %(id)s", id=c) for c in unknown]
+    if errors:
+        raise Invalid(_("Some fields are invalid; see 'errors' for what to correct."), errors)
     return checked
 
 

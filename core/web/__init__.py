@@ -46,9 +46,11 @@ def shell_context():
     from flask_babel import format_datetime
 
     def format_datetime_ts(ts):
+        """A stored time (seconds since the epoch, UTC) as the reader's language writes it, in the
+        organisation's time zone (``KBP_TIMEZONE``): the one way every page shows a time."""
         from datetime import datetime, timezone
 
-        return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
+        return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")  # Babel converts to TIMEZONE
 
     def licence_warnings():
         """Licences ending within 30 days with no renewal waiting (shown to administrators)."""
@@ -62,7 +64,18 @@ def shell_context():
 
     from flask_babel import format_date
 
+    def person_name(person_id) -> str:
+        """The name of a person the reader may see (whom a dialogue is with); '–' otherwise."""
+        from core.services import people as people_service
+        from core.services.errors import ServiceError
+
+        try:
+            return people_service.get_person(kbp().storage, current_account(), person_id).get("name") or "–"
+        except ServiceError:
+            return "–"
+
     return {
+        "person_name": person_name,
         "format_date": format_date,
         "HISTORY_LABELS": HISTORY_LABELS,
         "writable_sources": writable_sources,

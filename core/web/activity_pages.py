@@ -104,11 +104,51 @@ def _form_record(form) -> dict:
 
 
 def _render_form(source, record, errors, status=200):
+    source_language = record.get("source_language") or current_app.config["DEFAULT_LOCALE"]
+    locales = sorted(((c, locale_name(c)) for c in available_locales()), key=lambda item: item[0] != source_language)
     return render_template(
-        "activity_form.html", source=source, record=record, errors=errors, frameworks=competency_choices(),
-        locales=[(c, locale_name(c)) for c in available_locales()], kinds=model.ACTIVITY_KINDS, efforts=model.EFFORTS,
+        "activity_form.html", source=source, record=record, errors=form_errors(errors, source_language),
+        frameworks=competency_choices(), locales=locales, kinds=model.ACTIVITY_KINDS, efforts=model.EFFORTS,
         situations=model.SITUATIONS,
     ), status
+
+
+def form_errors(errors: dict, source_language: str) -> dict[str, dict]:
+    """The validation errors of the activity form by field id, in form order, each with the field's
+    label in the reader's language and its messages: ``{"title_sv": {"label": "Titel (svenska)",
+    "messages": [...]}}`` (the page lists them all at the top and marks each field)."""
+    labels = {"source_language": _("Written in")}
+    for code in sorted(available_locales(), key=lambda c: c != source_language):  # the form's order
+        labels[f"title_{code}"] = _("Title (%(language)s)", language=locale_name(code))
+        labels[f"description_{code}"] = _("Description (%(language)s)", language=locale_name(code))
+    labels.update({"competencies": _("Competencies"), "kind": _("Kind"), "effort": _("Effort"),
+                   "situations": _("Suits especially"), "duration": _("Duration"), "cost": _("Cost"),
+                   "provider": _("Provider"), "url": _("Link"), "owner": _("Contact person"),
+                   "tags": _("Tags (separated by commas)")})
+    missing = {"title": _("Write the title in %(language)s, the language the activity is written in."),
+               "description": _("Write the description in %(language)s, the language the activity is written in.")}
+
+    def messages(value) -> list[str]:
+        if isinstance(value, dict):
+            return [m for v in value.values() for m in messages(v)]
+        if isinstance(value, (list, tuple)):
+            return [m for v in value for m in messages(v)]
+        return [str(value)]
+
+    found: dict[str, list[str]] = {}
+    for name, value in (errors or {}).items():
+        if name in missing:  # per language; "_schema" (or a plain list): missing in the source language
+            for code, inner in (value.items() if isinstance(value, dict) else [("_schema", value)]):
+                if code == "_schema":
+                    found.setdefault(f"{name}_{source_language}", []).append(
+                        missing[name] % {"language": locale_name(source_language)})
+                else:
+                    found.setdefault(f"{name}_{code}", []).extend(messages(inner))
+        else:
+            found.setdefault(name, []).extend(messages(value))
+    order = list(labels)
+    return {name: {"label": labels.get(name, name), "messages": found[name]}
+            for name in sorted(found, key=lambda n: order.index(n) if n in order else len(order))}
 
 
 @bp.route("/admin/sources/<source_id>/activities/new", methods=["GET", "POST"])
