@@ -248,6 +248,14 @@ def _endpoints(app) -> dict[tuple[str, str], str]:
     return found
 
 
+def _body_properties(operation: dict, schemas: dict) -> dict:
+    """The properties of an operation's JSON request body (a compared ``version`` means a possible 409)."""
+    schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if "$ref" in schema:
+        schema = schemas.get(schema["$ref"].rpartition("/")[2], {})
+    return schema.get("properties") or {}
+
+
 def _document_files(responses: dict, kinds: tuple[str, ...], app) -> None:
     media = [k for k in kinds if "/" in k]
     registry = app.extensions["kbp"].registry if "kbp" in app.extensions else None
@@ -304,7 +312,7 @@ def finish(api, app) -> None:
                 statuses.add("422")
             if has_body:
                 statuses.add("413")
-            if endpoint in CONFLICTS:
+            if endpoint in CONFLICTS or "version" in _body_properties(operation, components.schemas):
                 statuses.add("409")
             if endpoint in EXPORTERS:
                 statuses.add("500")

@@ -110,7 +110,8 @@ class AuditOut(Schema):
     subject_id = fields.String(allow_none=True)
     details = fields.Dict(keys=fields.String(), values=fields.String(),
                           metadata={"description": "How, in a few words (never content): a sign-in's method and provider, "
-                                                   "a role change's from and to."})
+                                                   "a role change's from and to. Only on entries that have them.",
+                                    "x-optional": True})
 
 
 class EraseOut(Schema):
