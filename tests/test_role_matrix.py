@@ -47,6 +47,7 @@ MATRIX = {
     ("apidocs.reference", "GET"): ("/api/v1/docs", {}, OPEN_PAGE),
     ("api-docs.openapi_json", "GET"): ("/api/v1/openapi.json", {}, OPEN_PAGE),
     ("web.home", "GET"): ("/", {}, SIGNED_IN_PAGE),
+    ("web.start", "GET"): ("/start", {}, SIGNED_IN_PAGE),
     ("web.framework", "GET"): ("/frameworks/kbp-sample", {}, SIGNED_IN_PAGE),
     ("web.competency", "GET"): ("/frameworks/kbp-sample/active-listening", {}, SIGNED_IN_PAGE),
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
@@ -141,8 +142,12 @@ MATRIX = {
     # plans: the employee and their coach; admins read; a coach of someone else learns nothing
     ("plan_web.plan_list", "GET"): ("/plans", {}, SIGNED_IN_PAGE),
     ("plan_web.plan_new", "GET"): ("/plans/new", {}, SIGNED_IN_PAGE),
+    # the person has an open plan: the coach is asked first (200, the question), then starts another
     ("plan_web.plan_new", "POST"): ("/plans/new", {"form": {"person_id": "{person}", "situation": "new_role"}},
-                                    {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 404}),
+                                    {"anonymous": LOGIN, "employee": 302, "coach": 200, "other_coach": 404, "admin": 404}),
+    ("plan_web.plan_new", "POST", "confirmed"): ("/plans/new", {"form": {"person_id": "{person}", "situation": "new_role",
+                                                                        "confirm_another": "1"}},
+                                                 {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 404}),
     ("plan_web.plan_focus", "GET"): ("/plans/{plan}/focus", {}, PLAN_PAGE),
     ("plan_web.plan_focus", "POST"): ("/plans/{plan}/focus", {"form": {"focus": "kbp-sample:active-listening", "version": "{version}"}}, PLAN_FORM),
     ("plan_web.plan_questions", "GET"): ("/plans/{plan}/questions", {}, PLAN_PAGE),

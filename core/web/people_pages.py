@@ -69,7 +69,10 @@ def person_new():
 @bp.route("/people/<person_id>")
 def person_view(person_id):
     person, coach = people_service.person_with_coach(storage(), actor(), person_id)
-    return render_template("person.html", person=person, coach=coach,
+    from core.plans import may_start
+
+    can_start = person.get("status") == "active" and may_start(actor(), person)
+    return render_template("person.html", person=person, coach=coach, can_start=can_start,
                            admin_export_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
 
 

@@ -7,6 +7,7 @@ between, the page says so and shows the latest version instead of overwriting it
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -14,6 +15,7 @@ from flask_babel import get_locale
 
 from core import audit, auth, model, plans
 from core.context import kbp
+from core.services import plan_edits
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
@@ -66,23 +68,36 @@ def people_for_new_plan() -> list[dict]:
     return sorted(result, key=lambda p: p["name"].lower()) + ([me] if me else [])
 
 
-def apply(plan_id: str, action: str, mutate, next_url: str):
-    """Run a change from a form; on a version conflict or a problem, say so and show the latest plan."""
+def after_save(next_url: str) -> str:
+    """Where a saved form goes: a step or language link the person clicked with unsaved input
+    (``goto``, a local path only), else ``next_url`` — back on the same page at the field the person
+    was in (``return_to``), so a save does not throw them to the top."""
+    goto = request.form.get("goto", "")
+    if goto.startswith("/") and not goto.startswith("//") and "\\" not in goto:
+        return goto
+    anchor = request.form.get("return_to", "")
+    if next_url == request.path and anchor and re.fullmatch(r"[A-Za-z0-9_:.-]{1,100}", anchor):
+        return f"{next_url}#{anchor}"
+    return next_url
+
+
+def apply(plan_id: str, action: str, mutate, next_url: str, on_error=None):
+    """Run a change from a form; on a version conflict or a problem, say so and show the latest plan
+    (``on_error(exc)`` shows it with what the person typed still in the fields)."""
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
         abort(400)
     try:
         plans.change(storage(), auth.current_account(), plan_id, version, action, mutate)
-    except plans.PlanConflict as exc:
-        flash(str(exc), "error")
-        return redirect(request.path), None
     except plans.PlanError as exc:
         if exc.status in (403, 404):
             abort(exc.status)
+        if on_error is not None:
+            return on_error(exc), None
         flash(str(exc), "error")
         return redirect(request.path), None
-    return redirect(next_url), True
+    return redirect(after_save(next_url)), True
 
 
 # ----------------------------------------------------------------------------- list and overview
@@ -121,6 +136,11 @@ def plan_new():
     if request.method == "POST":
         person_id = request.form.get("person_id", "")
         mode = "self_reflection" if person_id == account.person_id else "coaching"
+        from core.services import start as start_service
+
+        existing = start_service.open_plans(storage(), account, person_id) if mode == "coaching" else []
+        if existing and request.form.get("confirm_another") != "1":  # ask before a second open dialogue
+            return render_template("plan_new.html", candidates=candidates, chosen=request.form, existing=existing)
         try:
             plan = plans.create_plan(storage(), snapshotter(), account, person_id, request.form.get("situation", ""), mode)
         except plans.PlanError as exc:
@@ -136,14 +156,24 @@ def plan_focus(plan_id):
     plan, rel = load(plan_id)
     if request.method == "POST":  # plans.change checks who may edit
         snap = snapshotter()
-        response, _ok = apply(plan_id, "update", lambda p, r: plans.set_focus(p, snap, request.form.getlist("focus")),
-                              url_for("plan_web.plan_questions", plan_id=plan_id))
+        chosen = plan_edits.focus_choice(request.form)
+
+        def keep_choice(exc):  # the latest plan, with the person's choice still ticked
+            latest, latest_rel = load(plan_id)
+            return _focus_page(latest, latest_rel, chosen, error=str(exc), status=exc.status)
+
+        response, _ok = apply(plan_id, "update", lambda p, r: plans.set_focus(p, snap, chosen),
+                              url_for("plan_web.plan_questions", plan_id=plan_id), on_error=keep_choice)
         return response
+    return _focus_page(plan, rel, [f["competency"] for f in plan["focus"]])
+
+
+def _focus_page(plan, rel, chosen, error=None, status=200):
     reg = kbp().registry
     p = Presenter(reg, locale())
     frameworks = [p.framework_detail(fw) for fw in reg.frameworks.values() if reg.is_available(fw.id)]
     return render_template("plan_focus.html", plan=plan, rel=rel, frameworks=frameworks,
-                           chosen=[f["competency"] for f in plan["focus"]], step=2)
+                           chosen=chosen, step=2, error=error), status
 
 
 @bp.route("/plans/<plan_id>/questions", methods=["GET", "POST"])
@@ -155,7 +185,7 @@ def plan_questions(plan_id):
         form = request.form
 
         def mutate(p, r):
-            changed = plans.set_questions(p, snap, registry, form.getlist("question"),
+            changed = plans.set_questions(p, snap, registry, plan_edits.chosen_questions(form),
                                           [{"id": qid, "text": form.get(f"own_text_{qid}", "")} for qid in form.getlist("own_id")]
                                           + [{"text": t} for t in form.getlist("own_new") if t.strip()])
             for q in p["questions"]:
@@ -246,36 +276,54 @@ def plan_view(plan_id):
     plan, rel = load(plan_id)
     if request.method == "POST":  # plans.change checks who may edit
         form = request.form
-        goals = {f["competency"]: form.get(f"goal_{f['competency']}", f.get("goal", "")) for f in plan["focus"]}
         snap = snapshotter()
         registry = kbp().registry
+        account = auth.current_account()
+        note_written = bool((form.get("note") or "").strip())
 
-        def mutate(p, r):
-            changed = plans.set_goals(p, goals, form.get("follow_up_date", p.get("follow_up_date") or ""))
-            items = [{"id": a["id"], "owner": form.get(f"owner_{a['id']}", a.get("owner", "")),
-                      "due": form.get(f"due_{a['id']}", a.get("due") or "")} for a in p["activities"]]
+        def mutate(p, r):  # one save covers everything typed on the page, the follow-up note included
+            typed = plan_edits.typed_fields(p, form)
+            goals = {f["competency"]: typed[f"goal_{f['competency']}"] for f in p["focus"]}
+            changed = plans.set_goals(p, goals, typed["follow_up_date"])
+            items = [{"id": a["id"], "owner": typed[f"owner_{a['id']}"], "due": typed[f"due_{a['id']}"]} for a in p["activities"]]
             before = [(a["owner"], a.get("due")) for a in p["activities"]]
             plans.set_activities(p, snap, registry, items)
             if before != [(a["owner"], a.get("due")) for a in p["activities"]]:
                 changed.append("activities")
             for a in p["activities"]:  # progress alone does not undo an agreement
-                changed += plans.set_activity_status(p, a["id"], form.get(f"status_{a['id']}", a["status"]))
+                changed += plans.set_activity_status(p, a["id"], typed[f"status_{a['id']}"])
+            if note_written:
+                changed += plans.add_follow_up(p, account, form.get("note", ""))
             return changed
 
-        response, ok = apply(plan_id, "update", mutate, request.path)
+        def keep_typed(exc):  # the latest plan with the person's text kept, and what changed meanwhile
+            latest, latest_rel = load(plan_id)
+            values, conflicts = plan_edits.merge(latest, form)
+            return _plan_page(latest, latest_rel, values=values, conflicts=conflicts, error=str(exc),
+                              conflict=isinstance(exc, plans.PlanConflict), status=exc.status)
+
+        response, ok = apply(plan_id, "update", mutate, request.path, on_error=keep_typed)
         if ok:
             flash(_("The plan was saved."))
         return response
+    return _plan_page(plan, rel)
+
+
+def _plan_page(plan, rel, values=None, conflicts=None, error=None, conflict=False, status=200):
     people = storage().collection("people")
     person = people.get(plan["person_id"]) or {}
     coach = people.get(plan["coach_id"]) if plan.get("coach_id") else None
-    history = plans.history(storage(), plan_id, rel)
+    history = plans.history(storage(), plan["id"], rel)
     names = account_names(people, {h["by"] for h in history} | {f["by"] for f in plan["follow_ups"]})
     exporters = [(e.id, Presenter(kbp().registry, locale()).exporter(e, "")["title"], e.extension, e.subject)
                  for e in kbp().registry.exporters.values() if e.subject in ("plan", "dialogue_guide")]
-    return render_template("plan.html", plan=plans.for_viewer(plan, rel), rel=rel, person=person, coach=coach, history=history,
+    shown = plans.for_viewer(plan, rel)
+    stored = plan_edits.plan_fields(shown)
+    return render_template("plan.html", plan=shown, rel=rel, person=person, coach=coach, history=history,
                            names=names, progress=plans.progress(plan), overdue={a["id"] for a in plans.overdue(plan)},
-                           exporters=exporters, step=5)
+                           exporters=exporters, step=5, stored=stored, values={**stored, **(values or {})},
+                           conflicts=conflicts or {}, error=error, conflict=conflict,
+                           owner_choices=plan_edits.owner_choices(storage(), plan)), status
 
 
 def account_names(people, account_ids) -> dict[str, str]:
@@ -293,7 +341,13 @@ def account_names(people, account_ids) -> dict[str, str]:
 
 @bp.route("/plans/<plan_id>/agree", methods=["POST"])
 def plan_agree(plan_id):
-    load(plan_id)
+    plan, rel = load(plan_id)
+    if "was_follow_up_date" in request.form and plan_edits.unsaved(plan, request.form):  # pressed in the plan's form
+        message = _("You have changes that are not saved yet. Save the plan first, then confirm it, "
+                    "so that you agree to what is stored.")
+        values, _conflicts = plan_edits.merge(plan, request.form)
+        return _plan_page(plan, rel, values={**values, **{k: v for k, v in request.form.items() if k in values}},
+                          error=message, status=422)
     response, ok = apply(plan_id, "agree", lambda p, r: plans.agree(p, r), url_for("plan_web.plan_view", plan_id=plan_id))
     if ok:
         flash(_("You have confirmed the plan."))
