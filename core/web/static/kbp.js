@@ -101,11 +101,11 @@
     }
     return null;
   };
-  var say = function (el) {  // re-announce a role="alert" message
+  var say = function (el) {  // show a role="alert" message; said again when it is shown already
     if (!el) { return; }
+    if (el.hidden) { el.hidden = false; return; }
     var text = el.textContent;
-    el.hidden = false;
-    el.textContent = "";
+    el.textContent = "\u00a0";
     setTimeout(function () { el.textContent = text; }, 50);
   };
 
