@@ -41,9 +41,11 @@ def typed_fields(plan: dict, form: Mapping[str, Any]) -> dict[str, str]:
 
 
 def unsaved(plan: dict, form: Mapping[str, Any]) -> list[str]:
-    """Fields whose value in ``form`` differs from what is stored, plus a typed follow-up note."""
+    """Fields the person changed on the page and has not saved (the value sent differs from the one
+    the page showed, ``was_<name>``, or without it from the stored one), plus a typed follow-up note."""
     stored = plan_fields(plan)
-    changed = [name for name, value in typed_fields(plan, form).items() if (value or "").strip() != (stored[name] or "").strip()]
+    changed = [name for name, value in stored.items() if name in form
+               and (form.get(name) or "").strip() != (form.get(f"was_{name}", value) or "").strip()]
     if (form.get(NOTE) or "").strip():
         changed.append(NOTE)
     return changed

@@ -345,9 +345,8 @@ def plan_agree(plan_id):
     if "was_follow_up_date" in request.form and plan_edits.unsaved(plan, request.form):  # pressed in the plan's form
         message = _("You have changes that are not saved yet. Save the plan first, then confirm it, "
                     "so that you agree to what is stored.")
-        values, _conflicts = plan_edits.merge(plan, request.form)
-        return _plan_page(plan, rel, values={**values, **{k: v for k, v in request.form.items() if k in values}},
-                          error=message, status=422)
+        values, conflicts = plan_edits.merge(plan, request.form)  # the person's text, and what changed meanwhile
+        return _plan_page(plan, rel, values=values, conflicts=conflicts, error=message, status=422)
     response, ok = apply(plan_id, "agree", lambda p, r: plans.agree(p, r), url_for("plan_web.plan_view", plan_id=plan_id))
     if ok:
         flash(_("You have confirmed the plan."))

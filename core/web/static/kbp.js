@@ -33,7 +33,8 @@
     var save = function (qid) {
       var area = form.querySelector('[data-autosave="' + qid + '"]');
       var share = form.querySelector('[data-share="' + qid + '"]');
-      var body = { version: parseInt(versionField.value, 10), note: area.value };
+      var sent = area.value;
+      var body = { version: parseInt(versionField.value, 10), note: sent };
       if (share) { body.shared = share.checked; }
       show(qid, "saving", texts.textSaving || "Saving…");
       fetch("/api/v1/plans/" + encodeURIComponent(planId) + "/questions/" + encodeURIComponent(qid) + "/note", {
@@ -46,6 +47,7 @@
       }).then(function (result) {
         if (result.ok) {
           setVersion(result.data.version);
+          area.kbpSaved = sent;  // saved: no longer counts as unsaved input
           show(qid, "saved", texts.textSaved || "Saved");
         } else {
           show(qid, "failed", result.data.message || (texts.textFailed || "Not saved"));
@@ -81,6 +83,7 @@
     Array.prototype.forEach.call(f.elements, function (el) {
       if (!el.name || el.type === "hidden" || el.type === "submit" || el.type === "button") { return; }
       if (el.type === "checkbox" || el.type === "radio") { parts.push(el.name + "=" + el.value + ":" + el.checked); }
+      else if (el.kbpSaved !== undefined && el.value === el.kbpSaved) { parts.push(el.name + "=" + el.defaultValue); }  // autosaved
       else { parts.push(el.name + "=" + el.value); }
     });
     return parts.join("\u0001");
