@@ -237,3 +237,19 @@ def test_merge_keeps_mine_takes_theirs_and_shows_both_where_both_changed():
     assert values["goal_a"] == "mine" and conflicts == {"goal_a": "theirs"}
     assert values["goal_b"] == "their b" and values["goal_c"] == "mine c" and values["note"] == "kept"
     assert plan_edits.typed_fields(stored, {**form, "keep_saved_goal_a": "1"})["goal_a"] == "theirs"
+
+
+def test_a_conflict_on_the_questions_page_keeps_ticks_notes_and_own_questions(team):
+    app, plan = team["app"], team["plan"]
+    registry = app.extensions["kbp"].registry
+    qids = [q.id for _qs, q in registry.questions_for(FOCUS[0], "coaching")]
+    client = sign_in(plain_client(app), team["accounts"]["coach"])
+    stale = str(plan["version"])
+    post(client, f"/plans/{plan['id']}", {"version": stale, "follow_up_date": "2031-01-01"})  # someone saves first
+    response = post(client, f"/plans/{plan['id']}/questions?lang=en", {
+        "version": stale, "question": qids[0], f"note_{qids[1]}": "Min anteckning", "own_new": "Min egen fråga?"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and 'role="alert"' in body
+    assert f'value="{qids[0]}" checked' in body and f'value="{qids[1]}" checked' in body  # ticked, and chosen by its note
+    assert ">Min anteckning</textarea>" in body and 'value="Min egen fråga?"' in body
+    assert app.extensions["kbp"].storage.collection("plans").get(plan["id"])["questions"] == []

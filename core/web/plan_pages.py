@@ -194,9 +194,19 @@ def plan_questions(plan_id):
                     plans.set_note(p, r, q["id"], note, (form.get(f"shared_{q['id']}") == "1") if r == "employee" and p["mode"] == "self_reflection" else None)
             return changed
 
+        def keep_typed(exc):  # the latest plan with the person's ticks, notes and own questions still there
+            latest, latest_rel = load(plan_id)
+            typed = {"ticked": set(plan_edits.chosen_questions(form)), "own_new": " ".join(form.getlist("own_new")),
+                     "texts": {k: v for k, v in form.items() if k.startswith(("note_", "own_text_"))}}
+            return _questions_page(latest, latest_rel, typed=typed, error=str(exc), status=exc.status)
+
         target = url_for("plan_web.plan_activities", plan_id=plan_id) if form.get("next") else request.path
-        response, _ok = apply(plan_id, "update", mutate, target)
+        response, _ok = apply(plan_id, "update", mutate, target, on_error=keep_typed)
         return response
+    return _questions_page(plan, rel)
+
+
+def _questions_page(plan, rel, typed=None, error=None, status=200):
     questions, _acts = plans.suggestions(kbp().registry, plan)
     p = Presenter(kbp().registry, locale())
     chosen = {q["id"]: q for q in plans.for_viewer(plan, rel)["questions"]}
@@ -205,7 +215,8 @@ def plan_questions(plan_id):
         items = [(p.question(qs, q), chosen.get(q.id)) for qs, q in questions if q.competency == f["competency"]]
         by_competency.append({"focus": f, "entries": items})
     own = [q for q in chosen.values() if q["source"] == "own"]
-    return render_template("plan_questions.html", plan=plan, rel=rel, by_competency=by_competency, own=own, step=3)
+    return render_template("plan_questions.html", plan=plan, rel=rel, by_competency=by_competency, own=own, step=3,
+                           typed=typed, error=error), status
 
 
 @bp.route("/plans/<plan_id>/activities", methods=["GET", "POST"])
