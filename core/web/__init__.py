@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from core import i18n
@@ -42,7 +42,7 @@ def shell_context():
     def switch_url(code: str) -> str:
         """The same page in another language (with its query), or home when the page is only a form's answer."""
         rule = request.url_rule if request else None
-        if rule is None or "GET" not in (rule.methods or ()) or request.endpoint == "static":
+        if rule is None or "GET" not in (rule.methods or ()) or request.endpoint == "static" or g.get("kbp_error_page"):
             return url_for("web.home", lang=code)
         query = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "lang"}
         return url_for(request.endpoint, **args, **query, lang=code)
