@@ -273,12 +273,12 @@ LOST = {
     "sv": {"save_plan": "Spara planen", "agree": "Jag står bakom planen", "questions_step": "Frågor", "activities_step": "Aktiviteter",
            "other_language": "English", "plans_menu": "Planer", "to_questions": "Vidare till frågorna", "to_activities":
            "Vidare till aktiviteterna", "to_plan": "Vidare till planen", "continue": "Fortsätt", "start_with": "Starta en dialog med",
-           "unsaved": "Du har ändringar som inte är sparade", "conflict": "någon annan", "at_most": "högst 5 fokuskompetenser",
+           "unsaved": "Du har ändringar som inte är sparade", "conflict": "Någon annan har sparat planen", "at_most": "högst 5 fokuskompetenser",
            "keep_saved": "Behåll den sparade texten"},
     "en": {"save_plan": "Save the plan", "agree": "I agree to this plan", "questions_step": "Questions", "activities_step": "Activities",
            "other_language": "svenska", "plans_menu": "Plans", "to_questions": "Continue to the questions", "to_activities":
            "Continue to the activities", "to_plan": "Continue to the plan", "continue": "Continue", "start_with": "Start a dialogue with",
-           "unsaved": "You have changes that are not saved", "conflict": "someone else", "at_most": "at most 5 focus competencies",
+           "unsaved": "You have changes that are not saved", "conflict": "Someone else saved this plan", "at_most": "at most 5 focus competencies",
            "keep_saved": "Keep the saved text"},
 }
 SAMPLE = ["kbp-sample:active-listening", "kbp-sample:sharing-knowledge", "kbp-sample:planning-own-work"]
@@ -519,6 +519,7 @@ def test_the_coach_dialogue_for_three_competencies_takes_at_most_18_clicks(serve
         clicks.append(what)
         locator.click()
 
+    shot(page, f"{lang}-21-start-coach")
     click(page.get_by_role("link", name=f"{t['start_with']} {person['name']}"), "start page: start a dialogue")
     click(page.locator('input[name="situation"][value="new_role"]'), "situation")
     click(page.get_by_role("button", name=t["continue"]), "continue")

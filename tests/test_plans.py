@@ -113,7 +113,7 @@ def test_two_tabs_never_silently_lose_an_update(world):
                                                      "csrf_token": csrf_token(employee)}, follow_redirects=True)
     body = r.get_data(as_text=True)
     assert r.status_code == 409
-    assert 'role="alert"' in body and "changed by someone else" in body
+    assert 'role="alert"' in body and "Someone else saved this plan" in body
     assert re.search(r'<textarea id="goal_[^"]+"[^>]*>Gammal flik</textarea>', body)  # the person's text, unsaved
     assert re.search(r'Saved meanwhile by someone else:</strong> <span class="theirs">Coachens ändring</span>', body)
     assert coach.get(f"/api/v1/plans/{plan['id']}").get_json()["focus"][0]["goal"] == "Coachens ändring"

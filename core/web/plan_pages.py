@@ -198,7 +198,9 @@ def plan_questions(plan_id):
             latest, latest_rel = load(plan_id)
             typed = {"ticked": set(plan_edits.chosen_questions(form)), "own_new": " ".join(form.getlist("own_new")),
                      "texts": {k: v for k, v in form.items() if k.startswith(("note_", "own_text_"))}}
-            return _questions_page(latest, latest_rel, typed=typed, error=str(exc), status=exc.status)
+            message = (_("Someone else saved this plan after you opened it, so your changes are not saved yet.")
+                       if isinstance(exc, plans.PlanConflict) else str(exc))
+            return _questions_page(latest, latest_rel, typed=typed, error=message, status=exc.status)
 
         target = url_for("plan_web.plan_activities", plan_id=plan_id) if form.get("next") else request.path
         response, _ok = apply(plan_id, "update", mutate, target, on_error=keep_typed)
@@ -310,8 +312,10 @@ def plan_view(plan_id):
         def keep_typed(exc):  # the latest plan with the person's text kept, and what changed meanwhile
             latest, latest_rel = load(plan_id)
             values, conflicts = plan_edits.merge(latest, form)
-            return _plan_page(latest, latest_rel, values=values, conflicts=conflicts, error=str(exc),
-                              conflict=isinstance(exc, plans.PlanConflict), status=exc.status)
+            conflict = isinstance(exc, plans.PlanConflict)
+            message = _("Someone else saved this plan after you opened it, so your changes are not saved yet.") if conflict else str(exc)
+            return _plan_page(latest, latest_rel, values=values, conflicts=conflicts, error=message,
+                              conflict=conflict, status=exc.status)
 
         response, ok = apply(plan_id, "update", mutate, request.path, on_error=keep_typed)
         if ok:
