@@ -272,7 +272,7 @@ def test_sign_out_password_change_and_sign_out_everywhere_in_the_browser(server,
 LOST = {
     "sv": {"save_plan": "Spara planen", "agree": "Jag står bakom planen", "questions_step": "Frågor", "activities_step": "Aktiviteter",
            "other_language": "English", "plans_menu": "Planer", "to_questions": "Vidare till frågorna", "to_activities":
-           "Vidare till aktiviteterna", "to_plan": "Vidare till planen", "continue": "Fortsätt", "start_with": "Starta en dialog med",
+           "Vidare till aktiviteterna", "to_plan": "Vidare till planen", "continue": "Fortsätt", "start_with": "Starta en utvecklingsdialog med",
            "unsaved": "Du har ändringar som inte är sparade", "conflict": "Någon annan har sparat planen", "at_most": "högst 5 fokuskompetenser",
            "keep_saved": "Behåll den sparade texten"},
     "en": {"save_plan": "Save the plan", "agree": "I agree to this plan", "questions_step": "Questions", "activities_step": "Activities",
@@ -309,6 +309,17 @@ def plan_for(app, coach_person, name, focus=(), questions=0, activities=0, coach
 
         plan = plans.change(storage, acting, plan["id"], None, "update", fill)
     return {"plan": plan, "person": person, "acting": acting}
+
+
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def passes_axe(page) -> None:
+    """No WCAG 2.1 A/AA violation that axe-core finds on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options=WCAG)
+    assert results.violations_count == 0, results.generate_report()
 
 
 def stored_plan(app, plan_id) -> dict:
@@ -353,6 +364,7 @@ def test_conflict_keeps_my_text_and_shows_theirs(server, browser, lang):
     assert page.locator(goal_b).input_value() == "Bara medarbetaren ändrade"  # only they changed it: theirs
     assert stored_plan(app, plan["id"])["focus"][0]["goal"] == "Medarbetarens text"  # nothing was overwritten
     shot(page, f"{lang}-20-conflict")
+    passes_axe(page)
     page.get_by_role("button", name=t["save_plan"]).click()  # mine on top
     stored = stored_plan(app, plan["id"])
     assert stored["focus"][0]["goal"] == "Min text om lyssnande" and stored["focus"][1]["goal"] == "Bara medarbetaren ändrade"
@@ -466,6 +478,7 @@ def test_a_sixth_focus_competency_is_refused_in_the_browser_and_the_choice_kept(
     message.wait_for(state="visible")
     assert message.is_visible() and t["at_most"] in message.inner_text() and message.get_attribute("role") == "alert"
     assert [boxes.nth(n).is_checked() for n in range(6)] == [True] * 5 + [False]
+    passes_axe(page)
     chosen = [boxes.nth(n).get_attribute("value") for n in range(5)]
     page.get_by_role("button", name=t["to_questions"]).click()
     page.wait_for_url(f"{licensed_server['url']}/plans/{plan['id']}/questions")
@@ -489,6 +502,7 @@ def test_every_question_has_a_note_field_and_focus_returns_after_a_save(server, 
     assert notes.count() == boxes.count() == 6 and stored_plan(app, plan["id"])["questions"] == []
     notes.nth(4).fill("Skrivet direkt under samtalet.")
     assert boxes.nth(4).is_checked()  # writing a note chose the question
+    passes_axe(page)
     page.get_by_role("button", name=t["to_activities"]).click()
     page.wait_for_url(f"{base}/plans/{plan['id']}/activities")
     stored = stored_plan(app, plan["id"])
@@ -520,6 +534,7 @@ def test_the_coach_dialogue_for_three_competencies_takes_at_most_18_clicks(serve
         locator.click()
 
     shot(page, f"{lang}-21-start-coach")
+    passes_axe(page)
     click(page.get_by_role("link", name=f"{t['start_with']} {person['name']}"), "start page: start a dialogue")
     click(page.locator('input[name="situation"][value="new_role"]'), "situation")
     click(page.get_by_role("button", name=t["continue"]), "continue")

@@ -349,3 +349,17 @@ def test_forbidden_and_missing_people_look_the_same(tmp_path):
     assert hidden.status_code == missing.status_code == 404
     assert hidden.get_json() == missing.get_json()
     assert client.get(f"/people/{ids['person']}").get_data() == client.get("/people/0123456789abcdef").get_data()
+
+
+def test_start_page_shows_each_role_only_its_own_due_items(tmp_path):
+    """/start per role: the plan waiting for agreement appears for its employee and their coach only;
+    the way to the HR overview for the admin only."""
+    app, accounts, ids = world(tmp_path)
+    plan_link = f'href="/plans/{ids["plan"]}"'
+    pages = {role: sign_in(app.test_client(), account).get("/start?lang=en").get_data(as_text=True)
+             for role, account in accounts.items()}
+    assert plan_link in pages["employee"] and plan_link in pages["coach"]
+    assert plan_link not in pages["other_coach"] and plan_link not in pages["admin"]
+    assert "Development dialogues to hold" in pages["coach"] and "Development dialogues to hold" not in pages["employee"]
+    assert "Someone Else" in pages["other_coach"] and "Someone Else" not in pages["coach"]  # their own coachee
+    assert [role for role, body in pages.items() if 'href="/overview"' in body.split('<main id="main">', 1)[1]] == ["admin"]
