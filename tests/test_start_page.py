@@ -253,3 +253,20 @@ def test_a_conflict_on_the_questions_page_keeps_ticks_notes_and_own_questions(te
     assert f'value="{qids[0]}" checked' in body and f'value="{qids[1]}" checked' in body  # ticked, and chosen by its note
     assert ">Min anteckning</textarea>" in body and 'value="Min egen fråga?"' in body
     assert app.extensions["kbp"].storage.collection("plans").get(plan["id"])["questions"] == []
+
+
+def test_a_conflict_on_the_activities_page_keeps_picks_and_the_written_activity(team):
+    app, plan = team["app"], team["plan"]
+    client = sign_in(plain_client(app), team["accounts"]["coach"])
+    body = client.get(f"/plans/{plan['id']}/activities").get_data(as_text=True)
+    pick = re.findall(r'name="pick" value="([^"]+)"', body)[0]
+    stale = str(plan["version"])
+    post(client, f"/plans/{plan['id']}", {"version": stale, "follow_up_date": "2031-01-01"})  # someone saves first
+    response = post(client, f"/plans/{plan['id']}/activities?lang=en", {
+        "version": stale, "pick": pick, "keep": plan["activities"][0]["id"], "new_title": "Mitt nya förslag",
+        "new_description": "Så här gör vi."})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and 'role="alert"' in body
+    assert f'value="{pick}" checked' in body and 'value="Mitt nya förslag"' in body and ">Så här gör vi.</textarea>" in body
+    assert f'name="keep" value="{plan["activities"][1]["id"]}" checked' not in body  # unticked stays unticked
+    assert len(app.extensions["kbp"].storage.collection("plans").get(plan["id"])["activities"]) == 2

@@ -241,11 +241,24 @@ def plan_activities(plan_id):
                           "competency": form.get("new_competency", "")})
         save_inhouse = new_title and form.get("new_save_inhouse") == "1"
         owner = plans.person_name(storage(), plan)
+        def keep_typed(exc):  # the latest plan with the person's picks and written activity still there
+            latest, latest_rel = load(plan_id)
+            typed = {"picks": set(form.getlist("pick")), "keep": set(form.getlist("keep")),
+                     "texts": {k: v for k, v in form.items() if k.startswith(("title_", "description_", "new_"))}}
+            message = (_("Someone else saved this plan after you opened it, so your changes are not saved yet.")
+                       if isinstance(exc, plans.PlanConflict) else str(exc))
+            return _activities_page(latest, latest_rel, typed=typed, error=message, status=exc.status)
+
         response, ok = apply(plan_id, "update", lambda p, r: plans.set_activities(p, snap, registry, items, owner),
-                             url_for("plan_web.plan_view", plan_id=plan_id) if form.get("next") else request.path)
+                             url_for("plan_web.plan_view", plan_id=plan_id) if form.get("next") else request.path,
+                             on_error=keep_typed)
         if ok and save_inhouse:
             _save_inhouse(new_title, form)
         return response
+    return _activities_page(plan, rel)
+
+
+def _activities_page(plan, rel, typed=None, error=None, status=200):
     _questions, acts = plans.suggestions(kbp().registry, plan)
     p = Presenter(kbp().registry, locale())
     in_plan = {(a.get("ref") or {}).get("source", "") + ":" + (a.get("ref") or {}).get("id", "") for a in plan["activities"]}
@@ -258,7 +271,8 @@ def plan_activities(plan_id):
     sources = {s.id: p.source_title(s) for s in kbp().registry.activity_sources.values()}
     writable = [s for s in kbp().registry.activity_sources.values() if s.writable]
     return render_template("plan_activities.html", plan=plan, rel=rel, suggested=suggested, mix=mix, sources=sources, step=4,
-                           can_save_inhouse=bool(writable) and auth.current_account().role == "admin")
+                           can_save_inhouse=bool(writable) and auth.current_account().role == "admin",
+                           typed=typed, error=error), status
 
 
 def _save_inhouse(title: str, form) -> None:
