@@ -220,7 +220,7 @@ def test_a_note_written_for_an_unticked_question_chooses_it(team):
 
 
 def test_the_language_switch_stays_on_the_page(team):
-    body = page(team["app"], team["accounts"]["coach"], f"/plans?status=draft&lang=en")
+    body = page(team["app"], team["accounts"]["coach"], "/plans?status=draft&lang=en")
     languages = re.search(r'<nav class="languages".*?</nav>', body, re.S).group(0)
     assert 'href="/plans?status=draft&amp;lang=sv"' in languages
     body = page(team["app"], team["accounts"]["coach"], f"/plans/{team['plan']['id']}/questions?lang=sv")

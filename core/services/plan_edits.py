@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from core import plans as plan_rules
 
 #: the follow-up note is not stored as a field (a save appends it); it is kept, never merged
 NOTE = "note"
@@ -97,6 +96,3 @@ def chosen_questions(form: Mapping[str, Any]) -> list[str]:
              and not key[len("note_"):].startswith("own-")]
     return list(dict.fromkeys(ticked + noted))
 
-
-def too_many_focus(chosen: list[str]) -> bool:
-    return len(chosen) > plan_rules.MAX_FOCUS

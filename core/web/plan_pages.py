@@ -3,7 +3,8 @@
 The flow is five plain pages that work without JavaScript — person and situation → focus
 competencies → questions (with notes) → activities → the plan — and ``static/kbp.js`` adds
 autosave of notes on top. Every POST carries the plan's ``version``: when someone else saved in
-between, the page says so and shows the latest version instead of overwriting it.
+between, the page says so and shows the latest version instead of overwriting it — with what the
+person typed still in the fields (:mod:`core.services.plan_edits`), so nothing typed is lost.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from flask_babel import get_locale
 from core import audit, auth, model, plans
 from core.context import kbp
 from core.services import plan_edits
+from core.services import start as start_service
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
@@ -73,12 +75,20 @@ def after_save(next_url: str) -> str:
     (``goto``, a local path only), else ``next_url`` — back on the same page at the field the person
     was in (``return_to``), so a save does not throw them to the top."""
     goto = request.form.get("goto", "")
-    if goto.startswith("/") and not goto.startswith("//") and "\\" not in goto:
+    if re.fullmatch(r"/(?![/\\])[^\s\\]{0,2000}", goto):  # a path on this site, never another site
         return goto
     anchor = request.form.get("return_to", "")
     if next_url == request.path and anchor and re.fullmatch(r"[A-Za-z0-9_:.-]{1,100}", anchor):
         return f"{next_url}#{anchor}"
     return next_url
+
+
+def refused(exc: plans.PlanError) -> str:
+    """The message of a page shown again after a refused save (its text is kept on the page, so the
+    API's "reload and make your change again" does not fit a version conflict there)."""
+    if isinstance(exc, plans.PlanConflict):
+        return _("Someone else saved this plan after you opened it, so your changes are not saved yet.")
+    return str(exc)
 
 
 def apply(plan_id: str, action: str, mutate, next_url: str, on_error=None):
@@ -136,8 +146,6 @@ def plan_new():
     if request.method == "POST":
         person_id = request.form.get("person_id", "")
         mode = "self_reflection" if person_id == account.person_id else "coaching"
-        from core.services import start as start_service
-
         existing = start_service.open_plans(storage(), account, person_id) if mode == "coaching" else []
         if existing and request.form.get("confirm_another") != "1":  # ask before a second open dialogue
             return render_template("plan_new.html", candidates=candidates, chosen=request.form, existing=existing)
@@ -160,7 +168,7 @@ def plan_focus(plan_id):
 
         def keep_choice(exc):  # the latest plan, with the person's choice still ticked
             latest, latest_rel = load(plan_id)
-            return _focus_page(latest, latest_rel, chosen, error=str(exc), status=exc.status)
+            return _focus_page(latest, latest_rel, chosen, error=refused(exc), status=exc.status)
 
         response, _ok = apply(plan_id, "update", lambda p, r: plans.set_focus(p, snap, chosen),
                               url_for("plan_web.plan_questions", plan_id=plan_id), on_error=keep_choice)
@@ -198,8 +206,7 @@ def plan_questions(plan_id):
             latest, latest_rel = load(plan_id)
             typed = {"ticked": set(plan_edits.chosen_questions(form)), "own_new": " ".join(form.getlist("own_new")),
                      "texts": {k: v for k, v in form.items() if k.startswith(("note_", "own_text_"))}}
-            message = (_("Someone else saved this plan after you opened it, so your changes are not saved yet.")
-                       if isinstance(exc, plans.PlanConflict) else str(exc))
+            message = refused(exc)
             return _questions_page(latest, latest_rel, typed=typed, error=message, status=exc.status)
 
         target = url_for("plan_web.plan_activities", plan_id=plan_id) if form.get("next") else request.path
@@ -241,12 +248,12 @@ def plan_activities(plan_id):
                           "competency": form.get("new_competency", "")})
         save_inhouse = new_title and form.get("new_save_inhouse") == "1"
         owner = plans.person_name(storage(), plan)
+
         def keep_typed(exc):  # the latest plan with the person's picks and written activity still there
             latest, latest_rel = load(plan_id)
             typed = {"picks": set(form.getlist("pick")), "keep": set(form.getlist("keep")),
                      "texts": {k: v for k, v in form.items() if k.startswith(("title_", "description_", "new_"))}}
-            message = (_("Someone else saved this plan after you opened it, so your changes are not saved yet.")
-                       if isinstance(exc, plans.PlanConflict) else str(exc))
+            message = refused(exc)
             return _activities_page(latest, latest_rel, typed=typed, error=message, status=exc.status)
 
         response, ok = apply(plan_id, "update", lambda p, r: plans.set_activities(p, snap, registry, items, owner),
@@ -326,10 +333,8 @@ def plan_view(plan_id):
         def keep_typed(exc):  # the latest plan with the person's text kept, and what changed meanwhile
             latest, latest_rel = load(plan_id)
             values, conflicts = plan_edits.merge(latest, form)
-            conflict = isinstance(exc, plans.PlanConflict)
-            message = _("Someone else saved this plan after you opened it, so your changes are not saved yet.") if conflict else str(exc)
-            return _plan_page(latest, latest_rel, values=values, conflicts=conflicts, error=message,
-                              conflict=conflict, status=exc.status)
+            return _plan_page(latest, latest_rel, values=values, conflicts=conflicts, error=refused(exc),
+                              conflict=isinstance(exc, plans.PlanConflict), status=exc.status)
 
         response, ok = apply(plan_id, "update", mutate, request.path, on_error=keep_typed)
         if ok:
