@@ -24,6 +24,7 @@ PLAN_PAGE = {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 4
 PLAN_FORM = {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 403}
 PLAN_API = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}
 PLAN_API_EDIT = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 404, "admin": 403}
+RECRUITMENT_FORM = {"anonymous": LOGIN, "employee": 403, "coach": 302, "other_coach": 404, "admin": 302}
 
 
 def admin_api(status: int) -> dict:
@@ -55,6 +56,8 @@ MATRIX = {
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
     ("web.framework_import", "GET"): ("/admin/framework-import", {}, ADMIN_PAGE),
     ("web.framework_import", "POST"): ("/admin/framework-import", {"form": {}}, {**ADMIN_PAGE, "admin": 400}),
+    ("web.framework_import", "POST", "import"): ("/admin/framework-import", {"form": {"action": "import", "upload": "gone"}},
+                                                 {**ADMIN_PAGE, "admin": 404}),
     ("people_web.people_list", "GET"): ("/people", {}, SIGNED_IN_PAGE),
     ("people_web.person_view", "GET"): ("/people/{person}", {},
                                         {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),
@@ -86,6 +89,7 @@ MATRIX = {
     ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
     ("catalogue.preview_framework_import", "POST"): (
         "/api/v1/framework-imports/preview?filename=f.csv", {"data": CSV}, ADMIN_API),
+    ("catalogue.import_framework", "POST"): ("/api/v1/framework-imports?filename=f.csv", {"data": CSV}, admin_api(422)),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),
@@ -187,6 +191,31 @@ MATRIX = {
     ("overview_web.overview_page", "GET"): ("/overview", {}, ADMIN_PAGE),
     ("overview_web.overview_csv", "GET"): ("/overview.csv", {}, ADMIN_PAGE),
     ("overview.get_overview", "GET"): ("/api/v1/overview", {}, ADMIN_API),
+    # from recruitment to development (issue 17): the record follows the person's current coach and
+    # admins; the employee reads (needs only), never writes; a coach of someone else learns nothing.
+    # Roles run in order, so a delete by the coach leaves the admin nothing to delete (404).
+    ("recruitment_web.record_page", "GET"): ("/people/{person}/recruitment", {}, PLAN_PAGE),
+    ("recruitment_web.record_page", "POST"): ("/people/{person}/recruitment", {"form": {"action": "save", "role_title": "Analytiker"}},
+                                              RECRUITMENT_FORM),
+    ("recruitment_web.record_page", "POST", "choose"): (
+        "/people/{person}/recruitment", {"form": {"action": "choose", "competency": "kbp-sample:planning-own-work"}}, RECRUITMENT_FORM),
+    ("recruitment_web.record_page", "POST", "delete"): ("/people/{person}/recruitment", {"form": {"action": "delete"}},
+                                                        {**RECRUITMENT_FORM, "admin": 404}),
+    ("recruitment_web.start_plan", "POST"): ("/people/{person}/recruitment/plan", {"form": {}},
+                                             {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 403}),
+    ("recruitment_web.prepare", "GET"): ("/plans/{plan}/prepare", {}, PLAN_PAGE),
+    ("recruitment_web.prepare", "POST"): ("/plans/{plan}/prepare", {"form": {"answer_x": ""}},
+                                          {"anonymous": LOGIN, "employee": 302, "coach": 403, "other_coach": 404, "admin": 403}),
+    ("recruitment.get_recruitment", "GET"): ("/api/v1/people/{person}/recruitment", {}, PLAN_API),
+    ("recruitment.put_recruitment", "PUT"): ("/api/v1/people/{person}/recruitment", {"json": {"role_title": "Analytiker"}},
+                                             {"anonymous": 401, "employee": 403, "coach": 200, "other_coach": 404, "admin": 200}),
+    ("recruitment.delete_recruitment", "DELETE"): ("/api/v1/people/{person}/recruitment", {},
+                                                   {"anonymous": 401, "employee": 403, "coach": 204, "other_coach": 404, "admin": 404}),
+    ("recruitment.start_recruitment_plan", "POST"): ("/api/v1/people/{person}/recruitment/plan", {},
+                                                     {"anonymous": 401, "employee": 201, "coach": 201, "other_coach": 404, "admin": 403}),
+    ("recruitment.get_preparation", "GET"): ("/api/v1/plans/{plan}/preparation", {}, PLAN_API),
+    ("recruitment.put_preparation", "PUT"): ("/api/v1/plans/{plan}/preparation", {"json": {"answers": []}},
+                                             {"anonymous": 401, "employee": 200, "coach": 403, "other_coach": 404, "admin": 403}),
 }
 
 
@@ -233,7 +262,22 @@ def world(tmp_path):
     ids = {"person": employee_p["id"], "person_email": employee_p["email"], "account": accounts["employee"]["id"],
            "token": token["id"], "activity": activity["id"]}
     ids.update(make_plan(app, accounts["coach"], employee_p))
+    make_recruitment_record(app, accounts["coach"], employee_p)
     return app, accounts, ids
+
+
+def make_recruitment_record(app, coach_account, person) -> dict:
+    """The recruitment record of ``person``, kept by their coach."""
+    from core import plans
+    from core.auth import Account
+    from core.services import recruitment
+
+    storage = app.extensions["kbp"].storage
+    with app.test_request_context():
+        snap = plans.Snapshotter(app.extensions["kbp"].registry, ["sv", "en"])
+        account = Account(coach_account["id"], coach_account["username"], "coach", coach_account["person_id"])
+        return recruitment.save_record(storage, snap, account, person["id"], {"competencies": [
+            {"competency": "kbp-sample:active-listening", "rating": 2, "notes": "Avbröt ofta.", "need": "Sammanfatta innan svar."}]})
 
 
 def make_plan(app, coach_account, person) -> dict:
