@@ -42,6 +42,8 @@ NOT_PAGES = {
     "/overview.csv": "a CSV download",
     "/static/<path:filename>": "static files",
     "/logout": "POST only",
+    "/login/sso/<provider_id>": "a redirect to the identity provider",
+    "/login/sso/<provider_id>/callback": "the provider's answer; a refusal is the sign-in page (axe: tests/test_sso_browser.py)",
 }
 
 
