@@ -209,6 +209,7 @@ def me():
     me_data = accounts_service.me(storage(), acct)
     response = render_template("me.html", tokens=accounts_service.tokens(storage(), acct), new_token=new_token,
                                person=me_data["person"], roles=auth.ROLES,
+                               has_password=accounts_service.has_password(storage(), acct),
                                errors=errors, token_days=auth.TOKEN_DEFAULT_DAYS, token_max_days=auth.TOKEN_MAX_DAYS,
                                min_password=auth.MIN_PASSWORD_LENGTH,
                                locales=[(c, locale_name(c)) for c in available_locales()])
