@@ -20,7 +20,6 @@ Everything a request needs is on ``app.extensions["kbp"]`` (:class:`KBP`), reach
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tomllib
@@ -46,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_SCHEMA": None,  # PostgreSQL schema for KBP's tables (default: the search_path's first, public)
     "DEMO": False,
     "DEFAULT_LOCALE": "sv",
+    "TIMEZONE": "Europe/Stockholm",  # the organisation's time zone: every time on pages and in e-mails is shown in it
     "LOCALES_DIR": str(i18n.CORE_LOCALES_DIR),
     "I18N_REQUIRED_LANGUAGES": "sv,en",  # catalogs that must be complete (tests, `kbp i18n stats --check`)
     "I18N_SWITCHER_MIN_PERCENT": 80,  # a UI language less translated than this is not offered in the switcher
@@ -169,10 +169,18 @@ def load_plugins(app: Flask, storage: Storage) -> PluginManager:
 
 
 def setup_i18n(app: Flask) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(app.config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"KBP_TIMEZONE: unknown time zone {app.config['TIMEZONE']!r} "
+                         "(an IANA name such as Europe/Stockholm)") from None
     Babel(
         app,
         locale_selector=i18n.select_locale,
         default_locale=app.config["DEFAULT_LOCALE"],
+        default_timezone=str(app.config["TIMEZONE"]),
         default_translation_directories=app.config["LOCALES_DIR"],
         default_domain=i18n.CORE_DOMAIN,
     )
@@ -302,7 +310,3 @@ def register_blueprints(app: Flask) -> None:
     init_access(app)
     register_api(app)
     register_web(app)
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)

@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import os
 import threading
-from collections import defaultdict
 from typing import Any, Iterable
 
 from marshmallow import ValidationError
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
 RESERVED_IDS: dict[str, dict[str, tuple[str, ...]]] = {
     "sample_framework": {
         "framework": ("kbp-sample",),
-        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection"),
+        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection", "kbp-sample-interview", "kbp-sample-follow-up"),
         "activity source": ("kbp-sample",),
         "translation domain": ("kbp_sample",),
     },
@@ -60,7 +59,6 @@ class Registry:
         self.frameworks: dict[str, model.Framework] = {}
         self.competencies: dict[str, model.Competency] = {}
         self.question_sets: dict[str, model.QuestionSet] = {}
-        self.questions_by_competency: dict[str, list[model.Question]] = defaultdict(list)
         self.activity_sources: dict[str, model.ActivitySource] = {}
         self.exporters: dict[str, model.Exporter] = {}
         self.locale_dirs: dict[str, str] = {}  # gettext domain -> folder
@@ -422,8 +420,6 @@ def _commit(registry: Registry, staged: _Staged, name: str) -> None:
             registry.competencies[comp.global_id] = comp
     for qs in staged.question_sets:
         registry.question_sets[qs.id] = qs
-        for q in qs.questions:
-            registry.questions_by_competency[q.competency].append(q)
     for source in staged.sources:
         registry.activity_sources[source.id] = source
     for exporter in staged.exporters:

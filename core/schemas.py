@@ -373,6 +373,9 @@ def load_activities(source: model.ActivitySource) -> list[model.Activity]:
     return result
 
 
+model.install_activity_loader(load_activities)  # the model validates through it, importing nothing
+
+
 def format_errors(messages: Any, prefix: str = "") -> str:
     """Flatten marshmallow's nested error dict into ``path: message`` lines a person can read."""
     lines: list[str] = []

@@ -36,22 +36,9 @@ def presenter() -> Presenter:
 
 def find_framework(framework_id: str, content: bool = True):
     """The framework, or a 404; with ``content``, a 403 while its licence is missing or invalid."""
-    registry = kbp().registry
-    fw = registry.framework(framework_id)
-    if fw is None:
-        abort(404, message=_("There is no framework '%(id)s'. GET /api/v1/frameworks lists them.", id=framework_id))
-    if content and not registry.is_available(fw.id):
-        check = registry.entitlements.check(fw)
-        abort(
-            403,
-            code="licence_required",
-            message=_(
-                "The framework '%(id)s' is installed but not licensed. %(reason)s",
-                id=fw.id,
-                reason=check.message,
-            ),
-        )
-    return fw
+    from core.services import catalogue
+
+    return catalogue.framework(kbp().registry, framework_id, content)
 
 
 @blp.route("/plugins")
@@ -172,15 +159,9 @@ def cached_document(key: tuple, build):
 @blp.alt_response(404, schema=schemas.ErrorOut)
 def get_competency(framework_id: str, competency_id: str, activity_limit: int = 100, **_args):
     """One competency with its definition, the questions of every question set and the activities of every source."""
-    fw = find_framework(framework_id)
-    comp = kbp().registry.competency(f"{fw.id}:{competency_id}")
-    if comp is None:
-        abort(
-            404,
-            message=_(
-                "Framework '%(framework)s' has no competency '%(id)s'.", framework=framework_id, id=competency_id
-            ),
-        )
+    from core.services import catalogue
+
+    comp = catalogue.competency(kbp().registry, framework_id, competency_id)
     return presenter().competency_detail(comp, activity_limit)
 
 
@@ -194,17 +175,12 @@ def export_framework(framework_id: str, exporter_id: str, **_args):
     licence notice."""
     from flask import Response, current_app
 
-    from core import audit
-    from core.exports import framework_document
+    from core import auth
+    from core.services import catalogue
 
-    fw = find_framework(framework_id)
-    exporter = kbp().registry.exporters.get(exporter_id)
-    if exporter is None or exporter.subject != "framework":
-        abort(404, message=_("There is no framework exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
     locale = reader_locale()
-    data = export_or_abort(exporter, framework_document(kbp().registry, fw, locale, bool(current_app.config.get("DEMO"))),
-                           locale)
-    audit.record(kbp().storage, "export", "framework", fw.id)
+    data, fw, exporter = catalogue.export_framework(kbp().storage, kbp().registry, auth.current_account(), framework_id,
+                                                    exporter_id, locale, bool(current_app.config.get("DEMO")))
     return Response(data, mimetype=exporter.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{fw.id}.{exporter.extension}"'})
 
@@ -222,11 +198,6 @@ def list_exporters(subject=None, **_args):
 
 def export_or_abort(exporter, document: dict, locale: str) -> bytes:
     """Run an exporter; when it fails, answer a JSON error naming the exporter and its plugin."""
-    from core.exports import ExporterFailed, run_exporter
+    from core.services import catalogue
 
-    try:
-        return run_exporter(kbp().registry, exporter, document, locale)
-    except ExporterFailed as exc:
-        abort(500, code="exporter_failed", message=_(
-            "The exporter '%(exporter)s' of the plugin '%(plugin)s' failed; an administrator finds the reason "
-            "on /plugins. Try another format.", exporter=exc.exporter_id, plugin=exc.plugin))
+    return catalogue.run_export(kbp().registry, exporter, document, locale)
