@@ -8,7 +8,7 @@ nothing from :mod:`core.access`, :mod:`core.api` or :mod:`core.web`: they all im
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 
 from core.i18n import gettext as _
 from core.services.errors import ServiceError, TooManyAttempts
@@ -81,6 +81,7 @@ def error_title(status: int) -> str:
 
 def error_page(status: int, message: str | None = None, title: str | None = None, headers=None):
     """The HTML error page: (body, status[, headers])."""
+    g.kbp_error_page = True  # its language switch leads home: the page asked for may not exist (and says nothing)
     body = render_template("error.html", status=status, title=title or error_title(status),
                            message=message or default_message(status))
     return (body, status, headers) if headers else (body, status)

@@ -368,6 +368,15 @@ def follow_coach(storage, person_id: str, coach_id: str | None, by: str) -> int:
     return len(moved)
 
 
+def may_start(account, person: dict) -> bool:
+    """Whether ``account`` may start a dialogue with ``person``: a self-reflection for themself, a
+    coaching dialogue with someone they coach now."""
+    if account is None or not account.person_id:
+        return False
+    return account.person_id == person["id"] or (person.get("coach_id") == account.person_id
+                                                and account.role in ("coach", "admin"))
+
+
 def create_plan(storage, snap: Snapshotter, account, person_id: str, situation: str, mode: str,
                 audit_entry: dict | None = None) -> dict:
     """Start a plan: the plan, its first history entry and ``audit_entry`` (about the new plan) are
@@ -378,8 +387,7 @@ def create_plan(storage, snap: Snapshotter, account, person_id: str, situation: 
         raise PlanError(_("Choose coaching or self-reflection."), errors={"mode": [mode]})
     person = storage.collection("people").get(person_id)
     own = account.person_id == person_id
-    coaches = person is not None and person.get("coach_id") == account.person_id and account.role in ("coach", "admin")
-    if person is None or not (own or coaches):
+    if person is None or not may_start(account, person):
         raise PlanError(_("No such person."), 404)
     if mode == "self_reflection" and not own:
         raise PlanError(_("Self-reflection is done by the employee themself."), 403)

@@ -54,7 +54,7 @@ def sign_in(page, base, lang, username, password):
     page.locator("#username").fill(username)
     page.locator("#password").fill(password)
     page.locator("form button[type=submit]").last.click()
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}/start")
 
 
 def check(page, name):

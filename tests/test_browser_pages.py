@@ -42,6 +42,8 @@ NOT_PAGES = {
     "/overview.csv": "a CSV download",
     "/static/<path:filename>": "static files",
     "/logout": "POST only",
+    "/login/sso/<provider_id>": "a redirect to the identity provider",
+    "/login/sso/<provider_id>/callback": "the provider's answer; a refusal is the sign-in page (axe: tests/test_sso_browser.py)",
 }
 
 
@@ -131,11 +133,15 @@ def pages(site) -> list[tuple[str, str, str, str]]:
         ("admin", "person", f"/people/{emp}", "/people/<person_id>"),
         ("admin", "person-edit", f"/people/{emp}/edit", "/people/<person_id>/edit"),
         ("admin", "person-erase", f"/people/{emp}/erase", "/people/<person_id>/erase"),
+        ("coach", "recruitment", f"/people/{emp}/recruitment", "/people/<person_id>/recruitment"),
         ("admin", "people-import", "/people/import", "/people/import"),
         ("admin", "accounts", "/admin/accounts", "/admin/accounts"),
         ("admin", "audit", "/admin/audit", "/admin/audit"),
         ("admin", "api-docs", "/api/v1/docs", "/api/v1/docs"),
         ("admin", "not-found", "/plans/no-such-plan", None),
+        ("coach", "start", "/start", "/start"),
+        ("employee", "my-start", "/start", "/start"),
+        ("admin", "admin-start", "/start", "/start"),
         ("coach", "plans", "/plans", "/plans"),
         ("coach", "plan-new", "/plans/new", "/plans/new"),
         ("coach", "plan-focus", f"/plans/{plan}/focus", "/plans/<plan_id>/focus"),
@@ -147,6 +153,7 @@ def pages(site) -> list[tuple[str, str, str, str]]:
         ("employee", "my-plan", f"/plans/{plan}", "/plans/<plan_id>"),
         ("employee", "my-self-reflection", f"/plans/{mine}", "/plans/<plan_id>"),
         ("employee", "my-questions", f"/plans/{mine}/questions", "/plans/<plan_id>/questions"),
+        ("employee", "prepare", f"/plans/{plan}/prepare", "/plans/<plan_id>/prepare"),
         ("employee", "notifications", "/notifications", "/notifications"),
         ("employee", "me", "/me", "/me"),
         ("employee", "me-reminders", "/me/reminders", "/me/reminders"),

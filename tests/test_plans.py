@@ -102,14 +102,27 @@ def test_two_tabs_never_silently_lose_an_update(world):
     r = employee.patch(f"/api/v1/plans/{plan['id']}", json={"version": tab_b, "goals": {FOCUS[0]: "Från flik B"}})
     assert r.status_code == 409 and r.get_json()["code"] == "version_conflict" and r.get_json()["message"]
     assert coach.get(f"/api/v1/plans/{plan['id']}").get_json()["focus"][0]["goal"] == "Från flik A"
-    # in the browser: the second form is refused with a message, and the page shows the latest plan
+    # on the page: the second form is refused with an error (role="alert"), nothing of it is stored,
+    # and the person's text stays in the field with the other person's saved text next to it
     page = employee.get(f"/plans/{plan['id']}?lang=en").get_data(as_text=True)
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
-    coach.post(f"/plans/{plan['id']}", data={"version": version, f"goal_{FOCUS[0]}": "Coachens ändring", "csrf_token": csrf_token(coach)})
-    r = employee.post(f"/plans/{plan['id']}", data={"version": version, f"goal_{FOCUS[0]}": "Gammal flik",
+    was = {f"was_goal_{FOCUS[0]}": "Från flik A"}
+    coach.post(f"/plans/{plan['id']}", data={"version": version, f"goal_{FOCUS[0]}": "Coachens ändring", **was,
+                                             "csrf_token": csrf_token(coach)})
+    r = employee.post(f"/plans/{plan['id']}", data={"version": version, f"goal_{FOCUS[0]}": "Gammal flik", **was,
                                                      "csrf_token": csrf_token(employee)}, follow_redirects=True)
     body = r.get_data(as_text=True)
-    assert "changed by someone else" in body and "Coachens ändring" in body and "Gammal flik" not in body
+    assert r.status_code == 409
+    assert 'role="alert"' in body and "Someone else saved this plan" in body
+    assert re.search(r'<textarea id="goal_[^"]+"[^>]*>Gammal flik</textarea>', body)  # the person's text, unsaved
+    assert re.search(r'Saved meanwhile by someone else:</strong> <span class="theirs">Coachens ändring</span>', body)
+    assert coach.get(f"/api/v1/plans/{plan['id']}").get_json()["focus"][0]["goal"] == "Coachens ändring"
+    # saving the conflict page puts the person's text on top; "keep the saved text" keeps the other's
+    latest = re.search(r'name="version" value="(\d+)"', body).group(1)
+    r = employee.post(f"/plans/{plan['id']}", data={"version": latest, f"goal_{FOCUS[0]}": "Gammal flik",
+                                                     f"was_goal_{FOCUS[0]}": "Coachens ändring", "csrf_token": csrf_token(employee)})
+    assert r.status_code == 302
+    assert coach.get(f"/api/v1/plans/{plan['id']}").get_json()["focus"][0]["goal"] == "Gammal flik"
 
 
 def test_self_reflection_notes_private_until_shared(world):

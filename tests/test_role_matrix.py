@@ -51,6 +51,7 @@ MATRIX = {
     ("apidocs.reference", "GET"): ("/api/v1/docs", {}, OPEN_PAGE),
     ("api-docs.openapi_json", "GET"): ("/api/v1/openapi.json", {}, OPEN_PAGE),
     ("web.home", "GET"): ("/", {}, SIGNED_IN_PAGE),
+    ("web.start", "GET"): ("/start", {}, SIGNED_IN_PAGE),
     ("web.framework", "GET"): ("/frameworks/kbp-sample", {}, SIGNED_IN_PAGE),
     ("web.competency", "GET"): ("/frameworks/kbp-sample/active-listening", {}, SIGNED_IN_PAGE),
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
@@ -148,8 +149,12 @@ MATRIX = {
     # plans: the employee and their coach; admins read; a coach of someone else learns nothing
     ("plan_web.plan_list", "GET"): ("/plans", {}, SIGNED_IN_PAGE),
     ("plan_web.plan_new", "GET"): ("/plans/new", {}, SIGNED_IN_PAGE),
+    # the person has an open plan: the coach is asked first (200, the question), then starts another
     ("plan_web.plan_new", "POST"): ("/plans/new", {"form": {"person_id": "{person}", "situation": "new_role"}},
-                                    {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 404}),
+                                    {"anonymous": LOGIN, "employee": 302, "coach": 200, "other_coach": 404, "admin": 404}),
+    ("plan_web.plan_new", "POST", "confirmed"): ("/plans/new", {"form": {"person_id": "{person}", "situation": "new_role",
+                                                                        "confirm_another": "1"}},
+                                                 {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 404}),
     ("plan_web.plan_focus", "GET"): ("/plans/{plan}/focus", {}, PLAN_PAGE),
     ("plan_web.plan_focus", "POST"): ("/plans/{plan}/focus", {"form": {"focus": "kbp-sample:active-listening", "version": "{version}"}}, PLAN_FORM),
     ("plan_web.plan_questions", "GET"): ("/plans/{plan}/questions", {}, PLAN_PAGE),
@@ -406,3 +411,17 @@ def test_forbidden_and_missing_people_look_the_same(tmp_path):
     assert hidden.status_code == missing.status_code == 404
     assert hidden.get_json() == missing.get_json()
     assert client.get(f"/people/{ids['person']}").get_data() == client.get("/people/0123456789abcdef").get_data()
+
+
+def test_start_page_shows_each_role_only_its_own_due_items(tmp_path):
+    """/start per role: the plan waiting for agreement appears for its employee and their coach only;
+    the way to the HR overview for the admin only."""
+    app, accounts, ids = world(tmp_path)
+    plan_link = f'href="/plans/{ids["plan"]}"'
+    pages = {role: sign_in(app.test_client(), account).get("/start?lang=en").get_data(as_text=True)
+             for role, account in accounts.items()}
+    assert plan_link in pages["employee"] and plan_link in pages["coach"]
+    assert plan_link not in pages["other_coach"] and plan_link not in pages["admin"]
+    assert "Development dialogues to hold" in pages["coach"] and "Development dialogues to hold" not in pages["employee"]
+    assert "Someone Else" in pages["other_coach"] and "Someone Else" not in pages["coach"]  # their own coachee
+    assert [role for role, body in pages.items() if 'href="/overview"' in body.split('<main id="main">', 1)[1]] == ["admin"]

@@ -89,11 +89,13 @@ def test_first_sign_in_links_a_new_account_to_the_imported_person(sso_app):
     assert sent["code_challenge_method"] == "S256" and sent["code_challenge"] and sent["nonce"] and sent["state"]
     assert "openid" in sent["scope"].split()
     response = fake.answer(client, sent, fake.claims_for(person["email"].upper(), sent["nonce"], groups=["kbp-coaches"]))
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/start"
     account = account_of(app, person)
     assert account["role"] == "coach" and account["username"] == person["email"] and account["password_hash"] is None
     assert account["sso"] == {"unit": "sub-" + person["email"].upper()}
     assert client.get("/api/v1/me").get_json()["person"]["id"] == person["id"]
+    me_page = client.get("/me").get_data(as_text=True)  # no KBP password: nothing to change on /me
+    assert 'name="current_password"' not in me_page and 'name="action" value="sign_out_everywhere"' in me_page
     (entry,) = audit(app, "sign_in")
     assert entry["details"] == {"method": "oidc", "provider": "unit"} and entry["subject_id"] == account["id"]
     session = storage(app).collection("sessions").find(account_id=account["id"])[0]

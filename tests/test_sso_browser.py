@@ -111,6 +111,13 @@ def world(tmp_path_factory):
         "stranger": {"email": "stranger@example.test", "email_verified": True, "groups": []},
     })
     peer.start()
+    try:
+        yield from _kbp(workdir, srv, dispatch, kbp_url, peer)
+    finally:  # the provider's process ends even when setting KBP up failed
+        peer.stop()
+
+
+def _kbp(workdir, srv, dispatch, kbp_url, peer):
     provider = {"id": "testidp", "title": {"en": "Test IdP", "sv": "Test-IdP"}, "issuer": peer.url, "client_id": "kbp",
                 "client_secret": "kbp-test-secret", "scopes": "openid email profile groups", "groups_claim": "groups",
                 "roles": {"kbp-admins": "admin", "kbp-coaches": "coach"}, "leeway_seconds": 30}
@@ -127,9 +134,10 @@ def world(tmp_path_factory):
     employee = make_account(app, "employee", make_person(app, "Eva Lösenord"), password=PASSWORD)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield {"url": kbp_url, "peer": peer, "app": app, "storage": storage, "admin": admin, "employee": employee}
-    srv.shutdown()
-    peer.stop()
+    try:
+        yield {"url": kbp_url, "peer": peer, "app": app, "storage": storage, "admin": admin, "employee": employee}
+    finally:
+        srv.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +308,7 @@ def test_local_login_admins_refuses_passwords_except_for_the_break_glass_admin(w
     page.get_by_label("Sign-in name").fill(world["admin"]["username"])
     page.locator("#password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}/start")
     assert signed_in_as(page, world) == world["admin"]["username"]
 
 

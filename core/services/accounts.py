@@ -47,6 +47,13 @@ def me(storage, actor: Account | None) -> dict:
     return {"account": auth.public_account(record), "person": person}
 
 
+def has_password(storage, actor: Account | None) -> bool:
+    """Whether the signed-in account has a KBP password (an account made at a single sign-on has none:
+    there is nothing to change on /me)."""
+    actor = _signed_in(actor)
+    return bool(_get_account(storage.collection(ACCOUNTS), actor.id).get("password_hash"))
+
+
 # ----------------------------------------------------------------------------- accounts (admin)
 
 

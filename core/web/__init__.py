@@ -1,7 +1,7 @@
 """HTML pages: a plain, accessible shell over the catalogue (the full UI grows on it)."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from core import i18n
@@ -38,8 +38,12 @@ def shell_context():
     args = {k: v for k, v in (request.view_args or {}).items()} if request else {}
 
     def switch_url(code: str) -> str:
-        endpoint = request.endpoint if request and request.endpoint and request.endpoint.startswith("web.") else "web.home"
-        return url_for(endpoint, **(args if endpoint == request.endpoint else {}), lang=code)
+        """The same page in another language (with its query), or home when the page is only a form's answer."""
+        rule = request.url_rule if request else None
+        if rule is None or "GET" not in (rule.methods or ()) or request.endpoint == "static" or g.get("kbp_error_page"):
+            return url_for("web.home", lang=code)
+        query = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "lang"}
+        return url_for(request.endpoint, **args, **query, lang=code)
 
     from core.auth import current_account
 
@@ -107,6 +111,17 @@ def home():
         p.framework_detail(fw) if reg.is_available(fw.id) else p.framework_summary(fw) for fw in reg.frameworks.values()
     ]
     return render_template("home.html", frameworks=frameworks)
+
+
+@bp.route("/start")
+def start():
+    """What is due for the signed-in person, per role (the page after sign-in)."""
+    from core import auth, overview
+    from core.services import start as start_service
+
+    account = auth.current_account()
+    data = start_service.start_page(kbp().storage, account, can_view_overview=overview.may_view(kbp().storage, account))
+    return render_template("start.html", start=data)
 
 
 def licence_page(fw):

@@ -69,7 +69,10 @@ def person_new():
 @bp.route("/people/<person_id>")
 def person_view(person_id):
     person, coach = people_service.person_with_coach(storage(), actor(), person_id)
-    return render_template("person.html", person=person, coach=coach,
+    from core.plans import may_start
+
+    can_start = person.get("status") == "active" and may_start(actor(), person)
+    return render_template("person.html", person=person, coach=coach, can_start=can_start,
                            admin_export_private=bool(current_app.config.get("ADMIN_EXPORT_PRIVATE_NOTES")))
 
 
@@ -206,6 +209,7 @@ def me():
     me_data = accounts_service.me(storage(), acct)
     response = render_template("me.html", tokens=accounts_service.tokens(storage(), acct), new_token=new_token,
                                person=me_data["person"], roles=auth.ROLES,
+                               has_password=accounts_service.has_password(storage(), acct),
                                errors=errors, token_days=auth.TOKEN_DEFAULT_DAYS, token_max_days=auth.TOKEN_MAX_DAYS,
                                min_password=auth.MIN_PASSWORD_LENGTH,
                                locales=[(c, locale_name(c)) for c in available_locales()])

@@ -3,10 +3,12 @@
 The flow is five plain pages that work without JavaScript — person and situation → focus
 competencies → questions (with notes) → activities → the plan — and ``static/kbp.js`` adds
 autosave of notes on top. Every POST carries the plan's ``version``: when someone else saved in
-between, the page says so and shows the latest version instead of overwriting it.
+between, the page says so and shows the latest version instead of overwriting it — with what the
+person typed still in the fields (:mod:`core.services.plan_edits`), so nothing typed is lost.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -14,6 +16,8 @@ from flask_babel import get_locale
 
 from core import auth, model, plans
 from core.context import kbp
+from core.services import plan_edits
+from core.services import start as start_service
 from core.i18n import gettext as _
 from core.present import Presenter
 from core.services import activities as activity_service
@@ -60,23 +64,44 @@ def people_for_new_plan() -> list[dict]:
     return service.people_for_new_plan(storage(), auth.current_account())
 
 
-def apply(plan_id: str, action: str, mutate, next_url: str):
-    """Run a change from a form; on a version conflict or a problem, say so and show the latest plan."""
+def after_save(next_url: str) -> str:
+    """Where a saved form goes: a step or language link the person clicked with unsaved input
+    (``goto``, a local path only), else ``next_url`` — back on the same page at the field the person
+    was in (``return_to``), so a save does not throw them to the top."""
+    goto = request.form.get("goto", "")
+    if re.fullmatch(r"/(?![/\\])[^\s\\]{0,2000}", goto):  # a path on this site, never another site
+        return goto
+    anchor = request.form.get("return_to", "")
+    if next_url == request.path and anchor and re.fullmatch(r"[A-Za-z0-9_:.-]{1,100}", anchor):
+        return f"{next_url}#{anchor}"
+    return next_url
+
+
+def refused(exc: ServiceError) -> str:
+    """The message of a page shown again after a refused save (its text is kept on the page, so the
+    API's "reload and make your change again" does not fit a version conflict there)."""
+    if isinstance(exc, Conflict):
+        return _("Someone else saved this plan after you opened it, so your changes are not saved yet.")
+    return exc.message
+
+
+def apply(plan_id: str, action: str, mutate, next_url: str, on_error=None):
+    """Run a change from a form; on a version conflict or a problem, say so and show the latest plan
+    (``on_error(exc)`` shows it with what the person typed still in the fields)."""
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
         abort(400)
     try:
         service.change(storage(), auth.current_account(), plan_id, version, action, mutate)
-    except Conflict as exc:
-        flash(exc.message, "error")
-        return redirect(request.path), None
     except ServiceError as exc:
         if exc.status in (401, 403, 404):
             raise
+        if on_error is not None:
+            return on_error(exc), None
         flash(exc.message, "error")
         return redirect(request.path), None
-    return redirect(next_url), True
+    return redirect(after_save(next_url)), True
 
 
 # ----------------------------------------------------------------------------- list and overview
@@ -114,6 +139,9 @@ def plan_new():
     if request.method == "POST":
         person_id = request.form.get("person_id", "")
         mode = "self_reflection" if person_id == account.person_id else "coaching"
+        existing = start_service.open_plans(storage(), account, person_id) if mode == "coaching" else []
+        if existing and request.form.get("confirm_another") != "1":  # ask before a second open dialogue
+            return render_template("plan_new.html", candidates=candidates, chosen=request.form, existing=existing)
         from core.web.recruitment_pages import offer  # recruited with a need: offer the recruitment record
         offered = offer(person_id, request.form.get("situation", ""))
         if offered is not None:
@@ -132,14 +160,24 @@ def plan_focus(plan_id):
     plan, rel = load(plan_id)
     if request.method == "POST":  # plans.change checks who may edit
         snap = snapshotter()
-        response, _ok = apply(plan_id, "update", lambda p, r: plans.set_focus(p, snap, request.form.getlist("focus")),
-                              url_for("plan_web.plan_questions", plan_id=plan_id))
+        chosen = plan_edits.focus_choice(request.form)
+
+        def keep_choice(exc):  # the latest plan, with the person's choice still ticked
+            latest, latest_rel = load(plan_id)
+            return _focus_page(latest, latest_rel, chosen, error=refused(exc), status=exc.status)
+
+        response, _ok = apply(plan_id, "update", lambda p, r: plans.set_focus(p, snap, chosen),
+                              url_for("plan_web.plan_questions", plan_id=plan_id), on_error=keep_choice)
         return response
+    return _focus_page(plan, rel, [f["competency"] for f in plan["focus"]])
+
+
+def _focus_page(plan, rel, chosen, error=None, status=200):
     reg = kbp().registry
     p = Presenter(reg, locale())
     frameworks = [p.framework_detail(fw) for fw in reg.frameworks.values() if reg.is_available(fw.id)]
     return render_template("plan_focus.html", plan=plan, rel=rel, frameworks=frameworks,
-                           chosen=[f["competency"] for f in plan["focus"]], step=2)
+                           chosen=chosen, step=2, error=error), status
 
 
 @bp.route("/plans/<plan_id>/questions", methods=["GET", "POST"])
@@ -151,7 +189,7 @@ def plan_questions(plan_id):
         form = request.form
 
         def mutate(p, r):
-            changed = plans.set_questions(p, snap, registry, form.getlist("question"),
+            changed = plans.set_questions(p, snap, registry, plan_edits.chosen_questions(form),
                                           [{"id": qid, "text": form.get(f"own_text_{qid}", "")} for qid in form.getlist("own_id")]
                                           + [{"text": t} for t in form.getlist("own_new") if t.strip()])
             for q in p["questions"]:
@@ -160,9 +198,20 @@ def plan_questions(plan_id):
                     plans.set_note(p, r, q["id"], note, (form.get(f"shared_{q['id']}") == "1") if r == "employee" and p["mode"] == "self_reflection" else None)
             return changed
 
+        def keep_typed(exc):  # the latest plan with the person's ticks, notes and own questions still there
+            latest, latest_rel = load(plan_id)
+            typed = {"ticked": set(plan_edits.chosen_questions(form)), "own_new": " ".join(form.getlist("own_new")),
+                     "texts": {k: v for k, v in form.items() if k.startswith(("note_", "own_text_"))}}
+            message = refused(exc)
+            return _questions_page(latest, latest_rel, typed=typed, error=message, status=exc.status)
+
         target = url_for("plan_web.plan_activities", plan_id=plan_id) if form.get("next") else request.path
-        response, _ok = apply(plan_id, "update", mutate, target)
+        response, _ok = apply(plan_id, "update", mutate, target, on_error=keep_typed)
         return response
+    return _questions_page(plan, rel)
+
+
+def _questions_page(plan, rel, typed=None, error=None, status=200):
     questions, _acts = plans.suggestions(kbp().registry, plan)
     p = Presenter(kbp().registry, locale())
     chosen = {q["id"]: q for q in plans.for_viewer(plan, rel)["questions"]}
@@ -171,7 +220,8 @@ def plan_questions(plan_id):
         items = [(p.question(qs, q), chosen.get(q.id)) for qs, q in questions if q.competency == f["competency"]]
         by_competency.append({"focus": f, "entries": items})
     own = [q for q in chosen.values() if q["source"] == "own"]
-    return render_template("plan_questions.html", plan=plan, rel=rel, by_competency=by_competency, own=own, step=3)
+    return render_template("plan_questions.html", plan=plan, rel=rel, by_competency=by_competency, own=own, step=3,
+                           typed=typed, error=error), status
 
 
 @bp.route("/plans/<plan_id>/activities", methods=["GET", "POST"])
@@ -194,11 +244,23 @@ def plan_activities(plan_id):
                           "competency": form.get("new_competency", "")})
         save_inhouse = new_title and form.get("new_save_inhouse") == "1"
         owner = names_of(plan)
+
+        def keep_typed(exc):  # the latest plan with the person's picks and written activity still there
+            latest, latest_rel = load(plan_id)
+            typed = {"picks": set(form.getlist("pick")), "keep": set(form.getlist("keep")),
+                     "texts": {k: v for k, v in form.items() if k.startswith(("title_", "description_", "new_"))}}
+            return _activities_page(latest, latest_rel, typed=typed, error=refused(exc), status=exc.status)
+
         response, ok = apply(plan_id, "update", lambda p, r: plans.set_activities(p, snap, registry, items, owner),
-                             url_for("plan_web.plan_view", plan_id=plan_id) if form.get("next") else request.path)
+                             url_for("plan_web.plan_view", plan_id=plan_id) if form.get("next") else request.path,
+                             on_error=keep_typed)
         if ok and save_inhouse:
             _save_inhouse(new_title, form)
         return response
+    return _activities_page(plan, rel)
+
+
+def _activities_page(plan, rel, typed=None, error=None, status=200):
     _questions, acts = plans.suggestions(kbp().registry, plan)
     p = Presenter(kbp().registry, locale())
     in_plan = {(a.get("ref") or {}).get("source", "") + ":" + (a.get("ref") or {}).get("id", "") for a in plan["activities"]}
@@ -211,7 +273,8 @@ def plan_activities(plan_id):
     sources = {s.id: p.source_title(s) for s in kbp().registry.activity_sources.values()}
     writable = activity_service.writable_sources(kbp().registry)
     return render_template("plan_activities.html", plan=plan, rel=rel, suggested=suggested, mix=mix, sources=sources, step=4,
-                           can_save_inhouse=bool(writable) and auth.current_account().role == "admin")
+                           can_save_inhouse=bool(writable) and auth.current_account().role == "admin",
+                           typed=typed, error=error), status
 
 
 def names_of(plan: dict) -> str:
@@ -240,38 +303,61 @@ def plan_view(plan_id):
     plan, rel = load(plan_id)
     if request.method == "POST":  # plans.change checks who may edit
         form = request.form
-        goals = {f["competency"]: form.get(f"goal_{f['competency']}", f.get("goal", "")) for f in plan["focus"]}
         snap = snapshotter()
         registry = kbp().registry
+        account = auth.current_account()
+        note_written = bool((form.get("note") or "").strip())
 
-        def mutate(p, r):
-            changed = plans.set_goals(p, goals, form.get("follow_up_date", p.get("follow_up_date") or ""))
-            items = [{"id": a["id"], "owner": form.get(f"owner_{a['id']}", a.get("owner", "")),
-                      "due": form.get(f"due_{a['id']}", a.get("due") or "")} for a in p["activities"]]
+        def mutate(p, r):  # one save covers everything typed on the page, the follow-up note included
+            typed = plan_edits.typed_fields(p, form)
+            goals = {f["competency"]: typed[f"goal_{f['competency']}"] for f in p["focus"]}
+            changed = plans.set_goals(p, goals, typed["follow_up_date"])
+            items = [{"id": a["id"], "owner": typed[f"owner_{a['id']}"], "due": typed[f"due_{a['id']}"]} for a in p["activities"]]
             before = [(a["owner"], a.get("due")) for a in p["activities"]]
             plans.set_activities(p, snap, registry, items)
             if before != [(a["owner"], a.get("due")) for a in p["activities"]]:
                 changed.append("activities")
             for a in p["activities"]:  # progress alone does not undo an agreement
-                changed += plans.set_activity_status(p, a["id"], form.get(f"status_{a['id']}", a["status"]))
+                changed += plans.set_activity_status(p, a["id"], typed[f"status_{a['id']}"])
+            if note_written:
+                changed += plans.add_follow_up(p, account, form.get("note", ""))
             return changed
 
-        response, ok = apply(plan_id, "update", mutate, request.path)
+        def keep_typed(exc):  # the latest plan with the person's text kept, and what changed meanwhile
+            latest, latest_rel = load(plan_id)
+            values, conflicts = plan_edits.merge(latest, form)
+            return _plan_page(latest, latest_rel, values=values, conflicts=conflicts, error=refused(exc),
+                              conflict=isinstance(exc, Conflict), status=exc.status)
+
+        response, ok = apply(plan_id, "update", mutate, request.path, on_error=keep_typed)
         if ok:
             flash(_("The plan was saved."))
         return response
-    shown = service.details(storage(), auth.current_account(), plan_id)
-    person, coach, history, names = shown["person"], shown["coach"], shown["history"], shown["names"]
+    return _plan_page(plan, rel)
+
+
+def _plan_page(plan, rel, values=None, conflicts=None, error=None, conflict=False, status=200):
+    details = service.details(storage(), auth.current_account(), plan["id"])
+    person, coach, history, names = details["person"], details["coach"], details["history"], details["names"]
     exporters = [(e.id, Presenter(kbp().registry, locale()).exporter(e, "")["title"], e.extension, e.subject)
                  for e in kbp().registry.exporters.values() if e.subject in ("plan", "dialogue_guide")]
-    return render_template("plan.html", plan=plans.for_viewer(plan, rel), rel=rel, person=person, coach=coach, history=history,
+    shown = plans.for_viewer(plan, rel)
+    stored = plan_edits.plan_fields(shown)
+    return render_template("plan.html", plan=shown, rel=rel, person=person, coach=coach, history=history,
                            names=names, progress=plans.progress(plan), overdue={a["id"] for a in plans.overdue(plan)},
-                           exporters=exporters, step=5)
+                           exporters=exporters, step=5, stored=stored, values={**stored, **(values or {})},
+                           conflicts=conflicts or {}, error=error, conflict=conflict,
+                           owner_choices=plan_edits.owner_choices(storage(), plan)), status
 
 
 @bp.route("/plans/<plan_id>/agree", methods=["POST"])
 def plan_agree(plan_id):
-    load(plan_id)
+    plan, rel = load(plan_id)
+    if "was_follow_up_date" in request.form and plan_edits.unsaved(plan, request.form):  # pressed in the plan's form
+        message = _("You have changes that are not saved yet. Save the plan first, then confirm it, "
+                    "so that you agree to what is stored.")
+        values, conflicts = plan_edits.merge(plan, request.form)  # the person's text, and what changed meanwhile
+        return _plan_page(plan, rel, values=values, conflicts=conflicts, error=message, status=422)
     response, ok = apply(plan_id, "agree", lambda p, r: plans.agree(p, r), url_for("plan_web.plan_view", plan_id=plan_id))
     if ok:
         flash(_("You have confirmed the plan."))

@@ -8,9 +8,9 @@ from flask_babel import get_locale
 
 
 def safe_next(target: str | None) -> str:
-    """Only a local path: an open redirect after sign-in would help phishing."""
+    """Only a local path: an open redirect after sign-in would help phishing. Without one, the start page."""
     if not target:
-        return url_for("web.home")
+        return url_for("web.start")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("web.home")
