@@ -961,3 +961,33 @@ def test_map_readonly_sees_every_record_without_copying_into_the_store(tmp_path)
         tx.update("t0", {"n": 10})
         tx.delete("t4")
     assert sorted(coll.map_readonly(lambda d: (d["id"], d["n"]))) == [("t0", 10), ("t1", 1), ("t2", 2), ("t3", 3)]
+
+
+def test_loaded_records_share_repeated_texts_and_stay_independent_copies(tmp_path):
+    """Repeated texts (snapshots in every plan) are one object in memory; readers still get copies,
+    and a change replayed from another process is stored and read back exactly."""
+    definition = "Den som har specialistkunskap har djup och aktuell kunskap inom sitt fackområde. " * 3
+    writer = Storage(tmp_path).collection("plans")
+    for n in range(3):
+        writer.insert({"id": f"p{n}", "focus": [{"definition": {"sv": definition, "en": "x" + str(n)}}]})
+    reader = Storage(tmp_path).collection("plans")
+    assert reader.count() == 3
+    docs = reader._store.docs
+    texts = [docs[f"p{n}"]["focus"][0]["definition"]["sv"] for n in range(3)]
+    assert texts[0] == definition and texts[0] is texts[1] is texts[2]
+    got = reader.get("p1")
+    got["focus"][0]["definition"]["sv"] = "changed by a caller"
+    assert reader.get("p1")["focus"][0]["definition"]["sv"] == definition
+    writer.update("p2", {"focus": [{"definition": {"sv": definition, "en": "new"}}]})  # replayed by the reader
+    assert reader.get("p2")["focus"][0]["definition"] == {"sv": definition, "en": "new"}
+    assert reader._store.docs["p2"]["focus"][0]["definition"]["sv"] is texts[0]
+
+
+def test_build_indexes_builds_them_before_the_first_find(tmp_path):
+    coll = Storage(tmp_path).collection("plans")
+    coll.insert({"id": "a", "coach_id": "c1"})
+    fresh = Storage(tmp_path).collection("plans")
+    fresh.build_indexes("coach_id", "person_id")
+    assert fresh._store.indexes["coach_id"] == {"c1": {"a"}} and fresh._store.indexes["person_id"] == {}
+    coll.insert({"id": "b", "coach_id": "c1"})
+    assert [r["id"] for r in fresh.find(coach_id="c1")] == ["a", "b"]
