@@ -474,7 +474,9 @@ class _AtomicJSONStorage(_TinyDBStorage):
 
     # -- reading
 
-    def read(self) -> dict | None:
+    def read(self, share=None) -> dict | None:
+        """The snapshot's tables, or None when there is no file. ``share(s, s)``, when given, is
+        applied to every record as it is parsed (see :class:`_Sharing`)."""
         try:
             handle = open(self.path, "rb")
         except FileNotFoundError:
@@ -488,7 +490,7 @@ class _AtomicJSONStorage(_TinyDBStorage):
                 raise StorageError(_("The data file %(path)s is not a regular file.", path=self.path))
             raw = handle.read()
             st = os.fstat(handle.fileno())
-            data = self._parse(raw)
+            data = self._parse(raw, share)
         except BaseException:
             handle.close()
             raise
@@ -498,13 +500,20 @@ class _AtomicJSONStorage(_TinyDBStorage):
         self.mtime = st.st_mtime_ns
         return data
 
-    def _parse(self, raw: bytes) -> dict:
+    def _parse(self, raw: bytes, share=None) -> dict:
         if not raw:
             raise CorruptDataError(self.path, _("the file is empty (0 bytes)"))
-        try:
-            data = orjson.loads(raw)
-        except (orjson.JSONDecodeError, RecursionError) as exc:
-            raise CorruptDataError(self.path, _("not valid JSON: %(reason)s", reason=exc)) from None
+        data = _parse_by_record(raw, share)
+        if data is None:  # another layout (older files, edited by hand), or not valid: parse it whole
+            try:
+                data = orjson.loads(raw)
+            except (orjson.JSONDecodeError, RecursionError) as exc:
+                raise CorruptDataError(self.path, _("not valid JSON: %(reason)s", reason=exc)) from None
+            table = data.get(_TABLE) if isinstance(data, dict) else None
+            if share is not None and isinstance(table, dict):  # (the shape is checked below)
+                for doc in table.values():
+                    if isinstance(doc, dict):
+                        share(doc)
         if not isinstance(data, dict):
             raise CorruptDataError(self.path, _("the top level is not a JSON object"))
         for table_name, table in data.items():
@@ -536,7 +545,7 @@ class _AtomicJSONStorage(_TinyDBStorage):
     def write(self, data: dict) -> None:
         """Replace the file atomically with ``data`` (temp, fsync, rename, fsync folder)."""
         try:
-            payload = orjson.dumps(data)
+            payload = _dump_by_record(data)
         except TypeError as exc:  # pragma: no cover - records are validated on entry
             raise StorageError(_("Cannot serialise the data for %(path)s: %(reason)s", path=self.path, reason=exc)) from exc
         self.replace_with(payload)
@@ -623,8 +632,8 @@ class _LogStorage(_TinyDBStorage):
     def _unloaded(self) -> None:
         self.loaded = False
         self.docs: dict[str, dict] = {}
-        #: one str object per distinct text of the loaded records (see :func:`_share_strings`)
-        self.strings: dict[str, str] = {}
+        #: one object per distinct text (and text map) of the loaded records (see :class:`_Sharing`)
+        self.sharing = _Sharing()
         self.pos: dict[str, int] = {}
         self._seq = 0
         self.indexes: dict[str, dict[Any, set[str]]] = {}
@@ -683,7 +692,7 @@ class _LogStorage(_TinyDBStorage):
     def _load(self) -> None:
         """Read snapshot and log from scratch."""
         self._unloaded()
-        data = self.snap.read()
+        data = self.snap.read(share=self.sharing.share)
         if data is None:
             if self.log_path.exists():
                 raise CorruptDataError(self.log_path, _("there is a log but no snapshot %(file)s", file=self.path.name))
@@ -693,9 +702,6 @@ class _LogStorage(_TinyDBStorage):
         table = data.pop(_TABLE, {})
         self.extra_tables = data
         self.gen = meta["gen"] if meta else None
-        strings = self.strings
-        for doc in table.values():
-            _share_strings(doc, strings.setdefault)
         self.docs = table
         self.pos = dict(zip(table, range(len(table))))
         self._seq = len(table)
@@ -792,7 +798,7 @@ class _LogStorage(_TinyDBStorage):
     def _put(self, record_id: str, doc: dict) -> None:
         # texts seen while loading are shared; new ones are not added (a table that only grows
         # would keep every edited text of a long-running process)
-        _share_strings(doc, self.strings.get if self.loaded else self.strings.setdefault)
+        self.sharing.share(doc, grow=not self.loaded)
         old = self.docs.get(record_id)
         if old is None:
             self.pos[record_id] = self._seq
@@ -1038,24 +1044,121 @@ _ABSENT = object()
 _EMPTY: frozenset = frozenset()
 
 
-def _share_strings(node: dict | list, canonical) -> None:
-    """Replace every string value inside ``node`` (in place) by ``canonical(s, s)``: one object per
-    distinct text instead of one per occurrence.
+_HEAD = b'{"%s":{\n' % _TABLE.encode()
+_TABLE_END = b"\n}"
 
-    Records repeat much of their text: a plan keeps snapshots of the competency definitions,
-    questions and activities it uses, in every language, and thousands of plans use the same
-    ones. Sharing them makes the in-memory records several times smaller (4,000 seeded plans:
-    35 MB -> 6 MB) and leaves fewer objects for a forked worker to touch. Only the store's own
-    records are changed this way (they are never modified in place and never handed out:
-    readers get copies), and strings are immutable, so nothing can tell the difference.
+
+def _dump_by_record(data: dict) -> bytes:
+    """The snapshot as TinyDB JSON with one record per line::
+
+        {"_default":{
+        "id1":{...},
+        "id2":{...}
+        },"_kbp":{...}}
+
+    Still one JSON document (any JSON reader, TinyDB included, reads it), but :func:`_parse_by_record`
+    can parse it a record at a time: loading never holds every record's texts twice."""
+    table = data.get(_TABLE, {})
+    rest = {k: v for k, v in data.items() if k != _TABLE}
+    lines = b",\n".join(orjson.dumps(rid) + b":" + orjson.dumps(doc) for rid, doc in table.items())
+    tail = orjson.dumps(rest)
+    return _HEAD + lines + (b"\n" if lines else b"") + b"}" + (b"," + tail[1:] if rest else b"}")
+
+
+def _parse_by_record(raw: bytes, share=None) -> dict | None:
+    """Parse a snapshot written by :func:`_dump_by_record` a record at a time (``share`` applied to
+    each record's strings right after it is parsed, so repeated texts never pile up in memory).
+    None when ``raw`` has another layout or anything in it is not as written: the caller then
+    parses it whole, which also gives the error message for a damaged file."""
+    if not raw.startswith(_HEAD):
+        return None
+    end = raw.find(_TABLE_END if raw[len(_HEAD):len(_HEAD) + 1] != b"}" else b"}", len(_HEAD) - 1)
+    if end < 0:
+        return None
+    table: dict[str, Any] = {}
+    try:
+        if raw[len(_HEAD):len(_HEAD) + 1] == b"}":  # no records
+            tail = raw[len(_HEAD) + 1:]
+        else:
+            view = memoryview(raw)  # slices of it are parsed in place, not copied
+            start = len(_HEAD)
+            while True:
+                stop = raw.find(b"\n", start, end + 1)
+                last = stop == end
+                line_end = stop if last else stop - 1  # without the "," between records
+                if not last and raw[line_end:stop] != b",":
+                    return None
+                split = raw.find(b'":{', start, line_end)  # end of the key: the record's "id" equals it
+                if split < 0:
+                    return None
+                record_id = orjson.loads(view[start:split + 1])
+                doc = orjson.loads(view[split + 2:line_end])
+                if type(doc) is not dict or doc.get("id") != record_id or record_id in table:
+                    return None
+                if share is not None:
+                    share(doc)
+                table[record_id] = doc
+                if last:
+                    break
+                start = stop + 1
+            tail = raw[end + len(_TABLE_END):]
+        if tail == b"}":
+            rest = {}
+        elif tail.startswith(b","):
+            rest = orjson.loads(b"{" + tail[1:])
+        else:
+            return None
+    except (orjson.JSONDecodeError, RecursionError, ValueError):
+        return None
+    if not isinstance(rest, dict) or _TABLE in rest:
+        return None
+    return {_TABLE: table, **rest}
+
+
+class _Sharing:
+    """One object per distinct text, and per distinct map or list of texts, in the loaded records.
+
+    Records repeat much of what they hold: a plan keeps snapshots of the competency definitions,
+    questions and activities it uses, in every language (``{"en": ..., "sv": ...}``), and thousands
+    of plans use the same ones. Sharing them makes the in-memory records several times smaller
+    and leaves fewer objects for a forked worker to touch. Only the store's own records are
+    shared this way: they are never changed in place and never handed out (readers get copies),
+    so nothing can tell the difference. Only what was seen while loading is kept as a canonical
+    object (``grow``); later records are matched against it (a table that only grew would keep
+    every edited text of a long-running process).
     """
+
+    __slots__ = ("strings", "maps")
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.maps: dict[tuple, dict | list] = {}
+
+    def share(self, doc: dict, grow: bool = True) -> None:
+        """Replace, in place, the texts and the maps/lists of texts inside ``doc`` by canonical ones."""
+        _share(doc, self.strings.setdefault if grow else self.strings.get,
+               self.maps.setdefault if grow else self.maps.get)
+
+
+def _share(node: dict | list, text, texts) -> None:
     items = node.items() if type(node) is dict else enumerate(node)
     for key, value in items:
         kind = type(value)
         if kind is str:
-            node[key] = canonical(value, value)
-        elif kind is dict or kind is list:
-            _share_strings(value, canonical)
+            node[key] = text(value, value)
+        elif kind is dict:
+            if value and all(type(v) is str for v in value.values()):  # a text per language, ...
+                for k, v in value.items():
+                    value[k] = text(v, v)
+                node[key] = texts((True, *value.items()), value)
+            else:
+                _share(value, text, texts)
+        elif kind is list:
+            if value and all(type(v) is str for v in value):  # competency ids, tags, ...
+                value[:] = [text(v, v) for v in value]
+                node[key] = texts((False, *value), value)
+            else:
+                _share(value, text, texts)
 
 
 def _pread_all(fd: int, length: int, offset: int = 0) -> bytes:
