@@ -116,14 +116,16 @@ _MAX_DOCUMENTS = 4096  # cached documents per worker (frameworks x competencies 
 
 def content_state(fw, with_sources: bool = False) -> tuple:
     """What a cached catalogue document depends on besides its key: the framework object (a new one
-    when content is imported or plugins reload), which frameworks are licensed now, and with
-    ``with_sources`` every activity source's revision (in-house activities change while the server
-    runs, in any process). A different state means the document is built again."""
+    when content is imported or plugins reload; its own licence is checked before the cache), and
+    with ``with_sources`` which licensed frameworks are available now and every activity source's
+    revision (in-house activities change while the server runs, in any process). A different state
+    means the document is built again."""
     from core.activity_search import _revision
 
     registry = kbp().registry
-    state: tuple = (id(registry), id(fw), tuple(registry.is_available(f) for f in registry.frameworks))
-    if with_sources:
+    state: tuple = (id(registry), id(fw))
+    if with_sources:  # which sources are served depends on every licensed framework's licence
+        state += tuple(registry.is_available(f.id) for f in registry.frameworks.values() if f.licence is not None)
         state += tuple((s.id, _revision(s)) for s in registry.activity_sources.values())
     return state
 
