@@ -100,10 +100,10 @@ def get(port: int, path: str, token: str | None = None, headers: dict | None = N
 
 
 class Served:
-    def __init__(self, cmd: list[str], env: dict, log: Path):
+    def __init__(self, cmd: list[str], env: dict, log: Path, cwd: Path = ROOT):
         self.log = open(log, "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
     def wait_ready(self, port: int) -> float:
@@ -182,9 +182,9 @@ def baseline_tree(ref: str, work: Path) -> Path:
     return tree
 
 
-def measure(label: str, cmd: list[str], env: dict, kinds: dict, token: str, args, log: Path) -> dict:
+def measure(label: str, cmd: list[str], env: dict, kinds: dict, token: str, args, log: Path, cwd: Path = ROOT) -> dict:
     port = free_port()
-    srv = Served([*cmd, "--host", HOST, "--port", str(port), "--workers", str(args.workers)], env, log)
+    srv = Served([*cmd, "--host", HOST, "--port", str(port), "--workers", str(args.workers)], env, log, cwd)
     try:
         ready = srv.wait_ready(port)
         first: dict[str, list[float]] = {k: [] for k in kinds}
@@ -266,19 +266,19 @@ def main() -> int:
         del app, storage
         serve = ["--data-dir", str(data), "serve"]
         variants = {
-            "per-worker": ("per-worker loading (--no-preload), this build", [kbp, *serve, "--no-preload"], env),
-            "new": ("preloaded, this build", [kbp, *serve, "--preload"], env),
+            "per-worker": ("per-worker loading (--no-preload), this build", [kbp, *serve, "--no-preload"], env, ROOT),
+            "new": ("preloaded, this build", [kbp, *serve, "--preload"], env, ROOT),
         }
         if "baseline" in args.modes:
             tree = baseline_tree(args.baseline, work)
             variants["baseline"] = (f"preloaded, today's build ({args.baseline})",
                                     [sys.executable, "-c", "from core.cli import main; main()", *serve, "--preload"],
-                                    {**env, "PYTHONPATH": str(tree)})
+                                    {**env, "PYTHONPATH": str(tree)}, tree)  # run in the tree: its core, plugins
         results = {}
         for mode in ("per-worker", "baseline", "new"):
             if mode in args.modes.split(","):
-                label, cmd, menv = variants[mode]
-                results[mode] = measure(label, cmd, menv, kinds, token, args, work / f"serve-{mode}.log")
+                label, cmd, menv, cwd = variants[mode]
+                results[mode] = measure(label, cmd, menv, kinds, token, args, work / f"serve-{mode}.log", cwd)
         (work / "hello.py").write_text(HELLO)
         port = free_port()
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
