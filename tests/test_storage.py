@@ -206,8 +206,11 @@ def test_lock_timeout_gives_clear_error(tmp_path):
     coll.insert({"id": "a"})
     before = coll.path.read_bytes()
     with FileLock(f"{coll.path}.lock"):  # another holder (own descriptor) of the same lock
+        # nothing changed since this process read the files: a read needs no lock and sees the
+        # last committed state; one that has to read the files waits for the lock
+        assert coll.get("a")["id"] == "a"
         with pytest.raises(storage_mod.LockTimeoutError, match="items.json"):
-            coll.get("a")
+            Storage(tmp_path, lock_timeout=0.2).collection("items").get("a")
         with pytest.raises(storage_mod.LockTimeoutError):
             coll.insert({"id": "b"})
     assert coll.path.read_bytes() == before

@@ -99,7 +99,7 @@ def list_frameworks(**_args):
 
 
 @blp.route("/frameworks/<framework_id>")
-@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.arguments(schemas.LangArgs(), location="query", as_kwargs=True)  # one instance: not made per request
 @blp.response(200, schemas.FrameworkOut)
 @blp.alt_response(404, schema=schemas.ErrorOut)
 def get_framework(framework_id: str, **_args):
@@ -158,7 +158,7 @@ def cached_document(key: tuple, state: tuple, build):
 
 
 @blp.route("/frameworks/<framework_id>/competencies/<competency_id>")
-@blp.arguments(schemas.CompetencyQuery, location="query", as_kwargs=True)
+@blp.arguments(schemas.CompetencyQuery(), location="query", as_kwargs=True)
 @blp.response(200, schemas.CompetencyOut)
 @blp.alt_response(404, schema=schemas.ErrorOut)
 def get_competency(framework_id: str, competency_id: str, activity_limit: int = 100, **_args):
