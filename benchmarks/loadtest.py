@@ -163,7 +163,7 @@ class Load:
         t = time.perf_counter()
         try:
             status, data = self.request(method, path, token, body)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:  # a killed worker cuts its connections, mid-body too
             with self.lock:
                 self.requests += 1
                 self.status[f"{kind}:conn-error"] += 1

@@ -31,7 +31,7 @@ from flask_babel import Babel
 from core import i18n
 from core.context import KBP, kbp  # noqa: F401 - kbp re-exported for older imports
 from core.entitlements import Entitlements
-from core.plugins import PluginManager, disabled_plugins
+from core.plugins import PLUGIN_STATE_COLLECTION, PluginManager, disabled_plugins
 from core.registry import Registry, build_registry
 from core.storage import Storage
 
@@ -91,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     attach_sources(registry, storage)
     app.extensions["kbp"] = KBP(storage, plugins, registry, MappingProxyType(dict(app.config)))
     register_blueprints(app)
+    watch_catalogue(app)
     return app
 
 
@@ -220,6 +221,56 @@ def attach_sources(registry: Registry, storage) -> None:
         attach = getattr(source, "attach", None)
         if getattr(source, "writable", False) and attach is not None:
             attach(storage)
+
+
+#: Collections whose records shape the catalogue (which plugins are enabled; a plugin or the core may
+#: add its own, e.g. frameworks imported from a page). A change made by any process or server rebuilds
+#: the catalogue of every worker at its next request: no restart.
+CATALOGUE_COLLECTIONS: list[str] = [PLUGIN_STATE_COLLECTION]
+
+#: app.extensions entries built from the catalogue: dropped when it is rebuilt
+CATALOGUE_CACHES = ("kbp_search", "kbp_documents")
+
+
+def catalogue_revision(storage) -> tuple:
+    return tuple(storage.collection(name).revision() for name in CATALOGUE_COLLECTIONS)
+
+
+def rebuild_catalogue(app: Flask) -> None:
+    """Load the plugins and build the catalogue again from the stored plugin state, then swap them in
+    at once (a request in another thread sees the old catalogue or the new one, never half of each)."""
+    state: KBP = app.extensions["kbp"]
+    with app.app_context():
+        plugins = load_plugins(app, state.storage)
+        registry = assemble_registry(app, plugins, state.storage)
+        attach_sources(registry, state.storage)
+    for key in CATALOGUE_CACHES:
+        app.extensions.pop(key, None)
+    state.plugins, state.registry = plugins, registry
+    log.info("catalogue rebuilt: plugin state changed (%d plugins active)",
+             sum(1 for r in plugins.listing() if r.state == "active"))
+
+
+def watch_catalogue(app: Flask) -> None:
+    """Before each request, compare the catalogue collections' revision with the one this worker built
+    from; when another process or server changed them (``kbp plugins disable X``), rebuild first."""
+    import threading
+
+    state: KBP = app.extensions["kbp"]
+    seen = {"revision": catalogue_revision(state.storage)}
+    lock = threading.Lock()
+
+    def check_catalogue() -> None:
+        revision = catalogue_revision(state.storage)
+        if revision == seen["revision"]:
+            return
+        with lock:
+            revision = catalogue_revision(state.storage)
+            if revision != seen["revision"]:
+                rebuild_catalogue(app)
+                seen["revision"] = revision
+
+    app.before_request_funcs.setdefault(None, []).insert(0, check_catalogue)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -118,9 +118,9 @@ def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
     where = (_("the PostgreSQL database (KBP_DATABASE_URL)") if config.get("DATABASE_URL")
              else _("the data folder %(folder)s", folder=config["DATA_DIR"]))
     if enabled:
-        click.echo(_("Plugin '%(name)s' enabled in %(where)s. Restart the server to load it.", name=name, where=where))
+        click.echo(_("Plugin '%(name)s' enabled in %(where)s. Every running server loads it at its next request.", name=name, where=where))
     else:
-        click.echo(_("Plugin '%(name)s' disabled in %(where)s. Restart the server to unload it.", name=name, where=where))
+        click.echo(_("Plugin '%(name)s' disabled in %(where)s. Every running server unloads it at its next request.", name=name, where=where))
     demo_folder = os.path.join(config["DATA_DIR"], "demo")
     if not config.get("DATABASE_URL") and not config.get("DEMO") and os.path.isdir(demo_folder):
         click.echo(_("The demo (kbp serve --demo) keeps its own data folder: add --demo to change it there too, "
@@ -131,7 +131,7 @@ def _set_enabled(ctx: click.Context, name: str, enabled: bool) -> None:
 @click.argument("name")
 @click.pass_context
 def plugins_enable(ctx: click.Context, name: str) -> None:
-    """Enable plugin NAME (takes effect at the next start)."""
+    """Enable plugin NAME (every running server loads it at its next request)."""
     _set_enabled(ctx, name, True)
 
 
@@ -139,7 +139,7 @@ def plugins_enable(ctx: click.Context, name: str) -> None:
 @click.argument("name")
 @click.pass_context
 def plugins_disable(ctx: click.Context, name: str) -> None:
-    """Disable plugin NAME: it is not even imported at the next start."""
+    """Disable plugin NAME: every running server drops it at its next request; it is not even imported at a start."""
     _set_enabled(ctx, name, False)
 
 

@@ -351,11 +351,10 @@ def test_disabled_plugin_is_never_imported(make_app, data_dir, import_marker, ap
     assert record["hooks"] == []
     app_works(client)
 
-    # enabling it again takes effect at the next start
+    # enabling it again (here from another process's store) loads it at the running app's next request
     set_enabled(app_store, "import_sentinel", True)
-    client = make_app(PLUGINS=[plugin_spec("import_sentinel")]).test_client()
-    assert import_marker.exists()
     assert plugin_record(client, "import_sentinel")["state"] == "active"
+    assert import_marker.exists()
 
 
 def test_disabled_installed_plugin_is_not_imported_and_not_served(make_app, data_dir, thirdparty_dist, monkeypatch, app_store):
@@ -367,6 +366,29 @@ def test_disabled_installed_plugin_is_not_imported_and_not_served(make_app, data
     assert (record["enabled"], record["state"], record["version"]) == (False, "disabled", thirdparty_dist["version"])
     assert TP_FW["id"] not in {fw["id"] for fw in client.get("/api/v1/frameworks").get_json()}
     assert thirdparty.PlainTextExporter.id not in {e["id"] for e in client.get("/api/v1/exporters").get_json()}
+
+
+def test_disabling_a_plugin_takes_effect_at_the_next_request_without_a_restart(make_app, data_dir, sample, app_store):
+    """``kbp plugins disable`` writes the stored plugin state; every running worker of every server
+    compares its revision before each request and rebuilds its catalogue when it changed."""
+    from tests.helpers import signed_in_client
+
+    client = signed_in_client(make_app(), "admin")
+    framework = f"/api/v1/frameworks/{sample['id']}"
+    search = f"/api/v1/activities/search?source={sample['id']}&limit=100"
+    assert client.get(framework).status_code == 200
+    assert client.get(search).get_json()["total"] > 0  # the search index is built, the sample's activities in it
+
+    set_enabled(app_store, "sample_framework", False)  # another process (the CLI) on the same store
+    assert client.get(framework).status_code == 404
+    assert plugin_record(client, "sample_framework")["state"] == "disabled"
+    assert sample["id"] not in {fw["id"] for fw in client.get("/api/v1/frameworks").get_json()}
+    assert client.get(search).get_json()["total"] == 0
+
+    set_enabled(app_store, "sample_framework", True)
+    assert client.get(framework).status_code == 200
+    assert plugin_record(client, "sample_framework")["state"] == "active"
+    assert client.get(search).get_json()["total"] > 0
 
 
 def test_disabled_sample_framework_is_not_served(make_app, data_dir, sample, app_store):

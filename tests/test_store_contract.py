@@ -69,6 +69,14 @@ def test_find_keeps_insertion_order_and_matches_values_exactly(store):
         assert [p["id"] for p in tx.find_any("person_id", ["c", "b"])] == ["p1", "p3", "p9"]
 
 
+def test_find_any_by_id_and_map_readonly_over_many_records(store):
+    things = store.collection("things")
+    with things.transaction() as tx:
+        tx.insert_many([{"id": f"t{n:04d}", "n": n} for n in range(4500)])  # more than one batch of a cursor
+    assert [t["id"] for t in things.find_any("id", ["t0003", "t0001", "nope", "t0003"])] == ["t0001", "t0003"]
+    assert things.map_readonly(lambda d: d["n"]) == list(range(4500))  # every record, in insertion order
+
+
 def test_transaction_is_all_or_nothing_and_sees_its_own_writes(store):
     coll = store.collection("things")
     coll.insert({"id": "keep", "v": 1})

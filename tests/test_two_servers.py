@@ -42,8 +42,37 @@ def _call(base: str, method: str, path: str, token: str, body: dict | None = Non
         return err.code, json.loads(err.read() or b"null")
 
 
+#: ``kbp`` with the test licensor's key added to the framework's built-in trusted keys (the shipped list
+#: has the real licensor's placeholder id): what a real installation gets from the package it installed
+KBP_WITH_TEST_LICENSOR = [
+    sys.executable, "-c",
+    "import pathlib, sys; import frameworks.malin_lindelow as fw; fw.TRUSTED_KEYS_FILE = pathlib.Path(sys.argv.pop(1)); "
+    "from core.cli import run; sys.argv[0] = 'kbp'; run()",
+]
+
+
 @pytest.fixture
-def two_servers(pg_cluster, tmp_path):
+def licensor(tmp_path):
+    """A test licensor: its key among the built-in trusted keys, and a valid licence for the Lindelöw
+    framework, as a file an operator installs with ``kbp license install``."""
+    from datetime import date, timedelta
+
+    import frameworks.malin_lindelow as lindelow
+    from core.licensing import generate_keypair, issue_licence
+
+    private, public = generate_keypair()
+    shipped = json.loads(lindelow.TRUSTED_KEYS_FILE.read_text(encoding="utf-8"))["keys"]
+    keys = tmp_path / "builtin-keys.json"
+    keys.write_text(json.dumps({"keys": [*shipped, {"key_id": "two-servers-root", "public_key": public}]}))
+    licence = tmp_path / "lindelow.licence.json"
+    licence.write_bytes(issue_licence(private, key_id="two-servers-root", licensee="Two servers test",
+                                      product="malin_lindelow", expires=date.today() + timedelta(days=30),
+                                      issued=date.today() - timedelta(days=1)))
+    return {"keys": keys, "licence": licence}
+
+
+@pytest.fixture
+def two_servers(pg_cluster, tmp_path, licensor):
     schema = f"srv_{uuid.uuid4().hex[:10]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KBP_")}
     env.update({"KBP_DATABASE_URL": pg_cluster.url, "KBP_DATABASE_SCHEMA": schema, "KBP_LOCALE": "en",
@@ -54,7 +83,7 @@ def two_servers(pg_cluster, tmp_path):
             port = _free_port()
             data = tmp_path / f"server-{n}"
             proc = subprocess.Popen(
-                [sys.executable, "-m", "core.cli", "--data-dir", str(data), "serve", "--host", "127.0.0.1",
+                [*KBP_WITH_TEST_LICENSOR, str(licensor["keys"]), "--data-dir", str(data), "serve", "--host", "127.0.0.1",
                  "--port", str(port), "--workers", "2"],
                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             )
@@ -73,7 +102,8 @@ def two_servers(pg_cluster, tmp_path):
                     out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
                     pytest.fail(f"server {base} did not start: {out[-3000:]}")
                 time.sleep(0.3)
-        yield bases, {"DATABASE_URL": pg_cluster.url, "DATABASE_SCHEMA": schema, "DATA_DIR": str(tmp_path / "setup")}
+        yield bases, {"DATABASE_URL": pg_cluster.url, "DATABASE_SCHEMA": schema, "DATA_DIR": str(tmp_path / "setup"),
+                      "env": env, "licence": licensor["licence"], "keys": licensor["keys"]}
     finally:
         for proc in procs:
             proc.terminate()
@@ -90,7 +120,7 @@ def _people_and_tokens(config) -> dict:
     from core import auth, people
     from core.app import create_app
 
-    app = create_app({"TESTING": True, **config})
+    app = create_app({"TESTING": True, **{k: v for k, v in config.items() if k.isupper()}})
     storage = app.extensions["kbp"].storage
     with app.app_context(), mock.patch.object(auth, "hash_password", lambda _p: "scrypt:unused"):
         coach = people.create_person(storage, {"name": "Sam Lind", "email": "sam@example.org"})
@@ -146,3 +176,42 @@ def test_two_servers_share_one_database(two_servers):
         status, now = _call(base, "GET", f"/api/v1/plans/{plan['id']}", coach)
         assert status == 200 and now["version"] == winner["version"] == version + 1
         assert now["follow_up_date"] == winner["follow_up_date"]
+
+
+def _kbp(config: dict, *args: str) -> str:
+    """``kbp ARGS`` as an operator runs it on a third machine: same database, a data folder of its own."""
+    out = subprocess.run([*KBP_WITH_TEST_LICENSOR, str(config["keys"]), "--data-dir", config["DATA_DIR"], *args], env=config["env"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def _on_every_worker(base: str, path: str, token: str, tries: int = 6) -> set[int]:
+    """The statuses of a few requests (each server has two workers: both answer some of them)."""
+    return {_call(base, "GET", path, token)[0] for _ in range(tries)}
+
+
+def test_plugin_state_and_licences_reach_every_server_without_a_restart(two_servers):
+    (a, b), config = two_servers
+    ids = _people_and_tokens(config)
+    admin = ids["admin_token"]
+    sample = "/api/v1/frameworks/kbp-sample"
+    lindelow = "/api/v1/frameworks/malin-lindelow"
+    for base in (a, b):
+        assert _on_every_worker(base, sample, admin) == {200}
+        assert _on_every_worker(base, lindelow, admin) == {403}  # no licence yet
+
+    _kbp(config, "plugins", "disable", "sample_framework")
+    for base in (a, b):  # the next request of every worker of both servers: gone, and listed as disabled
+        assert _on_every_worker(base, sample, admin) == {404}
+        listed = {p["name"]: p for p in _call(base, "GET", "/api/v1/plugins", admin)[1]}
+        assert listed["sample_framework"]["state"] == "disabled"
+        assert "kbp-sample" not in {fw["id"] for fw in _call(base, "GET", "/api/v1/frameworks", admin)[1]}
+
+    _kbp(config, "plugins", "enable", "sample_framework")
+    for base in (a, b):
+        assert _on_every_worker(base, sample, admin) == {200}
+
+    _kbp(config, "license", "install", str(config["licence"]))
+    for base in (a, b):
+        assert _on_every_worker(base, lindelow, admin) == {200}

@@ -116,7 +116,9 @@ class _Tx:
         wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and "\x00" not in v]
         if not wanted or not _FIELD_RE.fullmatch(field):
             return []
-        if field in self._fields:
+        if field == "id":  # the primary key
+            cond = sql.SQL("id = ANY(%s)")
+        elif field in self._fields:
             cond = sql.SQL("{} = ANY(%s)").format(sql.Identifier(f"f_{field}"))
         else:
             cond = sql.SQL("doc->>{} = ANY(%s) AND jsonb_typeof(doc->{}) = 'string'").format(sql.Literal(field), sql.Literal(field))
@@ -266,7 +268,20 @@ class PgCollection(SingleWrites):
             return tx.count()
 
     def map_readonly(self, fn: Callable[[dict], Any]) -> list:
-        return [fn(doc) for doc in self.all()]
+        """``fn`` over every record, streamed from a server-side cursor in batches: a worker never
+        holds every decoded record at once (rebuilding a search index over 50,000 activities)."""
+        if getattr(self._local, "transaction", None) is not None:
+            return [fn(doc) for doc in self.all()]
+        out: list = []
+        table = self._store._table(self.name)
+        self._store._ensure(self.name)
+        with self._store._connection() as conn, conn.transaction():
+            with conn.cursor(name=f"kbp_scan_{uuid.uuid4().hex[:12]}") as cur:
+                cur.itersize = 2000
+                cur.execute(sql.SQL("SELECT doc FROM {} ORDER BY seq").format(table))
+                for (doc,) in cur:
+                    out.append(fn(_loads(doc)))
+        return out
 
     def revision(self) -> tuple:
         return self._store.revisions([self.name])[self.name]
