@@ -696,7 +696,11 @@ class _LogStorage(_TinyDBStorage):
         since (a commit changes the snapshot's mtime before it appends to the log, and compaction
         replaces the files). Anything else - a commit under way, a torn tail, a stale log - says
         no, and the caller catches up under the lock as usual."""
-        if not self.loaded or self.snap.key is None or self.log_state != "ok" or self._log_file is None:
+        if not self.loaded:
+            return False
+        if self.snap.key is None:  # no data yet (e.g. no plugin ever disabled): still none?
+            return self._log_file is None and not os.path.exists(self.path) and not os.path.exists(self.log_path)
+        if self.log_state != "ok" or self._log_file is None:
             return False
         try:
             st = os.stat(self.path)
