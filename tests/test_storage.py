@@ -994,3 +994,18 @@ def test_build_indexes_builds_them_before_the_first_find(tmp_path):
     assert fresh._store.indexes["coach_id"] == {"c1": {"a"}} and fresh._store.indexes["person_id"] == {}
     coll.insert({"id": "b", "coach_id": "c1"})
     assert [r["id"] for r in fresh.find(coach_id="c1")] == ["a", "b"]
+
+
+def test_snapshot_is_one_json_document_with_a_record_per_line_and_other_layouts_still_load(tmp_path):
+    coll = Storage(tmp_path).collection("items")
+    coll.insert({"id": 'odd":{"id', "text": "line\nbreak }"})
+    coll.insert({"id": "b", "n": [1, "}"]})
+    coll.compact()
+    raw = coll.path.read_bytes()
+    assert raw.startswith(b'{"_default":{\n') and raw.count(b"\n") == 3  # one line per record
+    data = json.loads(raw)  # any JSON reader (TinyDB's own included) reads it whole
+    assert set(data["_default"]) == {'odd":{"id', "b"} and data["_kbp"]["format"] == 2
+    assert Storage(tmp_path).collection("items").get('odd":{"id')["text"] == "line\nbreak }"
+    # the compact layout earlier versions wrote (and a file edited by hand) is read whole
+    (tmp_path / "old.json").write_text(json.dumps({"_default": {"a": {"id": "a", "t": "x"}}}, indent=2))
+    assert Storage(tmp_path).collection("old").get("a") == {"id": "a", "t": "x"}
