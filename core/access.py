@@ -14,11 +14,11 @@ from __future__ import annotations
 from flask import Flask, abort, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from core import auth
+from core import auth, oidc
 from core.http_errors import error_page, error_response, is_api_request, register_error_handlers
 from core.i18n import gettext as _
 
-PUBLIC_ENDPOINTS = {"web.login", "static", "apidocs.reference", "api-docs.openapi_json", "web.health",
+PUBLIC_ENDPOINTS = {"web.login", "sso_web.start", "sso_web.callback", "static", "apidocs.reference", "api-docs.openapi_json", "web.health",
                     "reminder_web.calendar"}  # the secret in the feed's address is its credential
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -60,6 +60,7 @@ def init_access(app: Flask) -> None:
         app.config.setdefault(key, value)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     auth.configure_session_security(app)
+    oidc.init_app(app)  # single sign-on providers and KBP_LOCAL_LOGIN, checked at start
     auth.trust_proxies(app)
     csrf.init_app(app)
     app.before_request_funcs.setdefault(None, []).insert(0, gate)

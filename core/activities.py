@@ -5,7 +5,7 @@ A record is what an HR admin edits::
     {"id": "mentorprogrammet", "source_language": "sv",
      "title": {"sv": "Mentorprogrammet", "en": "The mentoring programme"},
      "description": {"sv": "...", "en": "..."},
-     "competencies": ["malin-lindelow:ledarskap"], "kind": "learning_from_others", "effort": "months",
+     "competencies": ["kbp-sample:active-listening"], "kind": "learning_from_others", "effort": "months",
      "duration": "6 månader", "cost": "0 kr", "provider": "HR", "url": "https://intra.example/mentor",
      "tags": ["ledarskap", "nya chefer"], "situations": ["new_role"], "owner": "hr@example.org",
      "archived": false, "version": 3}
@@ -71,11 +71,13 @@ class ActivityRecordSchema(TextChecked):
     created_at = fields.Float(dump_only=True)
     updated_at = fields.Float(dump_only=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # every problem at once, also when a field failed
     def _texts(self, data, **kwargs):
         errors: dict[str, list[str]] = {}
         lang = data.get("source_language", "sv")
         for name in TEXT_FIELDS:
+            if name not in data:  # the field itself failed (reported already) or is missing (required)
+                continue
             texts = {k: v.strip() for k, v in (data.get(name) or {}).items()}
             if not texts.get(lang):
                 errors.setdefault(name, []).append(
@@ -155,31 +157,8 @@ def unknown_competencies(record: dict, known: Iterable[str]) -> list[str]:
     return [c for c in record.get("competencies", []) if c not in known]
 
 
-def record_to_activity(record: dict, source_id: str, domain: str = "messages") -> model.Activity:
-    lang = record.get("source_language", "sv")
-    translations = {
-        loc: {"title": record["title"].get(loc, ""), "description": record["description"].get(loc, "")}
-        for loc in set(record["title"]) | set(record["description"])
-    }
-    return model.Activity(
-        id=record["id"],
-        source=source_id,
-        competencies=tuple(record["competencies"]),
-        title=record["title"].get(lang, ""),
-        description=record["description"].get(lang, ""),
-        kind=record["kind"],
-        effort=record["effort"],
-        text=model.TextDomain(domain, lang),
-        situations=tuple(record.get("situations", ())),
-        provider=record.get("provider", ""),
-        url=record.get("url", ""),
-        translations=translations,
-        archived=bool(record.get("archived")),
-        tags=tuple(record.get("tags", ())),
-        cost=record.get("cost", ""),
-        duration=record.get("duration", ""),
-        owner=record.get("owner", ""),
-    )
+#: kept here for plugins that import it from this module (it lives in :mod:`core.model`)
+record_to_activity = model.record_to_activity
 
 
 # ----------------------------------------------------------------------------- files

@@ -6,6 +6,12 @@ each search, sources that can change while the app runs (they have a ``revision(
 sources, the activity-files source) are compared with the revision that was indexed and re-indexed
 when they changed — also when another worker process made the change. Sources of a framework whose
 licence is not valid are left out of the results.
+
+**A query that names a competency** (its name in any language, e.g. ``självständighet`` or
+``independence``; the last word may be the start of a name word, ``självständ``) finds that
+competency's activities too, and ranks them first — the activities whose text matches follow.
+Exact names win over partial ones; a query that partly matches more than
+:data:`MAX_NAMED` competencies names none (``för`` is not a name).
 """
 from __future__ import annotations
 
@@ -15,7 +21,10 @@ from typing import Any, Iterable
 from core import i18n, model
 from core.present import Presenter
 from core.registry import Registry
-from core.search import ActivityIndex, SearchDoc
+from core.search import ActivityIndex, SearchDoc, tokenize
+
+#: a query matching more competency names than this (only partly) is not taken as naming any
+MAX_NAMED = 3
 
 
 class ActivitySearch:
@@ -27,6 +36,7 @@ class ActivitySearch:
         self.by_key: dict[tuple[str, str], model.Activity] = {}
         self._doc_cache: dict[tuple[str, str], tuple[model.Activity, SearchDoc]] = {}
         self._lock = threading.Lock()
+        self._names: dict[str, tuple[str, list[tuple[str, ...]]]] | None = None
 
     def _docs(self, source: model.ActivitySource) -> list[SearchDoc]:
         """Search documents for a source; an activity object the source hands back unchanged keeps
@@ -86,10 +96,63 @@ class ActivitySearch:
         wanted = [s for s in (sources or allowed) if s in allowed]
         if not wanted:
             return [], 0
-        result = index.search(text, locale=locale, competencies=competencies, kinds=kinds, efforts=efforts,
-                              situations=situations, sources=wanted, include_archived=include_archived,
-                              limit=limit, offset=offset)
-        return [(hit, self.by_key[hit.key]) for hit in result.hits if hit.key in self.by_key], result.total
+        filters = {"kinds": kinds, "efforts": efforts, "situations": situations, "sources": wanted,
+                   "include_archived": include_archived}
+        named = self.named_competencies(text)
+        chosen = [competencies] if isinstance(competencies, str) else list(competencies or ())
+        if chosen:
+            named = [c for c in named if c in chosen]
+        if not named:
+            result = index.search(text, locale=locale, competencies=competencies, limit=limit, offset=offset, **filters)
+            return [(hit, self.by_key[hit.key]) for hit in result.hits if hit.key in self.by_key], result.total
+        # the named competencies' activities first, then the other text matches
+        first = index.search("", locale=locale, competencies=named, limit=10**9, **filters)
+        first_keys = {hit.key for hit in first.hits}
+        both = index.search(text, locale=locale, competencies=named, limit=0, **filters).total
+        need = offset + limit
+        rest = []
+        if need > first.total:
+            more = index.search(text, locale=locale, competencies=competencies, limit=need - first.total + both, **filters)
+            rest = [hit for hit in more.hits if hit.key not in first_keys]
+            total = first.total + more.total - both
+        else:
+            total = first.total + index.search(text, locale=locale, competencies=competencies, limit=0, **filters).total - both
+        page = (first.hits + rest)[offset:need]
+        return [(hit, self.by_key[hit.key]) for hit in page if hit.key in self.by_key], total
+
+    def named_competencies(self, text: str) -> list[str]:
+        """Global ids of the competencies that ``text`` names (see the module docstring)."""
+        tokens = tokenize(text or "")[:16]
+        if not tokens or len("".join(tokens)) < 4:
+            return []
+        exact, partial = [], []
+        for gid, (framework_id, variants) in self._competency_names().items():
+            if not self.registry.is_available(framework_id):  # no names of a framework without a valid licence
+                continue
+            for words in variants:
+                if tuple(tokens) == words:
+                    exact.append(gid)
+                    break
+                if all(t in words or (i == len(tokens) - 1 and len(t) >= 4 and any(w.startswith(t) for w in words))
+                       for i, t in enumerate(tokens)):
+                    partial.append(gid)
+                    break
+        if exact:
+            return exact
+        return partial if len(partial) <= MAX_NAMED else []
+
+    def _competency_names(self) -> dict[str, tuple[str, list[tuple[str, ...]]]]:
+        """Per competency: its framework and the words of its name in every language."""
+        if self._names is None:
+            names: dict[str, tuple[str, list[tuple[str, ...]]]] = {}
+            presenters = [Presenter(self.registry, loc) for loc in self.locales]
+            for gid, comp in self.registry.competencies.items():
+                if not comp.selectable:
+                    continue
+                variants = {tuple(tokenize(p.tr(comp.name, comp.text))) for p in presenters} | {tuple(tokenize(comp.name))}
+                names[gid] = (comp.framework_id, [v for v in variants if v])
+            self._names = names
+        return self._names
 
 
 def _revision(source: model.ActivitySource):

@@ -1,6 +1,6 @@
 """The app factory: one straight sequence, each step a small function.
 
-    config → storage → plugins → i18n → registry → blueprints
+    config → storage → plugins → i18n → registry → stored imports → blueprints
 
 * **config**: defaults, then an optional TOML file (``KBP_CONFIG``), then ``KBP_*`` environment
   variables, then the ``config`` argument (tests). ``DATA_DIR`` defaults to Flask's instance folder;
@@ -10,6 +10,9 @@
 * **i18n**: Flask-Babel for UI strings with :func:`core.i18n.select_locale`.
 * **registry**: :func:`core.registry.build_registry` calls the hooks and assembles the catalogue;
   stale ``.mo`` files of every domain are compiled.
+* **stored imports**: frameworks imported through the page or API, kept in the store, joined to the
+  catalogue at the start and before each request when another server imported one
+  (:mod:`core.services.framework_imports`).
 * **blueprints**: the REST API (``/api/v1``, OpenAPI) and the web pages.
 
 Everything a request needs is on ``app.extensions["kbp"]`` (:class:`KBP`), reached with
@@ -17,7 +20,6 @@ Everything a request needs is on ``app.extensions["kbp"]`` (:class:`KBP`), reach
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tomllib
@@ -43,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_SCHEMA": None,  # PostgreSQL schema for KBP's tables (default: the search_path's first, public)
     "DEMO": False,
     "DEFAULT_LOCALE": "sv",
+    "TIMEZONE": "Europe/Stockholm",  # the organisation's time zone: every time on pages and in e-mails is shown in it
     "LOCALES_DIR": str(i18n.CORE_LOCALES_DIR),
     "I18N_REQUIRED_LANGUAGES": "sv,en",  # catalogs that must be complete (tests, `kbp i18n stats --check`)
     "I18N_SWITCHER_MIN_PERCENT": 80,  # a UI language less translated than this is not offered in the switcher
@@ -90,6 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = assemble_registry(app, plugins, storage)
     attach_sources(registry, storage)
     app.extensions["kbp"] = KBP(storage, plugins, registry, MappingProxyType(dict(app.config)))
+    follow_stored_imports(app)
     register_blueprints(app)
     watch_catalogue(app)
     return app
@@ -165,10 +169,18 @@ def load_plugins(app: Flask, storage: Storage) -> PluginManager:
 
 
 def setup_i18n(app: Flask) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(app.config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"KBP_TIMEZONE: unknown time zone {app.config['TIMEZONE']!r} "
+                         "(an IANA name such as Europe/Stockholm)") from None
     Babel(
         app,
         locale_selector=i18n.select_locale,
         default_locale=app.config["DEFAULT_LOCALE"],
+        default_timezone=str(app.config["TIMEZONE"]),
         default_translation_directories=app.config["LOCALES_DIR"],
         default_domain=i18n.CORE_DOMAIN,
     )
@@ -221,6 +233,23 @@ def attach_sources(registry: Registry, storage) -> None:
         attach = getattr(source, "attach", None)
         if getattr(source, "writable", False) and attach is not None:
             attach(storage)
+
+
+def follow_stored_imports(app: Flask) -> None:
+    """Frameworks imported through the page or API are in the store: in the catalogue from the start,
+    and before each request any another server imported since (one revision look-up while none was).
+    Runs after :func:`watch_catalogue`'s check, so a catalogue rebuilt for a plugin change gets them
+    too; an import changes only the imported frameworks, so it does not rebuild the whole catalogue."""
+    from core.services import framework_imports
+
+    framework_imports.sync(app.extensions["kbp"])
+
+    @app.before_request
+    def _sync_stored_imports():
+        from flask import request
+
+        if request.endpoint != "static":
+            framework_imports.sync(app.extensions["kbp"])
 
 
 #: Collections whose records shape the catalogue (which plugins are enabled; a plugin or the core may
@@ -281,7 +310,3 @@ def register_blueprints(app: Flask) -> None:
     init_access(app)
     register_api(app)
     register_web(app)
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)

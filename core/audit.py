@@ -10,7 +10,8 @@ from typing import Iterable
 
 AUDIT = "audit"
 ACTIONS = ("create", "update", "delete", "export", "erase", "import", "sign_in", "sign_out", "token_create",
-           "token_revoke", "licence_install", "sign_out_everywhere", "password_change", "view")
+           "token_revoke", "licence_install", "sign_out_everywhere", "password_change", "view",
+           "role_change")
 
 
 def record(storage, action: str, subject_type: str, subject_id: str | None, actor: str | None = None) -> None:

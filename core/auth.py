@@ -388,7 +388,7 @@ def _verify(username: str, password: str, address: str) -> dict | None:
     if username:
         found = _storage().collection(ACCOUNTS).find(username=username)
         record = found[0] if found else None
-    hashed = record["password_hash"] if record else _DUMMY_HASH
+    hashed = (record or {}).get("password_hash") or _DUMMY_HASH  # accounts made by single sign-on have none
     ok = check_password_hash(hashed, password or "") if isinstance(password, str) else False
     if not ok or record is None or not record.get("active", True):
         _record_failure(username, address)
@@ -397,10 +397,30 @@ def _verify(username: str, password: str, address: str) -> dict | None:
     return record
 
 
+def local_login() -> str:
+    """``KBP_LOCAL_LOGIN``: who may sign in with a password — ``all`` (default), ``admins`` (the
+    break-glass way in when the identity provider is away), ``off`` (single sign-on only)."""
+    return _config().get("LOCAL_LOGIN", "all")
+
+
 def authenticate(username: str, password: str) -> dict:
-    """Check a sign-in; return the account record or raise :class:`AuthError` with a safe message."""
+    """Check a sign-in; return the account record or raise :class:`AuthError` with a safe message.
+
+    With ``LOCAL_LOGIN=admins`` a right password of anyone but an administrator gets the same answer
+    as a wrong one (so the answer does not tell a right password); with ``off`` no password is checked."""
+    mode = local_login()
+    if mode == "off":
+        raise AuthError(_("Signing in with a password is switched off here. Use your organisation's sign-in."), status=403)
     record = _verify(normalise_username(username), password, client_address())
+    if record is not None and mode == "admins" and record.get("role") != "admin":
+        record = None
+    if record is not None and record.get("person_id"):  # someone who has left signs in no more
+        person = _storage().collection("people").get(record["person_id"])
+        record = None if person and person.get("status") == "left" else record
     if record is None:
+        if mode == "admins":
+            raise AuthError(_("The sign-in name or password is wrong. Only administrators sign in with a password here; "
+                              "everyone else uses their organisation's sign-in."), status=401)
         raise AuthError(_("The sign-in name or password is wrong."), status=401)
     return record
 
@@ -408,8 +428,9 @@ def authenticate(username: str, password: str) -> dict:
 # ----------------------------------------------------------------------------- sessions
 
 
-def start_session(record: dict) -> None:
-    """A fresh session for the account (no fixation); the language chosen before signing in stays."""
+def start_session(record: dict, **about: str) -> None:
+    """A fresh session for the account (no fixation); the language chosen before signing in stays.
+    ``about`` records how (``method``, ``provider``) with the session."""
     storage = _storage()
     _housekeeping(storage)
     lang = session.get("lang")
@@ -417,7 +438,7 @@ def start_session(record: dict) -> None:
     if lang:
         session["lang"] = lang
     session["account"] = record["id"]
-    session["sid"] = sessions.open_session(storage, record["id"])
+    session["sid"] = sessions.open_session(storage, record["id"], **about)
     session.permanent = True
 
 
@@ -566,14 +587,25 @@ def load_user() -> None:
                 and sessions.check_session(storage, session.get("sid"), record["id"], current_app.config)):
             g.account = Account(record["id"], record["username"], record["role"], record.get("person_id"))
         else:
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
+            _clear_keeping_language()
     if g.account and g.account.person_id:
         person = _storage().collection("people").get(g.account.person_id)
+        if person and person.get("status") == "left":  # a leaver (people import, API): signed out at this request
+            g.auth_failed = g.account.via_token
+            if not g.account.via_token:
+                sessions.end_session(_storage(), session.get("sid"))
+                _clear_keeping_language()
+            g.account = None
+            return
         if person and person.get("locale"):
             g.user_locale = person["locale"]
+
+
+def _clear_keeping_language() -> None:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def current_account() -> Account | None:

@@ -445,6 +445,46 @@ def people_import(ctx: click.Context, file: str, dry_run: bool) -> None:
         click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=report.created, updated=report.updated))
 
 
+# ----------------------------------------------------------------------------- frameworks
+
+
+@main.group("frameworks")
+def frameworks_group() -> None:
+    """Frameworks from other systems' files (CASE packages, Moodle competency CSV)."""
+
+
+@frameworks_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Only check the file; import nothing.")
+@click.pass_context
+def frameworks_import(ctx: click.Context, file: str, dry_run: bool) -> None:
+    """Import a CASE package (.json) or Moodle competency CSV (.csv) into the store: every running
+    server uses it from its next request, without a restart. Refused with every problem when the file
+    has any (invalid, an id clash, licensed content)."""
+    from pathlib import Path as _Path
+
+    from core.services import accounts, framework_imports
+
+    state = make_app(ctx).extensions["kbp"]
+    data = _Path(file).read_bytes()
+    with _service_errors():
+        if dry_run:
+            report = framework_imports.preview(state, accounts.CLI, _Path(file).name, data, keep=False)
+        else:
+            report = framework_imports.confirm(state, accounts.CLI, filename=_Path(file).name, data=data)
+    for notice in report["notices"]:
+        click.echo(notice)
+    if not report["ok"]:
+        for problem in report["problems"]:
+            click.echo(problem, err=True)
+        raise click.ClickException(_("'%(name)s' cannot be imported.", name=_Path(file).name))
+    fw = report["framework"]
+    done = _("Checked, nothing imported (dry run)") if dry_run else _("Imported")
+    click.echo(_("%(done)s: %(name)s (id %(id)s), %(groups)d groups, %(competencies)d competencies, %(depth)d levels.",
+                 done=done, name=fw["name"], id=fw["id"], groups=fw["groups"], competencies=fw["competencies"],
+                 depth=fw["depth"]))
+
+
 # ----------------------------------------------------------------------------- activities
 
 
@@ -476,9 +516,13 @@ source_option = click.option("--source", "source_id", default=None, help="Activi
 @click.pass_context
 def activities_list(ctx: click.Context, source_id: str | None, archived: bool) -> None:
     """List the activities of an editable source: id, kind, status and title."""
+    from core.services import accounts, activities
+
     app = make_app(ctx)
     source = _writable_source(app, source_id)
-    for r in source.records(include_archived=archived):
+    with _service_errors():
+        found = activities.records(app.extensions["kbp"].registry, accounts.CLI, source.id, include_archived=archived)
+    for r in found:
         title = r["title"].get(r.get("source_language", "sv")) or r["id"]
         state = _("archived") if r.get("archived") else _("active")
         click.echo(f"{r['id']}\t{r['kind']}\t{state}\t{title}")
@@ -491,22 +535,21 @@ def activities_list(ctx: click.Context, source_id: str | None, archived: bool) -
 @click.pass_context
 def activities_export(ctx: click.Context, source_id: str | None, fmt: str, out: str) -> None:
     """Export every activity, archived ones included; the file imports back unchanged."""
-    from core import activities, audit
     from core.i18n import available_locales
+    from core.services import accounts, activities
 
     app = make_app(ctx)
     source = _writable_source(app, source_id)
-    records = source.records(include_archived=True)
-    with app.app_context():
-        locales = available_locales()
-    body = activities.to_json(records) if fmt == "json" else activities.to_csv(records, locales)
-    audit.record(app.extensions["kbp"].storage, "export", "activities", source.id, actor="cli")
+    state = app.extensions["kbp"]
+    with app.app_context(), _service_errors():
+        body, _media_type, count = activities.export(state.storage, state.registry, accounts.CLI, source.id, fmt,
+                                                     available_locales())
     if out == "-":
         click.echo(body, nl=False)
     else:
         with open(out, "w", encoding="utf-8", newline="") as fh:
             fh.write(body)
-        click.echo(ngettext("%(num)d activity written to %(file)s.", "%(num)d activities written to %(file)s.", len(records), file=out))
+        click.echo(ngettext("%(num)d activity written to %(file)s.", "%(num)d activities written to %(file)s.", count, file=out))
 
 
 @activities_group.command("import")
@@ -516,16 +559,16 @@ def activities_export(ctx: click.Context, source_id: str | None, fmt: str, out: 
 @click.pass_context
 def activities_import(ctx: click.Context, file: str, source_id: str | None, dry_run: bool) -> None:
     """Import activities from CSV or JSON: all rows are checked; all are imported, or none."""
-    from core import audit
-    from core.api.activities import run_import
+    from core.services import accounts, activities
 
     app = make_app(ctx)
     source = _writable_source(app, source_id)
     fmt = "json" if file.lower().endswith(".json") else "csv"
     with open(file, "rb") as fh:
         data = fh.read()
-    with app.app_context():
-        result = run_import(source, data, fmt, dry_run)
+    state = app.extensions["kbp"]
+    with app.app_context(), _service_errors():
+        result = activities.import_file(state.storage, state.registry, accounts.CLI, source.id, data, fmt, dry_run)
     if not result["ok"]:
         for p in result["problems"]:
             click.echo(_("row %(row)s, column %(column)s: %(reason)s", row=p["row"], column=p["column"] or "-", reason=p["reason"]), err=True)
@@ -536,7 +579,6 @@ def activities_import(ctx: click.Context, file: str, source_id: str | None, dry_
         click.echo(_("The file is correct: %(created)d new, %(updated)d updated. Nothing was imported (dry run).",
                      created=result["created"], updated=result["updated"]))
     else:
-        audit.record(app.extensions["kbp"].storage, "import", "activities", source.id, actor="cli")
         click.echo(_("Imported: %(created)d new, %(updated)d updated.", created=result["created"], updated=result["updated"]))
 
 
@@ -752,7 +794,7 @@ def license_keygen(out: str, key_id: str, passphrase_file: str | None) -> None:
 @click.option("--key-id", required=True, help="Id of that key in the built-in list.")
 @click.option("--keys", "keys_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help='Your keys file {"keys": [...]}: new keys, and old ones marked "revoked": true.')
-@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the keys are for.")
+@click.option("--product", required=True, help="Product id the keys are for (a licensed framework names it: kbp license status lists them).")
 @passphrase_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the signed key bundle.")
 @click.pass_context
@@ -787,7 +829,7 @@ def license_sign_keys(ctx, key_file, key_id, keys_file, product, passphrase_file
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last valid day, YYYY-MM-DD.")
 @click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="First valid day (default today); a later day makes a renewal that can be installed in advance.")
-@click.option("--product", default="malin_lindelow", show_default=True, help="Product id the licence is for.")
+@click.option("--product", required=True, help="Product id the licence is for (a licensed framework names it: kbp license status lists them).")
 @click.option("--feature", "features", multiple=True, help="A licensed feature (repeatable).")
 @click.option("--seats", type=click.IntRange(min=1), default=None, help="Number of seats, if limited.")
 @click.option("--trusted-keys", "trusted_keys_file", type=click.Path(exists=True, dir_okay=False), default=None,

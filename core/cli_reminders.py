@@ -76,12 +76,11 @@ def overview_revoke(ctx: click.Context, username: str) -> None:
 
 
 def _grant(ctx: click.Context, username: str, granted: bool) -> None:
-    from core import audit, overview
+    from core.services import accounts
+    from core.services.errors import ServiceError
 
     app = make_app(ctx)
-    storage = app.extensions["kbp"].storage
     try:
-        record = overview.set_grant(storage, username, granted)
-    except overview.OverviewError as exc:
-        raise click.ClickException(str(exc)) from None
-    audit.record(storage, "update", "account", record["id"], actor="cli")
+        accounts.set_overview_grant(app.extensions["kbp"].storage, accounts.CLI, username, granted)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None

@@ -50,6 +50,28 @@ def _seed_people(app: Flask) -> Iterator[str]:
         ids[key] = record["id"]
         auth.create_account(storage, username=email, password=DEMO_PASSWORD, role=role, person_id=record["id"])
         yield _("Demo account %(name)s (%(role)s), password %(password)s", name=email, role=role, password=DEMO_PASSWORD)
+    _seed_recruitment(app, ids)
+
+
+def _seed_recruitment(app: Flask, ids: dict[str, str]) -> None:
+    """Noor was recruited with a development need: her coach kept the recruitment record."""
+    from core import plans
+    from core.auth import Account
+    from core.i18n import available_locales
+    from core.services import recruitment
+
+    storage, registry = app.extensions["kbp"].storage, app.extensions["kbp"].registry
+    if not all(c in registry.competencies for c in ("kbp-sample:active-listening", "kbp-sample:planning-own-work")):
+        return
+    coach = storage.collection("accounts").find(person_id=ids["coach"])[0]
+    actor = Account(coach["id"], coach["username"], "coach", ids["coach"])
+    with app.test_request_context():
+        recruitment.save_record(storage, plans.Snapshotter(registry, available_locales()), actor, ids["employee2"], {
+            "role_title": "Handläggare", "competencies": [
+                {"competency": "kbp-sample:active-listening", "rating": 2,
+                 "notes": "Svarade ofta innan frågan var färdigställd; lyssnade bättre i rollspelet.",
+                 "need": "Sammanfatta vad invånaren sagt innan du svarar, under provanställningen."},
+                {"competency": "kbp-sample:planning-own-work", "rating": 3, "notes": "Tydlig veckoplanering i arbetsprovet."}]})
 
 
 DEMO_ACTIVITIES = [

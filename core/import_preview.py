@@ -1,6 +1,7 @@
 """Preview of one framework file: what importing it would give, without importing it.
 
-Used by ``POST /api/v1/framework-imports/preview`` and the page ``/admin/framework-import``. The
+Used by ``POST /api/v1/framework-imports/preview`` and the page ``/admin/framework-import``, and by
+the import itself (:mod:`core.services.framework_imports`), which refuses what the preview reports. The
 file is read by the import plugin that declares its suffix (``FILE_SUFFIXES``) and offers
 ``read_file(name, data) -> (framework dict, notices)``; the core then applies the same checks as
 for a file in an import folder (:mod:`core.imports`): the content schema, licensed content, id
@@ -13,7 +14,7 @@ from pathlib import Path
 from marshmallow import ValidationError
 
 from core import schemas
-from core.imports import LicensedIndex, is_importer
+from core.imports import LicensedIndex, is_importer, source_label
 from core.registry import ContentError
 
 
@@ -40,8 +41,14 @@ def _outline(framework: dict) -> tuple[list[dict], int, int, int]:
 
 
 def preview_file(registry, manager, filename: str, data: bytes) -> dict:
-    """What importing ``filename`` would give, without importing it: the framework's tree and counts,
-    every problem (refusals included: invalid, clashing, licensed) and every notice.
+    """What importing ``filename`` would give (see :func:`read_and_check`), without importing it."""
+    return read_and_check(registry, manager, filename, data)[0]
+
+
+def read_and_check(registry, manager, filename: str, data: bytes) -> tuple[dict, dict | None]:
+    """(report, framework dict): the framework's tree and counts, every problem (refusals included:
+    invalid, clashing, licensed) and every notice; the framework dict as the plugin read it (None
+    when the file could not be read).
 
     The file is read by the active import plugin that declares its suffix in ``FILE_SUFFIXES`` and
     offers ``read_file(name, data) -> (framework dict, notices)``. ``ok`` is False when the file
@@ -55,14 +62,14 @@ def preview_file(registry, manager, filename: str, data: bytes) -> dict:
             break
     else:
         return {"ok": False, "format": None, "plugin": None, "framework": None, "tree": [], "problems": [],
-                "notices": []}
+                "notices": []}, None
     report: dict = {"ok": False, "format": getattr(plugin, "FORMAT", name), "plugin": name, "framework": None,
                     "tree": [], "problems": [], "notices": []}
     try:
         framework, notices = plugin.read_file(filename, data)
     except ContentError as exc:
         report["problems"].append(str(exc))
-        return report
+        return report, None
     report["notices"] = list(notices)
     tree, count, headings, deepest = _outline(framework)
     report["tree"] = tree
@@ -72,17 +79,22 @@ def preview_file(registry, manager, filename: str, data: bytes) -> dict:
         candidate = schemas.FrameworkSchema().load(framework)
     except ValidationError as exc:  # reported like the import does
         report["problems"].append(f"{filename}: {schemas.format_errors(exc.messages)}")
-        return report
+        return report, framework
     reason = LicensedIndex(registry.frameworks.values(), registry.locale_dirs).refusal(candidate)
     if reason:
         report["problems"].append(f"{filename}: {reason}; a licensed framework cannot be imported as a framework "
                                   "of its own — install its licence instead")
     owner = registry.owner.get(("framework", candidate.id))
-    if owner and owner != name:
+    stored = getattr(registry, "stored_imports", {}).get(candidate.id)
+    if stored is not None:  # imported through the page or API before: importing again replaces it
+        report["notices"].append(f"{filename}: replaces the framework '{candidate.id}' imported from "
+                                 f"'{stored.get('filename', '')}' (same id)")
+    elif owner and owner != name:
         report["problems"].append(f"{filename}: the framework id '{candidate.id}' is already provided by plugin "
                                   f"'{owner}' (give the file another title or id number)")
     elif owner:
-        report["notices"].append(f"{filename}: replaces the framework '{candidate.id}' {name} imported before "
-                                 "(same id)")
+        report["problems"].append(
+            f"{filename}: the framework id '{candidate.id}' is already imported from {source_label(plugin, candidate.id)} "
+            f"in {name}'s import folder: replace that file (and restart), or give this file another title or id number")
     report["ok"] = not report["problems"]
-    return report
+    return report, framework

@@ -16,7 +16,7 @@ global id is ``framework:competency``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping
 
 SITUATIONS = ("role_changes", "new_role", "recruited_need", "grow_further")
 ACTIVITY_KINDS = ("on_the_job", "learning_from_others", "training", "reflection")
@@ -150,6 +150,46 @@ class Activity:
     owner: str = ""
 
 
+#: validates what a source's ``activities()`` yields and returns :class:`Activity` objects: installed
+#: by :mod:`core.schemas` (:func:`install_activity_loader`) when it is imported, so that this module
+#: imports nothing from the core (it is the bottom layer every other module builds on)
+_activity_loader: Callable[["ActivitySource"], list[Activity]] | None = None
+
+
+def install_activity_loader(loader: Callable[["ActivitySource"], list[Activity]]) -> None:
+    """Set the validation :meth:`ActivitySource.loaded` uses (``core.schemas.load_activities``)."""
+    global _activity_loader
+    _activity_loader = loader
+
+
+def record_to_activity(record: dict, source_id: str, domain: str = "messages") -> Activity:
+    """An editable activity record (:mod:`core.activities`' shape: text per language) as an :class:`Activity`."""
+    lang = record.get("source_language", "sv")
+    translations = {
+        loc: {"title": record["title"].get(loc, ""), "description": record["description"].get(loc, "")}
+        for loc in set(record["title"]) | set(record["description"])
+    }
+    return Activity(
+        id=record["id"],
+        source=source_id,
+        competencies=tuple(record["competencies"]),
+        title=record["title"].get(lang, ""),
+        description=record["description"].get(lang, ""),
+        kind=record["kind"],
+        effort=record["effort"],
+        text=TextDomain(domain, lang),
+        situations=tuple(record.get("situations", ())),
+        provider=record.get("provider", ""),
+        url=record.get("url", ""),
+        translations=translations,
+        archived=bool(record.get("archived")),
+        tags=tuple(record.get("tags", ())),
+        cost=record.get("cost", ""),
+        duration=record.get("duration", ""),
+        owner=record.get("owner", ""),
+    )
+
+
 class ActivitySource:
     """Base class for activity sources returned by ``kbp_activity_sources``.
 
@@ -177,9 +217,9 @@ class ActivitySource:
         """The source's activities as validated :class:`Activity` objects (cached per instance)."""
         cached = getattr(self, "_kbp_loaded", None)
         if cached is None:
-            from core.schemas import load_activities
-
-            cached = load_activities(self)
+            if _activity_loader is None:  # pragma: no cover - core.schemas installs it on import
+                raise RuntimeError("core.schemas has not been imported: activities cannot be validated")
+            cached = _activity_loader(self)
             self._kbp_loaded = cached
         return cached
 
@@ -198,6 +238,11 @@ class WritableActivitySource(ActivitySource):
     """
 
     writable = True
+    #: the collection of the app's store the records live in (``""``: kept elsewhere). When set, the
+    #: core writes each change together with its audit entry in one unit of work: it calls the
+    #: ``*_in`` methods below with that collection's writer instead of :meth:`create`,
+    #: :meth:`update` and :meth:`import_records`.
+    collection_name: str = ""
 
     def attach(self, store) -> None:
         """Called by the core once at start with the app's store (:mod:`core.store`: the embedded
@@ -221,19 +266,27 @@ class WritableActivitySource(ActivitySource):
         """Create or replace (by id) all ``records`` in one transaction; return (created, updated)."""
         raise NotImplementedError
 
+    def create_in(self, writer, record: dict) -> dict:  # pragma: no cover - interface
+        """:meth:`create`, written to ``writer`` (the collection in the caller's unit of work)."""
+        raise NotImplementedError
+
+    def update_in(self, writer, activity_id: str, changes: dict, expected_version: int | None = None) -> dict:  # pragma: no cover
+        """:meth:`update`, written to ``writer``."""
+        raise NotImplementedError
+
+    def import_in(self, writer, records: list[dict]) -> tuple[int, int]:  # pragma: no cover - interface
+        """:meth:`import_records`, written to ``writer``."""
+        raise NotImplementedError
+
     def revision(self) -> Hashable:  # pragma: no cover - interface
         """Changes whenever the stored records change (in any process): search re-indexes then."""
         raise NotImplementedError
 
     def activities(self):
-        from core.activities import record_to_activity
-
         return [record_to_activity(r, self.id) for r in self.records(include_archived=True)]
 
     def loaded(self):
         """Always fresh: writable records change while the app runs."""
-        from core.activities import record_to_activity
-
         return [record_to_activity(r, self.id) for r in self.records(include_archived=True)]
 
 

@@ -64,16 +64,17 @@ def may_view(storage, account) -> bool:
     return "overview" in (record.get("grants") or [])
 
 
-def set_grant(storage, username: str, granted: bool) -> dict:
-    """Give (or take back) the overview for a non-admin account: the "HR" permission."""
+def set_grant(accounts, username: str, granted: bool) -> dict:
+    """Give (or take back) the overview for a non-admin account: the "HR" permission. ``accounts``:
+    the collection (or the caller's unit-of-work part) to write to."""
     from core.auth import normalise_username
 
-    found = storage.collection("accounts").find(username=normalise_username(username))
+    found = accounts.find(username=normalise_username(username))
     if not found:
         raise OverviewError(_("No account named '%(name)s'.", name=username), 404)
     record = found[0]
     grants = [g for g in (record.get("grants") or []) if g != "overview"] + (["overview"] if granted else [])
-    return storage.collection("accounts").update(record["id"], {"grants": grants})
+    return accounts.update(record["id"], {"grants": grants})
 
 
 def parse_period(value: str | None, today: date | None = None) -> tuple[str, float, float]:

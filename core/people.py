@@ -38,6 +38,8 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     "reminder_mails": ("person_id",),
     "reminder_prefs": ("person_id",),
     "calendar_feeds": ("person_id",),
+    "recruitment_records": ("person_id",),
+    "preparations": ("person_id",),
 }
 
 
@@ -347,7 +349,7 @@ def export_for(storage, account, person_id: str, *, admin_includes_private: bool
         raise PeopleError(_("No such person."), status=404)
     if storage.collection(PEOPLE).get(person_id) is None:
         raise PeopleError(_("No such person."), status=404)
-    return export_person(storage, person_id, include_private=own or admin_includes_private)
+    return export_person(storage, person_id, include_private=own or admin_includes_private, own=own)
 
 
 def export_self(storage, account) -> dict[str, Any]:
@@ -358,9 +360,12 @@ def export_self(storage, account) -> dict[str, Any]:
     return export_person(storage, None, include_private=True, account_id=account.id)
 
 
-def export_person(storage, person_id: str | None, *, include_private: bool, account_id: str | None = None) -> dict[str, Any]:
-    """Every record about ``person_id`` (or, with ``person_id=None``, about the account ``account_id``)."""
-    from core import audit, plans
+def export_person(storage, person_id: str | None, *, include_private: bool, account_id: str | None = None,
+                  own: bool = False) -> dict[str, Any]:
+    """Every record about ``person_id`` (or, with ``person_id=None``, about the account ``account_id``).
+    ``own``: the person's self-service export, which gets their recruitment record as they see it in
+    KBP (agreed needs, no interview notes: see the README, *From recruitment to development*)."""
+    from core import audit, plans, recruitment
 
     if person_id is not None:
         data = records_about(storage, person_id)
@@ -378,6 +383,10 @@ def export_person(storage, person_id: str | None, *, include_private: bool, acco
     if not include_private and "plans" in data:
         data["plans"] = [plans.for_viewer(p, "admin") for p in data["plans"]]
     data["plan_history"] = [h for p in data.get("plans", []) for h in plans.history(storage, p["id"], viewer)]
+    if not include_private and "preparations" in data:
+        data["preparations"] = [recruitment.sheet_for_viewer(s, "admin") for s in data["preparations"]]
+    if own and "recruitment_records" in data:
+        data["recruitment_records"] = [recruitment.record_for_viewer(r, "employee") for r in data["recruitment_records"]]
     return {"format": "kbp-person-export/1", "person_id": person_id, "exported_at": time.time(),
             "private_notes": "included" if include_private else "excluded", "records": data}
 
@@ -413,6 +422,7 @@ def erase_person(uow, person_id: str, secret: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     accounts = [a["id"] for a in uow["accounts"].find(person_id=person_id)]
     plan_ids = {p["id"] for p in uow["plans"].find(person_id=person_id)}
+    record_ids = [r["id"] for r in uow["recruitment_records"].find(person_id=person_id)]  # audited by id
     token_ids = [t["id"] for t in uow["api_tokens"].find_any("account_id", accounts)] if accounts else []
     tx = uow["plan_history"]
     for h in tx.all():
@@ -434,6 +444,10 @@ def erase_person(uow, person_id: str, secret: str) -> dict[str, int]:
                                      for f in plan["follow_ups"]]
         if changes:
             tx.update(plan["id"], changes)
+    tx = uow["recruitment_records"]
+    for record in tx.all():  # records about others that the erased person's account kept
+        if record["person_id"] != person_id and record.get("recorded_by") in accounts:
+            tx.update(record["id"], {"recorded_by": anonymous_id(record["recorded_by"], secret)})
     for token_id in token_ids:
         uow["api_tokens"].delete(token_id)
     if token_ids:
@@ -448,8 +462,9 @@ def erase_person(uow, person_id: str, secret: str) -> dict[str, int]:
     tx = uow[PEOPLE]
     for coachee in tx.find(coach_id=person_id):
         tx.update(coachee["id"], {"coach_id": None})
-    # the audit log keeps what happened, under anonymised ids: the person, their accounts, tokens and plans
-    replacements = {i: anonymous_id(i, secret) for i in [person_id, *accounts, *token_ids, *plan_ids]}
+    # the audit log keeps what happened, under anonymised ids: the person, their accounts, tokens, plans
+    # and recruitment records
+    replacements = {i: anonymous_id(i, secret) for i in [person_id, *accounts, *token_ids, *plan_ids, *record_ids]}
     audit.anonymise_in(uow["audit"], replacements)
     return counts
 

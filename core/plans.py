@@ -127,10 +127,6 @@ def _today() -> date:
 # ----------------------------------------------------------------------------- snapshots
 
 
-def texts_for(presenter_for: Callable[[str], Presenter], locales: Iterable[str], fn: Callable[[Presenter], str]) -> dict[str, str]:
-    return {loc: fn(presenter_for(loc)) for loc in locales}
-
-
 def pick(texts: dict[str, str] | None, locale: str, origin: dict | None = None) -> str:
     """A snapshot's text in ``locale`` (never empty when the snapshot has some text).
 
@@ -150,6 +146,32 @@ def pick(texts: dict[str, str] | None, locale: str, origin: dict | None = None) 
         if source_text:
             return i18n.content(source_text, domain.source_language, domain.domain, locale, locale_dirs) or source_text
     return next((t for t in texts.values() if t), "")
+
+
+def focus_path(focus: dict, locale: str) -> list[str]:
+    """What a focus competency of a deep framework sits in, outermost first (framework, group, the
+    competencies above it), in ``locale``; ``[]`` for a two-level framework. The plan's snapshot when
+    it has one, else the live catalogue's (plans made before paths were kept)."""
+    paths = focus.get("path")
+    if isinstance(paths, dict) and paths:
+        return list(paths.get(locale) or next((p for p in paths.values() if p), []))
+    if not has_app_context() or "kbp" not in current_app.extensions:
+        return []
+    registry = current_app.extensions["kbp"].registry
+    comp = registry.competency(focus.get("competency", ""))
+    return Presenter(registry, locale).trail(comp) if comp is not None else []
+
+
+def focus_trail(focus: dict, locale: str) -> str:
+    """Where a focus competency comes from, as pages and exports print it next to its name: the
+    framework's name, or for a deep framework "Framework › Group › …" down to the competency above it."""
+    return " › ".join(focus_path(focus, locale)) or pick(focus.get("framework"), locale, focus)
+
+
+def focus_label(focus: dict, locale: str) -> str:
+    """A focus competency's name as lists print it: "Framework › Group › … › Name" in a deep
+    framework, the name alone in a two-level one."""
+    return " › ".join([*focus_path(focus, locale), pick(focus.get("name"), locale, focus)])
 
 
 def _origin_domain(origin: dict) -> tuple[model.TextDomain, dict[str, str]] | None:
@@ -185,13 +207,17 @@ class Snapshotter:
             raise PlanError(_("%(id)s is a heading, not a competency: choose one of the competencies under it.",
                               id=gid), errors={"focus": [gid]})
         fw = self.registry.frameworks[comp.framework_id]
-        return {
+        entry = {
             "competency": gid,
             "framework": {loc: p.tr(fw.name, fw.text) for loc, p in self._p.items()},
             "name": {loc: p.tr(comp.name, comp.text) for loc, p in self._p.items()},
             "definition": {loc: p.tr(comp.definition, comp.text) for loc, p in self._p.items()},
             "goal": "",
         }
+        paths = {loc: p.trail(comp) for loc, p in self._p.items()}
+        if any(paths.values()):  # a deep framework: framework › group › … above the competency
+            entry["path"] = paths
+        return entry
 
     def question(self, qs: model.QuestionSet, q: model.Question, shared: bool) -> dict[str, Any]:
         return {"id": q.id, "competency": q.competency, "kind": q.kind, "source": qs.id,
@@ -234,11 +260,6 @@ def visible_plan(storage, account, plan_id: str) -> tuple[dict, str]:
     return plan, rel
 
 
-def require_edit(rel: str) -> None:
-    if rel not in ("employee", "coach"):
-        raise PlanError(_("Only the employee and their coach can change a plan."), 403)
-
-
 def is_private(question: dict) -> bool:
     """A question whose note the employee has not shared (self-reflection)."""
     return not question.get("shared", True)
@@ -278,18 +299,20 @@ def _others_view(plan: dict) -> dict:
 # ----------------------------------------------------------------------------- changes
 
 
-def _history(storage, plan_id: str, account_id: str, action: str, fields: Iterable[str] = (), private: bool = False) -> None:
+def _history_entry(plan_id: str, account_id: str, action: str, fields: Iterable[str] = (), private: bool = False) -> dict:
+    """A ``plan_history`` record, written in the same unit of work as the change it describes."""
     entry = {"plan_id": plan_id, "at": time.time(), "by": account_id, "action": action, "fields": sorted(set(fields))}
     if private:
         entry["private"] = True
-    storage.collection(HISTORY).insert(entry)
+    return entry
 
 
 def change(storage, account, plan_id: str, expected_version: int | None, action: str,
            mutate: Callable[[dict, str], Iterable[str]], allow: Iterable[str] = ("employee", "coach")) -> dict:
-    """Apply ``mutate(plan, relation) -> changed field names`` in one transaction, checking the version."""
-    plans = storage.collection(PLANS)
-    with plans.transaction() as tx:
+    """Apply ``mutate(plan, relation) -> changed field names``, checking the version: the plan and its
+    history entry are one unit of work (both are written, or neither)."""
+    with storage.unit_of_work(PLANS, HISTORY) as uow:
+        tx = uow[PLANS]
         plan = tx.get(plan_id)
         rel = relation(storage, account, plan) if plan else None
         if plan is None or rel is None:
@@ -321,7 +344,7 @@ def change(storage, account, plan_id: str, expected_version: int | None, action:
         if not private:
             plan["updated_at"] = time.time()
         stored = tx.upsert(plan)
-    _history(storage, plan_id, account.id, action, changed, private=private)
+        uow[HISTORY].insert(_history_entry(plan_id, account.id, action, changed, private=private))
     return stored
 
 
@@ -331,7 +354,8 @@ def follow_coach(storage, person_id: str, coach_id: str | None, by: str) -> int:
     the new coach confirms for themself; an agreed plan stays agreed. The history keeps who agreed
     what, and gets a ``coach_change`` entry. Returns how many plans changed."""
     moved = []
-    with storage.collection(PLANS).transaction() as tx:
+    with storage.unit_of_work(PLANS, HISTORY) as uow:
+        tx = uow[PLANS]
         for plan in tx.find(person_id=person_id):
             if plan.get("coach_id") == coach_id:
                 continue
@@ -339,13 +363,15 @@ def follow_coach(storage, person_id: str, coach_id: str | None, by: str) -> int:
             if plan["status"] != "agreed" and plan["agreed"].get("coach"):
                 changes["agreed"] = {**plan["agreed"], "coach": None}
             tx.update(plan["id"], changes)
+            uow[HISTORY].insert(_history_entry(plan["id"], by, "coach_change", ["coach_id"]))
             moved.append(plan["id"])
-    for plan_id in moved:
-        _history(storage, plan_id, by, "coach_change", ["coach_id"])
     return len(moved)
 
 
-def create_plan(storage, snap: Snapshotter, account, person_id: str, situation: str, mode: str) -> dict:
+def create_plan(storage, snap: Snapshotter, account, person_id: str, situation: str, mode: str,
+                audit_entry: dict | None = None) -> dict:
+    """Start a plan: the plan, its first history entry and ``audit_entry`` (about the new plan) are
+    one unit of work."""
     if situation not in model.SITUATIONS:
         raise PlanError(_("Choose one of the four situations."), errors={"situation": [situation]})
     if mode not in MODES:
@@ -360,24 +386,27 @@ def create_plan(storage, snap: Snapshotter, account, person_id: str, situation: 
     if mode == "coaching" and own:
         raise PlanError(_("A coaching dialogue is started by the employee's coach; choose self-reflection for your own."), 403)
     now = time.time()
-    plan = storage.collection(PLANS).insert({
-        "person_id": person_id,
-        "coach_id": person.get("coach_id"),
-        "created_by": account.id,
-        "mode": mode,
-        "situation": situation,
-        "focus": [],
-        "questions": [],
-        "activities": [],
-        "follow_up_date": None,
-        "follow_ups": [],
-        "status": "draft",
-        "agreed": {"employee": None, "coach": None},
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    })
-    _history(storage, plan["id"], account.id, "create")
+    with storage.unit_of_work(PLANS, HISTORY, *(("audit",) if audit_entry else ())) as uow:
+        plan = uow[PLANS].insert({
+            "person_id": person_id,
+            "coach_id": person.get("coach_id"),
+            "created_by": account.id,
+            "mode": mode,
+            "situation": situation,
+            "focus": [],
+            "questions": [],
+            "activities": [],
+            "follow_up_date": None,
+            "follow_ups": [],
+            "status": "draft",
+            "agreed": {"employee": None, "coach": None},
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        })
+        uow[HISTORY].insert(_history_entry(plan["id"], account.id, "create"))
+        if audit_entry:
+            uow["audit"].insert({**audit_entry, "subject_id": plan["id"]})
     return plan
 
 
@@ -671,7 +700,8 @@ def _plan_document(storage, plan: dict, rel: str, locale: str, demo: bool) -> di
         "agreed": plan["agreed"],
         "follow_up_date": plan.get("follow_up_date"),
         "focus": [{"competency": f["competency"], "framework": pick(f["framework"], locale, f), "name": pick(f["name"], locale, f),
-                   "definition": pick(f["definition"], locale, f), "goal": f.get("goal", "")} for f in plan["focus"]],
+                   "definition": pick(f["definition"], locale, f), "goal": f.get("goal", ""),
+                   "path": focus_path(f, locale)} for f in plan["focus"]],
         "questions": [{"id": q["id"], "competency": q["competency"], "kind": q["kind"], "text": pick(q["text"], locale, q),
                        "note": q.get("note", ""), "shared": q.get("shared", True)} for q in plan["questions"]],
         "activities": [{"id": a["id"], "competency": a.get("competency", ""), "title": pick(a["title"], locale, a),

@@ -15,6 +15,7 @@ class Presenter:
     def __init__(self, registry: Registry, locale: str):
         self.registry = registry
         self.locale = locale
+        self._deep: dict[str, bool] = {}  # framework id -> is_deep
 
     def tr(self, text: str, domain: model.TextDomain) -> str:
         return i18n.content(text, domain.source_language, domain.domain, self.locale, self.registry.locale_dirs)
@@ -126,6 +127,27 @@ class Presenter:
             above.insert(0, {"id": parent.id, "name": self.tr(parent.name, parent.text), "code": parent.code})
             parent = by_id.get(parent.parent)
         return above
+
+    def is_deep(self, fw: model.Framework) -> bool:
+        """Whether a framework is a tree deeper than groups → competencies (some competency sits under another)."""
+        if fw.id not in self._deep:
+            self._deep[fw.id] = any(c.parent for c in fw.competencies())
+        return self._deep[fw.id]
+
+    def trail(self, comp: model.Competency) -> list[str]:
+        """What a competency of a deep framework sits in, outermost first: the framework, the group and
+        the competencies above it (``[]`` for two-level frameworks, which name a competency as before)."""
+        fw = self.registry.frameworks.get(comp.framework_id)
+        if fw is None or not self.is_deep(fw):
+            return []
+        group = next((g for g in fw.groups if g.id == comp.group_id), None)
+        above = [p["name"] for p in self.path(comp)]
+        return [self.tr(fw.name, fw.text), *([self.tr(group.name, fw.text)] if group is not None else []), *above]
+
+    def label(self, comp: model.Competency) -> str:
+        """A competency's name as lists and search results show it: with its trail in a deep framework
+        ("Framework › Group › … › Name"), the name alone in a two-level one."""
+        return " › ".join([*self.trail(comp), self.tr(comp.name, comp.text)])
 
     def competency_detail(self, comp: model.Competency, activity_limit: int | None = None) -> dict[str, Any]:
         """A competency with its questions and activities; an organisation may have thousands of

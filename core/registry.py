@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections import defaultdict
+import threading
 from typing import Any, Iterable
 
 from marshmallow import ValidationError
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 RESERVED_IDS: dict[str, dict[str, tuple[str, ...]]] = {
     "sample_framework": {
         "framework": ("kbp-sample",),
-        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection"),
+        "question set": ("kbp-sample-coaching", "kbp-sample-self-reflection", "kbp-sample-interview", "kbp-sample-follow-up"),
         "activity source": ("kbp-sample",),
         "translation domain": ("kbp_sample",),
     },
@@ -59,7 +59,6 @@ class Registry:
         self.frameworks: dict[str, model.Framework] = {}
         self.competencies: dict[str, model.Competency] = {}
         self.question_sets: dict[str, model.QuestionSet] = {}
-        self.questions_by_competency: dict[str, list[model.Question]] = defaultdict(list)
         self.activity_sources: dict[str, model.ActivitySource] = {}
         self.exporters: dict[str, model.Exporter] = {}
         self.locale_dirs: dict[str, str] = {}  # gettext domain -> folder
@@ -72,6 +71,14 @@ class Registry:
         self.import_notices: dict[str, list[str]] = {}
         #: the plugin manager, told about run-time failures of plugins (None in bare unit tests)
         self.manager: PluginManager | None = None
+        #: frameworks imported through the page or API and kept in the store (:meth:`sync_stored_imports`):
+        #: framework id -> its record without the framework itself (file, format, who, when)
+        self.stored_imports: dict[str, dict] = {}
+        #: the revision of the stored imports the catalogue shows (changes when another server imports)
+        self.stored_revision: Any = None
+        self._stored_lock = threading.Lock()
+        self._base: tuple[dict, dict, dict] | None = None
+        self._licensed_index: "imports.LicensedIndex | None" = None
 
     def problem(self, plugin: str, message: str) -> None:
         """A plugin failed at run time (or its content deserves a warning): log it, show it on /plugins."""
@@ -140,6 +147,57 @@ class Registry:
 
     def exporters_for(self, subject: str) -> list[model.Exporter]:
         return [e for e in self.exporters.values() if e.subject == subject]
+
+    # ------------------------------------------------------------------ frameworks imported at run time
+    def sync_stored_imports(self, collection) -> bool:
+        """Show exactly the frameworks kept in ``collection`` (imported through the page or the API,
+        :mod:`core.services.framework_imports`) next to what the plugins provide; True when it changed.
+
+        Cheap while nothing changed (one revision look-up), so every request calls it: an import through
+        any server is in every server's catalogue at its next request, without a restart. Stored
+        frameworks get the same checks as a file in an import folder (:func:`_skip_imported`), each
+        time, since plugins and licences may have changed since: a record that would provide a
+        licensed framework, or whose id a plugin provides, is left out with a problem on ``/plugins``.
+        The new dictionaries replace the old ones whole, so a request reading them never sees half a change.
+        """
+        revision = collection.revision()
+        if revision == self.stored_revision and revision is not None:
+            return False
+        with self._stored_lock:
+            if revision == self.stored_revision and revision is not None:
+                return False
+            if self._base is None:  # what the plugins provide, fixed since the start
+                self._base = (dict(self.frameworks), dict(self.competencies), dict(self.owner))
+                self._licensed_index = imports.LicensedIndex.lazy(self._base[0].values(), self.locale_dirs)
+            frameworks, competencies, owner = (dict(part) for part in self._base)
+            kept: dict[str, dict] = {}
+            for record in sorted(collection.all(), key=lambda r: (r.get("imported_at", 0), r["id"])):
+                plugin, label = record.get("plugin", ""), record.get("filename") or record["id"]
+                try:
+                    fw = dataclasses.replace(schemas.FrameworkSchema().load(record["framework"]), plugin=plugin)
+                except ValidationError as exc:
+                    self.problem(plugin, f"{label} (imported through the page): {schemas.format_errors(exc.messages)}; "
+                                         "left out")
+                    continue
+                reason = self._licensed_index.refusal(fw)
+                taken = RESERVED.get(("framework", fw.id)) or owner.get(("framework", fw.id))
+                if reason is not None:
+                    self.problem(plugin, f"{label} (imported through the page): {reason}; a licensed framework cannot "
+                                         "be imported as a framework of its own — install its licence instead. Left out.")
+                    continue
+                if taken is not None:
+                    self.problem(plugin, f"{label} (imported through the page): the framework id '{fw.id}' is now "
+                                         f"provided by plugin '{taken}'; left out")
+                    continue
+                owner[("framework", fw.id)] = plugin
+                frameworks[fw.id] = fw
+                for comp in fw.competencies():
+                    competencies[comp.global_id] = comp
+                kept[fw.id] = {k: v for k, v in record.items() if k != "framework"}
+            self.frameworks, self.competencies, self.owner = frameworks, competencies, owner
+            self.stored_imports = kept
+            self.stored_revision = revision
+            return True
 
 
 class _Staged:
@@ -362,8 +420,6 @@ def _commit(registry: Registry, staged: _Staged, name: str) -> None:
             registry.competencies[comp.global_id] = comp
     for qs in staged.question_sets:
         registry.question_sets[qs.id] = qs
-        for q in qs.questions:
-            registry.questions_by_competency[q.competency].append(q)
     for source in staged.sources:
         registry.activity_sources[source.id] = source
     for exporter in staged.exporters:

@@ -373,6 +373,9 @@ def load_activities(source: model.ActivitySource) -> list[model.Activity]:
     return result
 
 
+model.install_activity_loader(load_activities)  # the model validates through it, importing nothing
+
+
 def format_errors(messages: Any, prefix: str = "") -> str:
     """Flatten marshmallow's nested error dict into ``path: message`` lines a person can read."""
     lines: list[str] = []
@@ -592,6 +595,9 @@ class ImportPreviewOut(Schema):
     problems = fields.List(fields.String(), metadata={
         "description": "why the file would be skipped, with the JSON path or row and column"})
     notices = fields.List(fields.String(), metadata={"description": "repairs made and what would be left out"})
+    upload = fields.String(allow_none=True, metadata={
+        "description": "a file that can be imported is kept for a day: POST /api/v1/framework-imports "
+                       "{\"upload\": …} imports it (null otherwise)"})
 
 
 class CompetencyBriefOut(Schema):

@@ -211,11 +211,14 @@ def seed(app, *, people: int = 10000, plans: int = 20000, activities: int = 5000
             "owner": "hr@example.org", "archived": g.rng.random() < 0.03, "version": 1,
             "created_at": (ts := g.time(BASE_TIME - YEAR, YEAR)), "updated_at": ts,
         })
-    writable = [src for src in registry.activity_sources.values() if getattr(src, "writable", False)]
-    if writable:  # through the writable-source interface, as HR's own imports go
+    # through the writable-source interface, as HR's own imports go, into whichever source is editable
+    target = next((src for src in registry.activity_sources.values() if getattr(src, "writable", False)), None)
+    if target is None:
+        inhouse = []  # no editable source installed: the plans use the frameworks' activities only
+    else:
         for start in range(0, len(inhouse), batch):
-            writable[0].import_records(inhouse[start : start + batch])
-        counts["inhouse_activities"] = len(inhouse)
+            target.import_records(inhouse[start : start + batch])
+        counts[target.collection_name or target.id] = len(inhouse)
 
     # ------------------------------------------------------------------ plans
     say(_("plans: %(num)d", num=plans))
@@ -249,7 +252,7 @@ def seed(app, *, people: int = 10000, plans: int = 20000, activities: int = 5000
         for record in inhouse[: min(len(inhouse), 3000)]:  # plans pick from a popular subset
             if record["archived"]:
                 continue
-            entry = snap.activity(record_to_activity(record, "inhouse"))
+            entry = snap.activity(record_to_activity(record, target.id))
             for gid in record["competencies"]:
                 inhouse_by_gid.setdefault(gid, []).append(entry)
 

@@ -50,12 +50,21 @@ def _key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def open_session(storage, account_id: str) -> str:
-    """Record a new session for the account; returns the secret for the cookie (shown nowhere else)."""
+def open_session(storage, account_id: str, **about: str) -> str:
+    """Record a new session for the account; returns the secret for the cookie (shown nowhere else).
+    ``about``: how it was signed in (``method``: ``password`` or ``oidc``, ``provider``)."""
     secret = secrets.token_urlsafe(32)
     t = now()
-    storage.collection(SESSIONS).insert({"id": _key(secret), "account_id": account_id, "created_at": t, "last_seen": t})
+    storage.collection(SESSIONS).insert({"id": _key(secret), "account_id": account_id, "created_at": t, "last_seen": t,
+                                         **about})
     return secret
+
+
+def get_session(storage, secret: Any) -> dict | None:
+    """The session record of a cookie's secret (``None`` when it has ended)."""
+    if not isinstance(secret, str) or not secret:
+        return None
+    return storage.collection(SESSIONS).get(_key(secret))
 
 
 def _expired(record: Mapping, t: float, config: Mapping[str, Any]) -> bool:

@@ -277,8 +277,11 @@ def test_sentence_openings_vary():
 
 
 def test_kbp_conversation_is_never_called_utvecklingssamtal():
+    root = Path(__file__).resolve().parents[1]
     files = [*(CONTENT / "groups").glob("*.yaml"), CONTENT / "framework.yaml",
-             Path(__file__).resolve().parents[1] / "locales" / "sv" / "LC_MESSAGES" / "messages.po"]
+             root / "locales" / "sv" / "LC_MESSAGES" / "messages.po",
+             *(root / "frameworks").glob("*/locales/*/LC_MESSAGES/*.po"),  # every framework catalog, sv and en
+             *(root / "core" / "web" / "templates").rglob("*.html"), *(root / "core" / "web" / "templates").rglob("*.txt")]
     hits = [f"{f.name}:{n}" for f in files for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
             if "utvecklingssamtal" in line.lower() and not line.startswith(("msgid", "#"))]
     assert hits == []

@@ -614,7 +614,7 @@ def test_moodle_text_conversion_round_trips():
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda rows: rows[0].__delitem__(13), r"^bad\.csv: row 1: the header must be Moodle's 14 columns"),
+    (lambda rows: rows[0].__delitem__(13), r"^bad\.csv: row 1: the header lacks Moodle's column\(s\) Taxonomy; a Moodle framework CSV has all 14"),
     (lambda rows: rows[3].__setitem__(0, "no-such-parent"),
      r"^bad\.csv: row \d+, column 'Parent ID number': no competency has the id number 'no-such-parent'"),
     (lambda rows: rows[4].__setitem__(1, "levels"), r"^bad\.csv: row \d+, column 'ID number': 'levels' is also"),

@@ -35,6 +35,7 @@ CASE_SCHEMA = INTEROP / "case" / "case-v1p1-cfpackage.schema.json"
 OPENSALT = sorted((INTEROP / "case" / "opensalt-examples").glob("*.json"))
 WHAT_STANDARDS = FIXTURES / "case" / "WhatStandardsCouldBe.json"
 EMPTY = FIXTURES / "case" / "EmptyExternalFramework.json"
+COMMON_CORE = FIXTURES / "case" / "math_cfs_sample.json"
 MOODLE_EXAMPLE = INTEROP / "moodle" / "example.csv"
 LINDELOW = "malin-lindelow"
 SAMPLE = "kbp-sample"
@@ -144,6 +145,42 @@ def test_opensalt_what_standards_could_be_imports_exactly():
     assert codes == ["6.RP.A.1", "6.RP.A.2", "6.RP.A.3", "6.RP.A.3a", "6.RP.A.3b", "6.RP.A.3c", "6.RP.A.3d"]
 
 
+def test_opensalt_common_core_mathematics_keeps_its_five_levels():
+    """OpenSALT's Common Core State Standards for Mathematics (703 items): domain → cluster → standard → part."""
+    imported = read_package(COMMON_CORE)
+    assert (imported.case_version, len(imported.items), imported.depth) == ("1.0", 703, 5)
+    framework = imported.framework
+    assert (framework["id"], framework["name"]) == ("common-core-state-standards-for-mathematics",
+                                                    "Common Core State Standards for Mathematics")
+    # per domain (a group): competencies, and how many of them are headings (items with items under them)
+    assert [(g["name"], len(g["competencies"]), sum(1 for c in g["competencies"] if not c["selectable"]))
+            for g in framework["groups"]] == [
+        ("Standards for Mathematical Practice", 8, 0), ("Counting and Cardinality", 13, 4),
+        ("Operations and Algebraic Thinking", 51, 17), ("Number and Operations in Base Ten", 50, 14),
+        ("Measurement and Data", 69, 24), ("Geometry", 57, 15), ("Number and Operations—Fractions", 43, 13),
+        ("Ratios and Proportional Relationships", 16, 4), ("The Number System", 33, 9),
+        ("Expressions and Equations", 39, 12), ("Statistics and Probability", 32, 9), ("Functions", 7, 2),
+        ("High School — Number and Quantity", 45, 15), ("High School — Algebra", 49, 18),
+        ("High School — Functions", 59, 19), ("High School — Geometry", 66, 22),
+        ("High School — Statistics and Probability", 49, 15)]
+    assert sum(len(g["competencies"]) for g in framework["groups"]) + len(framework["groups"]) == 703
+    assert depth(framework) == 5
+    # "Represent and interpret data." is five clusters (grades 1–5), no longer five look-alike entries of one
+    # flat list: each a heading with its own code and education level and its own standards under it
+    data = framework["groups"][4]["competencies"]
+    clusters = [c for c in data if c["name"] == "Represent and interpret data."]
+    assert [(c["code"], c["levels"], c["selectable"], sum(1 for x in data if x["parent"] == c["id"]))
+            for c in clusters] == [("CCSS.Math.Content.1.MD.C", ["01"], False, 1),
+                                   ("CCSS.Math.Content.2.MD.D", ["02"], False, 2),
+                                   ("CCSS.Math.Content.3.MD.B", ["03"], False, 2),
+                                   ("CCSS.Math.Content.4.MD.B", ["04"], False, 1),
+                                   ("CCSS.Math.Content.5.MD.B", ["05"], False, 1)]
+    assert imported.notices == [
+        "math_cfs_sample.json: $.CFItems[*].CFItemType: ignored: the CFItemType of 697 items",
+        "math_cfs_sample.json: $.CFItems[*].educationLevel: ignored: the education level of 17 top-level items "
+        "that became groups"]
+
+
 @pytest.mark.parametrize("name, groups, depth, version", [
     ("AdoptedTestFramework.json", [1], 1, "1.1"),
     ("ItemTypeTestFramework.json", [1], 1, "1.1"),
@@ -173,6 +210,42 @@ def test_the_import_reports_every_repair_and_what_it_ignored():
         "WhatStandardsCouldBe.json: $.CFItems[*].educationLevel: ignored: the education level of 2 top-level items "
         "that became groups",
     ]
+
+
+def test_every_other_case_refusal_names_the_file_and_json_path():
+    """Derived from OpenSALT's 2017 package: a repeated identifier, an item that is its own parent,
+    a file that is not UTF-8, and a cycle (the messages the import page and /plugins show)."""
+    package = json.loads(WHAT_STANDARDS.read_text(encoding="utf-8"))
+    twice = json.loads(json.dumps(package))
+    twice["CFItems"][5]["identifier"] = twice["CFItems"][2]["identifier"]
+    with pytest.raises(CaseImportError) as refused:
+        read_package(twice, name="twice.json")
+    assert str(refused.value) == (f"twice.json: $.CFItems[5].identifier: '{package['CFItems'][2]['identifier']}' "
+                                  "is used by another item too")
+    own = json.loads(json.dumps(package))
+    index, link = next((i, a) for i, a in enumerate(own["CFAssociations"]) if a["associationType"] == "isChildOf"
+                       and a["destinationNodeURI"]["identifier"] != own["CFDocument"]["identifier"])
+    link["destinationNodeURI"] = dict(link["originNodeURI"])
+    with pytest.raises(CaseImportError) as refused:
+        read_package(own, name="own.json")
+    assert str(refused.value) == (f"own.json: $.CFAssociations[{index}]: item "
+                                  f"'{link['originNodeURI']['identifier']}' is its own parent")
+    with pytest.raises(CaseImportError) as refused:
+        read_package(WHAT_STANDARDS.read_text(encoding="utf-8").encode("utf-16"), name="utf16.json")
+    assert str(refused.value) == "utf16.json: not UTF-8 text (invalid start byte at byte 0)"
+    with pytest.raises(CaseImportError) as refused:
+        read_package(b"\xef\xbb\xbf" + WHAT_STANDARDS.read_bytes()[:40], name="cut.json")
+    assert str(refused.value).startswith("cut.json: not valid JSON: ")
+
+
+def test_the_moodle_example_has_its_exact_counts_and_depth():
+    """Moodle's OECD fixture: 64 competencies in 4 levels become 2 groups (Levels, Competencies)."""
+    parsed = csvformat.read_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
+    assert (len(parsed.competencies), parsed.depth, len(parsed.top)) == (64, 4, 2)
+    framework = csvformat.to_framework(parsed)
+    assert [(g["name"], len(g["competencies"]), sum(1 for c in g["competencies"] if not c["selectable"]))
+            for g in framework["groups"]] == [("Levels", 5, 0), ("Competencies", 57, 18)]  # checked with csv alone
+    assert depth(framework) == 4
 
 
 def test_a_package_without_items_is_refused():
@@ -244,28 +317,66 @@ def test_the_current_english_header_is_recognised():
     assert not [n for n in parsed.notices if "header" in n]
 
 
-@pytest.mark.parametrize("header", [
-    # localised headers: whatever the words, Moodle reads the columns by position, and so do we
-    ["Överordnat id-nummer", "Id-nummer", "Kortnamn", "Beskrivning", "Beskrivningsformat", "Skalvärden",
-     "Skalinställningar", "Regeltyp (valfri)", "Regelutfall (valfritt)", "Regelinställningar (valfritt)",
-     "Korsrefererade kompetensers id-nummer", "Exporterat id (valfritt)", "Är ramverk", "Taxonomi"],
-    ["ID de la compétence parente", "ID", "Nom abrégé", "Description", "Format de description", "Valeurs du barème",
-     "Configuration du barème", "Type de règle", "Résultat de la règle", "Configuration de la règle",
-     "Compétences liées", "ID exporté", "Est un référentiel", "Taxonomie"],
-    ["Übergeordnete ID-Nummer", "ID-Nummer", "Kurzer Name", "Beschreibung", "Beschreibungsformat", "Skalenwerte",
-     "Skalenkonfiguration", "Regeltyp", "Regelergebnis", "Regelkonfiguration", "Querverweise", "Exportierte ID",
-     "Ist Kompetenzrahmen", "Taxonomie"],
+@pytest.mark.parametrize("label, header", [
+    ("Swedish", csvformat.HEADER_SWEDISH), ("French", csvformat.HEADER_FRENCH), ("German", csvformat.HEADER_GERMAN),
 ], ids=["sv", "fr", "de"])
-def test_a_localised_header_is_read_by_position_with_a_notice(header):
+def test_a_localised_header_is_recognised_by_its_names(label, header):
     rows = example_rows()
+    rows[0] = list(header)
+    parsed = csvformat.read_moodle_csv(to_csv(rows).encode(), "lokal.csv")
+    assert parsed.header == label
+    assert not [n for n in parsed.notices if "header" in n or "row 1" in n]
+    reference = csvformat.import_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
+    assert csvformat.to_framework(parsed) == reference
+
+
+def test_header_names_are_compared_without_case_remarks_or_punctuation():
+    """Language packs change over the years: "(optional)" dropped, hyphens, capitals."""
+    rows = example_rows()
+    rows[0] = ["parent id-number", "ID NUMBER", "Short name", "description", "Description format", "Scale values",
+               "Scale configuration", "Rule type", "Rule outcome", "Rule config", "Cross-referenced competency ID numbers",
+               "Exported ID", "Is framework", "Taxonomy"]
+    parsed = csvformat.read_moodle_csv(to_csv(rows).encode(), "varianter.csv")
+    assert parsed.header == "English (current Moodle)" and len(parsed.competencies) == 64
+    assert not [n for n in parsed.notices if "row 1" in n]
+
+
+def test_columns_in_another_order_are_read_by_their_names():
+    rows = example_rows()
+    order = [2, 1, 0, *range(3, 14)]  # Short name first, as a spreadsheet user might move it
+    moved = [[row[i] if i < len(row) else "" for i in order] for row in rows]
+    moved[0] = [csvformat.HEADER_SWEDISH[i] for i in order]
+    parsed = csvformat.read_moodle_csv(to_csv(moved).encode(), "flyttad.csv")
+    assert parsed.header == "Swedish"
+    assert parsed.notices[0] == "flyttad.csv: row 1: the columns are not in Moodle's order; read by their names"
+    assert csvformat.to_framework(parsed) == csvformat.import_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
+
+
+def test_an_unknown_language_is_read_by_position_with_a_notice():
+    rows = example_rows()
+    header = ["Yläkompetenssin tunnus", "Tunnus", "Lyhyt nimi", *csvformat.HEADER_CURRENT[3:]]  # Finnish-like
     rows[0] = header
     parsed = csvformat.read_moodle_csv(to_csv(rows).encode(), "lokal.csv")
     assert parsed.header == "by position"
     assert parsed.notices[0] == (
-        f"lokal.csv: row 1: header not recognised ({', '.join(header[:3])}, …); read by Moodle's column order "
-        f"({', '.join(csvformat.HEADER_CURRENT)}), as Moodle's own importer does")
+        "lokal.csv: row 1: header not recognised (column 1 (Yläkompetenssin tunnus), 2 (Tunnus), 3 (Lyhyt nimi)); "
+        f"read by Moodle's column order ({', '.join(csvformat.HEADER_CURRENT)}), as Moodle's own importer does")
     reference = csvformat.import_moodle_csv(MOODLE_EXAMPLE.read_bytes(), "example.csv")
     assert csvformat.to_framework(parsed) == reference
+
+
+def test_a_recognised_header_with_a_column_twice_or_missing_is_refused():
+    twice = list(csvformat.HEADER_FRENCH)
+    twice[4] = "Nom abrégé"
+    with pytest.raises(csvformat.MoodleCsvError) as refused:
+        csvformat.read_moodle_csv(to_csv([twice]).encode(), "double.csv")
+    assert str(refused.value) == ("double.csv: row 1: the columns 3 (Nom abrégé) and 5 (Nom abrégé) are both "
+                                  "'Short name'; keep one of them")
+    short = list(csvformat.HEADER_GERMAN[:13])
+    with pytest.raises(csvformat.MoodleCsvError) as refused:
+        csvformat.read_moodle_csv(to_csv([short]).encode(), "kurz.csv")
+    assert str(refused.value).startswith("kurz.csv: row 1: the header lacks Moodle's column(s) Taxonomy; a Moodle "
+                                         "framework CSV has all 14: Parent ID number, ")
 
 
 def test_a_header_that_is_not_moodles_is_refused():
@@ -516,7 +627,7 @@ def test_a_file_clashing_with_a_built_in_fails_only_itself(make_app, tmp_path, a
 # ----------------------------------------------------------------------------- round trips
 
 
-ROUND_TRIP_CASE = [WHAT_STANDARDS, *OPENSALT]
+ROUND_TRIP_CASE = [WHAT_STANDARDS, COMMON_CORE, *OPENSALT]
 
 
 @pytest.mark.parametrize("path", ROUND_TRIP_CASE, ids=[p.stem for p in ROUND_TRIP_CASE])

@@ -148,7 +148,7 @@ def test_keygen_encrypts_the_private_key_and_issue_checks_the_key_id(tmp_path, r
     passfile = tmp_path / "pass.txt"
     passfile.write_text(PASSPHRASE + "\n", encoding="utf-8")
     out = tmp_path / "kommun.json"
-    base = ["license", "issue", "--key", str(key), "--licensee", "Kommun X", "--expires", "2031-12-31",
+    base = ["license", "issue", "--product", "malin_lindelow", "--key", str(key), "--licensee", "Kommun X", "--expires", "2031-12-31",
             "--trusted-keys", str(published), "--passphrase-file", str(passfile), "--out", str(out)]
     # a key id that is not this key's is refused, with no licence written
     other = generate_keypair()[1]
@@ -171,11 +171,23 @@ def test_keygen_encrypts_the_private_key_and_issue_checks_the_key_id(tmp_path, r
     root_pem = tmp_path / "root.pem"
     root_pem.write_bytes(root[0])
     signed = tmp_path / "lindelow-keys.json"
-    result = runner.invoke(main, ["--data-dir", str(tmp_path / "licensor"), "license", "sign-keys", "--key", str(root_pem),
+    result = runner.invoke(main, ["--data-dir", str(tmp_path / "licensor"), "license", "sign-keys", "--product", "malin_lindelow", "--key", str(root_pem),
                                   "--key-id", "lindelow-root", "--keys", str(published), "--out", str(signed)])
     assert result.exit_code == 0, result.output
     app = app_for(tmp_path, MALIN_LINDELOW_TRUSTED_KEYS=str(signed))
     assert install(app, out.read_bytes()).ok
+
+
+def test_the_licensor_tools_name_the_product_there_is_no_default(tmp_path):
+    """The core names no specific plugin: ``kbp license issue`` and ``sign-keys`` need ``--product``."""
+    key = tmp_path / "k.pem"
+    key.write_text("not read: the missing option is refused first", encoding="utf-8")
+    for command in (["license", "issue", "--key", str(key), "--key-id", "a", "--licensee", "X", "--expires", "2031-12-31"],
+                    ["license", "sign-keys", "--key", str(key), "--key-id", "a", "--keys", str(key), "--out", str(tmp_path / "o")]):
+        result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "data"), *command])
+        assert result.exit_code != 0 and "--product" in result.output, result.output
+        help_text = CliRunner().invoke(main, [*command[:2], "--help"]).output
+        assert "malin" not in help_text.lower(), help_text
 
 
 # ----------------------------------------------------------------------------- renewals and expiry

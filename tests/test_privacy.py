@@ -382,3 +382,136 @@ def test_people_import_refuses_a_cycle_through_people_already_stored(org):
                                                          "csrf_token": csrf_token(admin)})
     assert page.status_code == 422 and "coaching cycle" in page.get_data(as_text=True)
     assert org["app"].extensions["kbp"].storage.collection("people").get(olga["id"])["coach_id"] is None
+
+
+# ----------------------------------------------------------------------------- issue 17: recruitment record, preparation sheet
+
+NOTES = "Intervjuanteckning Kattuggla"
+
+
+def text_of(response) -> str:
+    """A response as text, JSON without escapes (so non-ASCII needles are found)."""
+    return json.dumps(response.get_json(), ensure_ascii=False) if response.is_json else response.get_data(as_text=True)
+
+NEED = "Behov Rödhake"
+
+
+def recruitment_record(client, person_id, notes=NOTES, need=NEED):
+    r = client.put(f"/api/v1/people/{person_id}/recruitment", json={"role_title": "Handläggare", "competencies": [
+        {"competency": FOCUS[0], "rating": 2, "notes": notes, "need": need},
+        {"competency": FOCUS[1], "rating": 4, "notes": "Stark planerare Trana"}]})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_interview_notes_reach_the_current_coach_and_admins_only(org):
+    old, new, emp, admin = org["old"], org["new"], org["emp"], org["admin"]
+    pid = org["emp_p"]["id"]
+    recruitment_record(old, pid)
+    assert NOTES in json.dumps(admin.get(f"/api/v1/people/{pid}/recruitment").get_json(), ensure_ascii=False)
+    mine = emp.get(f"/api/v1/people/{pid}/recruitment").get_json()
+    assert mine["interview_notes"] == "excluded" and NEED in json.dumps(mine, ensure_ascii=False)
+    assert all(set(c) == {"competency", "name", "framework", "need"} for c in mine["competencies"])  # no rating, no notes
+    page = text_of(emp.get(f"/people/{pid}/recruitment"))
+    assert NEED in page and NOTES not in page and "Trana" not in page
+    # another coach learns nothing, not even that a record exists
+    assert new.get(f"/api/v1/people/{pid}/recruitment").get_json() == new.get(
+        "/api/v1/people/0123456789abcdef/recruitment").get_json()
+    assert new.get(f"/people/{pid}/recruitment").status_code == 404
+    # the plan started from it: the coach sees the notes beside the dialogue, the employee the need only
+    plan = old.post(f"/api/v1/people/{pid}/recruitment/plan").get_json()
+    assert NOTES in text_of(old.get(f"/plans/{plan['id']}"))
+    assert NOTES in text_of(old.get(f"/plans/{plan['id']}/questions"))
+    for url in (f"/plans/{plan['id']}", f"/plans/{plan['id']}/questions", f"/plans/{plan['id']}/guide",
+                f"/api/v1/plans/{plan['id']}", "/api/v1/me/export", "/me/export"):
+        body = text_of(emp.get(url))
+        assert NOTES not in body and "Trana" not in body, url
+    assert NEED in text_of(emp.get(f"/plans/{plan['id']}"))
+    # the person's own export: the record as they see it; an admin's export: the whole record
+    own = emp.get("/api/v1/me/export").get_json()["records"]["recruitment_records"]
+    assert own[0]["interview_notes"] == "excluded" and own[0]["competencies"][0]["need"] == NEED
+    assert NOTES in text_of(admin.get(f"/api/v1/people/{pid}/export"))
+    # the coach changes: the former coach loses the record and its notes at once, the new one gets them
+    assert admin.patch(f"/api/v1/people/{pid}", json={"coach_id": org["new_p"]["id"]}).status_code == 200
+    assert old.get(f"/api/v1/people/{pid}/recruitment").status_code == 404
+    assert old.put(f"/api/v1/people/{pid}/recruitment", json={"role_title": "x"}).status_code == 404
+    assert NOTES not in text_of(old.get(f"/plans/{plan['id']}"))
+    assert NOTES in text_of(new.get(f"/plans/{plan['id']}"))
+    assert new.get(f"/api/v1/people/{pid}/recruitment").get_json()["interview_notes"] == "included"
+    # the employee never writes it
+    assert emp.put(f"/api/v1/people/{pid}/recruitment", json={"role_title": "Chef"}).status_code == 403
+    assert emp.delete(f"/api/v1/people/{pid}/recruitment").status_code == 403
+
+
+def preparation_with(emp, plan_id, private="Privat förberedelse Lodjur", shared="Delad förberedelse Järv"):
+    sheet = emp.get(f"/api/v1/plans/{plan_id}/preparation").get_json()
+    first, second = (q["id"] for q in sheet["questions"][:2])
+    r = emp.put(f"/api/v1/plans/{plan_id}/preparation", json={"answers": [
+        {"question": first, "note": private}, {"question": second, "note": shared, "shared": True}]})
+    assert r.status_code == 200, r.get_json()
+    return first, second
+
+
+def test_preparation_answers_are_private_until_shared(org):
+    old, new, emp, admin = org["old"], org["new"], org["emp"], org["admin"]
+    pid = org["emp_p"]["id"]
+    plan = coaching_plan(old, pid)
+    first, second = preparation_with(emp, plan["id"])
+    for client in (old, admin):
+        for url in (f"/api/v1/plans/{plan['id']}/preparation", f"/plans/{plan['id']}/prepare", f"/plans/{plan['id']}",
+                    f"/plans/{plan['id']}/questions"):
+            body = text_of(client.get(url))
+            assert "Lodjur" not in body and "Järv" in body, url
+    assert new.get(f"/api/v1/plans/{plan['id']}/preparation").status_code == 404
+    assert "Lodjur" in text_of(emp.get(f"/plans/{plan['id']}/prepare"))
+    # only the employee writes, and only they decide what is shared
+    assert old.put(f"/api/v1/plans/{plan['id']}/preparation", json={"answers": [{"question": first, "shared": True}]}).status_code == 403
+    assert "Lodjur" not in text_of(old.get(f"/api/v1/plans/{plan['id']}/preparation"))
+    emp.put(f"/api/v1/plans/{plan['id']}/preparation", json={"answers": [{"question": second, "note": "Delad förberedelse Järv",
+                                                                           "shared": False}]})
+    assert "Järv" not in text_of(old.get(f"/plans/{plan['id']}"))  # unshared again: gone for the coach
+    # exports: the person's own has everything, an admin's leaves private answers out
+    assert "Lodjur" in text_of(emp.get("/api/v1/me/export"))
+    assert "Lodjur" not in text_of(admin.get(f"/api/v1/people/{pid}/export"))
+    # a self-reflection has no preparation sheet: its notes are private already
+    reflection, *_ = self_reflection(emp, pid)
+    assert emp.get(f"/api/v1/plans/{reflection['id']}/preparation").status_code == 404
+
+
+def test_erase_removes_recruitment_records_and_preparations(org):
+    old, emp, admin, app = org["old"], org["emp"], org["admin"], org["app"]
+    pid = org["emp_p"]["id"]
+    record = recruitment_record(old, pid)
+    plan = old.post(f"/api/v1/people/{pid}/recruitment/plan").get_json()
+    preparation_with(emp, plan["id"])
+    # a record the erased coach kept about someone else loses the coach's account id
+    other = make_person(app, "Stina Annan", coach_id=org["old_p"]["id"])
+    other_record = recruitment_record(old, other["id"], notes="Om Stina", need="Stinas behov")
+    storage = app.extensions["kbp"].storage
+    assert storage.collection("recruitment_records").count() == 2 and storage.collection("preparations").count() == 1
+    assert admin.delete(f"/api/v1/people/{pid}").status_code == 200
+    assert storage.collection("recruitment_records").get(record["id"]) is None
+    assert storage.collection("preparations").count() == 0
+    assert admin.delete(f"/api/v1/people/{org['old_p']['id']}").status_code == 200
+    kept = storage.collection("recruitment_records").get(other_record["id"])
+    assert kept["recorded_by"].startswith("erased-") and kept["recorded_by"] != org["old_a"]["id"]
+    if BACKEND == "embedded":  # every file of the data folder
+        assert_gone(org["data"], [pid, record["id"], plan["id"], NOTES, NEED, "Lodjur", "Järv", org["old_a"]["id"]])
+    entries = storage.collection("audit").all()
+    assert {("create", "recruitment_record"), ("erase", "person")} <= {(e["action"], e["subject_type"]) for e in entries}
+    assert NOTES not in json.dumps(entries, ensure_ascii=False)
+
+
+def test_recruitment_and_preparation_put_no_personal_content_in_logs(org, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    old, emp = org["old"], org["emp"]
+    pid = org["emp_p"]["id"]
+    recruitment_record(old, pid)
+    plan = old.post(f"/api/v1/people/{pid}/recruitment/plan").get_json()
+    preparation_with(emp, plan["id"])
+    text_of(old.get(f"/plans/{plan['id']}"))
+    old.put(f"/api/v1/people/{pid}/recruitment", json={"competencies": [{"competency": FOCUS[0], "rating": 9, "notes": NOTES}]})
+    for secret in (NOTES, NEED, "Trana", "Lodjur", "Järv", org["emp_p"]["name"], org["emp_p"]["email"]):
+        assert secret not in caplog.text, secret

@@ -24,6 +24,7 @@ PLAN_PAGE = {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 4
 PLAN_FORM = {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 403}
 PLAN_API = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}
 PLAN_API_EDIT = {"anonymous": 401, "employee": 200, "coach": 200, "other_coach": 404, "admin": 403}
+RECRUITMENT_FORM = {"anonymous": LOGIN, "employee": 403, "coach": 302, "other_coach": 404, "admin": 302}
 
 
 def admin_api(status: int) -> dict:
@@ -44,6 +45,9 @@ MATRIX = {
     ("web.login", "POST"): ("/login", {"form": {"username": "nobody@example.test", "password": "wrong password"}},
                             {r: 401 for r in ROLES}),
     ("web.logout", "POST"): ("/logout", {"form": {}}, {r: 302 for r in ROLES}),
+    # single sign-on: to the provider, and an answer this browser did not ask for (the state is unknown)
+    ("sso_web.start", "GET"): ("/login/sso/unit", {}, {r: 302 for r in ROLES}),
+    ("sso_web.callback", "GET"): ("/login/sso/unit/callback?code=c&state=not-this-browsers", {}, {r: 400 for r in ROLES}),
     ("apidocs.reference", "GET"): ("/api/v1/docs", {}, OPEN_PAGE),
     ("api-docs.openapi_json", "GET"): ("/api/v1/openapi.json", {}, OPEN_PAGE),
     ("web.home", "GET"): ("/", {}, SIGNED_IN_PAGE),
@@ -52,6 +56,8 @@ MATRIX = {
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
     ("web.framework_import", "GET"): ("/admin/framework-import", {}, ADMIN_PAGE),
     ("web.framework_import", "POST"): ("/admin/framework-import", {"form": {}}, {**ADMIN_PAGE, "admin": 400}),
+    ("web.framework_import", "POST", "import"): ("/admin/framework-import", {"form": {"action": "import", "upload": "gone"}},
+                                                 {**ADMIN_PAGE, "admin": 404}),
     ("people_web.people_list", "GET"): ("/people", {}, SIGNED_IN_PAGE),
     ("people_web.person_view", "GET"): ("/people/{person}", {},
                                         {"anonymous": LOGIN, "employee": 200, "coach": 200, "other_coach": 404, "admin": 200}),
@@ -83,6 +89,7 @@ MATRIX = {
     ("catalogue.list_plugins", "GET"): ("/api/v1/plugins", {}, ADMIN_API),
     ("catalogue.preview_framework_import", "POST"): (
         "/api/v1/framework-imports/preview?filename=f.csv", {"data": CSV}, ADMIN_API),
+    ("catalogue.import_framework", "POST"): ("/api/v1/framework-imports?filename=f.csv", {"data": CSV}, admin_api(422)),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),
@@ -184,6 +191,31 @@ MATRIX = {
     ("overview_web.overview_page", "GET"): ("/overview", {}, ADMIN_PAGE),
     ("overview_web.overview_csv", "GET"): ("/overview.csv", {}, ADMIN_PAGE),
     ("overview.get_overview", "GET"): ("/api/v1/overview", {}, ADMIN_API),
+    # from recruitment to development (issue 17): the record follows the person's current coach and
+    # admins; the employee reads (needs only), never writes; a coach of someone else learns nothing.
+    # Roles run in order, so a delete by the coach leaves the admin nothing to delete (404).
+    ("recruitment_web.record_page", "GET"): ("/people/{person}/recruitment", {}, PLAN_PAGE),
+    ("recruitment_web.record_page", "POST"): ("/people/{person}/recruitment", {"form": {"action": "save", "role_title": "Analytiker"}},
+                                              RECRUITMENT_FORM),
+    ("recruitment_web.record_page", "POST", "choose"): (
+        "/people/{person}/recruitment", {"form": {"action": "choose", "competency": "kbp-sample:planning-own-work"}}, RECRUITMENT_FORM),
+    ("recruitment_web.record_page", "POST", "delete"): ("/people/{person}/recruitment", {"form": {"action": "delete"}},
+                                                        {**RECRUITMENT_FORM, "admin": 404}),
+    ("recruitment_web.start_plan", "POST"): ("/people/{person}/recruitment/plan", {"form": {}},
+                                             {"anonymous": LOGIN, "employee": 302, "coach": 302, "other_coach": 404, "admin": 403}),
+    ("recruitment_web.prepare", "GET"): ("/plans/{plan}/prepare", {}, PLAN_PAGE),
+    ("recruitment_web.prepare", "POST"): ("/plans/{plan}/prepare", {"form": {"answer_x": ""}},
+                                          {"anonymous": LOGIN, "employee": 302, "coach": 403, "other_coach": 404, "admin": 403}),
+    ("recruitment.get_recruitment", "GET"): ("/api/v1/people/{person}/recruitment", {}, PLAN_API),
+    ("recruitment.put_recruitment", "PUT"): ("/api/v1/people/{person}/recruitment", {"json": {"role_title": "Analytiker"}},
+                                             {"anonymous": 401, "employee": 403, "coach": 200, "other_coach": 404, "admin": 200}),
+    ("recruitment.delete_recruitment", "DELETE"): ("/api/v1/people/{person}/recruitment", {},
+                                                   {"anonymous": 401, "employee": 403, "coach": 204, "other_coach": 404, "admin": 404}),
+    ("recruitment.start_recruitment_plan", "POST"): ("/api/v1/people/{person}/recruitment/plan", {},
+                                                     {"anonymous": 401, "employee": 201, "coach": 201, "other_coach": 404, "admin": 403}),
+    ("recruitment.get_preparation", "GET"): ("/api/v1/plans/{plan}/preparation", {}, PLAN_API),
+    ("recruitment.put_preparation", "PUT"): ("/api/v1/plans/{plan}/preparation", {"json": {"answers": []}},
+                                             {"anonymous": 401, "employee": 200, "coach": 403, "other_coach": 404, "admin": 403}),
 }
 
 
@@ -203,8 +235,16 @@ def test_matrix_covers_every_endpoint(tmp_path):
 
 
 def world(tmp_path):
-    """A fresh app with an admin, a coach and the employee they coach, and a coach of someone else."""
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    """A fresh app with an admin, a coach and the employee they coach, and a coach of someone else;
+    a single sign-on provider (tests/oidc_fake.py) keeps roles in KBP, so either way of signing in
+    gives each account the same role."""
+    import json
+
+    from tests import oidc_fake
+
+    provider = oidc_fake.provider_settings(groups_claim=None)
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "OIDC_PROVIDERS": json.dumps([provider])})
+    oidc_fake.preset_metadata(app)
     coach_p = make_person(app, "Coach Carin")
     employee_p = make_person(app, "Employee Erik", coach_id=coach_p["id"])
     other_p = make_person(app, "Other Olle")
@@ -222,7 +262,22 @@ def world(tmp_path):
     ids = {"person": employee_p["id"], "person_email": employee_p["email"], "account": accounts["employee"]["id"],
            "token": token["id"], "activity": activity["id"]}
     ids.update(make_plan(app, accounts["coach"], employee_p))
+    make_recruitment_record(app, accounts["coach"], employee_p)
     return app, accounts, ids
+
+
+def make_recruitment_record(app, coach_account, person) -> dict:
+    """The recruitment record of ``person``, kept by their coach."""
+    from core import plans
+    from core.auth import Account
+    from core.services import recruitment
+
+    storage = app.extensions["kbp"].storage
+    with app.test_request_context():
+        snap = plans.Snapshotter(app.extensions["kbp"].registry, ["sv", "en"])
+        account = Account(coach_account["id"], coach_account["username"], "coach", coach_account["person_id"])
+        return recruitment.save_record(storage, snap, account, person["id"], {"competencies": [
+            {"competency": "kbp-sample:active-listening", "rating": 2, "notes": "Avbröt ofta.", "need": "Sammanfatta innan svar."}]})
 
 
 def make_plan(app, coach_account, person) -> dict:
@@ -260,7 +315,8 @@ def fill_version(app, ids, value):
     return value
 
 
-def call(app, account, method, url, kwargs, ids=None):
+def call(app, account, method, url, kwargs, ids=None, signin="password"):
+    """One request as ``account``, signed in with a password session or through single sign-on."""
     client = app.test_client()
     if ids is not None:
         kwargs = dict(kwargs)
@@ -268,7 +324,12 @@ def call(app, account, method, url, kwargs, ids=None):
             kwargs["json"] = fill_version(app, ids, kwargs["json"])
         if "form" in kwargs:
             kwargs["form"] = {k: (current_version(app, ids["plan"]) if v == "{version}" else v) for k, v in kwargs["form"].items()}
-    if account is not None:
+    if account is not None and signin == "sso":
+        from tests import oidc_fake
+
+        assert "HTTP_AUTHORIZATION" not in client.environ_base
+        assert oidc_fake.sso_sign_in(client, account["username"]).status_code == 302
+    elif account is not None:
         sign_in(client, account)
     token = csrf_token(client)
     kwargs = dict(kwargs)
@@ -283,8 +344,9 @@ def call(app, account, method, url, kwargs, ids=None):
     return client.open(url, method=method, headers=headers, **kwargs)
 
 
+@pytest.mark.parametrize("signin", ["password", "sso"])
 @pytest.mark.parametrize("key", sorted(MATRIX), ids="-".join)
-def test_role_matrix(tmp_path, key):
+def test_role_matrix(tmp_path, key, signin):
     endpoint, method = key[:2]
     url_t, kwargs, expected = MATRIX[key]
     app, accounts, ids = world(tmp_path)
@@ -296,12 +358,12 @@ def test_role_matrix(tmp_path, key):
                                      for k, v in kwargs["json"].items()}}
     got = {}
     for role in ROLES:  # admin last: its writes (erase, delete) must not change what the others see
-        response = call(app, accounts.get(role), method, url, kwargs, ids)
+        response = call(app, accounts.get(role), method, url, kwargs, ids, signin)
         got[role] = response.status_code
         if endpoint.startswith(("catalogue.", "people.")) or url.startswith("/api/"):
             if response.status_code >= 400:
                 assert response.is_json and response.get_json()["message"], (role, endpoint)
-        if role == "anonymous" and response.status_code == LOGIN and not url.startswith("/api"):
+        if role == "anonymous" and response.status_code == LOGIN and not url.startswith("/api") and endpoint != "sso_web.start":
             assert "/login" in response.headers["Location"]
     assert got == expected, f"{method} {url_t}"
 

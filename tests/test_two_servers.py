@@ -215,3 +215,21 @@ def test_plugin_state_and_licences_reach_every_server_without_a_restart(two_serv
     _kbp(config, "license", "install", str(config["licence"]))
     for base in (a, b):
         assert _on_every_worker(base, lindelow, admin) == {200}
+
+
+def test_a_framework_imported_through_one_server_is_on_the_other_without_a_restart(two_servers):
+    """Issue 16: the admin import (page or API) keeps the framework in the database; each worker of each
+    server follows the stored imports' revision before its next request."""
+    from tests.test_interop_files import WHAT_STANDARDS
+
+    (a, b), config = two_servers
+    admin = _people_and_tokens(config)["admin_token"]
+    package = json.loads(WHAT_STANDARDS.read_text(encoding="utf-8"))
+    status, report = _call(a, "POST", "/api/v1/framework-imports?filename=standards.json", admin, package)
+    assert status == 201, report
+    assert report["framework"]["id"] == "what-standards-could-be"
+    for _ in range(4):  # two workers per server: whichever answers has it
+        status, frameworks = _call(b, "GET", "/api/v1/frameworks", admin)
+        assert status == 200 and "what-standards-could-be" in {f["id"] for f in frameworks}
+        status, detail = _call(b, "GET", "/api/v1/frameworks/what-standards-could-be", admin)
+        assert status == 200 and [len(g["competencies"]) for g in detail["groups"]] == [7, 7]

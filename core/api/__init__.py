@@ -106,9 +106,9 @@ def register_api(app: Flask) -> None:
     )
     app.before_request(check_body)
     from core.access import csrf
-    from core.api import activities, catalogue, docs, overview, people, plans, reminders
+    from core.api import activities, catalogue, docs, overview, people, plans, recruitment, reminders
 
-    for blp in (catalogue.blp, people.blp, activities.blp, plans.blp, overview.blp, reminders.blp):
+    for blp in (catalogue.blp, people.blp, activities.blp, plans.blp, overview.blp, reminders.blp, recruitment.blp):
         csrf.exempt(blp)  # checked in core.access.gate for cookie sessions; tokens need none
         api.register_blueprint(blp, url_prefix=API_PREFIX)
     document_security(api)

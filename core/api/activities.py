@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
-from core import activities, audit, auth, model, schemas
+from core import activities, auth, model, schemas
 from core.access import require_role
 from core.activity_search import searcher
 from core.api.catalogue import reader_locale
 from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
-from core.i18n import ngettext
 from core.present import Presenter
+from core.services import activities as service
 
 blp = Blueprint("activities", __name__, description="Activity sources, in-house activities and search.")
 
@@ -74,29 +74,6 @@ class SearchOut(Schema):
     results = fields.List(fields.Nested(SearchHitOut))
 
 
-def source_or_404(source_id: str, writable: bool = False) -> model.ActivitySource:
-    source = kbp().registry.activity_sources.get(source_id)
-    if source is None or not kbp().registry.source_available(source_id):
-        abort(404, message=_("There is no activity source '%(id)s'.", id=source_id))
-    if writable and not source.writable:
-        abort(405, message=_("The activity source '%(id)s' cannot be edited in KBP.", id=source_id))
-    return source
-
-
-def record_or_404(source, activity_id: str) -> dict:
-    record = source.get(activity_id)
-    if record is None:
-        abort(404, message=_("There is no activity '%(id)s'.", id=activity_id))
-    return record
-
-
-def check_competencies(record: dict) -> None:
-    unknown = activities.unknown_competencies(record, kbp().registry.competencies)
-    if unknown:
-        abort(422, message=_("Unknown competencies: %(ids)s.", ids=", ".join(unknown)),
-              errors={"competencies": [_("Unknown competency: %(id)s", id=c) for c in unknown]})
-
-
 @blp.route("/activity-sources")
 @blp.response(200, SourceOut(many=True))
 def list_sources():
@@ -113,12 +90,7 @@ def list_sources():
 def list_records(query, source_id):
     """The editable records of a writable source (archived ones with ``include_archived=true``, admins only;
     the ``owner`` only for admins)."""
-    source = source_or_404(source_id, writable=True)
-    if query["include_archived"]:
-        require_role("admin")
-    account = auth.current_account()
-    return [shown for shown in (activities.for_viewer(r, account) for r in source.records(include_archived=query["include_archived"]))
-            if shown is not None]
+    return service.records(kbp().registry, auth.current_account(), source_id, query["include_archived"])
 
 
 @blp.route("/activity-sources/<source_id>/activities", methods=["POST"])
@@ -126,15 +98,7 @@ def list_records(query, source_id):
 @blp.response(201, activities.ActivityRecordSchema)
 def create_record(record, source_id):
     """Create an activity (admin). ``id`` is made from the title when left out."""
-    require_role("admin")
-    source = source_or_404(source_id, writable=True)
-    check_competencies(record)
-    try:
-        created = source.create(record)
-    except model.ConflictError:
-        abort(409, message=_("An activity with the id '%(id)s' exists already.", id=record.get("id")))
-    audit.record(kbp().storage, "create", "activity", created["id"])
-    return created
+    return service.create(kbp().storage, kbp().registry, auth.current_account(), source_id, record)
 
 
 @blp.route("/activity-sources/<source_id>/activities/<activity_id>")
@@ -142,10 +106,7 @@ def create_record(record, source_id):
 def get_record(source_id, activity_id):
     """One editable activity with its text in every language and its ``version`` (archived ones and
     the ``owner`` only for admins)."""
-    shown = activities.for_viewer(record_or_404(source_or_404(source_id, writable=True), activity_id), auth.current_account())
-    if shown is None:
-        abort(404, message=_("There is no activity '%(id)s'.", id=activity_id))
-    return shown
+    return service.record(kbp().registry, auth.current_account(), source_id, activity_id)
 
 
 def _expected_version():
@@ -163,32 +124,12 @@ def _expected_version():
 @blp.response(200, activities.ActivityRecordSchema)
 def patch_record(changes, source_id, activity_id):
     """Change an activity (admin). Send ``If-Match: <version>`` to be told (409) when someone else saved first."""
-    require_role("admin")
-    source = source_or_404(source_id, writable=True)
-    current = record_or_404(source, activity_id)
-    changes.pop("id", None)
-    try:
-        merged = activities.merge(current, changes)
-    except ValidationError as exc:
-        abort(422, message=_("Some fields are invalid; see 'errors' for what to correct."), errors=exc.messages)
-    check_competencies(merged)
-    merged.pop("id", None)
-    try:
-        updated = source.update(activity_id, merged, _expected_version())
-    except model.ConflictError:
-        abort(409, message=_("Someone else changed this activity after you opened it. Reload it and make your change again."),
-              code="version_conflict")
-    audit.record(kbp().storage, "update", "activity", activity_id)
-    return updated
+    return service.update(kbp().storage, kbp().registry, auth.current_account(), source_id, activity_id, changes,
+                          _expected_version())
 
 
 def _set_archived(source_id, activity_id, archived: bool):
-    require_role("admin")
-    source = source_or_404(source_id, writable=True)
-    record_or_404(source, activity_id)
-    updated = source.update(activity_id, {"archived": archived})
-    audit.record(kbp().storage, "update", "activity", activity_id)
-    return updated
+    return service.set_archived(kbp().storage, kbp().registry, auth.current_account(), source_id, activity_id, archived)
 
 
 @blp.route("/activity-sources/<source_id>/activities/<activity_id>/archive", methods=["POST"])
@@ -210,39 +151,10 @@ def restore_record(source_id, activity_id):
 @blp.response(200, description="A CSV or JSON file.")
 def export_records(query, source_id):
     """Export every record, archived ones included, as CSV or JSON (admin); import it back unchanged."""
-    require_role("admin")
-    source = source_or_404(source_id, writable=True)
-    records = source.records(include_archived=True)
-    audit.record(kbp().storage, "export", "activities", source_id)
-    if query["format"] == "json":
-        body, mimetype = activities.to_json(records), "application/json"
-    else:
-        body, mimetype = activities.to_csv(records, available_locales()), "text/csv"
+    body, mimetype, _count = service.export(kbp().storage, kbp().registry, auth.current_account(), source_id,
+                                            query["format"], available_locales())
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{source_id}-activities.{query["format"]}"'})
-
-
-def run_import(source, data: bytes, fmt: str, dry_run: bool) -> dict:
-    report = activities.from_json(data) if fmt == "json" else activities.from_csv(data)
-    known = kbp().registry.competencies
-    if report.ok:
-        for number, record in zip(report.rows, report.records):
-            for c in activities.unknown_competencies(record, known):
-                report.problems.append((number, "competencies", _("Unknown competency: %(id)s", id=c)))
-    existing = {r["id"] for r in source.records(include_archived=True)}
-    created = sum(1 for r in report.records if r.get("id") not in existing)
-    result = {"ok": report.ok, "dry_run": dry_run, "rows": len(report.records) + len({p[0] for p in report.problems}),
-              "created": 0, "updated": 0,
-              "problems": [{"row": r, "column": c, "reason": m} for r, c, m in report.problems]}
-    if report.ok:
-        result["created"], result["updated"] = created, len(report.records) - created
-        if not dry_run:
-            result["created"], result["updated"] = source.import_records(report.records)
-    else:  # an error like every other: {code, message}, plus the rows to correct
-        result["code"], result["status"] = "validation_error", 422
-        result["message"] = ngettext("%(num)d problem; nothing was imported.", "%(num)d problems; nothing was imported.",
-                                     len(report.problems))
-    return result
 
 
 @blp.route("/activity-sources/<source_id>/import", methods=["POST"])
@@ -258,13 +170,12 @@ def import_records(query, source_id):
     """Import CSV or JSON (admin). ``dry_run=true`` (default) reports every problem by row and column;
     ``dry_run=false`` applies all rows in one transaction, or none when any row has a problem."""
     require_role("admin")
-    source = source_or_404(source_id, writable=True)
+    service.source(kbp().registry, source_id, writable=True)
     data = request.get_data(cache=False)
     if not data:
         abort(400, message=_("Send the file as the request body."))
-    result = run_import(source, data, query["format"], query["dry_run"])
-    if result["ok"] and not query["dry_run"]:
-        audit.record(kbp().storage, "import", "activities", source_id)
+    result = service.import_file(kbp().storage, kbp().registry, auth.current_account(), source_id, data, query["format"],
+                                 query["dry_run"])
     return result, (200 if result["ok"] else 422)
 
 
@@ -274,7 +185,8 @@ def import_records(query, source_id):
 def search(query):
     """Search activities of every source: by competency (repeat ``competency=``), free text (any
     language, diacritics and small typos forgiven), kind, effort, situation and source. Ranked by how
-    many of the requested competencies an activity has, then by text relevance."""
+    many of the requested competencies an activity has, then by text relevance. A query that names a
+    competency (in any language) finds that competency's activities too, ranked first."""
     locale = reader_locale()
     if query["include_archived"]:
         require_role("admin")

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 
 from core import schemas
-from core.context import kbp
+from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
@@ -36,22 +36,9 @@ def presenter() -> Presenter:
 
 def find_framework(framework_id: str, content: bool = True):
     """The framework, or a 404; with ``content``, a 403 while its licence is missing or invalid."""
-    registry = kbp().registry
-    fw = registry.framework(framework_id)
-    if fw is None:
-        abort(404, message=_("There is no framework '%(id)s'. GET /api/v1/frameworks lists them.", id=framework_id))
-    if content and not registry.is_available(fw.id):
-        check = registry.entitlements.check(fw)
-        abort(
-            403,
-            code="licence_required",
-            message=_(
-                "The framework '%(id)s' is installed but not licensed. %(reason)s",
-                id=fw.id,
-                reason=check.message,
-            ),
-        )
-    return fw
+    from core.services import catalogue
+
+    return catalogue.framework(kbp().registry, framework_id, content)
 
 
 @blp.route("/plugins")
@@ -64,29 +51,60 @@ def list_plugins():
     return kbp().plugin_listing()
 
 
+def _uploaded_file() -> tuple[str, bytes]:
+    """The file of a framework-import request: multipart field ``file``, or the body with ``?filename=``."""
+    upload = request.files.get("file")
+    filename = upload.filename if upload is not None else request.args.get("filename", "")
+    data = upload.read() if upload is not None else request.get_data()
+    return filename or "", data or b""
+
+
 @blp.route("/framework-imports/preview", methods=["POST"])
 @blp.response(200, schemas.ImportPreviewOut)
+@accepts_large_body
 def preview_framework_import():
     """What importing a CASE package (.json) or Moodle competency CSV (.csv) would give, without
     importing it (admin): the tree, counts, every problem with its JSON path or row/column, and what
     would be repaired or left out. Send the file as multipart field ``file``, or as the request body
-    with ``?filename=NAME.json|.csv``. Put the file in the import folder to import it."""
-    from core import import_preview
-    from core.access import require_role
+    with ``?filename=NAME.json|.csv``. A file that can be imported is kept for a day: confirm it with
+    ``POST /api/v1/framework-imports`` and ``{"upload": <upload>}``."""
+    from core.auth import current_account
+    from core.services import framework_imports
 
-    require_role("admin")
-    upload = request.files.get("file")
-    filename = upload.filename if upload is not None else request.args.get("filename", "")
-    data = upload.read() if upload is not None else request.get_data()
+    filename, data = _uploaded_file()
     if not filename or not data:
+        from core.services import audit
+
+        audit.require(current_account(), "admin")  # who may ask comes before what is missing
         abort(400, code="file_required", message=_("Send a CASE package (.json) or a Moodle competency CSV (.csv) "
                                                    "as the form field 'file'."))
-    state = kbp()
-    report = import_preview.preview_file(state.registry, state.plugins, filename, data)
-    if report["format"] is None:
-        abort(400, code="unsupported_file", message=_("'%(name)s' is neither a CASE package (.json) nor a Moodle "
-                                                      "competency CSV (.csv).", name=filename))
-    return report
+    try:
+        return framework_imports.preview(kbp(), current_account(), filename, data)
+    except framework_imports.Invalid as exc:
+        abort(400, code="unsupported_file", message=exc.message, errors=exc.errors)
+
+
+@blp.route("/framework-imports", methods=["POST"])
+@blp.response(201, schemas.ImportPreviewOut)
+@blp.alt_response(422, schema=schemas.ErrorOut)
+@accepts_large_body
+def import_framework():
+    """Import a CASE package or Moodle competency CSV (admin), without a restart: the framework is in
+    the catalogue of every server at its next request. Confirm a checked file with the JSON body
+    ``{"upload": "<upload from the preview>"}``, or send the file itself as for the preview. The file is
+    checked again; any problem (invalid, an id clash, licensed content) is a 422 listing the problems
+    in ``errors.file`` and nothing is imported. Importing a framework id imported before replaces it."""
+    from core.auth import current_account
+    from core.services import framework_imports
+
+    body = request.get_json(silent=True) if request.is_json else None
+    upload_id = (body or {}).get("upload") if isinstance(body, dict) else None
+    if upload_id is not None and not isinstance(upload_id, str):
+        abort(422, code="validation_error", message=_("'upload' must be the text the preview returned."),
+              errors={"upload": [str(upload_id)]})
+    filename, data = (None, None) if upload_id else _uploaded_file()
+    return framework_imports.confirm(kbp(), current_account(), upload_id=upload_id, filename=filename or "",
+                                     data=data or b""), 201
 
 
 @blp.route("/frameworks")
@@ -116,14 +134,15 @@ _MAX_DOCUMENTS = 4096  # cached documents per worker (frameworks x competencies 
 
 def content_state(fw, with_sources: bool = False) -> tuple:
     """What a cached catalogue document depends on besides its key: the framework object (a new one
-    when content is imported or plugins reload; its own licence is checked before the cache), and
-    with ``with_sources`` which licensed frameworks are available now and every activity source's
-    revision (in-house activities change while the server runs, in any process). A different state
-    means the document is built again."""
+    when plugins reload), the stored imports' revision (a re-import; the framework's own licence is
+    checked before the cache), and with ``with_sources`` which licensed frameworks are available now
+    and every activity source's revision (in-house activities change while the server runs, in any
+    process). A different state means the document is built again."""
     from core.activity_search import _revision
 
     registry = kbp().registry
-    state: tuple = (id(registry), id(fw))
+    # stored_revision: frameworks imported at run time (a re-import replaces the framework)
+    state: tuple = (id(registry), id(fw), getattr(registry, "stored_revision", None))
     if with_sources:  # which sources are served depends on every licensed framework's licence
         state += tuple(registry.is_available(f.id) for f in registry.frameworks.values() if f.licence is not None)
         state += tuple((s.id, _revision(s)) for s in registry.activity_sources.values())
@@ -165,18 +184,14 @@ def get_competency(framework_id: str, competency_id: str, activity_limit: int = 
     """One competency with its definition, the questions of every question set and the activities of every source.
     Sent with an ``ETag``: a request with ``If-None-Match`` answers 304 while the document is unchanged
     (a change to an activity, a licence or the content changes it)."""
-    fw = find_framework(framework_id)
-    comp = kbp().registry.competency(f"{fw.id}:{competency_id}")
-    if comp is None:
-        abort(
-            404,
-            message=_(
-                "Framework '%(framework)s' has no competency '%(id)s'.", framework=framework_id, id=competency_id
-            ),
-        )
+    from core.services import catalogue
+
+    registry = kbp().registry
+    comp = catalogue.competency(registry, framework_id, competency_id)  # the licence first, before any cache
     locale = reader_locale()
-    return cached_document(("competency", comp.global_id, locale, activity_limit), content_state(fw, with_sources=True),
-                           lambda: schemas.CompetencyOut().dump(Presenter(kbp().registry, locale)
+    return cached_document(("competency", comp.global_id, locale, activity_limit),
+                           content_state(registry.framework(comp.framework_id), with_sources=True),
+                           lambda: schemas.CompetencyOut().dump(Presenter(registry, locale)
                                                                 .competency_detail(comp, activity_limit)))
 
 
@@ -190,17 +205,12 @@ def export_framework(framework_id: str, exporter_id: str, **_args):
     licence notice."""
     from flask import Response, current_app
 
-    from core import audit
-    from core.exports import framework_document
+    from core import auth
+    from core.services import catalogue
 
-    fw = find_framework(framework_id)
-    exporter = kbp().registry.exporters.get(exporter_id)
-    if exporter is None or exporter.subject != "framework":
-        abort(404, message=_("There is no framework exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
     locale = reader_locale()
-    data = export_or_abort(exporter, framework_document(kbp().registry, fw, locale, bool(current_app.config.get("DEMO"))),
-                           locale)
-    audit.record(kbp().storage, "export", "framework", fw.id)
+    data, fw, exporter = catalogue.export_framework(kbp().storage, kbp().registry, auth.current_account(), framework_id,
+                                                    exporter_id, locale, bool(current_app.config.get("DEMO")))
     return Response(data, mimetype=exporter.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{fw.id}.{exporter.extension}"'})
 
@@ -218,11 +228,6 @@ def list_exporters(subject=None, **_args):
 
 def export_or_abort(exporter, document: dict, locale: str) -> bytes:
     """Run an exporter; when it fails, answer a JSON error naming the exporter and its plugin."""
-    from core.exports import ExporterFailed, run_exporter
+    from core.services import catalogue
 
-    try:
-        return run_exporter(kbp().registry, exporter, document, locale)
-    except ExporterFailed as exc:
-        abort(500, code="exporter_failed", message=_(
-            "The exporter '%(exporter)s' of the plugin '%(plugin)s' failed; an administrator finds the reason "
-            "on /plugins. Try another format.", exporter=exc.exporter_id, plugin=exc.plugin))
+    return catalogue.run_export(kbp().registry, exporter, document, locale)

@@ -113,6 +113,9 @@ class AuditOut(Schema):
     action = fields.String()
     subject_type = fields.String()
     subject_id = fields.String(allow_none=True)
+    details = fields.Dict(keys=fields.String(), values=fields.String(),
+                          metadata={"description": "How, in a few words (never content): a sign-in's method and provider, "
+                                                   "a role change's from and to."})
 
 
 class EraseOut(Schema):

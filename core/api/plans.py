@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from flask import Response, current_app
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from core import audit, auth, model, plans, schemas
-from core.api.catalogue import export_or_abort, reader_locale
+from core import auth, model, plans, schemas
+from core.api.catalogue import reader_locale
 from core.context import kbp
-from core.i18n import available_locales
-from core.i18n import gettext as _
 from core.present import Presenter
+from core.services import plans as service
 
 blp = Blueprint("plans", __name__, description="Development dialogues and development plans.")
 
@@ -124,33 +123,13 @@ def storage():
     return kbp().storage
 
 
-def snapshotter() -> plans.Snapshotter:
-    return plans.Snapshotter(kbp().registry, available_locales())
-
-
-def fail(exc: plans.PlanError):
-    abort(exc.status, message=str(exc), errors=exc.errors or None, code=exc.code)
-
-
 def out(plan: dict, rel: str) -> dict:
     shown = plans.for_viewer(plan, rel)
     return {**shown, "progress": plans.progress(plan), "overdue": len(plans.overdue(plan)), "your_role": rel}
 
 
 def load(plan_id: str) -> tuple[dict, str]:
-    try:
-        return plans.visible_plan(storage(), auth.current_account(), plan_id)
-    except plans.PlanError as exc:
-        fail(exc)
-
-
-def changed(plan_id: str, version: int | None, action: str, mutate, allow=("employee", "coach")) -> dict:
-    try:
-        plan = plans.change(storage(), auth.current_account(), plan_id, version, action, mutate, allow)
-    except plans.PlanError as exc:
-        fail(exc)
-    rel = plans.relation(storage(), auth.current_account(), plan)
-    return out(plan, rel)
+    return service.get_plan(storage(), auth.current_account(), plan_id)
 
 
 @blp.route("/plans")
@@ -158,8 +137,8 @@ def changed(plan_id: str, version: int | None, action: str, mutate, allow=("empl
 @blp.response(200, PlanOut(many=True))
 def list_plans(query):
     """Plans you may see: your own, the plans of the people you coach (admins: all), with filters."""
-    found = plans.visible_plans(storage(), auth.current_account(), person_id=query.get("person"), status=query.get("status"),
-                                overdue_only=query["overdue"], competency=query.get("competency"))
+    found = service.list_plans(storage(), auth.current_account(), person_id=query.get("person"), status=query.get("status"),
+                               overdue_only=query["overdue"], competency=query.get("competency"))
     return [out(plan, rel) for plan, rel in found]
 
 
@@ -168,12 +147,9 @@ def list_plans(query):
 @blp.response(201, PlanOut)
 def create_plan(data):
     """Start a dialogue: a coach for a person they coach (``coaching``), or an employee for themself (``self_reflection``)."""
-    try:
-        plan = plans.create_plan(storage(), snapshotter(), auth.current_account(), data["person_id"], data["situation"], data["mode"])
-    except plans.PlanError as exc:
-        fail(exc)
-    audit.record(storage(), "create", "plan", plan["id"])
-    return out(plan, plans.relation(storage(), auth.current_account(), plan))
+    plan, rel = service.create_plan(storage(), kbp().registry, auth.current_account(), data["person_id"], data["situation"],
+                                    data["mode"])
+    return out(plan, rel)
 
 
 @blp.route("/plans/<plan_id>")
@@ -189,25 +165,7 @@ def get_plan(plan_id):
 @blp.response(200, PlanOut)
 def patch_plan(data, plan_id):
     """Change focus competencies, chosen questions, activities, goals or the follow-up date."""
-    snap = snapshotter()
-    registry = kbp().registry
-
-    def mutate(plan, rel):
-        fields_changed = []
-        if "focus" in data:
-            fields_changed += plans.set_focus(plan, snap, data["focus"])
-        if "questions" in data or "own_questions" in data:
-            chosen = data.get("questions", [q["id"] for q in plan["questions"] if q["source"] != "own"])
-            own = data.get("own_questions", [{"id": q["id"], "text": q["text"].get("_", ""), "competency": q["competency"]}
-                                             for q in plan["questions"] if q["source"] == "own"])
-            fields_changed += plans.set_questions(plan, snap, registry, chosen, own)
-        if "activities" in data:
-            fields_changed += plans.set_activities(plan, snap, registry, data["activities"], plans.person_name(storage(), plan))
-        if "goals" in data or "follow_up_date" in data:
-            fields_changed += plans.set_goals(plan, data.get("goals", {}), data.get("follow_up_date", "unchanged"))
-        return fields_changed
-
-    return changed(plan_id, data["version"], "update", mutate)
+    return out(*service.update(storage(), kbp().registry, auth.current_account(), plan_id, data["version"], data))
 
 
 @blp.route("/plans/<plan_id>/suggestions")
@@ -216,9 +174,8 @@ def patch_plan(data, plan_id):
 def get_suggestions(plan_id, **_args):
     """Questions (coaching or self-reflection, by the plan's mode) and activities from every source for
     the focus competencies; those tagged with the plan's situation first."""
-    plan, rel = load(plan_id)
     p = Presenter(kbp().registry, reader_locale())
-    questions, acts = plans.suggestions(kbp().registry, plan)
+    _plan, questions, acts = service.suggestions(storage(), kbp().registry, auth.current_account(), plan_id)
     kinds: dict[str, int] = {k: 0 for k in model.ACTIVITY_KINDS}
     for a in acts:
         kinds[a.kind] += 1
@@ -230,8 +187,8 @@ def get_suggestions(plan_id, **_args):
 @blp.response(200, PlanOut)
 def put_note(data, plan_id, question_id):
     """Save a note for a question (autosave). In self-reflection the employee decides whether it is ``shared``."""
-    return changed(plan_id, data["version"], "note",
-                   lambda plan, rel: plans.set_note(plan, rel, question_id, data["note"], data.get("shared")))
+    return out(*service.set_note(storage(), auth.current_account(), plan_id, data["version"], question_id, data["note"],
+                                 data.get("shared")))
 
 
 @blp.route("/plans/<plan_id>/activities/<activity_id>/status", methods=["PUT"])
@@ -239,8 +196,8 @@ def put_note(data, plan_id, question_id):
 @blp.response(200, PlanOut)
 def put_activity_status(data, plan_id, activity_id):
     """Mark an activity planned, in progress, done or dropped."""
-    return changed(plan_id, data["version"], "activity_status",
-                   lambda plan, rel: plans.set_activity_status(plan, activity_id, data["status"]))
+    return out(*service.set_activity_status(storage(), auth.current_account(), plan_id, data["version"], activity_id,
+                                            data["status"]))
 
 
 @blp.route("/plans/<plan_id>/agree", methods=["POST"])
@@ -249,8 +206,7 @@ def put_activity_status(data, plan_id, activity_id):
 def agree(data, plan_id):
     """Confirm the plan for your own role (employee or coach); it is agreed when both have. A
     self-reflection is confirmed by the employee alone (403 for the coach)."""
-    plan = changed(plan_id, data["version"], "agree", lambda plan, rel: plans.agree(plan, rel))
-    return plan
+    return out(*service.agree(storage(), auth.current_account(), plan_id, data["version"]))
 
 
 @blp.route("/plans/<plan_id>/follow-ups", methods=["POST"])
@@ -258,9 +214,8 @@ def agree(data, plan_id):
 @blp.response(200, PlanOut)
 def add_follow_up(data, plan_id):
     """Record a follow-up talk and, optionally, the date of the next one."""
-    account = auth.current_account()
-    return changed(plan_id, data["version"], "follow_up",
-                   lambda plan, rel: plans.add_follow_up(plan, account, data["note"], data.get("next_date")))
+    return out(*service.add_follow_up(storage(), auth.current_account(), plan_id, data["version"], data["note"],
+                                      data.get("next_date")))
 
 
 @blp.route("/plans/<plan_id>/history")
@@ -268,8 +223,7 @@ def add_follow_up(data, plan_id):
 def get_history(plan_id):
     """Who changed what in the plan, and when (field names, never content; changes to private
     self-reflection items are listed for the employee only)."""
-    _plan, rel = load(plan_id)
-    return plans.history(storage(), plan_id, rel)
+    return service.history(storage(), auth.current_account(), plan_id)
 
 
 @blp.route("/plans/<plan_id>/export/<exporter_id>")
@@ -278,13 +232,8 @@ def get_history(plan_id):
 def export_plan(plan_id, exporter_id, **_args):
     """Export the plan (or its conversation guide) in your language with an exporter of subject
     ``plan`` or ``dialogue_guide``. Private notes are never included for anyone but the employee."""
-    plan, rel = load(plan_id)
-    exporter = kbp().registry.exporters.get(exporter_id)
-    if exporter is None or exporter.subject not in ("plan", "dialogue_guide"):
-        abort(404, message=_("There is no plan exporter '%(id)s'. GET /api/v1/exporters lists them.", id=exporter_id))
     locale = reader_locale()
-    document = plans.plan_document(storage(), plan, rel, locale, bool(current_app.config.get("DEMO")))
-    data = export_or_abort(exporter, document, locale)
-    audit.record(storage(), "export", "plan", plan_id)
+    data, exporter = service.export(storage(), kbp().registry, auth.current_account(), plan_id, exporter_id, locale,
+                                    bool(current_app.config.get("DEMO")))
     return Response(data, mimetype=exporter.media_type,
                     headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.{exporter.extension}"'})

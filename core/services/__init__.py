@@ -7,7 +7,10 @@ what belongs together in one unit of work and raises the domain errors of
 HTTP handlers and CLI commands only parse input, call a service and render the result.
 
 Modules: :mod:`~core.services.people` (people, CSV import, export, erase),
-:mod:`~core.services.accounts` (accounts, passwords, sessions, API tokens, sign-in) and
-:mod:`~core.services.audit` (the audit log). The rules themselves stay in :mod:`core.people`,
+:mod:`~core.services.accounts` (accounts, passwords, sessions, API tokens, sign-in),
+:mod:`~core.services.sso` (single sign-on: linking identities to people, roles from groups),
+:mod:`~core.services.audit` (the audit log), :mod:`~core.services.recruitment` (the recruitment
+record and the plan started from it) and :mod:`~core.services.preparation` (the employee's
+preparation sheet before the medarbetarsamtal). The rules themselves stay in :mod:`core.people`,
 :mod:`core.auth`, :mod:`core.sessions` and :mod:`core.audit`.
 """

@@ -147,6 +147,21 @@ def end_sessions_of(storage, actor: Account | None, username: str) -> int:
     return ended
 
 
+def set_overview_grant(storage, actor: Account | None, username: str, granted: bool) -> dict:
+    """Give (or take back) the overview — the "HR" permission — for an account by sign-in name
+    (admin): the change and its audit entry are one commit. Returns the public account."""
+    from core import overview
+
+    audit.require(actor, "admin")
+    with storage.unit_of_work(ACCOUNTS, AUDIT) as uow:
+        try:
+            updated = overview.set_grant(uow[ACCOUNTS], username, granted)
+        except overview.OverviewError as exc:
+            raise NotFound(str(exc)) from None
+        uow[AUDIT].insert(audit.entry(actor, "update", "account", updated["id"]))
+    return auth.public_account(updated)
+
+
 # ----------------------------------------------------------------------------- sign-in and own sessions
 
 
@@ -154,8 +169,8 @@ def sign_in(storage, username: str, password: str) -> dict:
     """Check a sign-in (throttled), start a fresh server-side session, audit it. Returns the account."""
     with translated():
         record = auth.authenticate(username, password)
-    auth.start_session(record)
-    audit.record(storage, record["id"], "sign_in", "account", record["id"])
+    auth.start_session(record, method="password")
+    audit.record(storage, record["id"], "sign_in", "account", record["id"], {"method": "password"})
     return record
 
 

@@ -26,17 +26,21 @@ def require(actor, role: str) -> None:
         raise Forbidden(_("You do not have permission to do this."))
 
 
-def entry(actor, action: str, subject_type: str, subject_id: str | None) -> dict:
-    """An audit record to insert in the caller's own unit of work (``uow["audit"].insert(...)``)."""
+def entry(actor, action: str, subject_type: str, subject_id: str | None, details: dict | None = None) -> dict:
+    """An audit record to insert in the caller's own unit of work (``uow["audit"].insert(...)``).
+    ``details``: a few words about how, never content (a sign-in's method and provider, a role's change)."""
     if action not in rules.ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    return {"at": time.time(), "actor": actor_id(actor), "action": action, "subject_type": subject_type,
-            "subject_id": subject_id}
+    record = {"at": time.time(), "actor": actor_id(actor), "action": action, "subject_type": subject_type,
+              "subject_id": subject_id}
+    if details:
+        record["details"] = dict(details)
+    return record
 
 
-def record(storage, actor, action: str, subject_type: str, subject_id: str | None) -> None:
+def record(storage, actor, action: str, subject_type: str, subject_id: str | None, details: dict | None = None) -> None:
     """Write one audit entry on its own (for actions that change nothing else)."""
-    storage.collection(AUDIT).insert(entry(actor, action, subject_type, subject_id))
+    storage.collection(AUDIT).insert(entry(actor, action, subject_type, subject_id, details))
 
 
 def entries(storage, actor, limit: int = 200) -> list[dict]:

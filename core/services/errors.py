@@ -14,10 +14,12 @@ class ServiceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
+        if code:  # a more precise machine-readable code than the class's (``version_conflict``)
+            self.code = code
 
 
 class Invalid(ServiceError):
@@ -53,6 +55,20 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class NotEditable(ServiceError):
+    """The thing exists but cannot be changed in KBP (an activity source that is read-only)."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class ExportFailed(ServiceError):
+    """A plugin's exporter failed (its plugin is named; the reason is on /plugins for administrators)."""
+
+    status = 500
+    code = "exporter_failed"
+
+
 class TooManyAttempts(ServiceError):
     """Throttled: try again after ``retry_after`` seconds."""
 
@@ -69,11 +85,13 @@ _BY_STATUS: dict[int, type[ServiceError]] = {
 }
 
 
-def from_status(status: int, message: str, errors: dict | None = None, retry_after: int | None = None) -> ServiceError:
-    """The domain error for a rule module's ``status`` (``core.auth.AuthError``, ``core.people.PeopleError``)."""
+def from_status(status: int, message: str, errors: dict | None = None, retry_after: int | None = None,
+                code: str | None = None) -> ServiceError:
+    """The domain error for a rule module's ``status`` (``core.auth.AuthError``, ``core.people.PeopleError``,
+    ``core.plans.PlanError``)."""
     if status == 429:
         return TooManyAttempts(message, retry_after or 1, errors)
-    return _BY_STATUS.get(status, Invalid)(message, errors)
+    return _BY_STATUS.get(status, Invalid)(message, errors, code)
 
 
 @contextmanager
@@ -81,6 +99,7 @@ def translated() -> Iterator[None]:
     """Turn the rule modules' own errors into domain errors."""
     from core.auth import AuthError
     from core.people import PeopleError
+    from core.plans import PlanError
 
     try:
         yield
@@ -88,3 +107,5 @@ def translated() -> Iterator[None]:
         raise from_status(exc.status, str(exc), exc.errors, exc.retry_after) from None
     except PeopleError as exc:
         raise from_status(exc.status, str(exc), exc.errors) from None
+    except PlanError as exc:
+        raise from_status(exc.status, str(exc), exc.errors, code=exc.code) from None

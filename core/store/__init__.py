@@ -81,6 +81,9 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "reminder_mails": {"indexed": ("person_id",), "unique": ()},
     "reminder_prefs": {"indexed": ("person_id",), "unique": ()},
     "calendar_feeds": {"indexed": ("person_id",), "unique": ()},
+    # from recruitment to development (core.services.recruitment, core.services.preparation)
+    "recruitment_records": {"indexed": ("person_id",), "unique": ()},
+    "preparations": {"indexed": ("plan_id", "person_id"), "unique": ()},
 }
 
 

@@ -1,9 +1,7 @@
 """HTML pages: a plain, accessible shell over the catalogue (the full UI grows on it)."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from core import i18n
@@ -48,9 +46,11 @@ def shell_context():
     from flask_babel import format_datetime
 
     def format_datetime_ts(ts):
+        """A stored time (seconds since the epoch, UTC) as the reader's language writes it, in the
+        organisation's time zone (``KBP_TIMEZONE``): the one way every page shows a time."""
         from datetime import datetime, timezone
 
-        return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")
+        return format_datetime(datetime.fromtimestamp(ts, timezone.utc), "short")  # Babel converts to TIMEZONE
 
     def licence_warnings():
         """Licences ending within 30 days with no renewal waiting (shown to administrators)."""
@@ -64,7 +64,18 @@ def shell_context():
 
     from flask_babel import format_date
 
+    def person_name(person_id) -> str:
+        """The name of a person the reader may see (whom a dialogue is with); '–' otherwise."""
+        from core.services import people as people_service
+        from core.services.errors import ServiceError
+
+        try:
+            return people_service.get_person(kbp().storage, current_account(), person_id).get("name") or "–"
+        except ServiceError:
+            return "–"
+
     return {
+        "person_name": person_name,
         "format_date": format_date,
         "HISTORY_LABELS": HISTORY_LABELS,
         "writable_sources": writable_sources,
@@ -161,22 +172,33 @@ def competency(framework_id: str, competency_id: str):
 
 @bp.route("/admin/framework-import", methods=["GET", "POST"])
 def framework_import():
-    """Check a CASE package or Moodle CSV before putting it in the import folder (admin)."""
-    from core import import_preview
+    """Check a CASE package or Moodle CSV, then import it without a restart (admin)."""
     from core.access import require_role
+    from core.auth import current_account
+    from core.services import framework_imports
+    from core.services.errors import ServiceError
 
     require_role("admin")
     if request.method == "GET":
         return render_template("framework_import.html", report=None)
+    if request.form.get("action") == "import":
+        try:
+            report = framework_imports.confirm(kbp(), current_account(), upload_id=request.form.get("upload", ""))
+        except ServiceError as exc:
+            flash(exc.message)
+            return render_template("framework_import.html", report=None, problems=exc.errors.get("file", [])), exc.status
+        flash(_("The framework '%(name)s' is imported: it is in use on every server now.",
+                name=report["framework"]["name"]))
+        return redirect(url_for("web.framework", framework_id=report["framework"]["id"]))
     upload = request.files.get("file")
     data = upload.read() if upload is not None and upload.filename else b""
     if not data:
         flash(_("Choose a CASE package (.json) or a Moodle competency CSV (.csv)."))
         return render_template("framework_import.html", report=None), 400
-    state = kbp()
-    report = import_preview.preview_file(state.registry, state.plugins, upload.filename, data)
-    if report["format"] is None:
-        flash(_("'%(name)s' is neither a CASE package (.json) nor a Moodle competency CSV (.csv).", name=upload.filename))
+    try:
+        report = framework_imports.preview(kbp(), current_account(), upload.filename, data)
+    except ServiceError as exc:
+        flash(exc.message)
         return render_template("framework_import.html", report=None), 400
     return render_template("framework_import.html", report=report, filename=upload.filename), (
         200 if report["ok"] else 422)
@@ -198,14 +220,7 @@ def health():
     return check(kbp().storage)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a local path: an open redirect after sign-in would help phishing."""
-    if not target:
-        return url_for("web.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("web.home")
-    return target
+from core.web.signin import login_context, safe_next as _safe_next  # noqa: E402
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -222,18 +237,22 @@ def login():
             error, status = exc.message, exc.status
             if isinstance(exc, TooManyAttempts):
                 headers = {"Retry-After": str(exc.retry_after)}
-                return render_template("login.html", error=error, username=request.form.get("username", "")), status, headers
+                return render_template("login.html", error=error, username=request.form.get("username", ""),
+                                       **login_context()), status, headers
         else:
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, username=request.form.get("username", "")), status
+    return render_template("login.html", error=error, username=request.form.get("username", ""), **login_context()), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     from core import auth
-    from core.services import accounts as accounts_service
+    from core.services import sso
 
-    accounts_service.sign_out(kbp().storage, auth.current_account())
+    provider_logout = sso.sign_out(kbp().storage, auth.current_account(),
+                                   post_logout_redirect_uri=url_for("web.login", _external=True), locale=str(get_locale()))
+    if provider_logout:  # the provider ends its session too, then sends the browser back to /login
+        return redirect(provider_logout)
     flash(_("You are signed out."))
     return redirect(url_for("web.login"))
 
@@ -269,23 +288,30 @@ def security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    from core.services.sso import form_action_origins
+
+    # the sign-out form may end at a single sign-on provider's logout page (RP-initiated logout)
+    form_action = " ".join(["'self'", *form_action_origins(current_app)])
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-        "base-uri 'self'; form-action 'self'",
+        f"base-uri 'self'; form-action {form_action}",
     )
     return response
 
 
 def register_web(app: Flask) -> None:
-    from core.web import activity_pages, people_pages, plan_pages, overview_pages, reminder_pages
+    from core.web import (activity_pages, overview_pages, people_pages, plan_pages, recruitment_pages,
+                          reminder_pages, sso_pages)
 
     app.register_blueprint(bp)
+    app.register_blueprint(sso_pages.bp)
     app.register_blueprint(people_pages.bp)
     app.register_blueprint(activity_pages.bp)
     app.register_blueprint(plan_pages.bp)
     app.register_blueprint(reminder_pages.bp)
     app.register_blueprint(overview_pages.bp)
+    app.register_blueprint(recruitment_pages.bp)
 
     @app.template_filter("todate")
     def todate(value):

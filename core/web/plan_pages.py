@@ -12,11 +12,13 @@ from datetime import date
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
-from core import audit, auth, model, plans
+from core import auth, model, plans
 from core.context import kbp
-from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
+from core.services import activities as activity_service
+from core.services import plans as service
+from core.services.errors import Conflict, ServiceError
 
 bp = Blueprint("plan_web", __name__)
 
@@ -33,7 +35,8 @@ def _mark_for_extraction() -> None:
 @bp.app_context_processor
 def plan_labels():
     return {"ACTIVITY_STATUS_LABELS": ACTIVITY_STATUS_LABELS, "PLAN_STATUS_LABELS": PLAN_STATUS_LABELS,
-            "MODE_LABELS": MODE_LABELS, "pick": plans.pick, "PLAN_LIMITS": plans.LIMITS, "today_iso": date.today().isoformat()}
+            "MODE_LABELS": MODE_LABELS, "pick": plans.pick, "PLAN_LIMITS": plans.LIMITS, "today_iso": date.today().isoformat(),
+            "focus_trail": plans.focus_trail, "focus_label": plans.focus_label}
 
 
 def storage():
@@ -45,25 +48,16 @@ def locale() -> str:
 
 
 def snapshotter() -> plans.Snapshotter:
-    return plans.Snapshotter(kbp().registry, available_locales())
+    return service.snapshotter(kbp().registry)
 
 
 def load(plan_id: str) -> tuple[dict, str]:
-    try:
-        return plans.visible_plan(storage(), auth.current_account(), plan_id)
-    except plans.PlanError as exc:
-        abort(exc.status)
+    return service.get_plan(storage(), auth.current_account(), plan_id)
 
 
 def people_for_new_plan() -> list[dict]:
     """People the signed-in account may start a dialogue with: their coachees and themself."""
-    account = auth.current_account()
-    if not account.person_id:
-        return []
-    people = storage().collection("people")
-    result = [p for p in people.find(coach_id=account.person_id) if p.get("status") == "active"] if account.role in ("coach", "admin") else []
-    me = people.get(account.person_id)
-    return sorted(result, key=lambda p: p["name"].lower()) + ([me] if me else [])
+    return service.people_for_new_plan(storage(), auth.current_account())
 
 
 def apply(plan_id: str, action: str, mutate, next_url: str):
@@ -73,14 +67,14 @@ def apply(plan_id: str, action: str, mutate, next_url: str):
     except ValueError:
         abort(400)
     try:
-        plans.change(storage(), auth.current_account(), plan_id, version, action, mutate)
-    except plans.PlanConflict as exc:
-        flash(str(exc), "error")
+        service.change(storage(), auth.current_account(), plan_id, version, action, mutate)
+    except Conflict as exc:
+        flash(exc.message, "error")
         return redirect(request.path), None
-    except plans.PlanError as exc:
-        if exc.status in (403, 404):
-            abort(exc.status)
-        flash(str(exc), "error")
+    except ServiceError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        flash(exc.message, "error")
         return redirect(request.path), None
     return redirect(next_url), True
 
@@ -95,11 +89,10 @@ def plan_list():
     status = args.get("status") if args.get("status") in plans.STATUSES else None
     competency = args.get("competency") if args.get("competency") in kbp().registry.competencies else None
     person = args.get("person") or None
-    found = plans.visible_plans(storage(), account, person_id=person, status=status, overdue_only=args.get("overdue") == "1",
-                                competency=competency)
-    people_coll = storage().collection("people")
-    people = {pid: people_coll.get(pid) or {} for pid in {plan["person_id"] for plan, _rel in found}}
-    rows = [{"plan": plan, "rel": rel, "person": people[plan["person_id"]].get("name", ""),
+    found = service.list_plans(storage(), account, person_id=person, status=status, overdue_only=args.get("overdue") == "1",
+                               competency=competency)
+    names = service.person_names(storage(), account, found)
+    rows = [{"plan": plan, "rel": rel, "person": names[plan["person_id"]],
              "progress": plans.progress(plan), "overdue": plans.overdue(plan), "follow_up": plans.needs_follow_up(plan)}
             for plan, rel in found]
     coaching = [r for r in rows if r["rel"] == "coach"]
@@ -121,12 +114,15 @@ def plan_new():
     if request.method == "POST":
         person_id = request.form.get("person_id", "")
         mode = "self_reflection" if person_id == account.person_id else "coaching"
+        from core.web.recruitment_pages import offer  # recruited with a need: offer the recruitment record
+        offered = offer(person_id, request.form.get("situation", ""))
+        if offered is not None:
+            return offered
         try:
-            plan = plans.create_plan(storage(), snapshotter(), account, person_id, request.form.get("situation", ""), mode)
-        except plans.PlanError as exc:
-            flash(str(exc), "error")
+            plan, _rel = service.create_plan(storage(), kbp().registry, account, person_id, request.form.get("situation", ""), mode)
+        except ServiceError as exc:
+            flash(exc.message, "error")
             return render_template("plan_new.html", candidates=candidates, chosen=request.form), exc.status
-        audit.record(storage(), "create", "plan", plan["id"])
         return redirect(url_for("plan_web.plan_focus", plan_id=plan["id"]))
     return render_template("plan_new.html", candidates=candidates, chosen={"person_id": request.args.get("person", "")})
 
@@ -197,7 +193,7 @@ def plan_activities(plan_id):
             items.append({"title": new_title, "description": form.get("new_description", ""), "kind": form.get("new_kind", "on_the_job"),
                           "competency": form.get("new_competency", "")})
         save_inhouse = new_title and form.get("new_save_inhouse") == "1"
-        owner = plans.person_name(storage(), plan)
+        owner = names_of(plan)
         response, ok = apply(plan_id, "update", lambda p, r: plans.set_activities(p, snap, registry, items, owner),
                              url_for("plan_web.plan_view", plan_id=plan_id) if form.get("next") else request.path)
         if ok and save_inhouse:
@@ -213,32 +209,30 @@ def plan_activities(plan_id):
     total = sum(kinds.values()) or 1
     mix = [(k, kinds[k], round(100 * kinds[k] / total)) for k in model.ACTIVITY_KINDS]
     sources = {s.id: p.source_title(s) for s in kbp().registry.activity_sources.values()}
-    writable = [s for s in kbp().registry.activity_sources.values() if s.writable]
+    writable = activity_service.writable_sources(kbp().registry)
     return render_template("plan_activities.html", plan=plan, rel=rel, suggested=suggested, mix=mix, sources=sources, step=4,
                            can_save_inhouse=bool(writable) and auth.current_account().role == "admin")
 
 
-def _save_inhouse(title: str, form) -> None:
-    """An activity written in the talk, kept as an in-house activity too (admins)."""
-    from core import activities
+def names_of(plan: dict) -> str:
+    """The name of the person whose plan it is (the owner of activities added on the page)."""
+    return service.person_names(storage(), auth.current_account(), [(plan, None)])[plan["person_id"]]
 
+
+def _save_inhouse(title: str, form) -> None:
+    """An activity written in the talk, kept as an in-house activity too (admins), through the
+    writable-source capability."""
     if auth.current_account().role != "admin":
         return
-    source = next((s for s in kbp().registry.activity_sources.values() if s.writable), None)
-    competency = form.get("new_competency", "")
-    if source is None or competency not in kbp().registry.competencies:
-        return
-    lang = locale()
     try:
-        record = activities.ActivityRecordSchema().load({
-            "source_language": lang, "title": {lang: title}, "description": {lang: form.get("new_description", "") or title},
-            "competencies": [competency], "kind": form.get("new_kind", "on_the_job"), "effort": "weeks"})
-    except Exception:  # noqa: BLE001 - the plan is saved either way; the in-house copy is a convenience
+        created = activity_service.save_from_plan(
+            storage(), kbp().registry, auth.current_account(), title=title, description=form.get("new_description", ""),
+            kind=form.get("new_kind", "on_the_job"), competency=form.get("new_competency", ""), locale=locale())
+    except ServiceError:  # the plan is saved either way; the in-house copy is a convenience
         flash(_("The activity was added to the plan but could not be saved as an in-house activity."), "error")
         return
-    created = source.create(record)
-    audit.record(storage(), "create", "activity", created["id"])
-    flash(_("The activity was also saved as an in-house activity."))
+    if created is not None:
+        flash(_("The activity was also saved as an in-house activity."))
 
 
 @bp.route("/plans/<plan_id>", methods=["GET", "POST"])
@@ -266,29 +260,13 @@ def plan_view(plan_id):
         if ok:
             flash(_("The plan was saved."))
         return response
-    people = storage().collection("people")
-    person = people.get(plan["person_id"]) or {}
-    coach = people.get(plan["coach_id"]) if plan.get("coach_id") else None
-    history = plans.history(storage(), plan_id, rel)
-    names = account_names(people, {h["by"] for h in history} | {f["by"] for f in plan["follow_ups"]})
+    shown = service.details(storage(), auth.current_account(), plan_id)
+    person, coach, history, names = shown["person"], shown["coach"], shown["history"], shown["names"]
     exporters = [(e.id, Presenter(kbp().registry, locale()).exporter(e, "")["title"], e.extension, e.subject)
                  for e in kbp().registry.exporters.values() if e.subject in ("plan", "dialogue_guide")]
     return render_template("plan.html", plan=plans.for_viewer(plan, rel), rel=rel, person=person, coach=coach, history=history,
                            names=names, progress=plans.progress(plan), overdue={a["id"] for a in plans.overdue(plan)},
                            exporters=exporters, step=5)
-
-
-def account_names(people, account_ids) -> dict[str, str]:
-    """Names to show for the accounts in a plan's history: the person's name, else the sign-in name."""
-    accounts = storage().collection("accounts")
-    names = {}
-    for aid in account_ids:
-        account = accounts.get(aid)
-        if account is None:
-            continue  # erased: shown as a dash
-        person = people.get(account["person_id"]) if account.get("person_id") else None
-        names[aid] = person["name"] if person else account["username"]
-    return names
 
 
 @bp.route("/plans/<plan_id>/agree", methods=["POST"])
@@ -315,6 +293,5 @@ def plan_follow_up(plan_id):
 @bp.route("/plans/<plan_id>/guide")
 def plan_guide(plan_id):
     """The printable conversation guide: the chosen questions with room for notes."""
-    plan, rel = load(plan_id)
-    document = plans.plan_document(storage(), plan, rel, locale(), bool(current_app.config.get("DEMO")))
+    plan, document = service.document(storage(), auth.current_account(), plan_id, locale(), bool(current_app.config.get("DEMO")))
     return render_template("plan_guide.html", doc=document, plan=plan)

@@ -34,7 +34,7 @@ def kbp_frameworks():
 
 @hookimpl
 def kbp_question_sets():
-    return [package().coaching, package().self_reflection]
+    return [package().coaching, package().self_reflection, package().interview, package().follow_up]
 
 
 @hookimpl

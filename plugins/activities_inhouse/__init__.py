@@ -31,6 +31,7 @@ class InhouseActivities(WritableActivitySource):
     id = "inhouse"
     title = "In-house activities"
     domain = "messages"
+    collection_name = COLLECTION  # in the app's store: each change and its audit entry are one commit
 
     def __init__(self, source_language: str = "sv"):
         self.source_language = source_language
@@ -98,41 +99,50 @@ class InhouseActivities(WritableActivitySource):
         return candidate
 
     def create(self, record: dict) -> dict:
-        now = time.time()
         with self.collection.transaction() as tx:
-            record = dict(record)
-            if not record.get("id"):
-                record["id"] = self._new_id(tx, record)
-            elif tx.get(record["id"]) is not None:
-                raise ConflictError(record["id"])
-            return tx.insert({**record, "version": 1, "created_at": now, "updated_at": now})
+            return self.create_in(tx, record)
+
+    def create_in(self, tx, record: dict) -> dict:
+        now = time.time()
+        record = dict(record)
+        if not record.get("id"):
+            record["id"] = self._new_id(tx, record)
+        elif tx.get(record["id"]) is not None:
+            raise ConflictError(record["id"])
+        return tx.insert({**record, "version": 1, "created_at": now, "updated_at": now})
 
     def update(self, activity_id: str, changes: dict, expected_version: int | None = None) -> dict:
         with self.collection.transaction() as tx:
-            current = tx.get(activity_id)
-            if current is None:
-                raise KeyError(activity_id)
-            if expected_version is not None and current["version"] != expected_version:
-                raise ConflictError(activity_id)
-            return tx.update(activity_id, {**changes, "version": current["version"] + 1, "updated_at": time.time()})
+            return self.update_in(tx, activity_id, changes, expected_version)
+
+    def update_in(self, tx, activity_id: str, changes: dict, expected_version: int | None = None) -> dict:
+        current = tx.get(activity_id)
+        if current is None:
+            raise KeyError(activity_id)
+        if expected_version is not None and current["version"] != expected_version:
+            raise ConflictError(activity_id)
+        return tx.update(activity_id, {**changes, "version": current["version"] + 1, "updated_at": time.time()})
 
     def import_records(self, records: list[dict]) -> tuple[int, int]:
+        with self.collection.transaction() as tx:
+            return self.import_in(tx, records)
+
+    def import_in(self, tx, records: list[dict]) -> tuple[int, int]:
         created = updated = 0
         now = time.time()
-        with self.collection.transaction() as tx:
-            for record in records:
-                record = dict(record)
-                current = tx.get(record["id"]) if record.get("id") else None
-                if current is None:
-                    if not record.get("id"):
-                        record["id"] = self._new_id(tx, record)
-                    stamps = {"created_at": record.get("created_at", now), "updated_at": record.get("updated_at", now)}
-                    tx.insert({**record, "version": 1, **stamps})  # a record's own times survive (exports, seeds)
-                    created += 1
-                else:
-                    tx.upsert({**record, "version": current["version"] + 1, "created_at": current.get("created_at", now),
-                               "updated_at": now})
-                    updated += 1
+        for record in records:
+            record = dict(record)
+            current = tx.get(record["id"]) if record.get("id") else None
+            if current is None:
+                if not record.get("id"):
+                    record["id"] = self._new_id(tx, record)
+                stamps = {"created_at": record.get("created_at", now), "updated_at": record.get("updated_at", now)}
+                tx.insert({**record, "version": 1, **stamps})  # a record's own times survive (exports, seeds)
+                created += 1
+            else:
+                tx.upsert({**record, "version": current["version"] + 1, "created_at": current.get("created_at", now),
+                           "updated_at": now})
+                updated += 1
         return created, updated
 
 

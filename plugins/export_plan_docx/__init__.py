@@ -257,8 +257,8 @@ def render_plan(v: PlanView) -> bytes:
     w.heading(_("Focus competencies"), 2)
     for f in v.focus:
         w.heading(f["name"], 3)
-        if f.get("framework"):
-            w.para(f["framework"], size=8.5, color=MUTED, after=2)
+        if v.trail(f):
+            w.para(v.trail(f), size=8.5, color=MUTED, after=2)
         if f.get("definition"):
             w.para(f["definition"])
         w.labelled(_("Goal"), f.get("goal", ""))
@@ -357,6 +357,8 @@ def render_guide(v: PlanView) -> bytes:
             continue
         f = group.focus
         w.heading(f["name"], 2)
+        if f.get("path"):  # a deep framework: where the competency sits
+            w.para(v.trail(f), size=8.5, color=MUTED, after=2)
         if f.get("definition"):
             w.para(f["definition"], size=9, color=MUTED)
         if not group.questions:

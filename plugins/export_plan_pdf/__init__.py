@@ -369,8 +369,8 @@ def render_plan(v: PlanView) -> bytes:
     pdf.h2(_("Focus competencies"))
     for f in v.focus:
         pdf.h3(f["name"])
-        if f.get("framework"):
-            pdf.para(f["framework"], size=SMALL_PT, color=MUTED, after=0.8)
+        if v.trail(f):
+            pdf.para(v.trail(f), size=SMALL_PT, color=MUTED, after=0.8)
         pdf.para(f.get("definition", ""))
         pdf.labelled(_("Goal"), f.get("goal", ""), after=2.5)
 
@@ -504,6 +504,8 @@ def render_guide(v: PlanView) -> bytes:
             continue
         f = group.focus
         pdf.h2(f["name"])
+        if f.get("path"):  # a deep framework: where the competency sits
+            pdf.para(v.trail(f), size=SMALL_PT, color=MUTED, after=0.8)
         pdf.para(f.get("definition", ""), size=SMALL_PT + 0.5, color=MUTED, after=2.5)
         if not group.questions:
             pdf.para(_("No questions for this competency."), color=MUTED)

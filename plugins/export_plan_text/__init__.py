@@ -116,8 +116,8 @@ def render_markdown(v: PlanView) -> str:
     out += [f"## {md(_('Focus competencies'))}", ""]
     for f in v.focus:
         out += [f"### {md(f['name'])}", ""]
-        if f.get("framework"):
-            out += [f"*{md(f['framework'])}*", ""]
+        if v.trail(f):
+            out += [f"*{md(v.trail(f))}*", ""]
         if f.get("definition"):
             out += [md(f["definition"], line_start=True), ""]
         out += [f"**{md(_('Goal'))}:** {md(f.get('goal')) or '–'}", ""]

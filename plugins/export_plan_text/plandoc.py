@@ -227,6 +227,11 @@ class PlanView:
     def follow_ups(self) -> list[dict[str, Any]]:
         return list(self.doc.get("follow_ups") or [])
 
+    def trail(self, focus: dict[str, Any]) -> str:
+        """Where a focus competency comes from, printed under its name: the framework's name, or in a
+        framework deeper than groups → competencies its path ("Framework › Group › …")."""
+        return " › ".join(focus.get("path") or []) or focus.get("framework", "")
+
     def competency_name(self, gid: str) -> str:
         for f in self.focus:
             if f["competency"] == gid:

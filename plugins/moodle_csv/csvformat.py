@@ -24,9 +24,11 @@ licence notice and, in demo mode, a "DEMO" paragraph are added to the framework'
 
 **Reading** (:func:`read_moodle_csv`, :func:`import_moodle_csv`) takes the file as Moodle writes
 it: UTF-8 with or without a byte-order mark (else Windows-1252, with a notice); a comma, semicolon,
-tab or colon as delimiter; the header in English — 2016 (:data:`HEADER`) or current
-(:data:`HEADER_CURRENT`) wording — or, read by Moodle's column order with a notice, in any other
-language (Moodle's own importer ignores the header text). It checks the single framework row, id
+tab or colon as delimiter; the header recognised by its names (:data:`KNOWN_HEADERS`: English in the
+2016 (:data:`HEADER`) and current (:data:`HEADER_CURRENT`) wording, Swedish, French, German; compared
+without case, punctuation or remarks such as "(optional)", so moved columns are found too), or —
+for any other language — read by Moodle's column order with a notice, as Moodle's own importer
+does. It checks the single framework row, id
 numbers (present, unique) and parent links (each parent exists, no cycles), and reports a problem
 as *file, row, column: reason*. Id numbers and short names are cleaned as Moodle does: tags
 stripped, trimmed, capped at 100 characters (:func:`clean_name`). What KBP does not keep (scales,
@@ -87,9 +89,66 @@ HEADER_CURRENT = (
     "Is framework",
     "Taxonomy",
 )
-#: the header sets recognised by their text; any other 14-column header is read by position, as
-#: Moodle's own importer does (it ignores the header text), with a notice
-KNOWN_HEADERS = {"English (Moodle 3.1, 2016)": HEADER, "English (current Moodle)": HEADER_CURRENT}
+#: the same columns as a Swedish, French and German Moodle writes them (the language packs' strings of
+#: ``tool_lpimportcsv``: parentidnumber, idnumber, shortname, … taxonomy), in Moodle's column order
+HEADER_SWEDISH = (
+    "Överordnat ID-nummer",
+    "ID-nummer",
+    "Kortnamn",
+    "Beskrivning",
+    "Beskrivningsformat",
+    "Skalvärden",
+    "Skalkonfiguration",
+    "Regeltyp (valfritt)",
+    "Regelutfall (valfritt)",
+    "Regelkonfiguration (valfritt)",
+    "Korsrefererade kompetensers ID-nummer",
+    "Exporterat ID (valfritt)",
+    "Är ramverk",
+    "Taxonomi",
+)
+HEADER_FRENCH = (
+    "ID de la compétence parente",
+    "ID",
+    "Nom abrégé",
+    "Description",
+    "Format de description",
+    "Valeurs du barème",
+    "Configuration du barème",
+    "Type de règle (facultatif)",
+    "Résultat de la règle (facultatif)",
+    "Configuration de la règle (facultatif)",
+    "ID des compétences liées",
+    "ID exporté (facultatif)",
+    "Est un référentiel",
+    "Taxonomie",
+)
+HEADER_GERMAN = (
+    "Übergeordnete ID-Nummer",
+    "ID-Nummer",
+    "Kurzer Name",
+    "Beschreibung",
+    "Beschreibungsformat",
+    "Skalenwerte",
+    "Skalenkonfiguration",
+    "Regeltyp (optional)",
+    "Regelergebnis (optional)",
+    "Regelkonfiguration (optional)",
+    "ID-Nummern der querverwiesenen Kompetenzen",
+    "Exportierte ID (optional)",
+    "Ist Kompetenzrahmen",
+    "Taxonomie",
+)
+#: the header sets recognised by their text (column by column, so a file whose columns were moved is
+#: read by their names); any other 14-column header is read by position, as Moodle's own importer
+#: does by default, with a notice
+KNOWN_HEADERS = {
+    "English (Moodle 3.1, 2016)": HEADER,
+    "English (current Moodle)": HEADER_CURRENT,
+    "Swedish": HEADER_SWEDISH,
+    "French": HEADER_FRENCH,
+    "German": HEADER_GERMAN,
+}
 #: Moodle caps id numbers and short names (``shorten_text(…, 100)``)
 NAME_LIMIT = 100
 (PARENT, IDNUMBER, SHORTNAME, DESCRIPTION, DESCRIPTION_FORMAT, SCALE_VALUES, SCALE_CONFIGURATION, RULE_TYPE,
@@ -390,16 +449,67 @@ def decode(data: bytes, name: str) -> tuple[str, list[str]]:
                       "or save the file as UTF-8"]
 
 
-def recognise_header(header: list[str], name: str) -> tuple[str, list[str]]:
-    """(which header set, notices); a MoodleCsvError when the file cannot be a Moodle framework CSV."""
-    folded = [h.casefold() for h in header]
-    for label, known in KNOWN_HEADERS.items():
-        if folded == [h.casefold() for h in known]:
-            return label, []
+def header_key(text: str) -> str:
+    """A column name as compared: case-folded, without a parenthesised remark such as "(optional)",
+    letters and digits only (so "Cross-referenced competency ID numbers" and "Cross referenced
+    competency id numbers" are one name, and a language pack that drops "(valfritt)" still matches)."""
+    text = re.sub(r"\([^)]*\)", " ", unicodedata.normalize("NFKC", text or "")).casefold()
+    return " ".join(re.findall(r"\w+", text))
+
+
+#: column name (:func:`header_key`) -> Moodle's column, for every known header set
+_COLUMN_NAMES: dict[str, int] = {header_key(n): c for names in KNOWN_HEADERS.values() for c, n in enumerate(names)}
+assert all(_COLUMN_NAMES[header_key(n)] == c for names in KNOWN_HEADERS.values() for c, n in enumerate(names)), \
+    "a column name of one language is another column's name in another"
+
+
+@dataclass
+class HeaderMatch:
+    """How a file's header was read: ``label`` (the :data:`KNOWN_HEADERS` key most of its names come
+    from, or "by position"), and ``columns``: for each of
+    Moodle's 14 columns, the file's column that holds it."""
+
+    label: str
+    columns: list[int]
+    notices: list[str]
+
+
+def _best_set(keys: list[str]) -> str:
+    """The known header set most of ``keys`` come from (the first of equals)."""
+    sets = {label: {header_key(n) for n in names} for label, names in KNOWN_HEADERS.items()}
+    return max(sets, key=lambda label: (sum(k in sets[label] for k in keys), -list(sets).index(label)))
+
+
+def recognise_header(header: list[str], name: str) -> HeaderMatch:
+    """How to read a file with ``header``; a MoodleCsvError when the file cannot be a Moodle framework CSV.
+
+    Every cell a known column name (:data:`KNOWN_HEADERS`, any language, compared by :func:`header_key`)
+    and every column once: read by name, in whatever order. Otherwise 14 columns: read by Moodle's
+    column order, with a notice naming the cells not recognised. Anything else is refused.
+    """
+    keys = [header_key(cell) for cell in header]
+    found = [_COLUMN_NAMES.get(k) for k in keys]
+    if found and all(c is not None for c in found):
+        columns: dict[int, int] = {}
+        for position, column in enumerate(found):
+            if column in columns:
+                raise MoodleCsvError(
+                    f"{name}: row 1: the columns {columns[column] + 1} ({header[columns[column]]}) and {position + 1} "
+                    f"({header[position]}) are both '{HEADER_CURRENT[column]}'; keep one of them")
+            columns[column] = position
+        missing = [HEADER_CURRENT[c] for c in range(COLUMNS) if c not in columns]
+        if missing:
+            raise MoodleCsvError(f"{name}: row 1: the header lacks Moodle's column(s) {', '.join(missing)}; "
+                                 f"a Moodle framework CSV has all {COLUMNS}: {', '.join(HEADER_CURRENT)}")
+        order = [columns[c] for c in range(COLUMNS)]
+        notices = [] if order == list(range(COLUMNS)) else [
+            f"{name}: row 1: the columns are not in Moodle's order; read by their names"]
+        return HeaderMatch(_best_set(keys), order, notices)
     if len(header) == COLUMNS:
-        return "by position", [
-            f"{name}: row 1: header not recognised ({', '.join(header[:3])}, …); read by Moodle's column order "
-            f"({', '.join(HEADER_CURRENT)}), as Moodle's own importer does"]
+        unknown = [f"{i + 1} ({cell})" for i, cell in enumerate(header) if header_key(cell) not in _COLUMN_NAMES]
+        return HeaderMatch("by position", list(range(COLUMNS)), [
+            f"{name}: row 1: header not recognised (column {', '.join(unknown[:3])}{', …' if len(unknown) > 3 else ''}); "
+            f"read by Moodle's column order ({', '.join(HEADER_CURRENT)}), as Moodle's own importer does"])
     raise MoodleCsvError(
         f"{name}: row 1: the header must be Moodle's {COLUMNS} columns ({', '.join(HEADER_CURRENT)}; "
         f"in any language); found {len(header)}: {', '.join(header)}"
@@ -411,7 +521,8 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
 
     Accepts the file as Moodle writes it: UTF-8 with or without a byte-order mark (Windows-1252 with
     a notice), a comma, semicolon, tab or colon as delimiter, the header in English (2016 or current
-    wording) or — read by position, with a notice — in any other language. Short names and id
+    wording), Swedish, French or German (read by the column names) or — read by position, with a
+    notice — in any other language. Short names and id
     numbers are cleaned as Moodle does (:func:`clean_name`). Notices are in ``.notices``.
     """
     notices: list[str] = []
@@ -435,8 +546,8 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
     header = [h.strip() for h in records[0][1]]
     while header and header[-1] == "":
         header.pop()
-    header_set, header_notices = recognise_header(header, name)
-    notices.extend(header_notices)
+    match = recognise_header(header, name)
+    notices.extend(match.notices)
     if delimiter != ",":
         notices.append(f"{name}: the delimiter is a {_DELIMITER_NAMES[delimiter]}")
 
@@ -447,7 +558,8 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
             continue
         if len(raw) > COLUMNS and any(cell.strip() for cell in raw[COLUMNS:]):
             raise MoodleCsvError(f"{name}: row {row_number}: {len(raw)} columns, expected {COLUMNS}")
-        row = (list(raw) + [""] * COLUMNS)[:COLUMNS]
+        padded = list(raw) + [""] * max(0, len(header) - len(raw))
+        row = [padded[i] if i < len(padded) else "" for i in match.columns]
 
         def problem(column: int, reason: str) -> MoodleCsvError:
             return MoodleCsvError(f"{name}: row {row_number}, column '{HEADER_CURRENT[column]}': {reason}")
@@ -512,7 +624,7 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
                                  f"no competency has the id number '{comp.parent}'")
         else:
             competencies[comp.parent].children.append(comp.idnumber)
-    result = MoodleFramework(name=name, competencies=competencies, top=top, header=header_set, notices=notices,
+    result = MoodleFramework(name=name, competencies=competencies, top=top, header=match.label, notices=notices,
                              **{k: v for k, v in framework.items() if k != "row"})
     reached = set(result.depth_first())
     stuck = [c for c in competencies.values() if c.idnumber not in reached]
