@@ -4,8 +4,8 @@ and throughput against a bare Flask app under the same gunicorn settings (the fl
     .venv/bin/python benchmarks/bench_memory.py                      # 10k people / 20k plans / 50k activities
     .venv/bin/python benchmarks/bench_memory.py --people 2000 --plans 4000 --activities 10000 --quick
 
-For each mode (``--no-preload``: today's per-worker loading; ``--preload``: the master loads and the
-workers fork with it) it starts ``kbp serve --workers 4`` on loopback on the same seeded data folder,
+For each mode (``--no-preload``: per-worker loading; today's build, preloaded, run from ``git archive``
+of ``--baseline``; this build, preloaded) it starts ``kbp serve --workers 4`` on loopback on the same seeded data folder,
 measures the time until /healthz answers, then sends the first request of each kind to *every*
 worker (a fresh connection per request; the kernel spreads them, so each kind is repeated until
 every worker has served it), records those first-request times against the warm p95 of the same
@@ -70,6 +70,20 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
+def smaps(pid: int) -> dict[str, float]:
+    """Pss, Private_Dirty, Shared_* ... of a process in MB (``/proc/<pid>/smaps_rollup``)."""
+    out: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == "kB":
+                    out[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    except OSError:
+        pass
+    return out
+
+
 def get(port: int, path: str, token: str | None = None, headers: dict | None = None) -> tuple[int, float, dict]:
     conn = http.client.HTTPConnection(HOST, port, timeout=120)
     hdrs = dict(headers or {})
@@ -86,10 +100,10 @@ def get(port: int, path: str, token: str | None = None, headers: dict | None = N
 
 
 class Served:
-    def __init__(self, cmd: list[str], env: dict, log: Path):
+    def __init__(self, cmd: list[str], env: dict, log: Path, cwd: Path = ROOT):
         self.log = open(log, "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
     def wait_ready(self, port: int) -> float:
@@ -108,6 +122,10 @@ class Served:
         pids = [self.proc.pid, *children(self.proc.pid)]
         # kbp serve is the gunicorn master itself (GunicornApp.run in-process)
         return sum(pss_mb(p) for p in pids), len(pids) - 1
+
+    def detail(self) -> list[tuple[str, dict[str, float]]]:
+        """(role, smaps) of the master and each worker: what each holds privately after the paths."""
+        return [("master", smaps(self.proc.pid))] + [("worker", smaps(p)) for p in children(self.proc.pid)]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -152,6 +170,52 @@ HELLO = textwrap.dedent('''
 ''')
 
 
+BASELINE = "fced5dc"  # the build before this round of issue 20 (preloading + gc.freeze only)
+
+
+def baseline_tree(ref: str, work: Path) -> Path:
+    """The code of ``ref`` unpacked into ``work`` (run with this venv: same dependencies)."""
+    tree = work / f"baseline-{ref}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def measure(label: str, cmd: list[str], env: dict, kinds: dict, token: str, args, log: Path, cwd: Path = ROOT) -> dict:
+    port = free_port()
+    srv = Served([*cmd, "--host", HOST, "--port", str(port), "--workers", str(args.workers)], env, log, cwd)
+    try:
+        ready = srv.wait_ready(port)
+        first: dict[str, list[float]] = {k: [] for k in kinds}
+        for kind, path in kinds.items():  # the first request of each kind, about once per worker
+            for _ in range(args.workers * 2):
+                first[kind].append(get(port, path, token)[1])
+        warm = {k: [get(port, p, token)[1] for _ in range(20 if args.quick else 60)] for k, p in kinds.items()}
+        pss, nworkers = srv.total_pss()
+        detail = srv.detail()
+        api_rps = throughput(port, kinds["framework API"], args.seconds, token=token)
+        comp_rps = throughput(port, kinds["competency API"], args.seconds, token=token)
+        health_rps = throughput(port, "/healthz", args.seconds)
+    finally:
+        srv.stop()
+    out = {"ready": ready, "first": first, "warm": warm, "pss": pss, "workers": nworkers, "api_rps": api_rps,
+           "comp_rps": comp_rps, "health_rps": health_rps, "detail": detail}
+    print(f"\n{label}, --workers {args.workers}: ready in {ready:.1f} s; total PSS of master + "
+          f"{nworkers} workers after every main path: {pss:.0f} MB")
+    for role, mem in detail:
+        print(f"  {role:<7} Pss {mem.get('Pss', 0):7.1f} MB   Private_Dirty {mem.get('Private_Dirty', 0):7.1f} MB   "
+              f"Shared {mem.get('Shared_Clean', 0) + mem.get('Shared_Dirty', 0):7.1f} MB")
+    for kind in kinds:
+        slowest_first = max(first[kind])
+        p95 = pct(warm[kind], 95)
+        print(f"  {kind:<16} slowest first request {slowest_first * 1000:8.1f} ms   warm p95 {p95 * 1000:6.1f} ms"
+              f"   ratio {slowest_first / p95:6.1f}x")
+    print(f"  throughput: /healthz {health_rps:.0f} req/s; framework API {api_rps:.0f} req/s; "
+          f"competency API {comp_rps:.0f} req/s")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=10000)
@@ -160,18 +224,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement")
     parser.add_argument("--quick", action="store_true", help="fewer warm samples")
+    parser.add_argument("--data", help="a data folder made by `kbp dev seed` (used as it is, not seeded)")
+    parser.add_argument("--baseline", default=BASELINE, metavar="GIT_REF",
+                        help=f"today's build to compare with, run from `git archive` (default {BASELINE})")
+    parser.add_argument("--modes", default="per-worker,baseline,new",
+                        help="which of per-worker,baseline,new to run (comma-separated)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kbp-mem-"))
     kbp = str(Path(sys.executable).with_name("kbp"))
     env = {**os.environ, "KBP_LOG_LEVEL": "WARNING", "KBP_LOCALE": "en"}
-    data = work / "data"
+    data = Path(args.data) if args.data else work / "data"
     try:
-        t = time.perf_counter()
-        subprocess.run([kbp, "--data-dir", str(data), "dev", "seed", "--people", str(args.people), "--plans",
-                        str(args.plans), "--activities", str(args.activities), "--seed", "1"],
-                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        print(f"Seeded {args.people:,} people / {args.plans:,} plans / {args.activities:,} activities in "
-              f"{time.perf_counter() - t:.0f} s")
+        if not args.data:
+            t = time.perf_counter()
+            subprocess.run([kbp, "--data-dir", str(data), "dev", "seed", "--people", str(args.people), "--plans",
+                            str(args.plans), "--activities", str(args.activities), "--seed", "1"],
+                           cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+            print(f"Seeded {args.people:,} people / {args.plans:,} plans / {args.activities:,} activities in "
+                  f"{time.perf_counter() - t:.0f} s")
         from core import auth
         from core.app import create_app
 
@@ -190,36 +260,25 @@ def main() -> int:
             "competency page": f"/frameworks/{fw}/{comp}",
             "plan page": f"/api/v1/plans/{plan_id}",
             "framework API": f"/api/v1/frameworks/{fw}",
+            "competency API": f"/api/v1/frameworks/{fw}/competencies/{comp}",
             "plan list": "/api/v1/plans",
         }
         del app, storage
+        serve = ["--data-dir", str(data), "serve"]
+        variants = {
+            "per-worker": ("per-worker loading (--no-preload), this build", [kbp, *serve, "--no-preload"], env, ROOT),
+            "new": ("preloaded, this build", [kbp, *serve, "--preload"], env, ROOT),
+        }
+        if "baseline" in args.modes:
+            tree = baseline_tree(args.baseline, work)
+            variants["baseline"] = (f"preloaded, today's build ({args.baseline})",
+                                    [sys.executable, "-c", "from core.cli import main; main()", *serve, "--preload"],
+                                    {**env, "PYTHONPATH": str(tree)}, tree)  # run in the tree: its core, plugins
         results = {}
-        for mode in ("--no-preload", "--preload"):
-            port = free_port()
-            srv = Served([kbp, "--data-dir", str(data), "serve", "--host", HOST, "--port", str(port), "--workers",
-                          str(args.workers), mode], env, work / f"serve{mode}.log")
-            try:
-                ready = srv.wait_ready(port)
-                first: dict[str, list[float]] = {k: [] for k in kinds}
-                for kind, path in kinds.items():  # the first request of each kind, about once per worker
-                    for _ in range(args.workers * 2):
-                        first[kind].append(get(port, path, token)[1])
-                warm = {k: [get(port, p, token)[1] for _ in range(20 if args.quick else 60)] for k, p in kinds.items()}
-                pss, nworkers = srv.total_pss()
-                api_rps = throughput(port, kinds["framework API"], args.seconds, token=token)
-                health_rps = throughput(port, "/healthz", args.seconds)
-            finally:
-                srv.stop()
-            results[mode] = {"ready": ready, "first": first, "warm": warm, "pss": pss, "workers": nworkers,
-                             "api_rps": api_rps, "health_rps": health_rps}
-            print(f"\nkbp serve {mode} --workers {args.workers}: ready in {ready:.1f} s; total PSS of master + "
-                  f"{nworkers} workers after every main path: {pss:.0f} MB")
-            for kind in kinds:
-                slowest_first = max(first[kind])
-                p95 = pct(warm[kind], 95)
-                print(f"  {kind:<16} slowest first request {slowest_first * 1000:8.1f} ms   warm p95 {p95 * 1000:6.1f} ms"
-                      f"   ratio {slowest_first / p95:6.1f}x")
-            print(f"  throughput: /healthz {health_rps:.0f} req/s; GET /api/v1/frameworks/{fw} {api_rps:.0f} req/s")
+        for mode in ("per-worker", "baseline", "new"):
+            if mode in args.modes.split(","):
+                label, cmd, menv, cwd = variants[mode]
+                results[mode] = measure(label, cmd, menv, kinds, token, args, work / f"serve-{mode}.log", cwd)
         (work / "hello.py").write_text(HELLO)
         port = free_port()
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -235,18 +294,25 @@ def main() -> int:
             floor = throughput(port, "/", args.seconds)
         finally:
             srv.stop()
-        old, new = results["--no-preload"], results["--preload"]
         print(f"\nFloor: bare Flask JSON view, gunicorn -w {args.workers}: {floor:.0f} req/s")
         print("\nSummary (one run, this machine)")
-        print(f"  total memory (PSS)        per-worker loading {old['pss']:7.0f} MB   preloaded {new['pss']:7.0f} MB")
-        print(f"  ready (healthz)           per-worker loading {old['ready']:7.1f} s    preloaded {new['ready']:7.1f} s")
-        worst_old = max(max(old['first'][k]) / pct(old['warm'][k], 95) for k in kinds)
-        worst_new = max(max(new['first'][k]) / pct(new['warm'][k], 95) for k in kinds)
-        print(f"  worst first/warm-p95      per-worker loading {worst_old:7.1f}x    preloaded {worst_new:7.1f}x")
-        print(f"  framework API vs floor    per-worker loading {old['api_rps'] / floor:7.0%}    preloaded "
-              f"{new['api_rps'] / floor:7.0%}")
+        names = {"per-worker": "per-worker", "baseline": "today", "new": "new"}
+        print("  " + " " * 26 + "".join(f"{names[m]:>14}" for m in results))
+
+        def row(title, fmt, value):
+            print(f"  {title:<26}" + "".join(f"{fmt(value(r)):>14}" for r in results.values()))
+
+        row("total memory (PSS)", lambda v: f"{v:,.0f} MB", lambda r: r["pss"])
+        row("ready (healthz)", lambda v: f"{v:.1f} s", lambda r: r["ready"])
+        row("worst first/warm-p95", lambda v: f"{v:.1f}x",
+            lambda r: max(max(r["first"][k]) / pct(r["warm"][k], 95) for k in kinds))
+        row("framework API vs floor", lambda v: f"{v:.0%}", lambda r: r["api_rps"] / floor)
+        row("competency API vs floor", lambda v: f"{v:.0%}", lambda r: r["comp_rps"] / floor)
+        row("/healthz vs floor", lambda v: f"{v:.0%}", lambda r: r["health_rps"] / floor)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if args.data:
+            print(f"(the data folder {data} was used as it is and kept)")
     return 0
 
 

@@ -564,10 +564,20 @@ def _account_from_token(header: str) -> Account | None:
 # ----------------------------------------------------------------------------- per request
 
 
+#: WSGI environ key of the account :mod:`core.warmup` sends its in-process requests as. Clients
+#: cannot set it: the server puts their headers under ``HTTP_*`` keys only.
+WARM_UP_ACCOUNT = "kbp.warm_up_account"
+
+
 def load_user() -> None:
     """Before every request: who is asking (``g.account``), and their preferred language."""
     g.account = None
     header = request.headers.get("Authorization", "")
+    if isinstance(request.environ.get(WARM_UP_ACCOUNT), Account):
+        # set only in-process by core.warmup (a WSGI key no HTTP request can carry): the read paths
+        # run once in the master before the workers fork, as this account
+        g.account = request.environ[WARM_UP_ACCOUNT]
+        return  # in the language the warm-up asks for, not the account's own
     if header.startswith("Bearer "):
         g.account = _account_from_token(header)
         g.auth_failed = g.account is None

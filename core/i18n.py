@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -95,13 +96,27 @@ def cli_locale() -> str:
 def available_locales() -> list[str]:
     """Locales the UI can be shown in: the source language plus every core catalog (``?lang=``
     serves each, so a translator can look at a partial language)."""
-    locales = {UI_SOURCE_LANGUAGE}
     folder = Path(current_app.config["LOCALES_DIR"]) if has_app_context() else CORE_LOCALES_DIR
+    try:
+        mtime = folder.stat().st_mtime_ns
+    except OSError:
+        mtime = None
+    # asked twice per request: the folder is read again when it changed, and at least every 10 s
+    key = (folder, mtime, int(time.monotonic() // 10))
+    cached = _AVAILABLE.get(folder)
+    if cached is not None and cached[0] == key:
+        return list(cached[1])
+    locales = {UI_SOURCE_LANGUAGE}
     if folder.is_dir():
         for child in folder.iterdir():
             if (child / "LC_MESSAGES" / f"{CORE_DOMAIN}.po").is_file():
                 locales.add(child.name)
-    return sorted(locales)
+    found = sorted(locales)
+    _AVAILABLE[folder] = (key, tuple(found))
+    return found
+
+
+_AVAILABLE: dict[Path, tuple[tuple, tuple[str, ...]]] = {}
 
 
 def offered_locales() -> list[str]:

@@ -56,7 +56,9 @@ memory each process keeps the records (snapshot + applied log lines) and the fil
 read them from.  Before every operation it ``stat``\\ s the two files: if the snapshot is
 still the same file (device, inode, size) and the log is the same file, it reads only the log
 bytes after its offset and applies the new complete lines - another process's writes are
-replayed incrementally instead of re-reading everything.  A replaced snapshot or log
+replayed incrementally instead of re-reading everything (when both files are exactly as last
+read and no unit of work is in the journal there is no news, and a read takes no lock: most reads
+of a busy server).  A replaced snapshot or log
 (compaction, a restore) makes it load both again.  Open file handles keep the inodes alive, so
 an inode number is never recycled under us.  Threads of a process are serialised by a mutex.
 
@@ -474,7 +476,9 @@ class _AtomicJSONStorage(_TinyDBStorage):
 
     # -- reading
 
-    def read(self) -> dict | None:
+    def read(self, share=None) -> dict | None:
+        """The snapshot's tables, or None when there is no file. ``share(s, s)``, when given, is
+        applied to every record as it is parsed (see :class:`_Sharing`)."""
         try:
             handle = open(self.path, "rb")
         except FileNotFoundError:
@@ -488,7 +492,7 @@ class _AtomicJSONStorage(_TinyDBStorage):
                 raise StorageError(_("The data file %(path)s is not a regular file.", path=self.path))
             raw = handle.read()
             st = os.fstat(handle.fileno())
-            data = self._parse(raw)
+            data = self._parse(raw, share)
         except BaseException:
             handle.close()
             raise
@@ -498,13 +502,20 @@ class _AtomicJSONStorage(_TinyDBStorage):
         self.mtime = st.st_mtime_ns
         return data
 
-    def _parse(self, raw: bytes) -> dict:
+    def _parse(self, raw: bytes, share=None) -> dict:
         if not raw:
             raise CorruptDataError(self.path, _("the file is empty (0 bytes)"))
-        try:
-            data = orjson.loads(raw)
-        except (orjson.JSONDecodeError, RecursionError) as exc:
-            raise CorruptDataError(self.path, _("not valid JSON: %(reason)s", reason=exc)) from None
+        data = _parse_by_record(raw, share)
+        if data is None:  # another layout (older files, edited by hand), or not valid: parse it whole
+            try:
+                data = orjson.loads(raw)
+            except (orjson.JSONDecodeError, RecursionError) as exc:
+                raise CorruptDataError(self.path, _("not valid JSON: %(reason)s", reason=exc)) from None
+            table = data.get(_TABLE) if isinstance(data, dict) else None
+            if share is not None and isinstance(table, dict):  # (the shape is checked below)
+                for doc in table.values():
+                    if isinstance(doc, dict):
+                        share(doc)
         if not isinstance(data, dict):
             raise CorruptDataError(self.path, _("the top level is not a JSON object"))
         for table_name, table in data.items():
@@ -536,7 +547,7 @@ class _AtomicJSONStorage(_TinyDBStorage):
     def write(self, data: dict) -> None:
         """Replace the file atomically with ``data`` (temp, fsync, rename, fsync folder)."""
         try:
-            payload = orjson.dumps(data)
+            payload = _dump_by_record(data)
         except TypeError as exc:  # pragma: no cover - records are validated on entry
             raise StorageError(_("Cannot serialise the data for %(path)s: %(reason)s", path=self.path, reason=exc)) from exc
         self.replace_with(payload)
@@ -623,6 +634,8 @@ class _LogStorage(_TinyDBStorage):
     def _unloaded(self) -> None:
         self.loaded = False
         self.docs: dict[str, dict] = {}
+        #: one object per distinct text (and text map) of the loaded records (see :class:`_Sharing`)
+        self.sharing = _Sharing()
         self.pos: dict[str, int] = {}
         self._seq = 0
         self.indexes: dict[str, dict[Any, set[str]]] = {}
@@ -678,10 +691,33 @@ class _LogStorage(_TinyDBStorage):
             self.loaded = False
             raise
 
+    def unchanged(self) -> bool:
+        """Without the lock: whether the files are exactly as last read, so nothing was committed
+        since (a commit changes the snapshot's mtime before it appends to the log, and compaction
+        replaces the files). Anything else - a commit under way, a torn tail, a stale log - says
+        no, and the caller catches up under the lock as usual."""
+        if not self.loaded:
+            return False
+        if self.snap.key is None:  # no data yet (e.g. no plugin ever disabled): still none?
+            return self._log_file is None and not os.path.exists(self.path) and not os.path.exists(self.log_path)
+        if self.log_state != "ok" or self._log_file is None:
+            return False
+        try:
+            st = os.stat(self.path)
+            log_st = os.stat(self.log_path)
+        except OSError:
+            return False
+        return (
+            (st.st_dev, st.st_ino, st.st_size) == self.snap.key
+            and (st.st_mtime_ns == self.snap.mtime or st.st_mtime_ns == self.expected_mtime)
+            and (log_st.st_dev, log_st.st_ino) == self.log_id
+            and log_st.st_size == self.log_offset
+        )
+
     def _load(self) -> None:
         """Read snapshot and log from scratch."""
         self._unloaded()
-        data = self.snap.read()
+        data = self.snap.read(share=self.sharing.share)
         if data is None:
             if self.log_path.exists():
                 raise CorruptDataError(self.log_path, _("there is a log but no snapshot %(file)s", file=self.path.name))
@@ -785,6 +821,9 @@ class _LogStorage(_TinyDBStorage):
     # ------------------------------------------------------------------ in-memory changes
 
     def _put(self, record_id: str, doc: dict) -> None:
+        # texts seen while loading are shared; new ones are not added (a table that only grows
+        # would keep every edited text of a long-running process)
+        self.sharing.share(doc, grow=not self.loaded)
         old = self.docs.get(record_id)
         if old is None:
             self.pos[record_id] = self._seq
@@ -1028,6 +1067,123 @@ class _LogStorage(_TinyDBStorage):
 
 _ABSENT = object()
 _EMPTY: frozenset = frozenset()
+
+
+_HEAD = b'{"%s":{\n' % _TABLE.encode()
+_TABLE_END = b"\n}"
+
+
+def _dump_by_record(data: dict) -> bytes:
+    """The snapshot as TinyDB JSON with one record per line::
+
+        {"_default":{
+        "id1":{...},
+        "id2":{...}
+        },"_kbp":{...}}
+
+    Still one JSON document (any JSON reader, TinyDB included, reads it), but :func:`_parse_by_record`
+    can parse it a record at a time: loading never holds every record's texts twice."""
+    table = data.get(_TABLE, {})
+    rest = {k: v for k, v in data.items() if k != _TABLE}
+    lines = b",\n".join(orjson.dumps(rid) + b":" + orjson.dumps(doc) for rid, doc in table.items())
+    tail = orjson.dumps(rest)
+    return _HEAD + lines + (b"\n" if lines else b"") + b"}" + (b"," + tail[1:] if rest else b"}")
+
+
+def _parse_by_record(raw: bytes, share=None) -> dict | None:
+    """Parse a snapshot written by :func:`_dump_by_record` a record at a time (``share`` applied to
+    each record's strings right after it is parsed, so repeated texts never pile up in memory).
+    None when ``raw`` has another layout or anything in it is not as written: the caller then
+    parses it whole, which also gives the error message for a damaged file."""
+    if not raw.startswith(_HEAD):
+        return None
+    end = raw.find(_TABLE_END if raw[len(_HEAD):len(_HEAD) + 1] != b"}" else b"}", len(_HEAD) - 1)
+    if end < 0:
+        return None
+    table: dict[str, Any] = {}
+    try:
+        if raw[len(_HEAD):len(_HEAD) + 1] == b"}":  # no records
+            tail = raw[len(_HEAD) + 1:]
+        else:
+            view = memoryview(raw)  # slices of it are parsed in place, not copied
+            start = len(_HEAD)
+            while True:
+                stop = raw.find(b"\n", start, end + 1)
+                last = stop == end
+                line_end = stop if last else stop - 1  # without the "," between records
+                if not last and raw[line_end:stop] != b",":
+                    return None
+                split = raw.find(b'":{', start, line_end)  # end of the key: the record's "id" equals it
+                if split < 0:
+                    return None
+                record_id = orjson.loads(view[start:split + 1])
+                doc = orjson.loads(view[split + 2:line_end])
+                if type(doc) is not dict or doc.get("id") != record_id or record_id in table:
+                    return None
+                if share is not None:
+                    share(doc)
+                table[record_id] = doc
+                if last:
+                    break
+                start = stop + 1
+            tail = raw[end + len(_TABLE_END):]
+        if tail == b"}":
+            rest = {}
+        elif tail.startswith(b","):
+            rest = orjson.loads(b"{" + tail[1:])
+        else:
+            return None
+    except (orjson.JSONDecodeError, RecursionError, ValueError):
+        return None
+    if not isinstance(rest, dict) or _TABLE in rest:
+        return None
+    return {_TABLE: table, **rest}
+
+
+class _Sharing:
+    """One object per distinct text, and per distinct map or list of texts, in the loaded records.
+
+    Records repeat much of what they hold: a plan keeps snapshots of the competency definitions,
+    questions and activities it uses, in every language (``{"en": ..., "sv": ...}``), and thousands
+    of plans use the same ones. Sharing them makes the in-memory records several times smaller
+    and leaves fewer objects for a forked worker to touch. Only the store's own records are
+    shared this way: they are never changed in place and never handed out (readers get copies),
+    so nothing can tell the difference. Only what was seen while loading is kept as a canonical
+    object (``grow``); later records are matched against it (a table that only grew would keep
+    every edited text of a long-running process).
+    """
+
+    __slots__ = ("strings", "maps")
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.maps: dict[tuple, dict | list] = {}
+
+    def share(self, doc: dict, grow: bool = True) -> None:
+        """Replace, in place, the texts and the maps/lists of texts inside ``doc`` by canonical ones."""
+        _share(doc, self.strings.setdefault if grow else self.strings.get,
+               self.maps.setdefault if grow else self.maps.get)
+
+
+def _share(node: dict | list, text, texts) -> None:
+    items = node.items() if type(node) is dict else enumerate(node)
+    for key, value in items:
+        kind = type(value)
+        if kind is str:
+            node[key] = text(value, value)
+        elif kind is dict:
+            if value and all(type(v) is str for v in value.values()):  # a text per language, ...
+                for k, v in value.items():
+                    value[k] = text(v, v)
+                node[key] = texts((True, *value.items()), value)
+            else:
+                _share(value, text, texts)
+        elif kind is list:
+            if value and all(type(v) is str for v in value):  # competency ids, tags, ...
+                value[:] = [text(v, v) for v in value]
+                node[key] = texts((False, *value), value)
+            else:
+                _share(value, text, texts)
 
 
 def _pread_all(fd: int, length: int, offset: int = 0) -> bytes:
@@ -1484,9 +1640,16 @@ class Collection(SingleWrites):
 
     @contextmanager
     def _reading(self) -> Iterator[_View]:
-        """Shared lock while catching up with the files; the thread mutex for the whole read."""
+        """Shared lock while catching up with the files; the thread mutex for the whole read.
+
+        When the files are exactly as this process last read them and no unit of work is in its
+        journal, there is nothing to catch up with and the lock is not taken (most reads)."""
         while True:
             with self._lock.mutex():
+                if (not self._lock._depth and self._store.unchanged()
+                        and (self._journal is None or not self._journal.pending())):
+                    yield _View(self)
+                    return
                 with self._lock.hold(exclusive=False):
                     crashed = [] if self._lock._depth > 1 else self._settled(False)
                     if not crashed:
@@ -1565,6 +1728,13 @@ class Collection(SingleWrites):
         """A value that changes whenever the records change (in any process)."""
         with self._reading():
             return self._store.revision()
+
+    def build_indexes(self, *fields: str) -> None:
+        """Load the records and build the hash indexes of ``fields`` now instead of at the first
+        ``find`` (``kbp serve`` does it before the workers fork, so they share them)."""
+        with self._reading():
+            for field in fields:
+                self._store.index(field)
 
     # -- maintenance
 

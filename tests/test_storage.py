@@ -206,8 +206,11 @@ def test_lock_timeout_gives_clear_error(tmp_path):
     coll.insert({"id": "a"})
     before = coll.path.read_bytes()
     with FileLock(f"{coll.path}.lock"):  # another holder (own descriptor) of the same lock
+        # nothing changed since this process read the files: a read needs no lock and sees the
+        # last committed state; one that has to read the files waits for the lock
+        assert coll.get("a")["id"] == "a"
         with pytest.raises(storage_mod.LockTimeoutError, match="items.json"):
-            coll.get("a")
+            Storage(tmp_path, lock_timeout=0.2).collection("items").get("a")
         with pytest.raises(storage_mod.LockTimeoutError):
             coll.insert({"id": "b"})
     assert coll.path.read_bytes() == before
@@ -961,3 +964,48 @@ def test_map_readonly_sees_every_record_without_copying_into_the_store(tmp_path)
         tx.update("t0", {"n": 10})
         tx.delete("t4")
     assert sorted(coll.map_readonly(lambda d: (d["id"], d["n"]))) == [("t0", 10), ("t1", 1), ("t2", 2), ("t3", 3)]
+
+
+def test_loaded_records_share_repeated_texts_and_stay_independent_copies(tmp_path):
+    """Repeated texts (snapshots in every plan) are one object in memory; readers still get copies,
+    and a change replayed from another process is stored and read back exactly."""
+    definition = "Den som har specialistkunskap har djup och aktuell kunskap inom sitt fackområde. " * 3
+    writer = Storage(tmp_path).collection("plans")
+    for n in range(3):
+        writer.insert({"id": f"p{n}", "focus": [{"definition": {"sv": definition, "en": "x" + str(n)}}]})
+    reader = Storage(tmp_path).collection("plans")
+    assert reader.count() == 3
+    docs = reader._store.docs
+    texts = [docs[f"p{n}"]["focus"][0]["definition"]["sv"] for n in range(3)]
+    assert texts[0] == definition and texts[0] is texts[1] is texts[2]
+    got = reader.get("p1")
+    got["focus"][0]["definition"]["sv"] = "changed by a caller"
+    assert reader.get("p1")["focus"][0]["definition"]["sv"] == definition
+    writer.update("p2", {"focus": [{"definition": {"sv": definition, "en": "new"}}]})  # replayed by the reader
+    assert reader.get("p2")["focus"][0]["definition"] == {"sv": definition, "en": "new"}
+    assert reader._store.docs["p2"]["focus"][0]["definition"]["sv"] is texts[0]
+
+
+def test_build_indexes_builds_them_before_the_first_find(tmp_path):
+    coll = Storage(tmp_path).collection("plans")
+    coll.insert({"id": "a", "coach_id": "c1"})
+    fresh = Storage(tmp_path).collection("plans")
+    fresh.build_indexes("coach_id", "person_id")
+    assert fresh._store.indexes["coach_id"] == {"c1": {"a"}} and fresh._store.indexes["person_id"] == {}
+    coll.insert({"id": "b", "coach_id": "c1"})
+    assert [r["id"] for r in fresh.find(coach_id="c1")] == ["a", "b"]
+
+
+def test_snapshot_is_one_json_document_with_a_record_per_line_and_other_layouts_still_load(tmp_path):
+    coll = Storage(tmp_path).collection("items")
+    coll.insert({"id": 'odd":{"id', "text": "line\nbreak }"})
+    coll.insert({"id": "b", "n": [1, "}"]})
+    coll.compact()
+    raw = coll.path.read_bytes()
+    assert raw.startswith(b'{"_default":{\n') and raw.count(b"\n") == 3  # one line per record
+    data = json.loads(raw)  # any JSON reader (TinyDB's own included) reads it whole
+    assert set(data["_default"]) == {'odd":{"id', "b"} and data["_kbp"]["format"] == 2
+    assert Storage(tmp_path).collection("items").get('odd":{"id')["text"] == "line\nbreak }"
+    # the compact layout earlier versions wrote (and a file edited by hand) is read whole
+    (tmp_path / "old.json").write_text(json.dumps({"_default": {"a": {"id": "a", "t": "x"}}}, indent=2))
+    assert Storage(tmp_path).collection("old").get("a") == {"id": "a", "t": "x"}

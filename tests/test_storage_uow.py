@@ -76,6 +76,8 @@ def test_a_crash_after_some_parts_is_completed_from_the_journal(tmp_path):
     store = Storage(tmp_path)
     store.collection("a").insert({"id": "x0"})
     store.collection("b").insert({"id": "x0"})
+    reader = Storage(tmp_path)  # a process that has read both before the crash
+    assert reader.collection("a").count() == reader.collection("b").count() == 1
 
     class Died(BaseException):
         pass
@@ -103,6 +105,8 @@ def test_a_crash_after_some_parts_is_completed_from_the_journal(tmp_path):
     finally:
         st._LogStorage.rollback_to, st._Journal.remove = real_rollback, real_remove
     assert list((tmp_path / JOURNAL_DIR).glob("*.uow"))
+    # "b" did not change on disk, yet its reader completes the unit of work before answering
+    assert reader.collection("b").get("x1") is not None
     other = Storage(tmp_path)  # another process: reading "b" completes the unit of work first
     assert other.collection("b").get("x1") is not None
     assert other.collection("a").get("x1") is not None

@@ -117,7 +117,7 @@ def list_frameworks(**_args):
 
 
 @blp.route("/frameworks/<framework_id>")
-@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.arguments(schemas.LangArgs(), location="query", as_kwargs=True)  # one instance: not made per request
 @blp.response(200, schemas.FrameworkOut)
 @blp.alt_response(404, schema=schemas.ErrorOut)
 def get_framework(framework_id: str, **_args):
@@ -125,13 +125,34 @@ def get_framework(framework_id: str, **_args):
     ``If-None-Match`` answers 304 while the document is unchanged."""
     fw = find_framework(framework_id)  # the licence is checked on every request, before any cache
     locale = reader_locale()
-    return cached_document(("framework", fw.id, locale, kbp().registry.stored_revision),  # a re-import replaces it
+    return cached_document(("framework", fw.id, locale), content_state(fw),
                            lambda: schemas.FrameworkOut().dump(Presenter(kbp().registry, locale).framework_detail(fw)))
 
 
-def cached_document(key: tuple, build):
-    """A JSON document that changes only when plugins, content or translations change (that is: at a
-    restart), serialised once per worker and revalidated with its ETag (304 Not Modified)."""
+_MAX_DOCUMENTS = 4096  # cached documents per worker (frameworks x competencies x languages x limits)
+
+
+def content_state(fw, with_sources: bool = False) -> tuple:
+    """What a cached catalogue document depends on besides its key: the framework object (a new one
+    when plugins reload), the stored imports' revision (a re-import; the framework's own licence is
+    checked before the cache), and with ``with_sources`` which licensed frameworks are available now
+    and every activity source's revision (in-house activities change while the server runs, in any
+    process). A different state means the document is built again."""
+    from core.activity_search import _revision
+
+    registry = kbp().registry
+    # stored_revision: frameworks imported at run time (a re-import replaces the framework)
+    state: tuple = (id(registry), id(fw), getattr(registry, "stored_revision", None))
+    if with_sources:  # which sources are served depends on every licensed framework's licence
+        state += tuple(registry.is_available(f.id) for f in registry.frameworks.values() if f.licence is not None)
+        state += tuple((s.id, _revision(s)) for s in registry.activity_sources.values())
+    return state
+
+
+def cached_document(key: tuple, state: tuple, build):
+    """A JSON document serialised once per worker (or once in the master before the workers fork)
+    and revalidated with its ETag (304 Not Modified) while ``state`` (see :func:`content_state`)
+    is unchanged; built again when it changed."""
     import hashlib
     import json
 
@@ -139,10 +160,12 @@ def cached_document(key: tuple, build):
 
     cache = current_app.extensions.setdefault("kbp_documents", {})
     hit = cache.get(key)
-    if hit is None:
+    if hit is None or hit[0] != state:
         body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
-        hit = cache[key] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-    body, etag = hit
+        if len(cache) >= _MAX_DOCUMENTS:
+            cache.clear()
+        hit = cache[key] = (state, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    _state, body, etag = hit
     if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
         response = current_app.response_class(status=304)
     else:
@@ -154,15 +177,22 @@ def cached_document(key: tuple, build):
 
 
 @blp.route("/frameworks/<framework_id>/competencies/<competency_id>")
-@blp.arguments(schemas.CompetencyQuery, location="query", as_kwargs=True)
+@blp.arguments(schemas.CompetencyQuery(), location="query", as_kwargs=True)
 @blp.response(200, schemas.CompetencyOut)
 @blp.alt_response(404, schema=schemas.ErrorOut)
 def get_competency(framework_id: str, competency_id: str, activity_limit: int = 100, **_args):
-    """One competency with its definition, the questions of every question set and the activities of every source."""
+    """One competency with its definition, the questions of every question set and the activities of every source.
+    Sent with an ``ETag``: a request with ``If-None-Match`` answers 304 while the document is unchanged
+    (a change to an activity, a licence or the content changes it)."""
     from core.services import catalogue
 
-    comp = catalogue.competency(kbp().registry, framework_id, competency_id)
-    return presenter().competency_detail(comp, activity_limit)
+    registry = kbp().registry
+    comp = catalogue.competency(registry, framework_id, competency_id)  # the licence first, before any cache
+    locale = reader_locale()
+    return cached_document(("competency", comp.global_id, locale, activity_limit),
+                           content_state(registry.framework(comp.framework_id), with_sources=True),
+                           lambda: schemas.CompetencyOut().dump(Presenter(registry, locale)
+                                                                .competency_detail(comp, activity_limit)))
 
 
 @blp.route("/frameworks/<framework_id>/export/<exporter_id>")
