@@ -1,7 +1,7 @@
 """Catalogue endpoints: plugins, frameworks, competencies (with questions and activities), exporters."""
 from __future__ import annotations
 
-from flask import request
+from flask import url_for, request
 from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 
@@ -103,8 +103,9 @@ def import_framework():
         abort(422, code="validation_error", message=_("'upload' must be the text the preview returned."),
               errors={"upload": [str(upload_id)]})
     filename, data = (None, None) if upload_id else _uploaded_file()
-    return framework_imports.confirm(kbp(), current_account(), upload_id=upload_id, filename=filename or "",
-                                     data=data or b""), 201
+    result = framework_imports.confirm(kbp(), current_account(), upload_id=upload_id, filename=filename or "",
+                                       data=data or b"")
+    return result, 201, {"Location": url_for("catalogue.get_framework", framework_id=result["framework"]["id"])}
 
 
 @blp.route("/frameworks")

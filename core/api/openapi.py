@@ -124,13 +124,14 @@ LICENSED = {"catalogue.get_framework", "catalogue.get_competency", "catalogue.ex
 #: operations that run an exporter plugin: a failing exporter is a 500 ``exporter_failed``
 EXPORTERS = {"catalogue.export_framework", "plans.export_plan"}
 #: statuses beyond the rules of :func:`finish`: a 404 for an id in the body or query
-ALSO = {"plans.create_plan": {"404"}, "overview.get_overview": {"404"}}
+ALSO = {"plans.create_plan": {"404"}, "overview.get_overview": {"404"},
+        "catalogue.import_framework": {"404"}}  # a checked upload no longer waiting
 #: operations that answer a file: endpoint -> the export subjects whose exporters' media types it may send
 #: (from the installed exporter plugins), or fixed media types
 FILES = {"plans.export_plan": ("plan", "dialogue_guide"), "catalogue.export_framework": ("framework",),
          "activities.export_records": ("text/csv", "application/json")}
 #: operations that serve an ``ETag`` and answer ``If-None-Match`` with 304 (core.api.catalogue.cached_document)
-REVALIDATED = {"catalogue.get_framework"}
+REVALIDATED = {"catalogue.get_framework", "catalogue.get_competency"}
 #: operations limited against guessing (429 with ``Retry-After``)
 THROTTLED = {"people.change_password"}
 
