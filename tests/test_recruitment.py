@@ -94,11 +94,14 @@ def test_new_dialogue_offers_the_record_only_when_recruited_with_a_need(team):
 
     assert start("recruited_need").status_code == 302  # no record: straight on
     put(coach, pid, {"competencies": [{"competency": LISTEN, "need": "Lyssna klart.", "notes": "Anteckning"}]})
-    offer = start("recruited_need")
+    asked = start("recruited_need")  # an open dialogue exists now: asked first, then offered the record
+    assert asked.status_code == 200 and 'name="confirm_another"' in asked.get_data(as_text=True)
+    offer = start("recruited_need", confirm_another="1")
     assert offer.status_code == 200 and "Start from the recruitment record?" in offer.get_data(as_text=True)
     assert "Lyssna klart." in offer.get_data(as_text=True) and "Anteckning" not in offer.get_data(as_text=True)
-    assert start("new_role").status_code == 302
-    without = start("recruited_need", from_recruitment="0")
+    assert 'name="confirm_another" value="1"' in offer.get_data(as_text=True)  # "Start without it" keeps the answer
+    assert start("new_role", confirm_another="1").status_code == 302
+    without = start("recruited_need", from_recruitment="0", confirm_another="1")
     assert without.status_code == 302 and "/focus" in without.headers["Location"]
     started = coach.post(f"/people/{pid}/recruitment/plan", data={"csrf_token": token})
     assert started.status_code == 302 and "/focus" in started.headers["Location"]

@@ -167,7 +167,7 @@ def account(world, email):
     return found[0] if found else None
 
 
-def sso_sign_in(page, world, login: str, lang: str = "en", expect_kbp_path: str | None = "/") -> None:
+def sso_sign_in(page, world, login: str, lang: str = "en", expect_kbp_path: str | None = "/start") -> None:
     """The person clicks the provider's button on /login, signs in there and agrees to share their details."""
     base, peer = world["url"], world["peer"]
     page.goto(f"{base}/login?lang={lang}")
