@@ -67,8 +67,14 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, pre
 
     options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}
     if preload:  # the workers fork with the loaded data and share it copy-on-write
+        from core.warmup import warm_worker
+
         freeze()
-        GunicornApp(config, {**options, "preload_app": True}, app=app).run()
+
+        def post_fork(_server, _worker) -> None:  # each worker's first touch before its first request
+            warm_worker(app)
+
+        GunicornApp(config, {**options, "preload_app": True, "post_fork": post_fork}, app=app).run()
         return
     app.extensions["kbp"].storage.close()  # each worker opens its own (no sockets shared across fork)
     GunicornApp(config, options).run()

@@ -128,6 +128,23 @@ def warm_requests(app, locales) -> int:
     return answered
 
 
+def warm_worker(app) -> int:
+    """In a freshly forked worker, before it takes its first request: send the main read paths once
+    more. The data is there already (shared with the master); what this pays for is the worker's
+    first touch of it — the pages a read copies on write, the CPU caches — which would otherwise
+    land on the first real request of each kind (the search, the competency page). Reads only;
+    a failure is logged and the worker serves anyway."""
+    from core import i18n
+
+    try:
+        with app.app_context():
+            locales = i18n.available_locales()
+        return warm_requests(app, locales)
+    except Exception:  # noqa: BLE001 - never keep a worker from serving
+        log.warning("Warming up the worker failed", exc_info=True)
+        return 0
+
+
 def freeze() -> None:
     """Move everything allocated so far out of the garbage collector's reach (before forking)."""
     gc.collect()

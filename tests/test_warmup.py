@@ -39,3 +39,39 @@ def test_the_warm_up_account_cannot_be_sent_by_a_client(seeded):
     anonymous = FlaskClient(seeded)  # not the suite's admin client
     response = anonymous.get("/api/v1/plans", headers={auth.WARM_UP_ACCOUNT: "admin", "Kbp-Warm-Up-Account": "admin"})
     assert response.status_code == 401
+
+
+def test_each_worker_warms_up_after_the_fork_and_a_failure_never_stops_it(seeded, monkeypatch):
+    """kbp serve's post_fork hook: the worker sends the read paths once before its first request
+    (reads only); should that fail, the worker serves anyway."""
+    storage = seeded.extensions["kbp"].storage
+    names = storage.collection_names()
+    before = {name: storage.collection(name).revision() for name in names}
+    assert warmup.warm_worker(seeded) > 0
+    assert {name: storage.collection(name).revision() for name in names} == before
+
+    def broken(*_args):
+        raise RuntimeError("warming failed")
+
+    monkeypatch.setattr(warmup, "warm_requests", broken)
+    assert warmup.warm_worker(seeded) == 0
+
+
+def test_kbp_serve_hands_gunicorn_the_worker_warm_up(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from core import cli, wsgi
+
+    seen = {}
+
+    def fake_run(self):
+        seen.update(self.options)
+
+    monkeypatch.setattr(wsgi.GunicornApp, "run", fake_run)
+    calls = []
+    monkeypatch.setattr(warmup, "warm_worker", lambda app: calls.append(app) or 1)
+    result = CliRunner().invoke(cli.main, ["--data-dir", str(tmp_path), "serve", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen["preload_app"] is True and callable(seen["post_fork"])
+    seen["post_fork"](None, None)
+    assert len(calls) == 1
