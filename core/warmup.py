@@ -139,7 +139,16 @@ def warm_worker(app) -> int:
     try:
         with app.app_context():
             locales = i18n.available_locales()
-        return warm_requests(app, locales)
+        answered = warm_requests(app, locales)
+        # the sign-in checks a real request makes and the warm-up account skips: an API token and a
+        # session cookie, both unknown (answered 401 / sent to the sign-in page; nothing is written)
+        from flask.testing import FlaskClient
+
+        client = FlaskClient(app)
+        client.get("/api/v1/plans", headers={"Authorization": "Bearer kbp-warm-up-not-a-token"})
+        client.set_cookie(app.config.get("SESSION_COOKIE_NAME", "session"), "warm-up-not-a-session")
+        client.get("/plans")
+        return answered
     except Exception:  # noqa: BLE001 - never keep a worker from serving
         log.warning("Warming up the worker failed", exc_info=True)
         return 0
