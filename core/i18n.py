@@ -223,6 +223,29 @@ def content(text: str, source_language: str, domain: str, locale: str, locale_di
     return translated or text
 
 
+def domain_translations(domain: str, locale: str, locale_dirs: dict[str, str]) -> NullTranslations:
+    """The catalog of ``domain`` in ``locale``: a plugin's (``locale_dirs``, from ``kbp_locale_dirs``)
+    or the core UI's; without one, a catalog that gives every text back unchanged."""
+    folder = locale_dirs.get(domain)
+    if folder is None and domain == CORE_DOMAIN:
+        folder = current_app.config["LOCALES_DIR"] if has_app_context() else str(CORE_LOCALES_DIR)
+    if folder is None:
+        return NullTranslations()
+    return _translations(domain, folder, locale)
+
+
+def current_locale() -> str:
+    """The reader's locale: the request's (:func:`select_locale`, via Flask-Babel) or, outside a
+    request, the CLI's (:func:`cli_locale`)."""
+    if has_request_context():
+        from flask_babel import get_locale
+
+        found = get_locale()
+        if found is not None:
+            return str(found)
+    return cli_locale()
+
+
 def _translations(domain: str, folder: str, locale: str) -> NullTranslations:
     key = (domain, folder, locale)
     cached = _catalogs.get(key)
