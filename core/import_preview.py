@@ -107,10 +107,11 @@ def read_and_check(registry, manager, filename: str, data: bytes) -> tuple[dict,
     return report, framework
 
 
-def localized(report: dict, locale: str | None = None) -> dict:
+def localized(report: dict, locale_dirs: dict[str, str], locale: str | None = None) -> dict:
     """A copy of ``report`` with its problems and notices in ``locale`` (default: the reader's — the
-    request's language, or the CLI's); the report itself keeps them as :class:`core.imports.FileMessage`."""
+    request's language, or the CLI's), translated in the catalogs of ``locale_dirs`` (the registry's);
+    the report itself keeps them as :class:`core.imports.FileMessage`."""
     result = dict(report)
-    result["problems"] = localize(list(report.get("problems") or ()), locale)
-    result["notices"] = localize(list(report.get("notices") or ()), locale)
+    result["problems"] = localize(list(report.get("problems") or ()), locale, locale_dirs)
+    result["notices"] = localize(list(report.get("notices") or ()), locale, locale_dirs)
     return result

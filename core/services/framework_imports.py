@@ -63,7 +63,7 @@ def preview(state, actor, filename: str, data: bytes, keep: bool = True) -> dict
         report["upload"] = secrets.token_urlsafe(16)
         uploads.insert({"id": report["upload"], "filename": filename, "data": base64.b64encode(bytes(data)).decode("ascii"),
                         "by": audit.actor_id(actor), "at": now})
-    return import_preview.localized(report)
+    return import_preview.localized(report, state.registry.locale_dirs)
 
 
 def uploaded_file(state, actor, upload_id: str) -> tuple[str, bytes]:
@@ -95,7 +95,7 @@ def confirm(state, actor, *, upload_id: str | None = None, filename: str = "", d
     if report["format"] is None:
         raise _unsupported(filename)
     if not report["ok"] or framework is None:
-        problems = import_preview.localized(report)["problems"]
+        problems = import_preview.localized(report, state.registry.locale_dirs)["problems"]
         raise Invalid(_("'%(name)s' cannot be imported: %(problems)s", name=filename, problems=" ".join(problems)),
                       {"file": problems})
     storage = state.storage
@@ -109,4 +109,4 @@ def confirm(state, actor, *, upload_id: str | None = None, filename: str = "", d
         uow[audit.AUDIT].insert(audit.entry(actor, "import", "framework", framework["id"]))
     sync(state)
     report["upload"] = None
-    return import_preview.localized(report)
+    return import_preview.localized(report, state.registry.locale_dirs)
