@@ -125,6 +125,7 @@ class SchemaProblems(FileMessage):
         return obj
 
     def translate(self, locale: str, locale_dirs: dict[str, str]) -> str:
+        """In the current locale (the request's or the CLI's), as :mod:`core.validation_i18n` translates."""
         from core.validation_i18n import translate_errors
 
         return schemas.format_errors(translate_errors(self.errors))
@@ -165,6 +166,7 @@ def decoding_reason(reason: str) -> str:
         "unexpected end of data": MESSAGES.gettext("unexpected end of data"),
     }
     return known.get(reason, reason)
+
 
 #: the attribute by which a plugin says its frameworks come from files
 IMPORTER_FLAG = "IMPORTS_FRAMEWORKS"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core import N_, hookimpl, imports
+from core import N_, hookimpl, i18n, imports
 from core.model import Exporter
 from core.registry import ContentError
 
@@ -34,7 +34,6 @@ from .csvformat import (  # noqa: F401 - public API of the plugin
     DEFAULT_SCALE_VALUES,
     DEFAULT_TAXONOMY,
     HEADER,
-    MESSAGES,
     MESSAGES_DOMAIN,
     TAXONOMY_TERMS,
     ExportOptions,
@@ -54,7 +53,8 @@ DEMO_NOTE = N_("Exported from a KBP demonstration installation: not for use in p
 
 
 def _translate(locale: str, message: str) -> str:
-    return imports.localize(MESSAGES.gettext(message), locale)
+    """``message`` in the export's language, from the plugin's own catalog (no Flask needed)."""
+    return i18n.content(message, i18n.UI_SOURCE_LANGUAGE, MESSAGES_DOMAIN, locale, {MESSAGES_DOMAIN: str(LOCALES)})
 
 
 def options_from_config(config) -> ExportOptions:
