@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, has_app_context
+
 from core import i18n, model
 from core.registry import Registry
 
@@ -164,6 +166,15 @@ class Presenter:
         data["related_competencies"] = [{"id": r.id, "name": self.tr(r.name, r.text), "code": r.code}
                                         for r in related if r is not None]
         data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
+        if activity_limit is not None and has_app_context():
+            # the page of activities, counted by the search index (each source in key order): a
+            # worker need not read a competency's thousands of activities to show the first ones
+            from core.activity_search import searcher
+
+            found, total = searcher(current_app).for_competencies([comp.global_id], activity_limit)
+            data["activity_total"] = total
+            data["activities"] = [self.activity(a) for a in found]
+            return data
         sources = self.registry.activity_sources
         found = self.registry.activities_for([comp.global_id])
         found.sort(key=lambda a: bool(getattr(sources.get(a.source), "writable", False)))
