@@ -177,8 +177,12 @@ class ActivitySearch:
         if not tokens or len("".join(tokens)) < 4:
             return []
         exact, partial = [], []
+        available: dict[str, bool] = {}  # asked once per framework: on PostgreSQL each asks the database
         for gid, (framework_id, variants) in self._competency_names().items():
-            if not self.registry.is_available(framework_id):  # no names of a framework without a valid licence
+            ok = available.get(framework_id)
+            if ok is None:
+                ok = available[framework_id] = self.registry.is_available(framework_id)
+            if not ok:  # no names of a framework without a valid licence
                 continue
             for words in variants:
                 if tuple(tokens) == words:
