@@ -142,6 +142,7 @@ import heapq
 import math
 import operator
 import re
+import sys
 import threading
 import unicodedata
 from collections import Counter, defaultdict
@@ -307,6 +308,10 @@ def _shared(value):
     return found
 
 
+def _intern(value):
+    return sys.intern(value) if type(value) is str else value
+
+
 def _fingerprint(doc: SearchDoc) -> int:
     """A hash of everything the index takes from ``doc`` besides its key: an unchanged doc has the same."""
     return hash((doc.competencies, doc.kind, doc.effort, doc.situations, doc.fallback_locale, doc.archived,
@@ -322,10 +327,11 @@ class _Rec:
 
     def __init__(self, doc: SearchDoc, primary: str | None, fields: dict):
         self.key = doc.key
-        self.competencies = _shared(doc.competencies)
-        self.kind = doc.kind
-        self.effort = doc.effort
-        self.situations = _shared(doc.situations)
+        # facet values repeat across docs: one shared str (and tuple) each, not one per doc
+        self.competencies = _shared(tuple(map(_intern, doc.competencies)))
+        self.kind = _intern(doc.kind)
+        self.effort = _intern(doc.effort)
+        self.situations = _shared(tuple(map(_intern, doc.situations)))
         self.archived = doc.archived
         self.primary = primary
         self.locales = _shared(tuple(fields))
