@@ -167,8 +167,9 @@ class Presenter:
                                         for r in related if r is not None]
         data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
         if activity_limit is not None and has_app_context():
-            # the page of activities, counted by the search index (each source in key order): a
-            # worker need not read a competency's thousands of activities to show the first ones
+            # the page of activities: the framework's own first, then the editable sources' counted
+            # and paged by the search index (in key order), so a worker need not read a competency's
+            # thousands of activities to show the first ones
             from core.activity_search import searcher
 
             found, total = searcher(current_app).for_competencies([comp.global_id], activity_limit)

@@ -66,8 +66,9 @@ class UnavailableError(StorageError):
 
 
 #: Collections, the fields services look records up by (indexed), the fields no two records may
-#: share, and list fields looked up by "contains any of" (PostgreSQL: a GIN index). The PostgreSQL backend turns these into real columns, indexes and unique constraints; the
-#: embedded store enforces the unique ones and builds its hash indexes on first use.
+#: share, and list fields looked up by "contains any of" (``contains``). The PostgreSQL backend turns
+#: these into real columns, indexes (GIN for ``contains``) and unique constraints; the embedded store
+#: enforces the unique ones and builds its hash indexes on first use.
 SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "people": {"indexed": ("email", "coach_id"), "unique": ("email",)},
     "accounts": {"indexed": ("username", "person_id"), "unique": ("username",)},
