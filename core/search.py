@@ -137,7 +137,6 @@ Each process has its own index: a change made in another worker must be re-appli
 from __future__ import annotations
 
 import bisect
-from array import array
 import heapq
 import math
 import operator
@@ -145,6 +144,7 @@ import re
 import sys
 import threading
 import unicodedata
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import compress, islice

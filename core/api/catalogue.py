@@ -1,11 +1,12 @@
 """Catalogue endpoints: plugins, frameworks, competencies (with questions and activities), exporters."""
 from __future__ import annotations
 
-from flask import url_for, request
+from flask import current_app, request, url_for
 from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 
 from core import schemas
+from core.activity_search import searcher
 from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
@@ -192,8 +193,8 @@ def get_competency(framework_id: str, competency_id: str, activity_limit: int = 
     locale = reader_locale()
     return cached_document(("competency", comp.global_id, locale, activity_limit),
                            content_state(registry.framework(comp.framework_id), with_sources=True),
-                           lambda: schemas.CompetencyOut().dump(Presenter(registry, locale)
-                                                                .competency_detail(comp, activity_limit)))
+                           lambda: schemas.CompetencyOut().dump(Presenter(registry, locale).competency_detail(
+                               comp, activity_limit, listing=searcher(current_app).for_competencies)))
 
 
 @blp.route("/frameworks/<framework_id>/export/<exporter_id>")

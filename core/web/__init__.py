@@ -5,6 +5,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, rend
 from flask_babel import get_locale
 
 from core import i18n
+from core.activity_search import searcher
 from core.context import kbp
 from core.http_errors import html_error  # noqa: F401 - re-exported for older imports
 from core.i18n import gettext as _
@@ -181,7 +182,8 @@ def competency(framework_id: str, competency_id: str):
     return render_template(
         "competency.html",
         fw=p.framework_summary(reg.frameworks[framework_id]),
-        comp=p.competency_detail(comp, activity_limit=COMPETENCY_PAGE_ACTIVITIES),
+        comp=p.competency_detail(comp, activity_limit=COMPETENCY_PAGE_ACTIVITIES,
+                                 listing=searcher(current_app).for_competencies),
     )
 
 
