@@ -81,9 +81,31 @@ class KbpRequest(Request):
         self._max_content_length = value
 
 
+def remembered_ensure_sync(app: Flask):
+    """Flask's ``ensure_sync``, remembered per function: Flask asks it for every hook and view of
+    every request (a dozen ``inspect`` calls each time) and the answer never changes."""
+    known: dict = {}
+    original = app.ensure_sync
+
+    def ensure_sync(func):
+        try:
+            return known[func]
+        except (KeyError, TypeError):  # TypeError: an unhashable callable, asked every time
+            wrapped = original(func)
+            if len(known) < 4096:  # hooks, views and error handlers: a bounded set
+                try:
+                    known[func] = wrapped
+                except TypeError:
+                    pass
+            return wrapped
+
+    return ensure_sync
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("core", static_folder="web/static", template_folder="web/templates")
     app.request_class = KbpRequest
+    app.ensure_sync = remembered_ensure_sync(app)
     configure(app, config)
     storage = open_storage(app)
     if not app.config["SECRET_KEY"]:  # one key for every worker and server: kept with the data

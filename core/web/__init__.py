@@ -1,6 +1,8 @@
 """HTML pages: a plain, accessible shell over the catalogue (the full UI grows on it)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
@@ -303,16 +305,20 @@ def security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    from core.services.sso import form_action_origins
+    if "Content-Security-Policy" not in response.headers:
+        from core.services.sso import form_action_origins
 
-    # the sign-out form may end at a single sign-on provider's logout page (RP-initiated logout)
-    form_action = " ".join(["'self'", *form_action_origins(current_app)])
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-        f"base-uri 'self'; form-action {form_action}",
-    )
+        # the sign-out form may end at a single sign-on provider's logout page (RP-initiated logout)
+        response.headers["Content-Security-Policy"] = _content_security_policy(tuple(form_action_origins(current_app)))
     return response
+
+
+@lru_cache(maxsize=16)
+def _content_security_policy(form_action_origins: tuple[str, ...]) -> str:
+    """The page policy for these logout origins (built once, not for every response)."""
+    form_action = " ".join(["'self'", *form_action_origins])
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+            f"base-uri 'self'; form-action {form_action}")
 
 
 def register_web(app: Flask) -> None:
