@@ -16,7 +16,8 @@ blp = Blueprint("catalogue", __name__, description="Plugins, frameworks, compete
 
 def reader_locale() -> str:
     """The response language; an unknown ``?lang=`` is a 400, not a silent fallback."""
-    asked = request.args.get("lang")
+    args = request.args
+    asked = args.get("lang") if "lang" in args else None  # (a miss costs werkzeug an exception)
     if asked is not None and asked not in available_locales():
         abort(
             400,

@@ -300,17 +300,22 @@ def refuse_control_characters_in_forms():
 def security_headers(response):
     # personal data must not stay in browser or proxy caches; a view that carries none may say otherwise
     # itself (framework documents: "private, no-cache" with an ETag)
-    if request.endpoint not in CACHEABLE_ENDPOINTS and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if "Content-Security-Policy" not in response.headers:
+    headers = response.headers
+    present = {name.lower() for name, _value in headers.items()}  # a missing name costs werkzeug an exception
+    if request.endpoint not in CACHEABLE_ENDPOINTS and "cache-control" not in present:
+        headers["Cache-Control"] = "no-store"
+    for name, value in _FIXED_HEADERS:  # set unless the view set its own
+        if name.lower() not in present:
+            headers[name] = value
+    if "content-security-policy" not in present:
         from core.services.sso import form_action_origins
 
         # the sign-out form may end at a single sign-on provider's logout page (RP-initiated logout)
-        response.headers["Content-Security-Policy"] = _content_security_policy(tuple(form_action_origins(current_app)))
+        headers["Content-Security-Policy"] = _content_security_policy(tuple(form_action_origins(current_app)))
     return response
+
+
+_FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"))
 
 
 @lru_cache(maxsize=16)
