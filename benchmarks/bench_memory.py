@@ -5,14 +5,32 @@ and throughput against a bare Flask app under the same gunicorn settings (the fl
     .venv/bin/python benchmarks/bench_memory.py --people 2000 --plans 4000 --activities 10000 --quick
 
 For each mode (``--no-preload``: per-worker loading; today's build, preloaded, run from ``git archive``
-of ``--baseline``; this build, preloaded) it starts ``kbp serve --workers 4`` on loopback on the same seeded data folder,
-measures the time until /healthz answers, then sends the first request of each kind to *every*
-worker (a fresh connection per request; the kernel spreads them, so each kind is repeated until
-every worker has served it), records those first-request times against the warm p95 of the same
-kind, and finally sums the PSS (``/proc/<pid>/smaps_rollup``) of the master and all workers.
-Throughput: 8 client threads for ``--seconds`` against ``/healthz``, ``GET /api/v1/frameworks/<id>``
-and a bare Flask JSON view served by gunicorn with the same worker count. Everything runs on
-127.0.0.1 and stops by itself.
+of ``--baseline``; this build preloaded with ``core.warmup`` switched off, entirely (``no-warmup``)
+or only in the workers (``no-worker-warmup``); this build, preloaded) it starts ``kbp serve
+--workers 4`` on loopback on the same seeded data folder and measures:
+
+* *readiness*: the time from start until /healthz answers 200;
+* *first requests* (issue 20: "the first request of each kind on a freshly started worker is within
+  3x its warm p95"): ``--rounds`` sets of fresh workers - the ones the server starts with, then all
+  workers stopped with SIGTERM so that the master forks new ones, as after a crash or a restart.
+  Each set is first left to finish its start (every worker idle: its warm-up after the fork done),
+  then every kind is sent one request at a time, each on a new connection, until *every* worker has
+  served one of it. The worker that served a request is the one whose CPU time
+  (``/proc/<pid>/schedstat``, in ns) grew most meanwhile, so each sample is exactly one worker's
+  first request of that kind (later requests of the kind to the same worker are left out). With 4
+  workers and 3 rounds that is 12 first requests per kind; the figure is their **median** against
+  the warm p95 of the same kind (60 requests, 20 with ``--quick``, sent the same way, after all of them), and the worst
+  is printed next to it. A single millisecond-scale request on 2 shared cores can take several times
+  its usual time when the scheduler runs something else; the median over 12 fresh workers cannot be
+  decided by one such hiccup, while a cost every fresh worker pays (a lazy load, an index build, a
+  page never touched) moves the median as much as the worst (``no-warmup`` shows it);
+* *memory*: the PSS (``/proc/<pid>/smaps_rollup``) of the master and all workers, summed, after every
+  main path;
+* *throughput*: 8 client threads for ``--seconds`` against ``/healthz``, ``GET /api/v1/frameworks/<id>``
+  and ``GET .../competencies/<cid>`` with an API token, and against a bare Flask JSON view served by
+  gunicorn with the same worker count (the floor).
+
+Everything runs on 127.0.0.1 and stops by itself.
 """
 from __future__ import annotations
 
