@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import logging
 import time
 
 import pytest
@@ -37,6 +38,7 @@ def _line(logger_class, fmt: str | None) -> str:
     out = io.StringIO()
     for handler in logger.access_log.handlers:
         handler.stream = out
+        handler.setFormatter(logging.Formatter("%(message)s"))  # the line itself, not where it was logged
     logger.access(_Response(), _Request(), ENVIRON, datetime.timedelta(seconds=1, microseconds=2345))
     return out.getvalue()
 
