@@ -176,7 +176,9 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
     print(f"  create_app (warm process, data not yet loaded): {time.perf_counter() - t:.2f} s", flush=True)
     storage = app.extensions["kbp"].storage
     rng = random.Random(5)
-    coaches = storage.collection("accounts").find(role="coach")
+    people = storage.collection("people")
+    coaches = [a for a in storage.collection("accounts").find(role="coach")  # a leaver's token is refused
+               if (people.get(a["person_id"]) or {}).get("status") != "left"]
     plans_coll = storage.collection("plans")
     tokens, coach_plans = {}, {}
     with app.app_context():

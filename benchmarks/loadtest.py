@@ -252,7 +252,10 @@ def prepare(data_dir: Path, args, db: dict) -> dict:
     coaches = []
     plans = storage.collection("plans")
     with app.app_context():
-        for acct in rng.sample(storage.collection("accounts").find(role="coach"), 80):
+        people = storage.collection("people")
+        active = [a for a in storage.collection("accounts").find(role="coach")  # a leaver's token is refused
+                  if (people.get(a["person_id"]) or {}).get("status") != "left"]
+        for acct in rng.sample(active, 80):
             owned = plans.find(coach_id=acct["person_id"])
             if owned:
                 token = auth.create_token(storage, acct, "loadtest")[1]

@@ -329,6 +329,8 @@ def restore(data_dir: str | os.PathLike, archive: str | os.PathLike, *, keep_rep
                 os.replace(staging / rel, target)
             for folder in {data_dir, *((data_dir / rel).parent for rel in staged)}:
                 _fsync_dir(folder)
+            # the journal's units of work describe the replaced data: never check them against these
+            storage._journal.checkpoint(force=True)
         if not moved or not keep_replaced:
             shutil.rmtree(aside, ignore_errors=True)
             aside_result = None

@@ -57,12 +57,14 @@ read them from.  Before every operation it ``stat``\\ s the two files: if the sn
 still the same file (device, inode, size) and the log is the same file, it reads only the log
 bytes after its offset and applies the new complete lines - another process's writes are
 replayed incrementally instead of re-reading everything (when both files are exactly as last
-read and no unit of work is in the journal there is no news, and a read takes no lock: most reads
+read and no unit of work touching the collection is open in the journal there is no news, and a read takes no lock: most reads
 of a busy server).  A replaced snapshot or log
 (compaction, a restore) makes it load both again.  Open file handles keep the inodes alive, so
 an inode number is never recycled under us.  Threads of a process are serialised by a mutex.
 
-*Crash safety.*  Acknowledged means ``fsync``\\ ed.  A crash can leave at most one incomplete
+*Crash safety.*  Acknowledged means ``fsync``\\ ed (for a unit of work across collections: its
+journal record, see :class:`_Journal`; its log lines are synced at the next checkpoint, and
+written again from the journal if a crash of the machine lost them).  A crash can leave at most one incomplete
 last line (no trailing newline) - a commit that was never acknowledged.  Readers ignore it,
 and the next writer cuts it off before appending.  Every complete line must be valid: anything
 else (a bad line in the middle, a bad snapshot, a log without its snapshot) is corruption, not
@@ -899,24 +901,34 @@ class _LogStorage(_TinyDBStorage):
 
     # ------------------------------------------------------------------ writing
 
+    def prepare_append(self) -> None:
+        """Make the log ready to take a line at ``log_offset`` (exclusive lock held, state refreshed)."""
+        if self.gen is None or self.log_state != "ok":
+            self._new_generation()  # first write, old format, or a stale/missing log
+        self._cut_torn_tail()
+
     def commit(
-        self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes], txid: str | None = None, tidy: bool = True
+        self,
+        changes: Mapping[str, dict | None],
+        raw: Mapping[str, bytes],
+        txid: str | None = None,
+        tidy: bool = True,
+        sync: bool = True,
     ) -> int:
-        """Durably append one transaction (exclusive lock held, state refreshed).
+        """Append one transaction (exclusive lock held, state refreshed), durably unless ``sync`` is
+        false (a part of a unit of work: the journal holds it until a checkpoint syncs the log).
 
         ``txid`` marks the line as one part of a unit of work across collections; ``tidy=False``
         leaves compaction and temp-file clean-up for later (a unit of work does them once it is
         complete). Returns the log offset at which the line starts.
         """
-        if self.gen is None or self.log_state != "ok":
-            self._new_generation()  # first write, old format, or a stale/missing log
-        self._cut_torn_tail()
+        self.prepare_append()
         mtime = self._bump_mtime()
         body = b",".join(orjson.dumps(rid) + b":" + (raw[rid] if doc is not None else b"null") for rid, doc in changes.items())
         tx = b',"t":' + orjson.dumps(txid) if txid else b""
         line = b'{"m":' + (b"%d" % mtime if mtime is not None else b"null") + tx + b',"c":{' + body + b"}}\n"
         start = self.log_offset
-        self._append(line)
+        self._append(line, sync)
         for record_id, doc in changes.items():
             if doc is None:
                 self._delete(record_id)
@@ -937,6 +949,17 @@ class _LogStorage(_TinyDBStorage):
                 log.warning("Compaction of %s failed (will retry later): %s", self.path, exc)
                 self.loaded = False
         self.snap._remove_orphans(self.path.parent)
+
+    def has_line(self, gen: str | None, offset: int, txid: str) -> bool:
+        """Whether the line of unit of work ``txid`` recorded at ``offset`` of generation ``gen``
+        is in the log (state refreshed, lock held). A newer generation holds everything the
+        older one's log held (compaction syncs the snapshot before it replaces the log)."""
+        if gen != self.gen or self.log_state != "ok":
+            return self.gen is not None and gen != self.gen
+        if self.log_offset <= offset or self._log_file is None:
+            return False
+        head = _pread_all(self._log_file.fileno(), 200, offset)
+        return b'"t":' + orjson.dumps(txid) in head.split(b',"c":', 1)[0]
 
     def rollback_to(self, offset: int) -> None:
         """Cut the log back to ``offset`` (lock held): undo lines this process just appended."""
@@ -978,11 +1001,12 @@ class _LogStorage(_TinyDBStorage):
         self.expected_mtime = mtime
         return mtime
 
-    def _append(self, line: bytes) -> None:
+    def _append(self, line: bytes, sync: bool = True) -> None:
         fd = self._append_fd()
         try:
             _write_all(fd, line)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except OSError as exc:
             try:
                 os.ftruncate(fd, self.log_offset)
@@ -1209,7 +1233,7 @@ class _RecordTable(Table):
 
     def apply(self, changes: Mapping[str, dict | None], raw: Mapping[str, bytes], txid: str | None = None) -> int:
         """Commit ``{id: record or None (delete)}`` as one log line."""
-        return self._storage.commit(changes, raw, txid=txid, tidy=txid is None)
+        return self._storage.commit(changes, raw, txid=txid, tidy=txid is None, sync=txid is None)
 
 
 class _DocumentDB(TinyDB):
@@ -1472,7 +1496,12 @@ class UnitOfWork(UnitOfWorkParts):
             return
         txid = uuid.uuid4().hex
         journal = self._storage._journal
-        path = journal.write(txid, {tx._collection.name: tx._changes for tx in parts})
+        plan = {}
+        for tx in parts:
+            store = tx._collection._store
+            store.prepare_append()  # so that the offset recorded is where the line will start
+            plan[tx._collection.name] = {"g": store.gen, "o": store.log_offset, "c": tx._changes}
+        journal.begin(txid, plan)  # the one sync of the commit
         written: list[tuple[_LogStorage, int]] = []
         try:
             for tx in parts:
@@ -1480,15 +1509,16 @@ class UnitOfWork(UnitOfWorkParts):
                 store = tx._collection._store
                 written.append((store, tx._collection._table.apply(tx._changes, tx._raw, txid)))
         except BaseException:
-            try:  # undo the parts written so far, then forget the journal: nothing was committed
+            try:  # undo the parts written so far, then abort: nothing was committed
                 for store, offset in reversed(written):
                     store.rollback_to(offset)
-                journal.remove(path)
-            except OSError:  # the journal stays: the next process completes the unit of work instead
+                journal.abort(txid)
+            except OSError:  # the journal entry stays open: the next process completes the unit of work
+                journal.leave()
                 for tx in parts:
                     tx._collection._store.loaded = False
             raise
-        journal.remove(path)
+        journal.end(txid)
         for tx in parts:
             tx._collection._store.tidy()
 
@@ -1502,39 +1532,388 @@ class UnitOfWork(UnitOfWorkParts):
 
 
 JOURNAL_DIR = ".kbp-journal"
+JOURNAL_FILE = "uow.log"
+#: once the journal is bigger than this, the next unit of work that finds no other in flight
+#: makes the logs durable and starts an empty journal (a checkpoint)
+JOURNAL_CHECKPOINT_BYTES = _env_int("KBP_STORAGE_JOURNAL_BYTES", 1024 * 1024)
+_LIVE_JOURNALS: "weakref.WeakSet[_Journal]" = weakref.WeakSet()
+
+
+def _boot_id() -> str:
+    """This boot of the machine (Linux); a journal written in another boot is checked in full."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            return fh.read().strip()
+    except OSError:  # pragma: no cover - not Linux: every process checks the journal in full
+        return f"unknown-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+class _Entry:
+    """A unit of work in the journal that may have to be completed: one that was begun and neither
+    ended nor aborted (its process died), or, after the machine restarted, any one at all."""
+
+    __slots__ = ("txid", "pos", "names", "moved")
+
+    def __init__(self, txid: str, pos: int, names: frozenset[str]):
+        self.txid = txid
+        self.pos = pos  # byte offset of its begin record in the journal file
+        self.names = names
+        self.moved: dict[str, dict] = {}  # parts written again by a recovery: name -> {"g", "o"}
 
 
 class _Journal:
-    """Journals of units of work in flight: ``<data>/.kbp-journal/<txid>.uow``, one per commit that
-    spans several collections, written whole (temp file, fsync, rename, folder fsync) before any
-    collection's log is touched and removed (durably) before the locks are released."""
+    """The write-ahead journal of units of work that span several collections.
+
+    ``<data>/.kbp-journal/uow.log``: a header ``{"kbp_journal": 1, "boot": <boot id>}`` and then
+    one record per line (each written as ``\\n<json>\\n``, so that a torn record left by a crash
+    stays a line of its own and is ignored):
+
+    ``{"b": txid, "p": {collection: {"g": generation, "o": log offset, "c": changes}}}``
+        *begin*: every change of the unit of work and where each collection's line will start.
+        Written and ``fdatasync``\\ ed before any collection's log is touched: the one sync of a
+        commit. The collections' log lines are then written without a sync of their own.
+    ``{"e": txid}``
+        *end*: every part is in its log (in the page cache: visible to every process, and safe
+        from a crash of any process; not yet from a crash of the machine). Not synced.
+    ``{"a": txid}``
+        *abort*: the parts written so far were cut back (an error, not a crash). Synced.
+
+    A begun unit of work that did not end was interrupted by a crash of its process: its writer
+    held the locks of all its collections until the end record, so the next process to hold one
+    of those locks and find it open completes it - each part whose line is not at its recorded
+    place is written again - and ends it. A journal whose header names another boot of the
+    machine may have lost log lines that were never synced: then every unit of work in it is
+    checked that way, by the first process that touches one of its collections.
+
+    *Checkpoint*: when the journal has grown past ``JOURNAL_CHECKPOINT_BYTES`` and no unit of work
+    is in flight (its exclusive ``flock`` on ``uow.lock``; writers hold it shared from begin to
+    end), the logs named in it are ``fsync``\\ ed and it is replaced by an empty one.
+
+    Journals of earlier versions (one ``<txid>.uow`` file per unit of work in flight) are still
+    completed if a crash left one behind.
+    """
 
     def __init__(self, data_dir: Path):
         self.dir = Path(data_dir) / JOURNAL_DIR
-        self._quiet: int | None = None  # mtime of the folder when it was last seen empty (and settled)
+        self.path = self.dir / JOURNAL_FILE
+        self.lock_path = self.dir / "uow.lock"
+        self._boot = _boot_id()
+        self._legacy_seen: bool | None = None
+        self._reset_state()
+        _LIVE_JOURNALS.add(self)
 
-    def pending(self) -> list[Path]:
+    def _reset_state(self) -> None:
+        self._mutex = threading.RLock()
+        self._read_fd: int | None = None  # the journal file we follow
+        self._id: tuple[int, int] | None = None
+        self._parsed = 0  # bytes of complete lines read
+        self._seen_size = -1  # the file's size when we last looked (a torn tail is not read again)
+        self._header: bool | None = None  # None: not read yet; True: written in this boot
+        self._open: dict[str, _Entry] = {}  # begun, neither ended nor aborted
+        self._suspect: dict[str, _Entry] = {}  # written in another boot: to check once
+        self._names: set[str] = set()  # collections named in the journal (for a checkpoint)
+        self._append_fd: int | None = None
+        self._append_id: tuple[int, int] | None = None
+        self._lock_fd: int | None = None
+        self._inflight = 0
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children
+        self._reset_state()  # inherited descriptors share the parent's file offsets and locks
+
+    # ------------------------------------------------------------------ reading
+
+    def _catch_up(self) -> None:
+        """Read what was appended since we last looked (mutex held)."""
         try:
-            mtime = os.stat(self.dir).st_mtime_ns
+            st = os.stat(self.path)
         except FileNotFoundError:
-            return []
-        if mtime == self._quiet:
-            return []
-        found = sorted(Path(e.path) for e in os.scandir(self.dir) if e.name.endswith(".uow"))
-        # a folder time is coarse (a clock tick): trust "empty" only once it is a second old
-        if not found and time.time_ns() - mtime > 1_000_000_000:
-            self._quiet = mtime
+            if self._id is not None:
+                self._forget()
+            return
+        if (st.st_dev, st.st_ino) != self._id:
+            self._forget()
+            fd = os.open(self.path, os.O_RDONLY)
+            fst = os.fstat(fd)
+            self._read_fd, self._id = fd, (fst.st_dev, fst.st_ino)
+        self._seen_size = st.st_size
+        if st.st_size <= self._parsed:
+            return
+        raw = _pread_all(self._read_fd, st.st_size - self._parsed, self._parsed)
+        end = raw.rfind(b"\n")
+        if end < 0:
+            return
+        pos = self._parsed
+        for line in raw[: end + 1].split(b"\n")[:-1]:
+            self._read_line(line, pos)
+            pos += len(line) + 1
+        self._parsed += end + 1
+
+    def _forget(self) -> None:
+        if self._read_fd is not None:
+            with suppress(OSError):
+                os.close(self._read_fd)
+        self._read_fd, self._id, self._parsed, self._header, self._seen_size = None, None, 0, None, -1
+        self._open, self._suspect, self._names = {}, {}, set()
+
+    def _read_line(self, line: bytes, pos: int) -> None:
+        if not line:
+            return
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            # a torn record: its writer died before the sync, so nothing of it reached a log
+            if self._header is None:
+                self._header = False
+            return
+        if not isinstance(rec, dict):
+            return
+        if self._header is None:
+            if rec.get("kbp_journal") == 1:
+                self._header = rec.get("boot") == self._boot
+                return
+            self._header = False  # no header: check everything
+        if "b" in rec:
+            parts = rec.get("p")
+            if not isinstance(parts, dict):
+                raise CorruptDataError(self.path, _("a begin record without its parts"))
+            entry = _Entry(rec["b"], pos, frozenset(parts))
+            self._open[entry.txid] = entry
+            self._names |= entry.names
+            if self._header is False:
+                self._suspect[entry.txid] = entry
+        elif "e" in rec:
+            self._open.pop(rec["e"], None)
+            moved = rec.get("p")
+            entry = self._suspect.get(rec["e"])
+            if entry is not None and isinstance(moved, dict):
+                entry.moved.update(moved)
+        elif "a" in rec:
+            self._open.pop(rec["a"], None)
+            self._suspect.pop(rec["a"], None)
+
+    def _needing(self, names: set[str] | None) -> list:
+        """Entries that may need completing (mutex held, caught up), touching ``names`` (or any)."""
+        if self._suspect:
+            names = None  # after a restart of the machine the first check covers the whole journal
+        found: list = [
+            e for e in (*self._open.values(), *(s for s in self._suspect.values() if s.txid not in self._open))
+            if names is None or names & e.names
+        ]
+        if self._legacy_seen is not False:
+            for path in self._legacy():
+                parts = self.read_legacy(path)
+                if parts is not None and (names is None or names & set(parts[1])):
+                    found.append(path)
         return found
 
-    def pending_for(self, names: set[str]) -> list[Path]:
-        hits = []
-        for path in self.pending():
-            parts = self.read(path)
-            if parts is not None and names & set(parts[1]):
-                hits.append(path)
-        return hits
+    def pending(self) -> list:
+        """Every unit of work that may need completing: begun and not ended (in flight, or its
+        process died), checked after a restart of the machine, or an old-style journal file."""
+        with self._mutex:
+            self._catch_up()
+            return self._needing(None)
 
-    def read(self, path: Path) -> tuple[str, dict[str, dict]] | None:
+    def pending_for(self, names: set[str]) -> list:
+        with self._mutex:
+            self._catch_up()
+            return self._needing(set(names))
+
+    def attention(self, name: str) -> bool:
+        """Cheap check for every read: may a unit of work touching ``name`` need completing?"""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if self._id is None and self._legacy_seen is False:
+                return False
+        else:
+            if (st.st_dev, st.st_ino) == self._id and st.st_size == self._seen_size and self._legacy_seen is False:
+                with self._mutex:
+                    return bool(self._suspect) or any(name in e.names for e in self._open.values())
+        return bool(self.pending_for({name}))
+
+    def still_needed(self, entry) -> bool:
+        """Whether ``entry`` (from :meth:`pending`) still needs completing, now that its
+        collections' locks are held."""
+        if isinstance(entry, Path):
+            return self.read_legacy(entry) is not None
+        with self._mutex:
+            self._catch_up()
+            return entry.txid in self._open or entry.txid in self._suspect
+
+    def read_entry(self, entry: _Entry) -> dict[str, dict]:
+        """The parts of a begun unit of work: ``{collection: {"g", "o", "c"}}``."""
+        with self._mutex:
+            self._catch_up()
+            entry = self._open.get(entry.txid) or self._suspect[entry.txid]  # as in the current file
+            raw = _pread_all(self._read_fd, self._parsed - entry.pos, entry.pos)
+        rec = orjson.loads(raw[: raw.index(b"\n")])
+        parts = rec["p"]
+        for name, where in entry.moved.items():
+            parts[name] = {**parts[name], **where}
+        return parts
+
+    # ------------------------------------------------------------------ writing
+
+    def _ensure_file(self) -> None:
+        """Create the folder and the journal with its header, once (mutex held)."""
+        if self._append_fd is not None:
+            return
+        self.dir.mkdir(exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                _write_all(fd, orjson.dumps({"kbp_journal": 1, "boot": self._boot}) + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _fsync_dir(self.dir)
+            _fsync_dir(self.dir.parent)
+
+    def _lock(self, how: int) -> None:
+        if self._lock_fd is None:
+            self.dir.mkdir(exist_ok=True)
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, how)
+
+    def _writer(self) -> int:
+        """The append descriptor of the current journal file (mutex and shared flock held)."""
+        self._ensure_file()
+        st = os.stat(self.path)
+        if (st.st_dev, st.st_ino) != self._append_id:  # first use, or replaced by a checkpoint
+            if self._append_fd is not None:
+                os.close(self._append_fd)
+            self._append_fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            fst = os.fstat(self._append_fd)
+            self._append_id = (fst.st_dev, fst.st_ino)
+        return self._append_fd
+
+    def _record(self, rec: dict, sync: bool) -> None:
+        fd = self._writer()
+        _write_all(fd, b"\n" + orjson.dumps(rec) + b"\n")
+        if sync:
+            os.fdatasync(fd)
+
+    def begin(self, txid: str, parts: Mapping[str, dict]) -> None:
+        """Durably record a unit of work before its parts are written (its collections' locks held)."""
+        with self._mutex:
+            if not self._inflight:
+                self._lock(fcntl.LOCK_SH)
+            self._inflight += 1
+            try:
+                self._record({"b": txid, "p": parts}, sync=True)
+            except BaseException:
+                with suppress(OSError):  # the record may have reached the file: never complete it
+                    self._record({"a": txid}, sync=True)
+                self._leave()
+                raise
+
+    def end(self, txid: str) -> None:
+        """Every part is in its log (not synced: see the class's docstring)."""
+        with self._mutex:
+            try:
+                self._record({"e": txid}, sync=False)
+            finally:
+                self._leave()
+            if os.fstat(self._append_fd).st_size > JOURNAL_CHECKPOINT_BYTES and not self._inflight:
+                self.checkpoint()
+
+    def abort(self, txid: str) -> None:
+        """The parts written so far were cut back: never complete this unit of work."""
+        with self._mutex:
+            try:
+                self._record({"a": txid}, sync=True)
+            finally:
+                self._leave()
+
+    def leave(self) -> None:
+        """Give up a begun unit of work without an end (it stays open: the next process completes it)."""
+        with self._mutex:
+            self._leave()
+
+    def _leave(self) -> None:
+        self._inflight -= 1
+        if not self._inflight and self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def complete(self, entry: _Entry, moved: Mapping[str, dict]) -> bool:
+        """``entry`` was checked (its collections' locks held) and its missing parts written again
+        (``moved``: where). Ends it if it was open, or records where the parts went (synced: a
+        later check must look there); returns whether a record was written."""
+        with self._mutex:
+            self._catch_up()
+            self._suspect.pop(entry.txid, None)  # checked: not again in this process
+            if not moved and entry.txid not in self._open:
+                return False
+            if not self._inflight:
+                self._lock(fcntl.LOCK_SH)
+            self._inflight += 1
+            try:
+                self._record({"e": entry.txid, "p": dict(moved)} if moved else {"e": entry.txid}, sync=True)
+            finally:
+                self._leave()
+            return True
+
+    def checkpoint(self, force: bool = False, wait: bool = False) -> bool:
+        """Make every log named in the journal durable and start an empty journal. Only when no
+        unit of work is in flight (or would need completing); ``wait`` waits for those in flight to
+        end; ``force`` also waits, and drops everything (a restore replaced the data). Returns
+        whether it was done."""
+        with self._mutex:
+            if self._inflight:
+                return False
+            try:
+                self._lock(fcntl.LOCK_EX if force or wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            try:
+                self._catch_up()
+                if not force and (self._open or self._suspect):
+                    return False
+                if not force:
+                    for name in sorted(self._names):
+                        log_path = self.dir.parent / f"{name}.json{LOG_SUFFIX}"
+                        try:
+                            fd = os.open(log_path, os.O_RDONLY)
+                        except FileNotFoundError:
+                            continue  # replaced by a compaction, whose snapshot was synced
+                        try:
+                            os.fsync(fd)
+                        finally:
+                            os.close(fd)
+                if self._id is None and not force:
+                    return True
+                self.dir.mkdir(exist_ok=True)
+                atomic_write(self.path, orjson.dumps({"kbp_journal": 1, "boot": self._boot}) + b"\n", mode=0o600)
+                return True
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._inflight:
+                return
+            for fd in (self._append_fd, self._lock_fd):
+                if fd is not None:
+                    with suppress(OSError):
+                        os.close(fd)
+            self._append_fd = self._lock_fd = None
+            self._forget()
+            self._append_id = None
+
+    # ------------------------------------------------------------------ journals of earlier versions
+
+    def _legacy(self) -> list[Path]:
+        try:
+            found = sorted(Path(e.path) for e in os.scandir(self.dir) if e.name.endswith(".uow"))
+        except FileNotFoundError:
+            found = []
+        self._legacy_seen = bool(found)
+        return found
+
+    def read_legacy(self, path: Path) -> tuple[str, dict[str, dict]] | None:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -1545,25 +1924,19 @@ class _Journal:
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise CorruptDataError(path, _("not a valid unit-of-work journal: %(reason)s", reason=exc)) from None
 
-    def write(self, txid: str, parts: Mapping[str, Mapping[str, dict | None]]) -> Path:
-        self.dir.mkdir(exist_ok=True)
-        payload = orjson.dumps({"kbp_uow": 1, "tx": txid, "parts": parts})
-        path = self.dir / f"{txid}.uow"
-        tmp = self.dir / f".{txid}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            _write_all(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(self.dir)
-        return path
-
-    def remove(self, path: Path) -> None:
+    def remove_legacy(self, path: Path) -> None:
         with suppress(FileNotFoundError):
             os.unlink(path)
         _fsync_dir(self.dir)
+
+
+def _reinit_journals_after_fork() -> None:  # pragma: no cover - runs in forked children
+    for journal in list(_LIVE_JOURNALS):
+        journal._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_journals_after_fork)
 
 
 class SingleWrites:
@@ -1647,7 +2020,7 @@ class Collection(SingleWrites):
         while True:
             with self._lock.mutex():
                 if (not self._lock._depth and self._store.unchanged()
-                        and (self._journal is None or not self._journal.pending())):
+                        and (self._journal is None or not self._journal.attention(self.name))):
                     yield _View(self)
                     return
                 with self._lock.hold(exclusive=False):
@@ -1875,10 +2248,11 @@ class Storage:
 
         ``with storage.unit_of_work("plans", "plan_history") as uow: uow["plans"].update(...)``.
         The collections' locks are held (exclusive) for the block; nothing is written unless it
-        ends without an exception. A commit touching two or more collections first writes a
-        journal of every change (fsync), then one log line per collection, then removes the
-        journal: a crash part-way is completed from the journal by the next process that touches
-        any of those collections, and an error part-way cuts back the lines already written.
+        ends without an exception. A commit touching two or more collections first appends every
+        change to the journal (:class:`_Journal`, synced: the commit's one sync), then one log line
+        per collection, then an end record: a crash part-way is completed from the journal by the
+        next process that touches any of those collections, and an error part-way cuts back the
+        lines already written and records an abort.
         """
         colls = [self.collection(n) for n in sorted(set(names))]
         if not colls:
@@ -1913,6 +2287,18 @@ class Storage:
                 coll._local.transaction = None
             unlock_all(locks)
 
+    def purge_history(self) -> None:
+        """Rewrite every collection as a fresh snapshot with an empty log, and empty the journal of
+        units of work (which holds the records they wrote until a checkpoint): afterwards no file of
+        the data folder keeps an earlier version of any record (an erase needs this)."""
+        for name in self.collection_names():
+            self.collection(name).compact()
+        for _attempt in range(5):
+            self.recover()  # a unit of work left open by a crash is completed, never dropped
+            if self._journal.checkpoint(wait=True):
+                return
+        raise StorageError(_("The journal of units of work could not be emptied; try the erase again."))
+
     def recover(self) -> int:
         """Complete every unit of work a crashed process left half-written; returns how many."""
         pending = self._journal.pending()
@@ -1920,30 +2306,67 @@ class Storage:
             self._recover(pending)
         return len(pending)
 
-    def _recover(self, journals: list[Path]) -> None:
-        for path in journals:
-            parts = self._journal.read(path)
-            if parts is None:
-                continue  # already completed by someone else
-            txid, changes = parts
-            colls = [self.collection(n) for n in sorted(changes)]
+    def _recover(self, entries: list) -> None:
+        """Complete units of work whose process died part-way (and, after a restart of the
+        machine, check every one in the journal): each part whose line is not where the journal
+        says is written again, under the locks of all the unit's collections."""
+        journal = self._journal
+        for entry in entries:
+            if isinstance(entry, Path):
+                self._recover_legacy(entry)
+                continue
+            colls = [self.collection(n) for n in sorted(entry.names)]
             locks = [c._lock for c in colls]
             lock_all(locks, True, self.lock_timeout)
             try:
-                if self._journal.read(path) is None:
-                    continue
+                if not journal.still_needed(entry):
+                    continue  # ended meanwhile, or completed by someone else
+                parts = journal.read_entry(entry)
+                moved: dict[str, dict] = {}
                 for coll in colls:
                     store = coll._store
                     store.refresh()
-                    if store.last_tx == txid:
-                        continue  # this part made it to the log before the crash
-                    part = changes[coll.name]
+                    where = parts[coll.name]
+                    if store.has_line(where["g"], where["o"], entry.txid):
+                        continue  # this part made it to the log
+                    part = where["c"]
                     raw = {rid: _serialise(doc) for rid, doc in part.items() if doc is not None}
-                    store.commit(part, raw, txid=txid, tidy=False)
-                self._journal.remove(path)
-                log.warning("Completed a unit of work (%s) interrupted by a crash: %s", txid, ", ".join(sorted(changes)))
+                    offset = store.commit(part, raw, txid=entry.txid, tidy=False)
+                    moved[coll.name] = {"g": store.gen, "o": offset}
+                if journal.complete(entry, moved):
+                    log.warning(
+                        "Completed a unit of work (%s) interrupted by a crash: %s written again",
+                        entry.txid, ", ".join(sorted(moved)) or "no part",
+                    )
             finally:
                 unlock_all(locks)
+        if entries:
+            journal.checkpoint()  # after a restart: start a journal of this boot once all is checked
+
+    def _recover_legacy(self, path: Path) -> None:
+        """Complete a unit of work from a journal file of an earlier version (``<txid>.uow``)."""
+        parts = self._journal.read_legacy(path)
+        if parts is None:
+            return  # already completed by someone else
+        txid, changes = parts
+        colls = [self.collection(n) for n in sorted(changes)]
+        locks = [c._lock for c in colls]
+        lock_all(locks, True, self.lock_timeout)
+        try:
+            if self._journal.read_legacy(path) is None:
+                return
+            for coll in colls:
+                store = coll._store
+                store.refresh()
+                if store.last_tx == txid:
+                    continue  # this part made it to the log before the crash
+                part = changes[coll.name]
+                raw = {rid: _serialise(doc) for rid, doc in part.items() if doc is not None}
+                store.commit(part, raw, txid=txid, tidy=False)
+            self._journal.remove_legacy(path)
+            log.warning("Completed a unit of work (%s) interrupted by a crash: %s", txid, ", ".join(sorted(changes)))
+        finally:
+            unlock_all(locks)
 
     def collection(self, name: str) -> Collection:
         """The collection called ``name`` (a slug: ``[a-z][a-z0-9_]*``)."""
@@ -2023,6 +2446,7 @@ class Storage:
         with self._guard:
             for coll in self._collections.values():
                 coll.close()
+        self._journal.close()
 
 
 def read_schema_marker(data_dir: str | os.PathLike) -> dict | None:

@@ -122,7 +122,15 @@ def main(argv: list[str]) -> int:
                     os.kill(os.getpid(), signal.SIGKILL)
                 return real_fsync(fd)
 
+            real_fdatasync = storage_mod.os.fdatasync
+
+            def fdatasync(fd):  # the journal's sync: the record is written, maybe not durable
+                if seq == kill_at and rng.random() < 0.15:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real_fdatasync(fd)
+
             storage_mod.os.fsync = fsync
+            storage_mod.os.fdatasync = fdatasync
         while True:
             rec_id = f"p{os.getpid()}-{seq}"
             with store.unit_of_work(*names) as uow:
