@@ -352,8 +352,10 @@ def main() -> int:
         app = create_app({"DATA_DIR": str(data), "LOG_LEVEL": "WARNING"})
         storage = app.extensions["kbp"].storage
         with app.app_context():
+            people = storage.collection("people")
             coach = next(a for a in storage.collection("accounts").find(role="coach")
-                         if storage.collection("plans").find(coach_id=a["person_id"]))
+                         if storage.collection("plans").find(coach_id=a["person_id"])
+                         and (people.get(a["person_id"]) or {}).get("status") != "left")  # a leaver's token: 401
             token = auth.create_token(storage, coach, "bench")[1]
         plan_id = storage.collection("plans").find(coach_id=coach["person_id"])[0]["id"]
         registry = app.extensions["kbp"].registry
