@@ -255,7 +255,9 @@ def first_requests(srv: Served, port: int, kinds: dict, token: str, workers: lis
         seen: dict[int, float] = {}
         for _ in range(tries):
             before = {p: cpu_ns(p) for p in workers}
-            elapsed = get(port, path, token)[1]
+            status, elapsed, _headers = get(port, path, token)
+            if status != 200:  # a 401 or 404 is fast and would measure nothing
+                raise SystemExit(f"{kind}: {path} answered {status}")
             served = max(workers, key=lambda p: cpu_ns(p) - before[p])
             seen.setdefault(served, elapsed)
             if len(seen) == len(workers):
