@@ -200,13 +200,28 @@ def setup_i18n(app: Flask) -> None:
                          "(an IANA name such as Europe/Stockholm)") from None
     Babel(
         app,
-        locale_selector=i18n.select_locale,
+        locale_selector=parsed_locale,
         default_locale=app.config["DEFAULT_LOCALE"],
         default_timezone=str(app.config["TIMEZONE"]),
         default_translation_directories=app.config["LOCALES_DIR"],
         default_domain=i18n.CORE_DOMAIN,
     )
     i18n.compile_stale({i18n.CORE_DOMAIN: app.config["LOCALES_DIR"]})
+
+
+_PARSED_LOCALES: dict[str, Any] = {}
+
+
+def parsed_locale():
+    """:func:`core.i18n.select_locale` as the Babel ``Locale`` Flask-Babel wants, parsed once per
+    code (Flask-Babel parses the code it is given on every request)."""
+    from babel import Locale
+
+    code = i18n.select_locale()
+    found = _PARSED_LOCALES.get(code)
+    if found is None and code is not None:  # None: Flask-Babel's default locale
+        found = _PARSED_LOCALES[code] = Locale.parse(code)
+    return found
 
 
 def assemble_registry(app: Flask, plugins: PluginManager, storage=None) -> Registry:
