@@ -63,9 +63,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, pre
     if dev:
         app.run(host=host, port=port, debug=True, use_reloader=True)
         return
-    from core.wsgi import GunicornApp
+    from core.wsgi import AccessLogger, GunicornApp
 
-    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}
+    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "logger_class": AccessLogger}
     if preload:  # the workers fork with the loaded data and share it copy-on-write
         from core.warmup import warm_worker
 

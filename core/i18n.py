@@ -96,27 +96,28 @@ def cli_locale() -> str:
 def available_locales() -> list[str]:
     """Locales the UI can be shown in: the source language plus every core catalog (``?lang=``
     serves each, so a translator can look at a partial language)."""
-    folder = Path(current_app.config["LOCALES_DIR"]) if has_app_context() else CORE_LOCALES_DIR
+    name = str(current_app.config["LOCALES_DIR"]) if has_app_context() else str(CORE_LOCALES_DIR)
     try:
-        mtime = folder.stat().st_mtime_ns
+        mtime = os.stat(name).st_mtime_ns
     except OSError:
         mtime = None
-    # asked twice per request: the folder is read again when it changed, and at least every 10 s
-    key = (folder, mtime, int(time.monotonic() // 10))
-    cached = _AVAILABLE.get(folder)
+    # asked in most requests: the folder is read again when it changed, and at least every 10 s
+    key = (mtime, int(time.monotonic() // 10))
+    cached = _AVAILABLE.get(name)
     if cached is not None and cached[0] == key:
         return list(cached[1])
+    folder = Path(name)
     locales = {UI_SOURCE_LANGUAGE}
     if folder.is_dir():
         for child in folder.iterdir():
             if (child / "LC_MESSAGES" / f"{CORE_DOMAIN}.po").is_file():
                 locales.add(child.name)
     found = sorted(locales)
-    _AVAILABLE[folder] = (key, tuple(found))
+    _AVAILABLE[name] = (key, tuple(found))
     return found
 
 
-_AVAILABLE: dict[Path, tuple[tuple, tuple[str, ...]]] = {}
+_AVAILABLE: dict[str, tuple[tuple, tuple[str, ...]]] = {}
 
 
 def offered_locales() -> list[str]:
@@ -182,7 +183,8 @@ def select_locale() -> str:
     user = getattr(g, "user_locale", None)
     if user in available:
         return user
-    asked = request.args.get("lang")
+    args = request.args
+    asked = args.get("lang") if "lang" in args else None  # (a miss costs werkzeug an exception)
     if asked in available:
         if not request.path.startswith("/api/"):  # the API is stateless; the web remembers the choice
             session["lang"] = asked

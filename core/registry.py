@@ -121,12 +121,16 @@ class Registry:
         plugin = self.owner.get(("activity source", source_id))
         return all(self.is_available(fw.id) for fw in self.frameworks.values() if fw.plugin == plugin)
 
-    def activities_for(self, global_ids: Iterable[str], include_archived: bool = False) -> list[model.Activity]:
-        """Activities of every available source for these competencies; archived ones only when asked."""
+    def activities_for(self, global_ids: Iterable[str], include_archived: bool = False,
+                       writable: bool | None = None) -> list[model.Activity]:
+        """Activities of every available source for these competencies; archived ones only when asked;
+        ``writable`` True/False: of the writable / read-only sources only."""
         wanted = [g for g in global_ids if self._competency_available(g)]
         found: list[model.Activity] = []
         for source in self.activity_sources.values() if wanted else ():
             if not self.source_available(source.id):
+                continue
+            if writable is not None and bool(getattr(source, "writable", False)) != writable:
                 continue
             try:
                 answer = source.for_competencies(wanted)
