@@ -31,6 +31,7 @@ from flask import Flask, Request, current_app
 from flask_babel import Babel
 
 from core import i18n
+from core.api import fastdump
 from core.context import KBP, kbp  # noqa: F401 - kbp re-exported for older imports
 from core.entitlements import Entitlements
 from core.plugins import PLUGIN_STATE_COLLECTION, PluginManager, disabled_plugins
@@ -104,6 +105,7 @@ def remembered_ensure_sync(app: Flask):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("core", static_folder="web/static", template_folder="web/templates")
+    app.json = fastdump.JSONProvider(app)
     app.request_class = KbpRequest
     app.ensure_sync = remembered_ensure_sync(app)
     configure(app, config)

@@ -25,6 +25,10 @@ import pytest
 import yaml
 from flask.testing import FlaskClient
 
+import core.api.fastdump
+
+core.api.fastdump.VERIFY = True  # every API response is dumped both ways: the fast dump must equal marshmallow's
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # so ``tests.plugins.<name>`` imports however pytest was started
     sys.path.insert(0, str(ROOT))

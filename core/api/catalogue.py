@@ -4,7 +4,9 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app, request, url_for
 from flask_babel import get_locale
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from core.api.fastdump import Blueprint
 from webargs.flaskparser import FlaskParser
 
 from core import schemas

@@ -1,7 +1,9 @@
 """``GET /api/v1/overview``: the HR overview as JSON (aggregates only; see :mod:`core.overview`)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from core.api.fastdump import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
 from core import auth, model, overview

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from flask import Response, current_app, json, request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from core.api.fastdump import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from core import auth, people, schemas

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
+from core.api.fastdump import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from core import auth, model, plans, schemas

@@ -4,7 +4,7 @@ call :mod:`core.services.recruitment` / :mod:`core.services.preparation` and ren
 (who may read interview notes, what is private) live there."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from core.api.fastdump import Blueprint
 from marshmallow import Schema, fields, validate
 
 from core import auth, plans

@@ -4,7 +4,9 @@ Thin: the rules are in :mod:`core.reminders` (the same calls as the pages).
 """
 from __future__ import annotations
 
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from core.api.fastdump import Blueprint
 from marshmallow import Schema, fields, validate
 
 from core import auth, reminders, schemas
