@@ -275,3 +275,35 @@ def test_the_command_line_removes_after_asking(make_app, data_dir):
     assert "Removed: What Standards Could Be (id what-standards-could-be)" in done.output
     assert STANDARDS not in framework_ids(client)  # the running app, without a restart
     assert ("delete", "framework", STANDARDS) in audit_entries(client)
+
+
+def test_the_activity_form_keeps_a_link_to_a_removed_competency_until_the_admin_unticks_it(make_app):
+    """The edit page offers only competencies of the catalogue: a link to a removed one is shown, ticked,
+    under its own heading, so saving the form keeps it (and unticking it drops it)."""
+    from tests.helpers import csrf_token
+
+    app = make_app()
+    admin = app.test_client()
+    import_standards(admin)
+    activity = admin.post("/api/v1/activity-sources/inhouse/activities", json={
+        "title": {"en": "Ratio workshop"}, "description": {"en": "A day of tables."},
+        "competencies": [FOCUS, "kbp-sample:active-listening"], "kind": "learning_from_others", "effort": "days",
+        "source_language": "en"}).get_json()
+    assert admin.delete(f"/api/v1/frameworks/{STANDARDS}?confirm=true").status_code == 204
+    url = f"/admin/sources/inhouse/activities/{activity['id']}"
+    page = admin.get(url + "?lang=en").get_data(as_text=True)
+    ticked = re.findall(r'name="competencies" value="([^"]+)" checked', page)
+    assert sorted(ticked) == sorted([FOCUS, "kbp-sample:active-listening"])
+    assert "No longer offered" in page
+    form = {"csrf_token": csrf_token(admin, url), "source_language": "en", "title_en": "Ratio workshop, day two",
+            "description_en": "A day of tables.", "kind": "learning_from_others", "effort": "days"}
+    version = re.search(r'name="version" value="([^"]*)"', page).group(1)
+    r = admin.post(url, data={**form, "version": version, "competencies": ticked})
+    assert r.status_code == 302, (r.status_code, re.findall(r"<li>.*?</li>", r.get_data(as_text=True))[:5])
+    kept = admin.get(f"/api/v1/activity-sources/inhouse/activities/{activity['id']}").get_json()
+    assert kept["title"]["en"] == "Ratio workshop, day two" and FOCUS in kept["competencies"]
+    version = re.search(r'name="version" value="([^"]*)"', admin.get(url).get_data(as_text=True)).group(1)
+    r = admin.post(url, data={**form, "version": version, "competencies": ["kbp-sample:active-listening"]})
+    assert r.status_code == 302
+    kept = admin.get(f"/api/v1/activity-sources/inhouse/activities/{activity['id']}").get_json()
+    assert kept["competencies"] == ["kbp-sample:active-listening"]
