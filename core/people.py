@@ -409,8 +409,7 @@ def erase(storage, person_id: str, secret: str, audit_entry: dict | None = None)
         entry = audit_entry or {"at": time.time(), "actor": audit.current_actor(), "action": "erase",
                                 "subject_type": "person"}
         uow["audit"].insert({**entry, "subject_id": anonymous_id(person_id, secret)})
-    for name in storage.collection_names():
-        storage.collection(name).compact()
+    storage.purge_history()
     return counts
 
 

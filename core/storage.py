@@ -1856,15 +1856,16 @@ class _Journal:
                 self._leave()
             return True
 
-    def checkpoint(self, force: bool = False) -> bool:
+    def checkpoint(self, force: bool = False, wait: bool = False) -> bool:
         """Make every log named in the journal durable and start an empty journal. Only when no
-        unit of work is in flight (or would need completing); ``force`` waits for the lock and
-        drops everything (a restore replaced the data). Returns whether it was done."""
+        unit of work is in flight (or would need completing); ``wait`` waits for those in flight to
+        end; ``force`` also waits, and drops everything (a restore replaced the data). Returns
+        whether it was done."""
         with self._mutex:
             if self._inflight:
                 return False
             try:
-                self._lock(fcntl.LOCK_EX if force else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock(fcntl.LOCK_EX if force or wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False
             try:
@@ -2285,6 +2286,18 @@ class Storage:
             for coll in colls:
                 coll._local.transaction = None
             unlock_all(locks)
+
+    def purge_history(self) -> None:
+        """Rewrite every collection as a fresh snapshot with an empty log, and empty the journal of
+        units of work (which holds the records they wrote until a checkpoint): afterwards no file of
+        the data folder keeps an earlier version of any record (an erase needs this)."""
+        for name in self.collection_names():
+            self.collection(name).compact()
+        for _attempt in range(5):
+            self.recover()  # a unit of work left open by a crash is completed, never dropped
+            if self._journal.checkpoint(wait=True):
+                return
+        raise StorageError(_("The journal of units of work could not be emptied; try the erase again."))
 
     def recover(self) -> int:
         """Complete every unit of work a crashed process left half-written; returns how many."""

@@ -146,6 +146,12 @@ class Store(Protocol):
 
     def recover(self) -> int: ...
 
+    def purge_history(self) -> None:
+        """Keep no earlier version of any record in the live data (after an erase): the embedded
+        store rewrites every collection without its log and empties its journal; PostgreSQL keeps
+        none to begin with (autovacuum reclaims the dead rows)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -514,6 +514,9 @@ class PostgresStore:
         found = dict(rows)
         return {n: ("pg", found.get(n, 0)) for n in names}
 
+    def purge_history(self) -> None:
+        """Nothing to do: a deleted or replaced row is no longer readable by any query."""
+
     def recover(self) -> int:
         return 0  # PostgreSQL finishes or rolls back every transaction itself
 
