@@ -307,3 +307,26 @@ def test_the_activity_form_keeps_a_link_to_a_removed_competency_until_the_admin_
     assert r.status_code == 302
     kept = admin.get(f"/api/v1/activity-sources/inhouse/activities/{activity['id']}").get_json()
     assert kept["competencies"] == ["kbp-sample:active-listening"]
+
+
+@pytest.mark.parametrize("how", ["write", "commit"])
+def test_a_failed_removal_removes_nothing(make_app, monkeypatch, how):
+    """The removal and its audit entry are one commit: a failure part-way leaves the framework and no entry."""
+    from core.services import accounts, framework_imports
+    from tests.test_services import _everything, _injections
+
+    app = make_app()
+    client = app.test_client()
+    import_standards(client)
+    state = app.extensions["kbp"]
+    storage = state.storage
+    before = _everything(storage)
+    injections = dict(_injections(storage, monkeypatch, ("audit", "insert"), "framework_imports"))
+    if how not in injections:
+        pytest.skip("the PostgreSQL store commits in the database, no parts to fail between")
+    with injections[how], pytest.raises(OSError, match="injected"):
+        framework_imports.remove(state, accounts.CLI, STANDARDS)
+    assert _everything(storage) == before
+    assert STANDARDS in framework_ids(make_app().test_client())
+    framework_imports.remove(state, accounts.CLI, STANDARDS)
+    assert STANDARDS not in framework_ids(client)
