@@ -162,6 +162,7 @@ def test_a_framework_in_use_is_removed_only_when_confirmed_and_its_plans_stay_re
     body = assert_error(admin.delete(f"/api/v1/frameworks/{STANDARDS}?lang=en"), 409, "framework_in_use")
     assert "1 plan" in body["message"] and "1 in-house activity" in body["message"]
     assert "confirm=true" in body["message"]
+    assert body["errors"] == {"confirm": ["1 plan uses its competencies, and 1 in-house activity."]}
     assert STANDARDS in framework_ids(admin)  # nothing removed
     assert_error(admin.delete(f"/api/v1/frameworks/{STANDARDS}?confirm=maybe"), 422, "validation_error")
 
@@ -330,3 +331,25 @@ def test_a_failed_removal_removes_nothing(make_app, monkeypatch, how):
     assert STANDARDS in framework_ids(make_app().test_client())
     framework_imports.remove(state, accounts.CLI, STANDARDS)
     assert STANDARDS not in framework_ids(client)
+
+
+def test_an_import_the_catalogue_leaves_out_is_listed_and_removed_without_touching_the_plugins_framework(make_app):
+    """A stored import whose id a plugin provides now is left out (with a problem on /plugins): the import page
+    lists it as left out, and removing it deletes only the stored record — plans using the plugin's framework
+    of that id are not counted, since nothing changes for them."""
+    app = make_app()
+    app.extensions["kbp"].storage.collection("framework_imports").insert({
+        "id": "kbp-sample", "filename": "old.json", "format": "case", "plugin": "import_case", "imported_by": "cli",
+        "imported_at": 1.0, "framework": {"id": "kbp-sample", "name": "Copy", "description": "", "version": "1",
+                                          "source_language": "en", "domain": "case_import",
+                                          "groups": [{"id": "g", "name": "G", "description": "", "competencies": [
+                                              {"id": "c", "name": "C", "definition": "A definition."}]}]}})
+    coach_with_plan(app, "kbp-sample:active-listening")
+    admin = make_app().test_client()
+    listing = admin.get("/admin/framework-import?lang=en").get_data(as_text=True)
+    assert 'Copy <span class="tag">left out</span>' in listing
+    assert 'href="/admin/frameworks/kbp-sample/remove"' in listing
+    assert admin.delete("/api/v1/frameworks/kbp-sample").status_code == 204
+    assert app.extensions["kbp"].storage.collection("framework_imports").all() == []
+    assert admin.get("/api/v1/frameworks/kbp-sample").get_json()["plugin"] == "sample_framework"
+    assert_error(admin.delete("/api/v1/frameworks/kbp-sample"), 409, "framework_from_plugin")

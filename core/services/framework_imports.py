@@ -164,7 +164,8 @@ def removal(state, actor, framework_id: str) -> dict:
         raise Conflict(_("The framework '%(name)s' is provided by the plugin '%(plugin)s', not imported in KBP, so "
                          "it cannot be removed here: disable the plugin instead (kbp plugins disable %(plugin)s).",
                          name=fw.name, plugin=plugin), code="framework_from_plugin")
-    plans, activities = _uses(state, framework_id)
+    # a record the catalogue leaves out (a plugin or licence now provides its id) changes nothing for them
+    plans, activities = _uses(state, framework_id) if framework_id in registry.stored_imports else (0, 0)
     return {"id": framework_id, "name": (record.get("framework") or {}).get("name") or framework_id,
             "filename": record.get("filename", ""), "plans": plans, "activities": activities}
 
@@ -188,7 +189,8 @@ def remove(state, actor, framework_id: str, confirmed: bool = False) -> dict:
     if (found["plans"] or found["activities"]) and not confirmed:
         raise Conflict(_("The framework '%(name)s' is in use: %(uses)s Plans keep their copies of its names and "
                          "in-house activities keep their links. Confirm to remove it anyway (API: confirm=true).",
-                         name=found["name"], uses=usage_sentence(found)), code="framework_in_use")
+                         name=found["name"], uses=usage_sentence(found)),
+                       {"confirm": [usage_sentence(found)]}, code="framework_in_use")
     with state.storage.unit_of_work(IMPORTS, audit.AUDIT) as uow:
         uow[IMPORTS].delete(framework_id)
         uow[audit.AUDIT].insert(audit.entry(actor, "delete", "framework", framework_id))
