@@ -177,8 +177,9 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
     storage = app.extensions["kbp"].storage
     rng = random.Random(5)
     people = storage.collection("people")
-    coaches = [a for a in storage.collection("accounts").find(role="coach")  # a leaver's token is refused
-               if (people.get(a["person_id"]) or {}).get("status") != "left"]
+    # coaches still employed: a leaver's token and session are refused (the seed has leavers)
+    coaches = [a for a in storage.collection("accounts").find(role="coach")
+               if a.get("active", True) and (people.get(a["person_id"]) or {}).get("status") != "left"]
     plans_coll = storage.collection("plans")
     tokens, coach_plans = {}, {}
     with app.app_context():
@@ -206,8 +207,22 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
         results[name] = out
         print(f"  {name:<44} {fmt_ms(out)}   first call {first[name] * 1000:8.1f} ms", flush=True)
 
+    from core import sessions
+
+    page_clients: dict = {}
+
     def get(url: str, acct_id: str, status: int = 200):
-        r = client.get(url, headers={"Authorization": f"Bearer {tokens[acct_id]}"})
+        if url.startswith("/api/"):
+            r = client.get(url, headers={"Authorization": f"Bearer {tokens[acct_id]}"})
+        else:  # pages take a signed-in session, not an API token
+            page = page_clients.get(acct_id)
+            if page is None:
+                page = page_clients[acct_id] = app.test_client()
+                with page.session_transaction() as sess:
+                    sess["account"] = acct_id
+                    sess["sid"] = sessions.open_session(storage, acct_id)
+                    sess.permanent = True
+            r = page.get(url)
         assert r.status_code == status, (url, r.status_code, r.data[:300])
         return r
 

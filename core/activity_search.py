@@ -43,6 +43,13 @@ class ActivitySearch:
         """Search documents for a source; an activity object the source hands back unchanged keeps
         its document, so re-indexing after one edit costs little more than a comparison."""
         presenter = Presenter(self.registry, self.locales[0] if self.locales else "sv")
+        if _lean(source):  # nothing kept per activity: the index compares fingerprints instead
+            def doc_of(a: model.Activity) -> SearchDoc:
+                return SearchDoc(key=(source.id, a.id), competencies=a.competencies, kind=a.kind, effort=a.effort,
+                                 situations=a.situations, texts={loc: presenter.activity_text(a, loc) for loc in self.locales},
+                                 fallback_locale=a.text.source_language, archived=a.archived)
+
+            return source.map_activities(doc_of)
         docs = []
         cache = self._doc_cache
         for a in source.loaded():
@@ -80,6 +87,9 @@ class ActivitySearch:
         on /plugins, and the search goes on with the others (it is tried again at the next search)."""
         try:
             docs = self._docs(source)
+            if _lean(source):  # streamed from the database into the index; nothing kept here
+                self.index.replace_source(source.id, docs)
+                return True
         except Exception as exc:  # noqa: BLE001 - one source must not take the search down
             self.registry.problem(self.registry.owner.get(("activity source", source.id), ""),
                                   f"activity source '{source.id}' could not be searched: {type(exc).__name__}: {exc}")
@@ -109,7 +119,7 @@ class ActivitySearch:
             named = [c for c in named if c in chosen]
         if not named:
             result = index.search(text, locale=locale, competencies=competencies, limit=limit, offset=offset, **filters)
-            return [(hit, self.by_key[hit.key]) for hit in result.hits if hit.key in self.by_key], result.total
+            return self._with_activities(result.hits), result.total
         # the named competencies' activities first, then the other text matches
         first = index.search("", locale=locale, competencies=named, limit=10**9, **filters)
         first_keys = {hit.key for hit in first.hits}
@@ -123,7 +133,48 @@ class ActivitySearch:
         else:
             total = first.total + index.search(text, locale=locale, competencies=competencies, limit=0, **filters).total - both
         page = (first.hits + rest)[offset:need]
-        return [(hit, self.by_key[hit.key]) for hit in page if hit.key in self.by_key], total
+        return self._with_activities(page), total
+
+    def _with_activities(self, hits) -> list[tuple[Any, model.Activity]]:
+        """``(hit, activity)`` for the hits whose activity still exists: kept objects, or one query
+        per :func:`_lean` source for the page's activities."""
+        by_key = self.by_key
+        fetched: dict[tuple[str, str], model.Activity] = {}
+        wanted: dict[str, list[str]] = {}
+        for hit in hits:
+            if hit.key not in by_key:
+                wanted.setdefault(hit.key[0], []).append(hit.key[1])
+        for source_id, ids in wanted.items():
+            source = self.registry.activity_sources.get(source_id)
+            if source is not None and _lean(source):
+                fetched.update(((source_id, i), a) for i, a in source.activities_by_id(ids).items())
+        out = []
+        for hit in hits:
+            activity = by_key.get(hit.key) or fetched.get(hit.key)
+            if activity is not None:
+                out.append((hit, activity))
+        return out
+
+    def for_competencies(self, global_ids, limit: int) -> tuple[list[model.Activity], int]:
+        """The first ``limit`` activities of every available source for these competencies (not
+        archived) and how many there are: the read-only sources' (the framework's own, in their
+        order) first, then the writable sources' in key order, counted by the search index — a
+        worker that keeps no activities reads only the page's from the database (a competency may
+        have thousands)."""
+        wanted = [g for g in global_ids if self.registry._competency_available(g)]
+        if not wanted:
+            return [], 0
+        found = self.registry.activities_for(wanted, writable=False)
+        total = len(found)
+        page = found[:limit]
+        sources = self.registry.activity_sources
+        writable = [s for s in sources if getattr(sources[s], "writable", False) and self.registry.source_available(s)]
+        if writable:
+            result = self._refresh().search("", locale=self.locales[0] if self.locales else "sv", competencies=wanted,
+                                            sources=writable, limit=max(0, limit - len(page)))
+            total += result.total
+            page.extend(a for _hit, a in self._with_activities(result.hits))
+        return page, total
 
     def named_competencies(self, text: str) -> list[str]:
         """Global ids of the competencies that ``text`` names (see the module docstring)."""
@@ -131,8 +182,12 @@ class ActivitySearch:
         if not tokens or len("".join(tokens)) < 4:
             return []
         exact, partial = [], []
+        available: dict[str, bool] = {}  # asked once per framework: on PostgreSQL each asks the database
         for gid, (framework_id, variants) in self._competency_names().items():
-            if not self.registry.is_available(framework_id):  # no names of a framework without a valid licence
+            ok = available.get(framework_id)
+            if ok is None:
+                ok = available[framework_id] = self.registry.is_available(framework_id)
+            if not ok:  # no names of a framework without a valid licence
                 continue
             for words in variants:
                 if tuple(tokens) == words:
@@ -160,6 +215,11 @@ class ActivitySearch:
                 names[gid] = (comp.framework_id, [v for v in variants if v])
             self._names, self._names_of = names, competencies
         return self._names
+
+
+def _lean(source: model.ActivitySource) -> bool:
+    """A source that keeps no activity objects in the worker (its records stay in the database)."""
+    return bool(getattr(source, "lean", False)) and callable(getattr(source, "map_activities", None))
 
 
 def _revision(source: model.ActivitySource):

@@ -81,9 +81,31 @@ class KbpRequest(Request):
         self._max_content_length = value
 
 
+def remembered_ensure_sync(app: Flask):
+    """Flask's ``ensure_sync``, remembered per function: Flask asks it for every hook and view of
+    every request (a dozen ``inspect`` calls each time) and the answer never changes."""
+    known: dict = {}
+    original = app.ensure_sync
+
+    def ensure_sync(func):
+        try:
+            return known[func]
+        except (KeyError, TypeError):  # TypeError: an unhashable callable, asked every time
+            wrapped = original(func)
+            if len(known) < 4096:  # hooks, views and error handlers: a bounded set
+                try:
+                    known[func] = wrapped
+                except TypeError:
+                    pass
+            return wrapped
+
+    return ensure_sync
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("core", static_folder="web/static", template_folder="web/templates")
     app.request_class = KbpRequest
+    app.ensure_sync = remembered_ensure_sync(app)
     configure(app, config)
     storage = open_storage(app)
     if not app.config["SECRET_KEY"]:  # one key for every worker and server: kept with the data
@@ -178,13 +200,28 @@ def setup_i18n(app: Flask) -> None:
                          "(an IANA name such as Europe/Stockholm)") from None
     Babel(
         app,
-        locale_selector=i18n.select_locale,
+        locale_selector=parsed_locale,
         default_locale=app.config["DEFAULT_LOCALE"],
         default_timezone=str(app.config["TIMEZONE"]),
         default_translation_directories=app.config["LOCALES_DIR"],
         default_domain=i18n.CORE_DOMAIN,
     )
     i18n.compile_stale({i18n.CORE_DOMAIN: app.config["LOCALES_DIR"]})
+
+
+_PARSED_LOCALES: dict[str, Any] = {}
+
+
+def parsed_locale():
+    """:func:`core.i18n.select_locale` as the Babel ``Locale`` Flask-Babel wants, parsed once per
+    code (Flask-Babel parses the code it is given on every request)."""
+    from babel import Locale
+
+    code = i18n.select_locale()
+    found = _PARSED_LOCALES.get(code)
+    if found is None and code is not None:  # None: Flask-Babel's default locale
+        found = _PARSED_LOCALES[code] = Locale.parse(code)
+    return found
 
 
 def assemble_registry(app: Flask, plugins: PluginManager, storage=None) -> Registry:

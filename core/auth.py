@@ -571,35 +571,39 @@ WARM_UP_ACCOUNT = "kbp.warm_up_account"
 
 def load_user() -> None:
     """Before every request: who is asking (``g.account``), and their preferred language."""
-    g.account = None
-    header = request.headers.get("Authorization", "")
-    if isinstance(request.environ.get(WARM_UP_ACCOUNT), Account):
+    # the request's objects bound once (each use of Flask's request/g proxies is a look-up)
+    req, ctx_g = request._get_current_object(), g._get_current_object()
+    ctx_g.account = account = None
+    environ = req.environ
+    warm_up_account = environ.get(WARM_UP_ACCOUNT)
+    if isinstance(warm_up_account, Account):
         # set only in-process by core.warmup (a WSGI key no HTTP request can carry): the read paths
         # run once in the master before the workers fork, as this account
-        g.account = request.environ[WARM_UP_ACCOUNT]
+        ctx_g.account = warm_up_account
         return  # in the language the warm-up asks for, not the account's own
+    header = environ.get("HTTP_AUTHORIZATION", "")
     if header.startswith("Bearer "):
-        g.account = _account_from_token(header)
-        g.auth_failed = g.account is None
+        ctx_g.account = account = _account_from_token(header)
+        ctx_g.auth_failed = account is None
     elif "account" in session:
         storage = _storage()
         record = storage.collection(ACCOUNTS).get(session["account"]) if isinstance(session["account"], str) else None
         if (record and record.get("active", True)
                 and sessions.check_session(storage, session.get("sid"), record["id"], current_app.config)):
-            g.account = Account(record["id"], record["username"], record["role"], record.get("person_id"))
+            ctx_g.account = account = Account(record["id"], record["username"], record["role"], record.get("person_id"))
         else:
             _clear_keeping_language()
-    if g.account and g.account.person_id:
-        person = _storage().collection("people").get(g.account.person_id)
+    if account and account.person_id:
+        person = _storage().collection("people").get(account.person_id)
         if person and person.get("status") == "left":  # a leaver (people import, API): signed out at this request
-            g.auth_failed = g.account.via_token
-            if not g.account.via_token:
+            ctx_g.auth_failed = account.via_token
+            if not account.via_token:
                 sessions.end_session(_storage(), session.get("sid"))
                 _clear_keeping_language()
-            g.account = None
+            ctx_g.account = None
             return
         if person and person.get("locale"):
-            g.user_locale = person["locale"]
+            ctx_g.user_locale = person["locale"]
 
 
 def _clear_keeping_language() -> None:
@@ -622,6 +626,14 @@ def configure_session_security(app) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = app.config["SESSION_MAX_SECONDS"]
 
     class _Interface(SecureCookieSessionInterface):
+        def open_session(self, app_, request_):
+            # no cookie (API tokens, health checks): an empty session, without building the signing
+            # serializer first (Flask builds it for every request; a third of an API request's overhead)
+            if app_.secret_key and ("HTTP_COOKIE" not in request_.environ
+                                    or not request_.cookies.get(self.get_cookie_name(app_))):
+                return self.session_class()
+            return super().open_session(app_, request_)
+
         def get_cookie_secure(self, app_) -> bool:  # noqa: D401 - flask API
             try:
                 return bool(app_.config.get("SESSION_COOKIE_SECURE")) or request.is_secure

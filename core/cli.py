@@ -63,9 +63,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, pre
     if dev:
         app.run(host=host, port=port, debug=True, use_reloader=True)
         return
-    from core.wsgi import GunicornApp
+    from core.wsgi import AccessLogger, GunicornApp
 
-    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}
+    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "logger_class": AccessLogger}
     if preload:  # the workers fork with the loaded data and share it copy-on-write
         from core.warmup import warm_worker
 
@@ -486,9 +486,11 @@ def frameworks_import(ctx: click.Context, file: str, dry_run: bool) -> None:
         raise click.ClickException(_("'%(name)s' cannot be imported.", name=_Path(file).name))
     fw = report["framework"]
     done = _("Checked, nothing imported (dry run)") if dry_run else _("Imported")
-    click.echo(_("%(done)s: %(name)s (id %(id)s), %(groups)d groups, %(competencies)d competencies, %(depth)d levels.",
-                 done=done, name=fw["name"], id=fw["id"], groups=fw["groups"], competencies=fw["competencies"],
-                 depth=fw["depth"]))
+    # Translators: %(groups)s is "2 groups", %(competencies)s "14 competencies", %(depth)s "3 levels"
+    click.echo(_("%(done)s: %(name)s (id %(id)s), %(groups)s, %(competencies)s, %(depth)s.", done=done, name=fw["name"],
+                 id=fw["id"], groups=ngettext("%(num)d group", "%(num)d groups", fw["groups"]),
+                 competencies=ngettext("%(num)d competency", "%(num)d competencies", fw["competencies"]),
+                 depth=ngettext("%(num)d level", "%(num)d levels", fw["depth"])))
 
 
 @frameworks_group.command("remove")

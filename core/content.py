@@ -498,9 +498,12 @@ def load_framework_files(paths, load, skip: tuple[type[BaseException], ...], wha
         try:
             framework = load(path)
         except OSError as exc:
-            problems.append(f"{Path(path).name}: cannot read: {exc.strerror or exc}")
-        except skip as exc:
-            problems.append(str(exc))
+            from core.imports import MESSAGES
+
+            problems.append(MESSAGES.gettext("%(file)s: cannot read: %(reason)s", file=Path(path).name,
+                                             reason=str(exc.strerror or exc)))
+        except skip as exc:  # the message itself (a core.imports.FileMessage is shown in the reader's language)
+            problems.append(exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc))
         else:
             base, n = framework["id"], 2
             while framework["id"] in taken:

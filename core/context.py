@@ -25,10 +25,15 @@ class KBP:
     def plugin_listing(self) -> list[dict[str, Any]]:
         """Plugins as listed to people: a loaded plugin whose framework lacks a valid licence is
         ``unlicensed``, with the licence check's message as the reason."""
+        from core.imports import localize
+
         rows = []
         for record in self.plugins.listing():
             row = record.as_dict()
-            row["notices"] = list(self.registry.import_notices.get(record.name, ()))
+            # messages about imported files are shown in the reader's language (core.imports.FileMessage)
+            row["problems"] = localize(list(record.problems), locale_dirs=self.registry.locale_dirs)
+            row["notices"] = localize(list(self.registry.import_notices.get(record.name, ())),
+                                      locale_dirs=self.registry.locale_dirs)
             if record.state == "active":
                 for fw in self.registry.frameworks.values():
                     check = self.registry.entitlements.check(fw) if fw.plugin == record.name else None

@@ -96,27 +96,28 @@ def cli_locale() -> str:
 def available_locales() -> list[str]:
     """Locales the UI can be shown in: the source language plus every core catalog (``?lang=``
     serves each, so a translator can look at a partial language)."""
-    folder = Path(current_app.config["LOCALES_DIR"]) if has_app_context() else CORE_LOCALES_DIR
+    name = str(current_app.config["LOCALES_DIR"]) if has_app_context() else str(CORE_LOCALES_DIR)
     try:
-        mtime = folder.stat().st_mtime_ns
+        mtime = os.stat(name).st_mtime_ns
     except OSError:
         mtime = None
-    # asked twice per request: the folder is read again when it changed, and at least every 10 s
-    key = (folder, mtime, int(time.monotonic() // 10))
-    cached = _AVAILABLE.get(folder)
+    # asked in most requests: the folder is read again when it changed, and at least every 10 s
+    key = (mtime, int(time.monotonic() // 10))
+    cached = _AVAILABLE.get(name)
     if cached is not None and cached[0] == key:
         return list(cached[1])
+    folder = Path(name)
     locales = {UI_SOURCE_LANGUAGE}
     if folder.is_dir():
         for child in folder.iterdir():
             if (child / "LC_MESSAGES" / f"{CORE_DOMAIN}.po").is_file():
                 locales.add(child.name)
     found = sorted(locales)
-    _AVAILABLE[folder] = (key, tuple(found))
+    _AVAILABLE[name] = (key, tuple(found))
     return found
 
 
-_AVAILABLE: dict[Path, tuple[tuple, tuple[str, ...]]] = {}
+_AVAILABLE: dict[str, tuple[tuple, tuple[str, ...]]] = {}
 
 
 def offered_locales() -> list[str]:
@@ -182,7 +183,8 @@ def select_locale() -> str:
     user = getattr(g, "user_locale", None)
     if user in available:
         return user
-    asked = request.args.get("lang")
+    args = request.args
+    asked = args.get("lang") if "lang" in args else None  # (a miss costs werkzeug an exception)
     if asked in available:
         if not request.path.startswith("/api/"):  # the API is stateless; the web remembers the choice
             session["lang"] = asked
@@ -221,6 +223,29 @@ def content(text: str, source_language: str, domain: str, locale: str, locale_di
         return text
     translated = _translations(domain, folder, locale).gettext(text)
     return translated or text
+
+
+def domain_translations(domain: str, locale: str, locale_dirs: dict[str, str]) -> NullTranslations:
+    """The catalog of ``domain`` in ``locale``: a plugin's (``locale_dirs``, from ``kbp_locale_dirs``)
+    or the core UI's; without one, a catalog that gives every text back unchanged."""
+    folder = locale_dirs.get(domain)
+    if folder is None and domain == CORE_DOMAIN:
+        folder = current_app.config["LOCALES_DIR"] if has_app_context() else str(CORE_LOCALES_DIR)
+    if folder is None:
+        return NullTranslations()
+    return _translations(domain, folder, locale)
+
+
+def current_locale() -> str:
+    """The reader's locale: the request's (:func:`select_locale`, via Flask-Babel) or, outside a
+    request, the CLI's (:func:`cli_locale`)."""
+    if has_request_context():
+        from flask_babel import get_locale
+
+        found = get_locale()
+        if found is not None:
+            return str(found)
+    return cli_locale()
 
 
 def _translations(domain: str, folder: str, locale: str) -> NullTranslations:

@@ -14,7 +14,7 @@ from pathlib import Path
 from marshmallow import ValidationError
 
 from core import schemas
-from core.imports import LicensedIndex, is_importer, source_label
+from core.imports import MESSAGES, LicensedIndex, SchemaProblems, is_importer, localize, source_label
 from core.registry import ContentError
 
 
@@ -68,7 +68,7 @@ def read_and_check(registry, manager, filename: str, data: bytes) -> tuple[dict,
     try:
         framework, notices = plugin.read_file(filename, data)
     except ContentError as exc:
-        report["problems"].append(str(exc))
+        report["problems"].append(exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc))
         return report, None
     report["notices"] = list(notices)
     tree, count, headings, deepest = _outline(framework)
@@ -78,23 +78,40 @@ def read_and_check(registry, manager, filename: str, data: bytes) -> tuple[dict,
     try:
         candidate = schemas.FrameworkSchema().load(framework)
     except ValidationError as exc:  # reported like the import does
-        report["problems"].append(f"{filename}: {schemas.format_errors(exc.messages)}")
+        report["problems"].append(MESSAGES.gettext("%(file)s: %(problems)s", file=filename,
+                                                   problems=SchemaProblems(exc.messages)))
         return report, framework
     reason = LicensedIndex(registry.frameworks.values(), registry.locale_dirs).refusal(candidate)
     if reason:
-        report["problems"].append(f"{filename}: {reason}; a licensed framework cannot be imported as a framework "
-                                  "of its own — install its licence instead")
+        report["problems"].append(MESSAGES.gettext(
+            "%(file)s: %(reason)s; a licensed framework cannot be imported as a framework of its own — install its "
+            "licence instead", file=filename, reason=reason))
     owner = registry.owner.get(("framework", candidate.id))
     stored = getattr(registry, "stored_imports", {}).get(candidate.id)
     if stored is not None:  # imported through the page or API before: importing again replaces it
-        report["notices"].append(f"{filename}: replaces the framework '{candidate.id}' imported from "
-                                 f"'{stored.get('filename', '')}' (same id)")
+        # Translators: %(source)s is the name of the file the framework was imported from before
+        report["notices"].append(MESSAGES.gettext("%(file)s: replaces the framework '%(id)s' imported from "
+                                                  "'%(source)s' (same id)", file=filename, id=candidate.id,
+                                                  source=stored.get("filename", "")))
     elif owner and owner != name:
-        report["problems"].append(f"{filename}: the framework id '{candidate.id}' is already provided by plugin "
-                                  f"'{owner}' (give the file another title or id number)")
+        report["problems"].append(MESSAGES.gettext("%(file)s: the framework id '%(id)s' is already provided by plugin "
+                                                   "'%(plugin)s' (give the file another title or id number)",
+                                                   file=filename, id=candidate.id, plugin=owner))
     elif owner:
-        report["problems"].append(
-            f"{filename}: the framework id '{candidate.id}' is already imported from {source_label(plugin, candidate.id)} "
-            f"in {name}'s import folder: replace that file (and restart), or give this file another title or id number")
+        # Translators: %(source)s is a file name (or "framework 'id'"), %(plugin)s the import plugin's name
+        report["problems"].append(MESSAGES.gettext(
+            "%(file)s: the framework id '%(id)s' is already imported from %(source)s in %(plugin)s's import folder: "
+            "replace that file (and restart), or give this file another title or id number", file=filename,
+            id=candidate.id, source=source_label(plugin, candidate.id), plugin=name))
     report["ok"] = not report["problems"]
     return report, framework
+
+
+def localized(report: dict, locale_dirs: dict[str, str], locale: str | None = None) -> dict:
+    """A copy of ``report`` with its problems and notices in ``locale`` (default: the reader's — the
+    request's language, or the CLI's), translated in the catalogs of ``locale_dirs`` (the registry's);
+    the report itself keeps them as :class:`core.imports.FileMessage`."""
+    result = dict(report)
+    result["problems"] = localize(list(report.get("problems") or ()), locale, locale_dirs)
+    result["notices"] = localize(list(report.get("notices") or ()), locale, locale_dirs)
+    return result

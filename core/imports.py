@@ -35,6 +35,139 @@ from core import model, schemas
 
 log = logging.getLogger(__name__)
 
+
+# ----------------------------------------------------------------------------- messages about a file
+
+
+class FileMessage(str):
+    """A message about an imported file (a refusal, a notice), shown in the reader's language.
+
+    It *is* its English text, so logs, comparisons, ``" ".join`` and older callers see a plain
+    string; it also keeps its msgid, gettext domain and values, so :func:`localize` can show it in
+    any language at the moment someone reads it (a page, the API, the CLI, ``/plugins``). Values
+    that are FileMessages (a column's name, a nested reason) are translated too, and a list or
+    tuple of values is listed with ", ". Make them with :class:`FileMessages`.
+    """
+
+    msgid: str
+    domain: str
+    values: dict
+    plural: tuple[str, int] | None
+
+    def __new__(cls, text: str = "", domain: str = "messages", values: dict | None = None,
+                plural: tuple[str, int] | None = None):
+        obj = super().__new__(cls, _fill(text if plural is None or plural[1] == 1 else plural[0],
+                                         values or {}, _english))
+        obj.msgid, obj.domain, obj.values, obj.plural = text, domain, dict(values or {}), plural
+        return obj
+
+    def translate(self, locale: str, locale_dirs: dict[str, str]) -> str:
+        from core import i18n
+
+        catalog = i18n.domain_translations(self.domain, locale, locale_dirs)
+        if self.plural is None:
+            template = catalog.gettext(self.msgid)
+        else:
+            template = catalog.ngettext(self.msgid, self.plural[0], self.plural[1])
+        values = {key: _render(value, locale, locale_dirs) for key, value in self.values.items()}
+        try:
+            return _fill(template, values, lambda v: v)
+        except (KeyError, ValueError, TypeError):  # a broken translation: the English text rather than none
+            return _fill(self.msgid if self.plural is None or self.plural[1] == 1 else self.plural[0], values,
+                         lambda v: v)
+
+
+def _fill(template: str, values: dict, convert) -> str:
+    return template % {key: convert(value) for key, value in values.items()} if values else template
+
+
+def _english(value):
+    return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _render(value, locale: str, locale_dirs: dict[str, str]):
+    if isinstance(value, FileMessage):
+        return value.translate(locale, locale_dirs)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_render(v, locale, locale_dirs)) for v in value)
+    return value
+
+
+class FileMessages:
+    """Messages about files in one gettext domain: an import plugin's own (declared with
+    ``kbp_locale_dirs``, like any plugin's catalog) or the core's ``messages``.
+
+    ``gettext`` and ``ngettext`` are named so that ``kbp i18n extract`` (Babel's default keywords)
+    finds their messages; they return a :class:`FileMessage` — the English text now, the reader's
+    language when shown::
+
+        MESSAGES = imports.FileMessages("acme_import")
+        raise AcmeError(MESSAGES.gettext("%(file)s: row %(row)d: no title", file=name, row=row))
+    """
+
+    def __init__(self, domain: str):
+        self.domain = domain
+
+    def gettext(self, message: str, /, **values) -> FileMessage:
+        return FileMessage(message, self.domain, values)
+
+    def ngettext(self, singular: str, plural: str, num: int, /, **values) -> FileMessage:
+        values.setdefault("num", num)
+        return FileMessage(singular, self.domain, values, (plural, num))
+
+
+class SchemaProblems(FileMessage):
+    """The content schema's problems with a framework (marshmallow's error dict), in the reader's language."""
+
+    def __new__(cls, errors):
+        obj = super().__new__(cls, schemas.format_errors(errors))
+        obj.errors = errors
+        return obj
+
+    def translate(self, locale: str, locale_dirs: dict[str, str]) -> str:
+        """In the current locale (the request's or the CLI's), as :mod:`core.validation_i18n` translates."""
+        from core.validation_i18n import translate_errors
+
+        return schemas.format_errors(translate_errors(self.errors))
+
+
+def localize(message, locale: str | None = None, locale_dirs: dict[str, str] | None = None):
+    """``message`` in ``locale`` (default: the reader's — the request's, or the CLI's): a
+    :class:`FileMessage` translated, a list of them each, any other text unchanged."""
+    from core import i18n
+
+    if isinstance(message, (list, tuple)):
+        return [localize(m, locale, locale_dirs) for m in message]
+    if not isinstance(message, FileMessage):
+        return message
+    if locale is None:
+        locale = i18n.current_locale()
+    if locale_dirs is None:
+        locale_dirs = _current_locale_dirs()
+    return message.translate(locale, locale_dirs)
+
+
+def _current_locale_dirs() -> dict[str, str]:
+    from flask import current_app, has_app_context
+
+    state = current_app.extensions.get("kbp") if has_app_context() else None
+    return state.registry.locale_dirs if state is not None else {}
+
+
+#: the core's messages about files (licensed content, id clashes, the content schema)
+MESSAGES = FileMessages("messages")
+
+
+def decoding_reason(reason: str) -> str:
+    """Python's reason why bytes are not UTF-8 (English) in the reader's language when known."""
+    known = {
+        "invalid start byte": MESSAGES.gettext("invalid start byte"),
+        "invalid continuation byte": MESSAGES.gettext("invalid continuation byte"),
+        "unexpected end of data": MESSAGES.gettext("unexpected end of data"),
+    }
+    return known.get(reason, reason)
+
+
 #: the attribute by which a plugin says its frameworks come from files
 IMPORTER_FLAG = "IMPORTS_FRAMEWORKS"
 #: how many shared competency ids or definitions make a file a copy of a licensed framework
@@ -59,9 +192,11 @@ def find_marker(*texts: str | None) -> str | None:
 
 def marked_refusal(label: str, framework_id: str, where: str) -> str:
     """The message for a file that carries the licensed marker (one wording for every format)."""
-    return (f"{label}: {where}: this file is an export of the licensed framework '{framework_id}' "
-            f"(marked '{marker(framework_id)}'); a licensed framework cannot be imported as a framework of "
-            "its own — install its licence instead")
+    # Translators: %(where)s is a JSON path or "row 2, column 'ID number'"; %(marker)s is kbp-licensed:<id>
+    return MESSAGES.gettext("%(file)s: %(where)s: this file is an export of the licensed framework '%(framework)s' "
+                            "(marked '%(marker)s'); a licensed framework cannot be imported as a framework of "
+                            "its own — install its licence instead", file=label, where=where, framework=framework_id,
+                            marker=marker(framework_id))
 
 
 def fingerprint(text: str) -> str:
@@ -126,20 +261,24 @@ class LicensedIndex:
         """Why ``candidate`` would provide a licensed framework, naming it; None when it would not."""
         self._load()
         for fw_id, fw in self.frameworks.items():
-            name = f"'{fw.name}' ({fw_id})"
+            name = MESSAGES.gettext("'%(name)s' (%(id)s)", name=fw.name, id=fw_id)
             if candidate.id == fw_id:
-                return f"its framework id '{fw_id}' is the id of the licensed framework {name}"
+                return MESSAGES.gettext("its framework id '%(id)s' is the id of the licensed framework %(framework)s",
+                                        id=fw_id, framework=name)
             ids = {c.id for c in candidate.competencies()}
             shared_ids = ids & self.competency_ids[fw_id]
             needed = min(MATCH_THRESHOLD, len(self.competency_ids[fw_id]))
             if needed and len(shared_ids) >= needed:
-                return (f"{len(shared_ids)} of its competency ids ({', '.join(sorted(shared_ids)[:3])}, …) are "
-                        f"competency ids of the licensed framework {name}")
+                # Translators: %(ids)s lists three of the shared competency ids
+                return MESSAGES.gettext("%(num)d of its competency ids (%(ids)s, …) are competency ids of the "
+                                        "licensed framework %(framework)s", num=len(shared_ids),
+                                        ids=", ".join(sorted(shared_ids)[:3]), framework=name)
             prints = {fingerprint(c.definition) for c in candidate.competencies()} - {""}
             shared = prints & self.prints[fw_id]
             needed = min(MATCH_THRESHOLD, len(self.prints[fw_id]))
             if needed and len(shared) >= needed:
-                return (f"{len(shared)} of its definitions are the text of the licensed framework {name}")
+                return MESSAGES.gettext("%(num)d of its definitions are the text of the licensed framework "
+                                        "%(framework)s", num=len(shared), framework=name)
         return None
 
 
@@ -154,7 +293,7 @@ def source_label(plugin: object, framework_id: str) -> str:
         name = lookup(framework_id) if callable(lookup) else None
     except Exception:  # noqa: BLE001
         name = None
-    return name or f"framework '{framework_id}'"
+    return name or MESSAGES.gettext("framework '%(id)s'", id=framework_id)
 
 
 def validate_framework(data: dict, label: str, error: type[Exception]) -> dict:
@@ -165,7 +304,7 @@ def validate_framework(data: dict, label: str, error: type[Exception]) -> dict:
     try:
         schemas.FrameworkSchema().load(data)
     except ValidationError as exc:
-        raise error(f"{label}: {schemas.format_errors(exc.messages)}") from None
+        raise error(MESSAGES.gettext("%(file)s: %(problems)s", file=label, problems=SchemaProblems(exc.messages))) from None
     return data
 
 

@@ -777,6 +777,7 @@ class LicenceStore:
     def __init__(self, data_dir: str | os.PathLike[str]):
         self.data_dir = Path(data_dir)
         self.directory = self.data_dir / "licences"
+        self._stamp_paths: dict[str, tuple[str, str]] = {}
 
     def path(self, product: str) -> Path:
         if not isinstance(product, str) or not _PRODUCT_RE.fullmatch(product) or ".." in product:
@@ -816,10 +817,13 @@ class LicenceStore:
 
     def stamp(self, product: str):
         """A value that changes whenever the installed or waiting licence of ``product`` changes."""
+        paths = self._stamp_paths.get(product)
+        if paths is None:  # checked and built once per product: asked on every catalogue request
+            paths = self._stamp_paths[product] = (str(self.path(product)), str(self.next_path(product)))
         out = []
-        for path in (self.path(product), self.next_path(product)):
+        for path in paths:
             try:
-                st = path.stat()
+                st = os.stat(path)
                 out.append((st.st_mtime_ns, st.st_size, st.st_ino))
             except FileNotFoundError:
                 out.append(None)

@@ -5,6 +5,7 @@ the REST API and the HTML pages never disagree.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core import i18n, model
@@ -149,10 +150,13 @@ class Presenter:
         ("Framework › Group › … › Name"), the name alone in a two-level one."""
         return " › ".join([*self.trail(comp), self.tr(comp.name, comp.text)])
 
-    def competency_detail(self, comp: model.Competency, activity_limit: int | None = None) -> dict[str, Any]:
+    def competency_detail(self, comp: model.Competency, activity_limit: int | None = None,
+                          listing: Callable[[list[str], int], tuple[list[model.Activity], int]] | None = None) -> dict[str, Any]:
         """A competency with its questions and activities; an organisation may have thousands of
         activities, so ``activity_limit`` keeps the first ones (read-only sources, i.e. the
-        framework's own, first) and ``activity_total`` says how many there are."""
+        framework's own, first) and ``activity_total`` says how many there are. ``listing(global_ids,
+        limit) -> (activities, total)`` gives that page without reading every activity
+        (:meth:`core.activity_search.ActivitySearch.for_competencies`)."""
         fw = self.registry.frameworks[comp.framework_id]
         group = next(g for g in fw.groups if g.id == comp.group_id)
         data = self.competency_brief(comp)
@@ -164,6 +168,14 @@ class Presenter:
         data["related_competencies"] = [{"id": r.id, "name": self.tr(r.name, r.text), "code": r.code}
                                         for r in related if r is not None]
         data["questions"] = [self.question(qs, q) for qs, q in self.registry.questions_for(comp.global_id)]
+        if activity_limit is not None and listing is not None:
+            # the page of activities from ``listing`` (core.activity_search: the framework's own
+            # first, then the editable sources' counted and paged by the search index), so a worker
+            # need not read a competency's thousands of activities to show the first ones
+            found, total = listing([comp.global_id], activity_limit)
+            data["activity_total"] = total
+            data["activities"] = [self.activity(a) for a in found]
+            return data
         sources = self.registry.activity_sources
         found = self.registry.activities_for([comp.global_id])
         found.sort(key=lambda a: bool(getattr(sources.get(a.source), "writable", False)))

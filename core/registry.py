@@ -42,7 +42,8 @@ RESERVED_IDS: dict[str, dict[str, tuple[str, ...]]] = {
     "activities_inhouse": {"activity source": ("inhouse",)},
     "activities_files": {"activity source": ("files",)},
     "export_case": {"exporter": ("case",)},
-    "moodle_csv": {"exporter": ("moodle-csv",)},
+    "import_case": {"translation domain": ("import_case",)},
+    "moodle_csv": {"exporter": ("moodle-csv",), "translation domain": ("moodle_csv",)},
     "export_plan_docx": {"exporter": ("guide-docx", "plan-docx")},
     "export_plan_pdf": {"exporter": ("guide-pdf", "plan-pdf")},
     "export_plan_text": {"exporter": ("plan-csv", "plan-md")},
@@ -120,12 +121,16 @@ class Registry:
         plugin = self.owner.get(("activity source", source_id))
         return all(self.is_available(fw.id) for fw in self.frameworks.values() if fw.plugin == plugin)
 
-    def activities_for(self, global_ids: Iterable[str], include_archived: bool = False) -> list[model.Activity]:
-        """Activities of every available source for these competencies; archived ones only when asked."""
+    def activities_for(self, global_ids: Iterable[str], include_archived: bool = False,
+                       writable: bool | None = None) -> list[model.Activity]:
+        """Activities of every available source for these competencies; archived ones only when asked;
+        ``writable`` True/False: of the writable / read-only sources only."""
         wanted = [g for g in global_ids if self._competency_available(g)]
         found: list[model.Activity] = []
         for source in self.activity_sources.values() if wanted else ():
             if not self.source_available(source.id):
+                continue
+            if writable is not None and bool(getattr(source, "writable", False)) != writable:
                 continue
             try:
                 answer = source.for_competencies(wanted)
@@ -176,18 +181,21 @@ class Registry:
                 try:
                     fw = dataclasses.replace(schemas.FrameworkSchema().load(record["framework"]), plugin=plugin)
                 except ValidationError as exc:
-                    self.problem(plugin, f"{label} (imported through the page): {schemas.format_errors(exc.messages)}; "
-                                         "left out")
+                    self.problem(plugin, imports.MESSAGES.gettext(
+                        "%(file)s (imported through the page): %(problems)s; left out", file=label,
+                        problems=imports.SchemaProblems(exc.messages)))
                     continue
                 reason = self._licensed_index.refusal(fw)
                 taken = RESERVED.get(("framework", fw.id)) or owner.get(("framework", fw.id))
                 if reason is not None:
-                    self.problem(plugin, f"{label} (imported through the page): {reason}; a licensed framework cannot "
-                                         "be imported as a framework of its own — install its licence instead. Left out.")
+                    self.problem(plugin, imports.MESSAGES.gettext(
+                        "%(file)s (imported through the page): %(reason)s; a licensed framework cannot be imported as a "
+                        "framework of its own — install its licence instead. Left out.", file=label, reason=reason))
                     continue
                 if taken is not None:
-                    self.problem(plugin, f"{label} (imported through the page): the framework id '{fw.id}' is now "
-                                         f"provided by plugin '{taken}'; left out")
+                    self.problem(plugin, imports.MESSAGES.gettext(
+                        "%(file)s (imported through the page): the framework id '%(id)s' is now provided by plugin "
+                        "'%(plugin)s'; left out", file=label, id=fw.id, plugin=taken))
                     continue
                 owner[("framework", fw.id)] = plugin
                 frameworks[fw.id] = fw
@@ -399,13 +407,17 @@ def _skip_imported(registry: Registry, manager: PluginManager, name: str, staged
         reserved_for = RESERVED.get(("framework", fw.id))
         owner = registry.owner.get(("framework", fw.id))
         if reason is not None:
-            registry.problem(name, f"{label}: {reason}; a licensed framework cannot be imported as a framework of "
-                                   "its own — install its licence instead. This file was skipped.")
-        elif reserved_for is not None or owner is not None:
-            whose = (f"is reserved for the built-in plugin '{reserved_for}'" if reserved_for is not None
-                     else f"is already provided by plugin '{owner}'")
-            registry.problem(name, f"{label}: the framework id '{fw.id}' {whose}; this file was skipped "
-                                   "(give it another title or id number)")
+            registry.problem(name, imports.MESSAGES.gettext(
+                "%(file)s: %(reason)s; a licensed framework cannot be imported as a framework of its own — install its "
+                "licence instead. This file was skipped.", file=label, reason=reason))
+        elif reserved_for is not None:
+            registry.problem(name, imports.MESSAGES.gettext(
+                "%(file)s: the framework id '%(id)s' is reserved for the built-in plugin '%(plugin)s'; this file was "
+                "skipped (give it another title or id number)", file=label, id=fw.id, plugin=reserved_for))
+        elif owner is not None:
+            registry.problem(name, imports.MESSAGES.gettext(
+                "%(file)s: the framework id '%(id)s' is already provided by plugin '%(plugin)s'; this file was skipped "
+                "(give it another title or id number)", file=label, id=fw.id, plugin=owner))
         else:
             kept.append(fw)
     staged.frameworks = kept

@@ -22,8 +22,10 @@ API
 ``ActivityIndex(docs=())``
     ``add(doc)`` adds or replaces (same key); ``remove(key)`` (a missing key is ignored);
     ``replace_source(source_id, docs)`` makes the index hold exactly ``docs`` for that source
-    (unchanged docs are kept as they are, so a refresh that changes a few activities costs a few
-    updates); ``len(index)``; ``key in index``; ``stats()`` (sizes, for monitoring).
+    (unchanged docs — same fingerprint — are kept as they are, so a refresh that changes a few
+    activities costs a few updates); ``docs`` may be a generator (a database cursor): it is then
+    indexed in batches as it is read, and no list of every doc is held; ``len(index)``;
+    ``key in index``; ``stats()`` (sizes, for monitoring). The index keeps no doc's text.
 
 ``search(text="", *, locale="sv", competencies=(), kinds=(), efforts=(), situations=(), sources=(),
 include_archived=False, limit=50, offset=0) -> SearchResult(hits, total)``
@@ -86,12 +88,17 @@ the same order back.
 Data structures
 ===============
 
-* One *view* per locale seen in any doc: an inverted index ``term -> {doc_id: weight}`` with the
-  BM25 term weight quantised to a small int (1..250; small ints are shared objects in CPython, so a
-  posting costs one dict slot). Candidate sets are computed with C-level set operations
-  (``dict.keys() & set`` iterates the smaller side), the cheapest query token first; scores are
-  summed with ``zip``/``map`` over the postings, so per-doc work stays in C (it is memory-bound:
-  a broad prefix such as ``fö`` matches most of the index).
+* One *view* per locale seen in any doc: an inverted index ``term -> (doc ids, weights)``, the
+  doc ids ascending in an ``array('I')`` and the BM25 term weights quantised to 1..250 in a
+  ``bytearray``: 5 bytes a posting (a dict slot costs 30-50; at 50,000 activities in two languages
+  that was 100 MB of every worker). Doc ids only grow, so appending keeps the ids sorted. A query
+  token's scores are read the cheapest token first, each next token only for the docs still in
+  the running (``compress`` over a membership mask, or a binary search per candidate when they are
+  few); per-doc work stays in C (``zip``/``map``/``compress``): a broad prefix such as ``fö``
+  matches most of the index.
+* Per doc the index keeps its key, facets, which views hold its text (with the lengths it added
+  to the running average) and a fingerprint (hash) of the whole doc — not its text, nor its list of
+  terms: removing a doc scans the postings of its views once (milliseconds; only edits remove).
 * Fallback text is not copied: a doc lacking locale L is searched through its fallback locale's
   view, restricted to the maintained set "docs without L whose primary locale is F".
 * Vocabulary: a dict of live terms (hash lookups for exact and edit-distance-1 candidates —
@@ -109,8 +116,11 @@ Data structures
 * Archived docs are taken out of the result at the end when there is no other filter (cheaper than
   intersecting with the 95% that are not archived).
 
-Updates are incremental: ``add``/``remove`` touch only the doc's own postings (O(terms of the doc)
-plus an O(n) memmove in two Python lists); ``replace_source`` diffs against what is indexed.
+Updates are incremental: ``add`` appends the doc's postings, ``remove`` scans the postings of the
+doc's views (plus an O(n) memmove in two Python lists); ``replace_source`` diffs fingerprints against
+what is indexed. A streamed ``replace_source`` with many changes (a first build) holds the lock while
+it reads, stores term frequencies in the new postings and turns them into weights at the end with
+the average length of the whole change — the same weights as a build from a list.
 BM25's average document length is a running average: weights of docs indexed earlier are not
 recomputed when it drifts, which is harmless for ranking.
 
@@ -131,8 +141,10 @@ import heapq
 import math
 import operator
 import re
+import sys
 import threading
 import unicodedata
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import compress, islice
@@ -272,20 +284,65 @@ def _as_tuple(values: Any) -> tuple[str, ...]:
 
 
 class _View:
-    """The inverted index of one locale: term -> {doc_id: quantised weight}."""
+    """The inverted index of one locale: term -> (doc ids ascending, their quantised weights), as
+    ``array('I')`` and ``bytearray`` (5 bytes a posting; a dict would take 30-50)."""
 
     __slots__ = ("locale", "post", "docs")
 
     def __init__(self, locale: str):
         self.locale = locale
-        self.post: dict[str, dict[int, int]] = {}
-        self.docs: set[int] = set()
+        self.post: dict[str, tuple[array, bytearray]] = {}
+        self.docs = 0  # how many docs have text in this locale
+
+
+_INTERNED: dict[Any, Any] = {}
+
+
+def _shared(value):
+    """One shared object per distinct small tuple (locales of a doc, its facet values)."""
+    found = _INTERNED.get(value)
+    if found is None:
+        if len(_INTERNED) >= 100_000:
+            return value
+        _INTERNED[value] = found = value
+    return found
+
+
+def _intern(value):
+    return sys.intern(value) if type(value) is str else value
+
+
+def _fingerprint(doc: SearchDoc) -> int:
+    """A hash of everything the index takes from ``doc`` besides its key: an unchanged doc has the same."""
+    return hash((doc.competencies, doc.kind, doc.effort, doc.situations, doc.fallback_locale, doc.archived,
+                 tuple(sorted(doc.texts.items()))))
+
+
+class _Rec:
+    """What the index keeps of an indexed doc: its key and facets, which views hold its text (and
+    the lengths it added to the running average), and a fingerprint of the whole doc — not its
+    text, so the index holds no copy of any activity's text."""
+
+    __slots__ = ("key", "competencies", "kind", "effort", "situations", "archived", "primary", "locales", "dls", "fp")
+
+    def __init__(self, doc: SearchDoc, primary: str | None, fields: dict):
+        self.key = doc.key
+        # facet values repeat across docs: one shared str (and tuple) each, not one per doc
+        self.competencies = _shared(tuple(map(_intern, doc.competencies)))
+        self.kind = _intern(doc.kind)
+        self.effort = _intern(doc.effort)
+        self.situations = _shared(tuple(map(_intern, doc.situations)))
+        self.archived = doc.archived
+        self.primary = primary
+        self.locales = _shared(tuple(fields))
+        self.dls = tuple(f[0] for f in fields.values())
+        self.fp = _fingerprint(doc)
 
 
 class _Prepared:
     """A doc tokenised for indexing: per locale its length and (terms, combined term frequencies)."""
 
-    __slots__ = ("doc", "primary", "fields")
+    __slots__ = ("rec", "primary", "fields")
 
     def __init__(self, doc: SearchDoc, strings: dict[str, str]):
         if not isinstance(doc, SearchDoc):
@@ -299,7 +356,6 @@ class _Prepared:
         if primary is not None:  # a "translation" equal to the source text is just the fallback
             source = texts[primary]
             texts = {loc: t for loc, t in texts.items() if loc == primary or t != source}
-        self.doc = doc
         self.primary = primary
         self.fields: dict[str, tuple[int, tuple[str, ...], tuple[int, ...]]] = {}
         for loc, (title, description) in texts.items():
@@ -318,6 +374,17 @@ class _Prepared:
             terms = tuple(map(strings.setdefault, tf, tf))
             counts = tuple([n if n < _TF_CAP else _TF_CAP for n in tf.values()])
             self.fields[loc] = (TITLE_WEIGHT * len(title_tokens) + len(desc_tokens), terms, counts)
+        self.rec = _Rec(doc, primary, self.fields)
+
+
+_IDENTITY = list(range(_TF_CAP + 1))
+_STREAM_BATCH = 2000  #: a streamed replace_source indexes changed docs in batches of this many
+
+
+def _weight_table(dl: int, avgdl: float) -> list[int]:
+    """Quantised BM25 term weight by (capped) term frequency, for a doc of length ``dl``."""
+    norm = K1 * (1 - B + B * dl / avgdl)
+    return [max(1, min(_QUANT, round(_QUANT * n / (n + norm)))) for n in range(_TF_CAP + 1)]
 
 
 def _grams(term: str) -> list[str]:
@@ -357,15 +424,37 @@ def _osa_distance(a: str, b: str, limit: int) -> int:
 
 
 class _Token:
-    """One query token, expanded against one view: posting dicts by descending tier."""
+    """One query token, expanded against one view: postings by descending tier."""
 
     __slots__ = ("lists", "cost", "idf")
 
-    def __init__(self, lists: list[tuple[dict[int, int], float]], n_docs: int):
+    def __init__(self, lists: list[tuple[tuple[array, bytearray], float]], n_docs: int):
         self.lists = lists
-        self.cost = sum(len(p) for p, _ in lists)
-        df = max(len(p) for p, _ in lists)  # the most frequent word the token matches
+        self.cost = sum(len(p[0]) for p, _ in lists)
+        df = max(len(p[0]) for p, _ in lists)  # the most frequent word the token matches
         self.idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)) * _SCALE
+
+
+def _token_scores(token: _Token, restrict) -> dict[int, float]:
+    """doc id -> idf * tier * weight for the docs ``token`` matches (only those in ``restrict``, a
+    set or dict, unless it is None); a doc matching several words of the token scores by the best
+    tier (written last). Per-doc work stays in C where it can (``zip``/``map``/``compress``)."""
+    out: dict[int, float] = {}
+    idf = token.idf
+    for (ids, weights), tier in reversed(token.lists):
+        weigh = (idf * tier).__mul__
+        if restrict is None:
+            out.update(zip(ids, map(weigh, weights)))
+        elif len(restrict) * 16 < len(ids):  # few candidates: find each in the ascending ids
+            bisect_left, n = bisect.bisect_left, len(ids)
+            for doc_id in restrict:
+                i = bisect_left(ids, doc_id)
+                if i < n and ids[i] == doc_id:
+                    out[doc_id] = weigh(weights[i])
+        else:
+            mask = list(map(restrict.__contains__, ids))
+            out.update(zip(compress(ids, mask), map(weigh, compress(weights, mask))))
+    return out
 
 
 # --------------------------------------------------------------------------- the index
@@ -404,6 +493,8 @@ class ActivityIndex:
         self._born: list[str] = []
         self._died: list[str] = []
         self._expansions: dict[tuple[str, bool], tuple[tuple[str, float], ...]] = {}
+        self._deferred_from: int | None = None
+        self._deferred_dl: dict[str, array] = {}
         docs = list(docs)
         if docs:
             self._apply(_prepare_all(docs), [])
@@ -414,7 +505,7 @@ class ActivityIndex:
         """Add ``doc``, replacing the doc with the same key if there is one."""
         prepared = _Prepared(doc, {})
         with self._lock:
-            old = self._ids.get(prepared.doc.key)
+            old = self._ids.get(prepared.rec.key)
             self._apply([prepared], [old] if old is not None else [])
 
     def remove(self, key: tuple[str, str]) -> None:
@@ -425,7 +516,16 @@ class ActivityIndex:
                 self._apply([], [doc_id])
 
     def replace_source(self, source_id: str, docs: Iterable[SearchDoc]) -> None:
-        """Make the index hold exactly ``docs`` for ``source_id`` (their keys must name that source)."""
+        """Make the index hold exactly ``docs`` for ``source_id`` (their keys must name that source).
+
+        ``docs`` given as a list or tuple is tokenised outside the lock. Any other iterable (a
+        generator reading a database) is *streamed*: the lock is held while it is read, unchanged
+        docs are recognised by their fingerprint, and changed ones are indexed in batches as they
+        come, so no list of every doc (nor of every tokenised doc) is ever held — the index built
+        is the same as from a list."""
+        if not isinstance(docs, (list, tuple)):
+            self._replace_streamed(source_id, docs)
+            return
         fresh: dict[tuple[str, str], SearchDoc] = {}
         for doc in docs:
             if not isinstance(doc, SearchDoc):
@@ -441,7 +541,7 @@ class ActivityIndex:
             current = {self._recs[d].key: d for d in self._by_source.get(source_id, ())}
             gone = [d for key, d in current.items() if key not in fresh]
             todo = prepared
-            redo = {p.doc.key for p in prepared}
+            redo = {p.rec.key for p in prepared}
             for key, doc in fresh.items():
                 d = current.get(key)
                 if key in redo:
@@ -452,6 +552,79 @@ class ActivityIndex:
                         gone.append(d)
                     todo.append(_Prepared(doc, {}))
             self._apply(todo, gone)
+
+    def _replace_streamed(self, source_id: str, docs: Iterable[SearchDoc]) -> None:
+        with self._lock:
+            seen = {self._recs[d].key: self._recs[d] for d in self._by_source.get(source_id, ())}
+            fresh: set[tuple[str, str]] = set()
+            changed: dict[tuple[str, str], _Prepared] = {}
+            try:
+                if self._stream(source_id, docs, seen, fresh, changed):
+                    return
+            finally:
+                if self._deferred_from is not None:  # also after a failed read: consistent, if partial
+                    self._finish_deferred()
+            gone = [d for d in self._by_source.get(source_id, ()) if self._recs[d].key not in fresh]
+            self._apply_changed(list(changed.values()), deferred=False, gone=gone)
+
+    def _stream(self, source_id: str, docs: Iterable[SearchDoc], seen: dict, fresh: set, changed: dict) -> bool:
+        """Read ``docs`` for :meth:`_replace_streamed`: True when it indexed them in batches (and
+        took out the source's docs that were not read), False when ``changed`` is left to apply."""
+        strings: dict[str, str] = {}
+        deferred = False
+        for doc in docs:
+            if not isinstance(doc, SearchDoc):
+                raise TypeError(f"expected a SearchDoc, got {type(doc).__name__}")
+            if doc.key[0] != source_id:
+                raise ValueError(f"doc {doc.key!r} does not belong to source {source_id!r}")
+            key = doc.key
+            if key in fresh and key not in changed and key in self._ids and self._recs[self._ids[key]] is not seen.get(key):
+                seen[key] = None  # a repeated key whose first doc is indexed already: the last one wins
+            fresh.add(key)
+            if _same(seen.get(key), doc):
+                changed.pop(key, None)
+                continue
+            changed[key] = _Prepared(doc, strings)
+            if len(changed) >= _STREAM_BATCH:  # many changes (a first build): index them as they come
+                if not deferred:
+                    deferred = True
+                    self._begin_deferred()
+                self._apply_changed(list(changed.values()), deferred=True)
+                changed.clear()
+                strings = {}
+        if deferred:
+            self._apply_changed(list(changed.values()), deferred=True)
+            self._apply([], [d for d in self._by_source.get(source_id, ()) if self._recs[d].key not in fresh])
+        return deferred
+
+    def _apply_changed(self, adds: list[_Prepared], deferred: bool, gone: list[int] | None = None) -> None:
+        removes = list(gone or ())
+        removes.extend(self._ids[p.rec.key] for p in adds if p.rec.key in self._ids)
+        if deferred:
+            self._apply(adds, removes, deferred=True)
+        else:
+            self._apply(adds, removes)
+
+    def _begin_deferred(self) -> None:
+        """From here on, postings of new docs hold their term frequency; :meth:`_finish_deferred`
+        turns them into weights with the average document length of the whole change."""
+        self._deferred_from = self._next_id
+        self._deferred_dl: dict[str, array] = {}
+
+    def _finish_deferred(self) -> None:
+        base = self._deferred_from
+        avgdl = self._dl_sum / self._dl_count if self._dl_count else 1.0
+        tables: dict[int, list[int]] = {}
+        for loc, dls in self._deferred_dl.items():
+            for ids, weights in self._views[loc].post.values():
+                for i in range(bisect.bisect_left(ids, base), len(ids)):
+                    dl = dls[ids[i] - base]
+                    table = tables.get(dl)
+                    if table is None:
+                        table = tables[dl] = _weight_table(dl, avgdl)
+                    weights[i] = table[weights[i]]
+        self._deferred_from = None
+        self._deferred_dl = {}
 
     def __len__(self) -> int:
         return len(self._recs)
@@ -467,28 +640,30 @@ class ActivityIndex:
                 "archived": len(self._archived),
                 "locales": sorted(self._views),
                 "terms": len(self._vocab),
-                "postings": {loc: sum(len(p) for p in v.post.values()) for loc, v in self._views.items()},
+                "postings": {loc: sum(len(p[0]) for p in v.post.values()) for loc, v in self._views.items()},
                 "trigram_terms": self._gram_terms,
                 "trigram_stale": self._gram_stale,
             }
 
     # ------------------------------------------------------------------ applying changes (locked)
 
-    def _apply(self, adds: list[_Prepared], removes: list[int]) -> None:
+    def _apply(self, adds: list[_Prepared], removes: list[int], deferred: bool = False) -> None:
         bulk = len(adds) + len(removes) > 64
         if removes:
             gone = set(removes)
+            purge: dict[str, set[int]] = {}
             for doc_id in gone:
-                self._unindex(doc_id, keep_order=bulk)
+                self._unindex(doc_id, bulk, purge)
+            self._purge(purge)
             if bulk:
                 pairs = [(k, d) for k, d in zip(self._order_keys, self._order_ids) if d not in gone]
                 self._order_keys = [k for k, _ in pairs]
                 self._order_ids = [d for _, d in pairs]
         if adds:
-            self._index(adds, bulk)
+            self._index(adds, bulk, deferred)
         self._commit_vocabulary()
 
-    def _index(self, adds: list[_Prepared], bulk: bool) -> None:
+    def _index(self, adds: list[_Prepared], bulk: bool, deferred: bool = False) -> None:
         for p in adds:
             for loc in p.fields:
                 if loc not in self._views:
@@ -500,7 +675,7 @@ class ActivityIndex:
         weight_tables: dict[int, list[int]] = {}  # doc length -> weight by term frequency
         new_pairs = []
         for p in adds:
-            doc = p.doc
+            doc = p.rec
             doc_id = self._next_id
             self._next_id += 1
             self._ids[doc.key] = doc_id
@@ -529,23 +704,32 @@ class ActivityIndex:
             vocab = self._vocab
             for loc, (dl, terms, tfs) in p.fields.items():
                 view = self._views[loc]
-                view.docs.add(doc_id)
+                view.docs += 1
                 post = view.post
-                table = weight_tables.get(dl)
-                if table is None:
-                    norm = K1 * (1 - B + B * dl / avgdl)
-                    table = weight_tables[dl] = [max(1, min(_QUANT, round(_QUANT * n / (n + norm))))
-                                                 for n in range(_TF_CAP + 1)]
+                if deferred:  # the term frequency for now (see _finish_deferred)
+                    table = _IDENTITY
+                    dls = self._deferred_dl.get(loc)
+                    if dls is None:
+                        dls = self._deferred_dl[loc] = array("I")
+                    index = doc_id - self._deferred_from
+                    if len(dls) <= index:
+                        dls.extend(array("I", [0]) * (index + 1 - len(dls)))
+                    dls[index] = dl
+                else:
+                    table = weight_tables.get(dl)
+                    if table is None:
+                        table = weight_tables[dl] = _weight_table(dl, avgdl)
                 for term, n in zip(terms, tfs):
                     postings = post.get(term)
-                    if postings is None:
-                        post[term] = {doc_id: table[n]}
+                    if postings is None:  # doc ids only grow: appending keeps every list ascending
+                        post[term] = (array("I", (doc_id,)), bytearray((table[n],)))
                         count = vocab.get(term, 0)
                         vocab[term] = count + 1
                         if not count:
                             self._born.append(term)
                     else:
-                        postings[doc_id] = table[n]
+                        postings[0].append(doc_id)
+                        postings[1].append(table[n])
         if new_pairs:
             pairs = list(zip(self._order_keys, self._order_ids))
             pairs.extend(new_pairs)
@@ -559,7 +743,7 @@ class ActivityIndex:
             if members:
                 self._lacking[(locale, primary)] = set(members)
 
-    def _unindex(self, doc_id: int, keep_order: bool) -> None:
+    def _unindex(self, doc_id: int, keep_order: bool, purge: dict[str, set[int]]) -> None:
         doc = self._recs.pop(doc_id)
         del self._ids[doc.key]
         for values, facet in ((doc.competencies, self._by_competency), ((doc.kind,), self._by_kind),
@@ -578,34 +762,52 @@ class ActivityIndex:
             if i < len(self._order_keys) and self._order_ids[i] == doc_id:
                 del self._order_keys[i]
                 del self._order_ids[i]
-        p = _Prepared(doc, {})  # the doc is immutable: this is exactly what was indexed
-        if p.primary is None:
+        if doc.primary is None:
             return
-        self._primary[p.primary].discard(doc_id)
+        self._primary[doc.primary].discard(doc_id)
         for loc in self._views:
-            lacking = self._lacking.get((loc, p.primary))
+            lacking = self._lacking.get((loc, doc.primary))
             if lacking is not None:
                 lacking.discard(doc_id)
-        vocab = self._vocab
-        for loc, (dl, terms, _) in p.fields.items():
+        for loc, dl in zip(doc.locales, doc.dls):
             self._dl_sum -= dl
             self._dl_count -= 1
-            view = self._views[loc]
-            view.docs.discard(doc_id)
-            post = view.post
-            for term in terms:
-                postings = post.get(term)
-                if postings is None:
-                    continue
-                postings.pop(doc_id, None)
-                if not postings:
-                    del post[term]
-                    count = vocab[term] - 1
-                    if count:
-                        vocab[term] = count
-                    else:
-                        del vocab[term]
-                        self._died.append(term)
+            self._views[loc].docs -= 1
+            purge.setdefault(loc, set()).add(doc_id)
+
+    def _purge(self, purge: dict[str, set[int]]) -> None:
+        """Take the postings of removed docs out of their views. The index keeps no list of a doc's
+        terms (that would cost more than the postings), so each view is scanned once per change:
+        milliseconds, and only when activities are edited or removed."""
+        vocab = self._vocab
+        for loc, gone in purge.items():
+            post = self._views[loc].post
+            emptied = []
+            ordered = sorted(gone, reverse=True)
+            for term, (ids, weights) in post.items():
+                if len(ordered) * 8 < len(ids):  # a few docs: find each in the ascending ids
+                    for doc_id in ordered:
+                        i = bisect.bisect_left(ids, doc_id)
+                        if i < len(ids) and ids[i] == doc_id:
+                            del ids[i]
+                            del weights[i]
+                else:
+                    mask = list(map(gone.__contains__, ids))
+                    if not any(mask):
+                        continue
+                    keep = [not m for m in mask]
+                    ids[:] = array("I", compress(ids, keep))
+                    weights[:] = bytearray(compress(weights, keep))
+                if not ids:
+                    emptied.append(term)
+            for term in emptied:
+                del post[term]
+                count = vocab[term] - 1
+                if count:
+                    vocab[term] = count
+                else:
+                    del vocab[term]
+                    self._died.append(term)
 
     def _commit_vocabulary(self) -> None:
         vocab = self._vocab
@@ -866,66 +1068,25 @@ class ActivityIndex:
                     lists.append((postings, tier))
             if not lists:
                 return {}
-            tokens.append(_Token(lists, len(view.docs)))
+            tokens.append(_Token(lists, view.docs))
         tokens.sort(key=lambda t: t.cost)
-        # Per-doc work is kept in C (zip/map over dicts) where possible: it is memory-bound, and a
-        # broad prefix ("fö") can match most of the index.
-        if allowed is None and len(tokens) == 1:  # one token, no filter: its postings are the matches
-            scores: dict[int, float] = {}
-            idf = tokens[0].idf
-            for postings, tier in reversed(tokens[0].lists):  # best tier written last wins
-                scores.update(zip(postings, map((idf * tier).__mul__, postings.values())))
-            return scores
-        # candidates: every token must match; the cheapest token goes first
-        matched = allowed
+        # every token must match: the cheapest goes first, and each next one is read only for the
+        # docs still in the running; a token's score of a doc is idf * tier * weight of the
+        # best-tier word it has, and a doc's score the sum over the tokens in this order
+        per_token: list[dict[int, float]] = []
+        restrict: set[int] | dict[int, float] | None = allowed
         for token in tokens:
-            lists = token.lists
-            if matched is None:
-                if len(lists) == 1:
-                    matched = set(lists[0][0])
-                else:
-                    matched = set()
-                    for postings, _ in lists:
-                        matched.update(postings)
-            elif len(lists) == 1:
-                matched = lists[0][0].keys() & matched
-            else:
-                narrowed: set[int] = set()
-                for postings, _ in lists:
-                    narrowed |= postings.keys() & matched
-                matched = narrowed
-            if not matched:
+            found = _token_scores(token, restrict)
+            if not found:
                 return {}
-        # scores: each token adds idf * tier * weight of the best-tier term the doc has
-        scores = None  # type: ignore[assignment]
-        for token in tokens:
-            idf = token.idf
-            if len(token.lists) == 1:
-                postings, tier = token.lists[0]
-                weigh = (idf * tier).__mul__
-                if scores is None:
-                    scores = dict(zip(matched, map(weigh, map(postings.__getitem__, matched))))
-                else:
-                    scores = dict(zip(scores, map(operator.add, scores.values(),
-                                                  map(weigh, map(postings.__getitem__, scores)))))
-                continue
-            first = scores is None
-            if first:
-                scores = {}
-            remaining = set(matched)
-            for postings, tier in token.lists:
-                hit = postings.keys() & remaining
-                if not hit:
-                    continue
-                remaining -= hit
-                f = idf * tier
-                if first:
-                    scores.update(zip(hit, map(f.__mul__, map(postings.__getitem__, hit))))
-                else:
-                    for d in hit:
-                        scores[d] += f * postings[d]
-                if not remaining:
-                    break
+            per_token.append(found)
+            restrict = found
+        scores = per_token[-1]
+        if len(per_token) == 1:
+            return scores
+        scores = dict(zip(scores, map(per_token[0].__getitem__, scores)))
+        for found in per_token[1:]:
+            scores = dict(zip(scores, map(operator.add, scores.values(), map(found.__getitem__, scores))))
         return scores
 
     def _competency_matches(self, competencies: tuple[str, ...], candidates) -> int | dict[int, int]:
@@ -982,8 +1143,8 @@ class ActivityIndex:
         return list(islice(filter(members.__contains__, self._order_ids), count))
 
 
-def _same(old: SearchDoc | None, new: SearchDoc) -> bool:
-    return old is not None and (old is new or old == new)
+def _same(old: _Rec | None, new: SearchDoc) -> bool:
+    return old is not None and old.fp == _fingerprint(new)
 
 
 def _prepare_all(docs: list[SearchDoc]) -> list[_Prepared]:
@@ -991,7 +1152,7 @@ def _prepare_all(docs: list[SearchDoc]) -> list[_Prepared]:
     strings: dict[str, str] = {}
     for doc in docs:
         p = _Prepared(doc, strings)
-        prepared[p.doc.key] = p  # the last doc with a key wins, like repeated add()
+        prepared[p.rec.key] = p  # the last doc with a key wins, like repeated add()
     return list(prepared.values())
 
 

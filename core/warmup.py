@@ -48,6 +48,8 @@ def _warm_up(app) -> dict[str, float]:
 
     t = time.perf_counter()
     for source in state.registry.activity_sources.values():
+        if getattr(source, "lean", False):
+            continue  # keeps no activities in the worker (PostgreSQL): the search index below reads them
         try:
             source.loaded()
         except Exception:  # noqa: BLE001 - a failing source is reported when it is used

@@ -444,9 +444,9 @@ def _assert_same_as_fresh(idx: ActivityIndex, docs: dict):
         assert {k: {idx._recs[d].key for d in v} for k, v in mine.items()} == \
                {k: {fresh._recs[d].key for d in v} for k, v in theirs.items()}
     for loc, view in idx._views.items():
-        assert all(view.post.values())
-        assert {t: {idx._recs[d].key for d in p} for t, p in view.post.items()} == \
-               {t: {fresh._recs[d].key for d in p} for t, p in fresh._views[loc].post.items()}
+        assert all(ids and len(ids) == len(weights) and list(ids) == sorted(set(ids)) for ids, weights in view.post.values())
+        assert {t: {idx._recs[d].key for d in p[0]} for t, p in view.post.items()} == \
+               {t: {fresh._recs[d].key for d in p[0]} for t, p in fresh._views[loc].post.items()}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -529,3 +529,46 @@ def test_concurrent_reads_during_writes():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def _postings(idx: ActivityIndex):
+    """Every posting with its weight, by key (doc ids may differ between two indexes)."""
+    return {loc: {t: {idx._recs[d].key: w for d, w in zip(*p)} for t, p in view.post.items()}
+            for loc, view in idx._views.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_streamed_replace_source_builds_the_same_index_as_a_list(seed, monkeypatch):
+    """A generator (a database cursor) is indexed in batches as it is read, without a list of every
+    doc: the result is the same index, weights included, as from a list — so ranking is the same."""
+    import core.search
+
+    monkeypatch.setattr(core.search, "_STREAM_BATCH", 16)  # several batches with few docs
+    rng = random.Random(seed)
+    docs = [_random_doc(rng, "s1", f"a{i}") for i in range(300)]
+    docs += [_random_doc(rng, "s2", f"b{i}") for i in range(40)]
+    docs.append(_random_doc(rng, "s1", "a3"))  # a repeated key: the last one wins, as from a list
+    listed, streamed = ActivityIndex(), ActivityIndex()
+    for source in ("s2", "s1"):
+        listed.replace_source(source, [d for d in docs if d.key[0] == source])
+        streamed.replace_source(source, (d for d in docs if d.key[0] == source))
+    assert _postings(streamed) == _postings(listed)
+    for (q, kw, got), (_, _, want) in zip(_snapshot(streamed), _snapshot(listed)):
+        assert got == want, (q, kw)
+    # an update: some changed, some gone, some new — few (one pass) and many (batches)
+    for changes in (5, 120):
+        current = {d.key: d for d in docs if d.key[0] == "s1"}
+        for key in rng.sample(sorted(current), changes):
+            current[key] = _random_doc(rng, "s1", key[1])
+        for key in rng.sample(sorted(current), 7):
+            del current[key]
+        for i in range(changes):
+            d = _random_doc(rng, "s1", f"n{changes}-{i}")
+            current[d.key] = d
+        listed.replace_source("s1", list(current.values()))
+        streamed.replace_source("s1", iter(current.values()))
+        assert _postings(streamed) == _postings(listed)
+        for (q, kw, got), (_, _, want) in zip(_snapshot(streamed), _snapshot(listed)):
+            assert got == want, (q, kw)
+        docs = [d for d in docs if d.key[0] != "s1"] + list(current.values())
+    _assert_same_as_fresh(streamed, {d.key: d for d in docs})

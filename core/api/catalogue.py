@@ -1,23 +1,46 @@
 """Catalogue endpoints: plugins, frameworks, competencies (with questions and activities), exporters."""
 from __future__ import annotations
 
-from flask import url_for, request
+import marshmallow as ma
+from flask import current_app, request, url_for
 from flask_babel import get_locale
 from flask_smorest import Blueprint, abort
 from marshmallow import fields
+from webargs.flaskparser import FlaskParser
 
 from core import schemas
+from core.activity_search import searcher
 from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
 from core.present import Presenter
 
+class QuickQueryParser(FlaskParser):
+    """webargs' parser, except that a request with no query string at all gets the schema's
+    defaults loaded once (per schema instance) instead of a full parse each time: the catalogue
+    documents are mostly asked for without arguments, and the parse was a tenth of such a request."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._defaults: dict[int, tuple] = {}
+
+    def parse(self, argmap, req=None, *, location=None, validate=None, **kwargs):
+        if location != "query" or validate is not None or not isinstance(argmap, ma.Schema) or request.query_string:
+            return super().parse(argmap, req, location=location, validate=validate, **kwargs)
+        hit = self._defaults.get(id(argmap))
+        if hit is None or hit[0] is not argmap:
+            hit = self._defaults[id(argmap)] = (argmap, super().parse(argmap, req, location=location, **kwargs))
+        return dict(hit[1])
+
+
 blp = Blueprint("catalogue", __name__, description="Plugins, frameworks, competencies and exporters.")
+blp.ARGUMENTS_PARSER = QuickQueryParser()  # before the views below are decorated
 
 
 def reader_locale() -> str:
     """The response language; an unknown ``?lang=`` is a 400, not a silent fallback."""
-    asked = request.args.get("lang")
+    args = request.args
+    asked = args.get("lang") if "lang" in args else None  # (a miss costs werkzeug an exception)
     if asked is not None and asked not in available_locales():
         abort(
             400,
@@ -219,8 +242,8 @@ def get_competency(framework_id: str, competency_id: str, activity_limit: int = 
     locale = reader_locale()
     return cached_document(("competency", comp.global_id, locale, activity_limit),
                            content_state(registry.framework(comp.framework_id), with_sources=True),
-                           lambda: schemas.CompetencyOut().dump(Presenter(registry, locale)
-                                                                .competency_detail(comp, activity_limit)))
+                           lambda: schemas.CompetencyOut().dump(Presenter(registry, locale).competency_detail(
+                               comp, activity_limit, listing=searcher(current_app).for_competencies)))
 
 
 @blp.route("/frameworks/<framework_id>/export/<exporter_id>")

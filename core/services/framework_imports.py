@@ -7,6 +7,9 @@ The page ``/admin/framework-import`` and the API (``POST /api/v1/framework-impor
 * the file is checked exactly as a file in an import folder (:func:`core.import_preview.read_and_check`:
   the import plugin's own checks, the content schema, licensed content, id clashes), and a file with
   any problem is refused with those problems — nothing is written;
+* the problems and notices come back in the reader's language (the request's, or the CLI's:
+  :func:`core.import_preview.localized`); a stored import keeps its notices in English, the
+  source text;
 * a previewed file is kept in the store (collection ``framework_uploads``) until it is imported or a
   day has passed, so "Import" after "Check" imports exactly the file that was checked, through
   whichever server the confirmation reaches;
@@ -68,7 +71,7 @@ def preview(state, actor, filename: str, data: bytes, keep: bool = True) -> dict
         report["upload"] = secrets.token_urlsafe(16)
         uploads.insert({"id": report["upload"], "filename": filename, "data": base64.b64encode(bytes(data)).decode("ascii"),
                         "by": audit.actor_id(actor), "at": now})
-    return report
+    return import_preview.localized(report, state.registry.locale_dirs)
 
 
 def uploaded_file(state, actor, upload_id: str) -> tuple[str, bytes]:
@@ -100,8 +103,9 @@ def confirm(state, actor, *, upload_id: str | None = None, filename: str = "", d
     if report["format"] is None:
         raise _unsupported(filename)
     if not report["ok"] or framework is None:
-        raise Invalid(_("'%(name)s' cannot be imported: %(problems)s", name=filename,
-                        problems=" ".join(report["problems"])), {"file": list(report["problems"])})
+        problems = import_preview.localized(report, state.registry.locale_dirs)["problems"]
+        raise Invalid(_("'%(name)s' cannot be imported: %(problems)s", name=filename, problems=" ".join(problems)),
+                      {"file": problems})
     storage = state.storage
     record = {"id": framework["id"], "filename": filename, "format": report["format"], "plugin": report["plugin"],
               "framework": framework, "notices": list(report["notices"]), "imported_by": audit.actor_id(actor),
@@ -113,7 +117,7 @@ def confirm(state, actor, *, upload_id: str | None = None, filename: str = "", d
         uow[audit.AUDIT].insert(audit.entry(actor, "import", "framework", framework["id"]))
     sync(state)
     report["upload"] = None
-    return report
+    return import_preview.localized(report, state.registry.locale_dirs)
 
 
 # ----------------------------------------------------------------------------- removing an imported framework

@@ -65,9 +65,10 @@ class UnavailableError(StorageError):
     """The database cannot be reached (or no connection was free in time): try again later."""
 
 
-#: Collections, the fields services look records up by (indexed) and the fields no two records may
-#: share. The PostgreSQL backend turns these into real columns, indexes and unique constraints; the
-#: embedded store enforces the unique ones and builds its hash indexes on first use.
+#: Collections, the fields services look records up by (indexed), the fields no two records may
+#: share, and list fields looked up by "contains any of" (``contains``). The PostgreSQL backend turns
+#: these into real columns, indexes (GIN for ``contains``) and unique constraints; the embedded store
+#: enforces the unique ones and builds its hash indexes on first use.
 SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "people": {"indexed": ("email", "coach_id"), "unique": ("email",)},
     "accounts": {"indexed": ("username", "person_id"), "unique": ("username",)},
@@ -84,6 +85,9 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     # from recruitment to development (core.services.recruitment, core.services.preparation)
     "recruitment_records": {"indexed": ("person_id",), "unique": ()},
     "preparations": {"indexed": ("plan_id", "person_id"), "unique": ()},
+    # the in-house activities (plugins/activities_inhouse): PostgreSQL workers do not keep them, they
+    # ask for a competency's activities (``contains``: a GIN index on the list field)
+    "inhouse_activities": {"indexed": (), "unique": (), "contains": ("competencies",)},
 }
 
 

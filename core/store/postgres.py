@@ -128,6 +128,13 @@ class _Tx:
     def count(self) -> int:
         return self._conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()[0]
 
+    def find_containing(self, field: str, values) -> list[dict]:
+        wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and "\x00" not in v]
+        if not wanted or not _FIELD_RE.fullmatch(field):
+            return []
+        query = sql.SQL("SELECT doc FROM {} WHERE doc->{} ?| %s::text[] ORDER BY seq").format(self._table, sql.Literal(field))
+        return [_loads(r[0]) for r in self._conn.execute(query, (wanted,)).fetchall()]
+
     # -- writes
 
     def _write(self, query: sql.Composable, params: tuple, record_id: str) -> None:
@@ -267,21 +274,32 @@ class PgCollection(SingleWrites):
         with self._read() as tx:
             return tx.count()
 
+    def find_containing(self, field: str, values) -> list[dict]:
+        """Records whose list ``field`` holds any of ``values``, in insertion order (a GIN index
+        where :data:`core.store.SCHEMA` declares the field under ``contains``). PostgreSQL only:
+        a worker that does not keep the records asks the database for the few it shows."""
+        with self._read() as tx:
+            return tx.find_containing(field, values)
+
     def map_readonly(self, fn: Callable[[dict], Any]) -> list:
         """``fn`` over every record, streamed from a server-side cursor in batches: a worker never
         holds every decoded record at once (rebuilding a search index over 50,000 activities)."""
+        return [fn(doc) for doc in self.iter_readonly()]
+
+    def iter_readonly(self, batch: int = 500) -> Iterator[dict]:
+        """Every record, in insertion order, decoded ``batch`` at a time from a server-side cursor
+        (a connection of the pool is held until the iteration ends or the generator is closed)."""
         if getattr(self._local, "transaction", None) is not None:
-            return [fn(doc) for doc in self.all()]
-        out: list = []
+            yield from self.all()
+            return
         table = self._store._table(self.name)
         self._store._ensure(self.name)
         with self._store._connection() as conn, conn.transaction():
             with conn.cursor(name=f"kbp_scan_{uuid.uuid4().hex[:12]}") as cur:
-                cur.itersize = 2000
+                cur.itersize = batch
                 cur.execute(sql.SQL("SELECT doc FROM {} ORDER BY seq").format(table))
                 for (doc,) in cur:
-                    out.append(fn(_loads(doc)))
-        return out
+                    yield _loads(doc)
 
     def revision(self) -> tuple:
         return self._store.revisions([self.name])[self.name]
@@ -329,6 +347,7 @@ class PostgresStore:
         self._indexed: dict[str, tuple[str, ...]] = {
             n: tuple(dict.fromkeys(spec["indexed"] + spec["unique"])) for n, spec in SCHEMA.items()
         }
+        self._contains: dict[str, tuple[str, ...]] = {n: spec.get("contains", ()) for n, spec in SCHEMA.items()}
         self._collections: dict[str, PgCollection] = {}
         self._ready: set[str] = set()
         self._guard = threading.RLock()
@@ -423,6 +442,12 @@ class PostgresStore:
                             sql.Identifier(f"kbp_{name}__{f}"),
                             table,
                             sql.Identifier(f"f_{f}"),
+                        )
+                    )
+                for f in self._contains.get(name, ()):
+                    conn.execute(
+                        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin ((doc->{}))").format(
+                            sql.Identifier(f"kbp_{name}__{f}_gin"), table, sql.Literal(f)
                         )
                     )
                 conn.execute(

@@ -1,10 +1,13 @@
 """HTML pages: a plain, accessible shell over the catalogue (the full UI grows on it)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from core import i18n
+from core.activity_search import searcher
 from core.context import kbp
 from core.http_errors import html_error  # noqa: F401 - re-exported for older imports
 from core.i18n import gettext as _
@@ -182,7 +185,8 @@ def competency(framework_id: str, competency_id: str):
     return render_template(
         "competency.html",
         fw=p.framework_summary(reg.frameworks[framework_id]),
-        comp=p.competency_detail(comp, activity_limit=COMPETENCY_PAGE_ACTIVITIES),
+        comp=p.competency_detail(comp, activity_limit=COMPETENCY_PAGE_ACTIVITIES,
+                                 listing=searcher(current_app).for_competencies),
     )
 
 
@@ -319,21 +323,30 @@ def refuse_control_characters_in_forms():
 def security_headers(response):
     # personal data must not stay in browser or proxy caches; a view that carries none may say otherwise
     # itself (framework documents: "private, no-cache" with an ETag)
-    if request.endpoint not in CACHEABLE_ENDPOINTS and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    from core.services.sso import form_action_origins
+    headers = response.headers
+    present = {name.lower() for name, _value in headers.items()}  # a missing name costs werkzeug an exception
+    if request.endpoint not in CACHEABLE_ENDPOINTS and "cache-control" not in present:
+        headers["Cache-Control"] = "no-store"
+    for name, value in _FIXED_HEADERS:  # set unless the view set its own
+        if name.lower() not in present:
+            headers[name] = value
+    if "content-security-policy" not in present:
+        from core.services.sso import form_action_origins
 
-    # the sign-out form may end at a single sign-on provider's logout page (RP-initiated logout)
-    form_action = " ".join(["'self'", *form_action_origins(current_app)])
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-        f"base-uri 'self'; form-action {form_action}",
-    )
+        # the sign-out form may end at a single sign-on provider's logout page (RP-initiated logout)
+        headers["Content-Security-Policy"] = _content_security_policy(tuple(form_action_origins(current_app)))
     return response
+
+
+_FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"))
+
+
+@lru_cache(maxsize=16)
+def _content_security_policy(form_action_origins: tuple[str, ...]) -> str:
+    """The page policy for these logout origins (built once, not for every response)."""
+    form_action = " ".join(["'self'", *form_action_origins])
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+            f"base-uri 'self'; form-action {form_action}")
 
 
 def register_web(app: Flask) -> None:

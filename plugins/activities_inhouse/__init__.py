@@ -45,6 +45,13 @@ class InhouseActivities(WritableActivitySource):
     def attach(self, store) -> None:
         self.collection = store.collection(COLLECTION)
 
+    @property
+    def lean(self) -> bool:
+        """True on a store that answers "which records hold this competency" itself (PostgreSQL):
+        then a worker keeps no Activity objects (tens of thousands, most of a worker's memory);
+        the search index and the few activities a page shows come from the database."""
+        return hasattr(self.collection, "find_containing")
+
     # ------------------------------------------------------------------ reading
     def revision(self):
         return self.collection.revision()
@@ -55,9 +62,27 @@ class InhouseActivities(WritableActivitySource):
     def get(self, activity_id: str) -> dict | None:
         return self.collection.get(activity_id)
 
+    def map_activities(self, fn):
+        """``fn`` over every activity: a list, or when the source is :attr:`lean` a generator reading
+        the database as it goes (the search index is built from it without the worker ever holding
+        every activity)."""
+        if not self.lean:
+            return [fn(a) for a in self.loaded()]
+        return (fn(record_to_activity(doc, self.id)) for doc in self.collection.iter_readonly())
+
+    def activities_by_id(self, ids) -> dict:
+        """The activities with these ids (absent ones left out): one query when :attr:`lean`."""
+        if not self.lean:
+            self.loaded()
+            return {i: self._by_id[i][1] for i in ids if i in self._by_id}
+        return {doc["id"]: record_to_activity(doc, self.id) for doc in self.collection.find_any("id", ids)}
+
     def loaded(self):
         """Every record as an Activity; after a change only changed records are converted again
-        (an organisation may have tens of thousands, and every search checks for changes)."""
+        (an organisation may have tens of thousands, and every search checks for changes).
+        When :attr:`lean`, a fresh list each time that nobody keeps."""
+        if self.lean:
+            return [record_to_activity(r, self.id) for r in self.collection.all()]
         key = self.revision()
         with self._lock:
             if key == self._cache_key and key is not None:
@@ -82,7 +107,9 @@ class InhouseActivities(WritableActivitySource):
             return self._cache
 
     def for_competencies(self, competency_ids):
-        """Through a competency index instead of a scan of every activity."""
+        """Through a competency index instead of a scan of every activity (the database's when :attr:`lean`)."""
+        if self.lean:
+            return [record_to_activity(doc, self.id) for doc in self.collection.find_containing("competencies", competency_ids)]
         self.loaded()
         found: dict[str, object] = {}
         for gid in competency_ids:

@@ -9,7 +9,9 @@ plans can use like any other. Restart KBP after adding or changing a package.
 How a package becomes a framework — validation, the item tree, the mapping of deeper trees onto
 KBP's groups → competencies, text and ids — is documented in :mod:`plugins.import_case.reader`.
 Imported frameworks use the gettext domain ``case_import``, which has no catalogs: their text is
-shown as written, in every UI language.
+shown as written, in every UI language. The plugin's own messages about packages (refusals, repairs,
+what is left out) are in its catalog ``import_case`` (``locales/``, declared with ``kbp_locale_dirs``
+like any plugin's) and shown in the reader's language.
 
 **Errors, one file at a time.** A package that cannot be imported (not JSON, invalid against the
 schema, an ``isChildOf`` cycle, no items) is skipped and logged with the file name and the JSON
@@ -38,7 +40,14 @@ from typing import Any
 from core import hookimpl, imports
 from core.content import import_folder, load_framework_files
 
-from .reader import CaseImportError, CaseSetupError, ImportedPackage, import_package, read_package  # noqa: F401 - public API
+from .reader import (  # noqa: F401 - public API
+    MESSAGES_DOMAIN,
+    CaseImportError,
+    CaseSetupError,
+    ImportedPackage,
+    import_package,
+    read_package,
+)
 
 __version__ = "1.0.0"
 log = logging.getLogger(__name__)
@@ -51,6 +60,7 @@ IMPORTS_FRAMEWORKS = True
 #: what core.imports.preview_file hands this plugin
 FILE_SUFFIXES = (".json",)
 FORMAT = "case"
+LOCALES = Path(__file__).resolve().parent / "locales"
 
 _problems: list[str] = []
 _sources = imports.SourceFiles()
@@ -111,3 +121,9 @@ def kbp_frameworks(config):
     if skipped:
         log.warning("CASE import: %d of %d package(s) in %s skipped", len(skipped), len(skipped) + len(frameworks), folder)
     return frameworks
+
+
+@hookimpl
+def kbp_locale_dirs():
+    """The plugin's own catalog: its messages about packages, in the reader's language."""
+    return [{"domain": MESSAGES_DOMAIN, "path": str(LOCALES), "source_language": "en"}]

@@ -78,6 +78,10 @@ log = logging.getLogger(__name__)
 
 #: gettext domain of imported frameworks: no catalogs, so their text is shown as written
 DOMAIN = "case_import"
+#: gettext domain of the plugin's own messages about packages (catalogs in ``locales/``, declared
+#: with ``kbp_locale_dirs`` like any plugin's): shown in the reader's language
+MESSAGES_DOMAIN = "import_case"
+MESSAGES = imports.FileMessages(MESSAGES_DOMAIN)
 SCHEMA_FILE_NAME = "case-v1p1-cfpackage.schema.json"
 #: where the official CASE 1.1 CFPackage schema is looked for when no path is configured
 _HERE = Path(__file__).resolve().parent
@@ -165,9 +169,9 @@ def _jsonschema():
     try:
         import jsonschema
     except ImportError:  # pragma: no cover - depends on the installation
-        raise CaseSetupError(
-            "Importing CASE packages needs the Python package 'jsonschema': pip install 'jsonschema[format]>=4.20'"
-        ) from None
+        raise CaseSetupError(MESSAGES.gettext(
+            "Importing CASE packages needs the Python package 'jsonschema': %(command)s",
+            command="pip install 'jsonschema[format]>=4.20'")) from None
     return jsonschema
 
 
@@ -176,7 +180,8 @@ def find_official_schema(configured: str | Path | None = None) -> Path | None:
     if configured:
         path = Path(configured)
         if not path.is_file():
-            raise CaseSetupError(f"CASE schema file {path} does not exist (CASE_SCHEMA_FILE)")
+            raise CaseSetupError(MESSAGES.gettext("CASE schema file %(path)s does not exist (%(setting)s)",
+                                                  path=str(path), setting="CASE_SCHEMA_FILE"))
         return path
     return next((p for p in SCHEMA_CANDIDATES if p.is_file()), None)
 
@@ -187,7 +192,8 @@ def _official(path: Path) -> dict:
         try:
             _official_cache[key] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise CaseSetupError(f"cannot read the CASE schema {path}: {exc}") from None
+            raise CaseSetupError(MESSAGES.gettext("cannot read the CASE schema %(path)s: %(reason)s", path=str(path),
+                                                  reason=str(exc))) from None
     return _official_cache[key]
 
 
@@ -219,16 +225,20 @@ def repair(package: Any, label: str) -> list[str]:
         seq = assoc.get("sequenceNumber")
         if isinstance(seq, str) and re.fullmatch(r"\s*-?\d+\s*", seq):
             assoc["sequenceNumber"] = int(seq)
-            notices.append(f"{label}: $.CFAssociations[{index}].sequenceNumber: repaired: the number was written "
-                           f"as the text '{seq}'; read as {int(seq)}")
+            # Translators: %(path)s is a JSON path such as $.CFAssociations[15].sequenceNumber
+            notices.append(MESSAGES.gettext("%(file)s: %(path)s: repaired: the number was written as the text "
+                                            "'%(text)s'; read as %(number)d", file=label,
+                                            path="$.CFAssociations[%d].sequenceNumber" % index, text=seq, number=int(seq)))
     for index, item in enumerate(package.get("CFItems") or []):
         if not isinstance(item, dict) or item.get("fullStatement") not in (None, ""):
             continue  # present (a wrong type is for the validation to report)
         for source in ("abbreviatedStatement", "humanCodingScheme"):
             if not _blank(item.get(source)):
                 item["fullStatement"] = item[source]
-                notices.append(f"{label}: $.CFItems[{index}].fullStatement: repaired: missing, taken from "
-                               f"{source} '{item[source]}'")
+                # Translators: %(field)s is a CASE field name (abbreviatedStatement or humanCodingScheme), %(text)s its value
+                notices.append(MESSAGES.gettext("%(file)s: %(path)s: repaired: missing, taken from %(field)s '%(text)s'",
+                                                file=label, path="$.CFItems[%d].fullStatement" % index, field=source,
+                                                text=item[source]))
                 break
     return notices
 
@@ -244,13 +254,18 @@ def ignored(package: dict, label: str, kept: set[int] = frozenset()) -> list[str
             kinds[kind] = kinds.get(kind, 0) + 1
     if kinds:
         listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-        notices.append(f"{label}: $.CFAssociations: ignored: associations other than isChildOf that do not link "
-                       f"two competencies of the package ({listed})")
+        # Translators: %(listed)s counts the associations by their CASE type, e.g. "3 exactMatchOf, 1 precedes"
+        notices.append(MESSAGES.gettext("%(file)s: %(path)s: ignored: associations other than isChildOf that do not "
+                                        "link two competencies of the package (%(listed)s)", file=label,
+                                        path="$.CFAssociations", listed=listed))
     items = package.get("CFItems") or []
     for key in ("CFItemType",):
         count = sum(1 for i in items if i.get(key))
         if count:
-            notices.append(f"{label}: $.CFItems[*].{key}: ignored: the {key} of {count} item{'s' if count > 1 else ''}")
+            # Translators: %(field)s is the CASE field CFItemType
+            notices.append(MESSAGES.ngettext("%(file)s: %(path)s: ignored: the %(field)s of %(num)d item",
+                                             "%(file)s: %(path)s: ignored: the %(field)s of %(num)d items", count,
+                                             file=label, path="$.CFItems[*]." + key, field=key))
     return notices
 
 
@@ -291,9 +306,64 @@ def validate(package: Any, name: str, schema_file: str | Path | None = None) -> 
     errors = list(validator.iter_errors(package))
     if errors:
         best = jsonschema.exceptions.best_match(errors)
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise CaseImportError(f"{name}: {best.json_path}: {best.message}{more}")
+        problem = schema_problem(best)
+        if len(errors) > 1:
+            raise CaseImportError(MESSAGES.ngettext(
+                "%(file)s: %(path)s: %(problem)s (and %(num)d more problem)",
+                "%(file)s: %(path)s: %(problem)s (and %(num)d more problems)", len(errors) - 1,
+                file=name, path=best.json_path, problem=problem))
+        raise CaseImportError(MESSAGES.gettext("%(file)s: %(path)s: %(problem)s", file=name, path=best.json_path,
+                                               problem=problem))
     return version
+
+
+def schema_problem(error) -> str:
+    """A JSON Schema error's message (``jsonschema``'s English) as a :class:`~core.imports.FileMessage`
+    for the common checks (required, type, format, …); any other stays jsonschema's English text."""
+    value = repr(error.instance)
+    expected = error.validator_value
+    if error.validator == "required" and isinstance(error.instance, dict):
+        field = next((f for f in expected if f not in error.instance), None)
+        message = MESSAGES.gettext("'%(field)s' is a required property", field=field) if field else None
+    elif error.validator == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        # Translators: %(value)s is the value found, %(type)s a JSON type such as 'integer' or 'string'
+        message = MESSAGES.gettext("%(value)s is not of type %(type)s", value=value,
+                                   type=", ".join(repr(t) for t in types))
+    elif error.validator == "format":
+        # Translators: %(format)s is a JSON Schema format such as 'uuid' or 'date-time'
+        message = MESSAGES.gettext("%(value)s is not a %(format)s", value=value, format=repr(expected))
+    elif error.validator == "minLength" and expected == 1:
+        message = MESSAGES.gettext("%(value)s should be non-empty", value=value)
+    elif error.validator == "enum":
+        message = MESSAGES.gettext("%(value)s is not one of %(choices)s", value=value, choices=repr(expected))
+    elif error.validator == "pattern":
+        message = MESSAGES.gettext("%(value)s does not match %(pattern)s", value=value, pattern=repr(expected))
+    elif error.validator in ("anyOf", "oneOf"):
+        message = MESSAGES.gettext("%(value)s is not valid under any of the given schemas", value=value)
+    else:
+        message = None
+    # the English text stays exactly jsonschema's: a version that words it otherwise keeps its own
+    return message if message is not None and str(message) == error.message else error.message
+
+
+def json_reason(reason: str) -> str:
+    """The JSON parser's reason (Python's ``json`` module, in English) in the reader's language when known."""
+    known = {
+        "Expecting value": MESSAGES.gettext("Expecting value"),
+        "Expecting ',' delimiter": MESSAGES.gettext("Expecting ',' delimiter"),
+        "Expecting ':' delimiter": MESSAGES.gettext("Expecting ':' delimiter"),
+        "Expecting property name enclosed in double quotes":
+            MESSAGES.gettext("Expecting property name enclosed in double quotes"),
+        "Unterminated string starting at": MESSAGES.gettext("Unterminated string starting at"),
+        "Invalid control character at": MESSAGES.gettext("Invalid control character at"),
+        "Invalid \\escape": MESSAGES.gettext("Invalid \\escape"),
+        "Invalid \\uXXXX escape": MESSAGES.gettext("Invalid \\uXXXX escape"),
+        "Extra data": MESSAGES.gettext("Extra data"),
+        "Illegal trailing comma before end of object": MESSAGES.gettext("Illegal trailing comma before end of object"),
+        "Illegal trailing comma before end of array": MESSAGES.gettext("Illegal trailing comma before end of array"),
+    }
+    return known.get(reason, reason)
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -392,15 +462,19 @@ def load_json(source: str | Path | bytes | Mapping, name: str | None = None) -> 
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            raise CaseImportError(f"{label}: cannot read: {exc.strerror or exc}") from None
+            raise CaseImportError(MESSAGES.gettext("%(file)s: cannot read: %(reason)s", file=label,
+                                                   reason=str(exc.strerror or exc))) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CaseImportError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise CaseImportError(MESSAGES.gettext("%(file)s: not UTF-8 text (%(reason)s at byte %(byte)d)", file=label,
+                                               reason=imports.decoding_reason(exc.reason), byte=exc.start)) from None
     try:
         return json.loads(text), label
     except json.JSONDecodeError as exc:
-        raise CaseImportError(f"{label}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise CaseImportError(MESSAGES.gettext("%(file)s: not valid JSON: %(reason)s (line %(line)d, column %(column)d)",
+                                               file=label, reason=json_reason(exc.msg), line=exc.lineno,
+                                               column=exc.colno)) from None
 
 
 def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
@@ -418,7 +492,8 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
         raise CaseImportError(imports.marked_refusal(label, *marked))
     items_in = package.get("CFItems") or []
     if not items_in:
-        raise CaseImportError(f"{label}: $.CFItems: the package has no items, so there is nothing to import")
+        raise CaseImportError(MESSAGES.gettext("%(file)s: %(path)s: the package has no items, so there is nothing to "
+                                               "import", file=label, path="$.CFItems"))
 
     by_id: dict[str, dict] = {}
     file_index: dict[str, int] = {}
@@ -426,7 +501,8 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
     for index, item in enumerate(items_in):
         ident = item["identifier"]
         if ident in by_id:
-            raise CaseImportError(f"{label}: $.CFItems[{index}].identifier: '{ident}' is used by another item too")
+            raise CaseImportError(MESSAGES.gettext("%(file)s: %(path)s: '%(id)s' is used by another item too",
+                                                   file=label, path="$.CFItems[%d].identifier" % index, id=ident))
         by_id[ident] = item
         file_index[ident] = index
         if item.get("uri"):
@@ -456,7 +532,8 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
         if destination is None:
             continue
         if destination == origin:
-            raise CaseImportError(f"{label}: $.CFAssociations[{index}]: item '{origin}' is its own parent")
+            raise CaseImportError(MESSAGES.gettext("%(file)s: %(path)s: item '%(id)s' is its own parent", file=label,
+                                                   path="$.CFAssociations[%d]" % index, id=origin))
         parent_of[origin] = destination
         seq = assoc.get("sequenceNumber")
         order_of[origin] = (seq is None, seq if seq is not None else 0, index)
@@ -494,10 +571,11 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
     missing = [ident for ident in by_id if ident not in items]
     if missing:
         index = file_index[missing[0]]
-        raise CaseImportError(
-            f"{label}: $.CFItems[{index}]: the isChildOf associations of item '{missing[0]}' form a cycle "
-            f"({len(missing)} item{'s' if len(missing) > 1 else ''} never reach the document)"
-        )
+        raise CaseImportError(MESSAGES.ngettext(
+            "%(file)s: %(path)s: the isChildOf associations of item '%(id)s' form a cycle (%(num)d item never "
+            "reaches the document)",
+            "%(file)s: %(path)s: the isChildOf associations of item '%(id)s' form a cycle (%(num)d items never "
+            "reach the document)", len(missing), file=label, path="$.CFItems[%d]" % index, id=missing[0]))
     ordered = {ident: items[ident] for ident in _depth_first(children, DOC)}
     index: dict[str, dict] = {}
     framework = to_framework(doc, package, ordered, children.get(DOC, []), label, index)
@@ -514,8 +592,10 @@ def read_package(source: str | Path | bytes | Mapping, name: str | None = None,
     notices.extend(ignored(package, label, kept))
     group_levels = sum(1 for ident in children.get(DOC, []) if items[ident].children and _levels(items[ident].data))
     if group_levels:
-        notices.append(f"{label}: $.CFItems[*].educationLevel: ignored: the education level of {group_levels} "
-                       f"top-level item{'s' if group_levels > 1 else ''} that became group{'s' if group_levels > 1 else ''}")
+        notices.append(MESSAGES.ngettext(
+            "%(file)s: %(path)s: ignored: the education level of %(num)d top-level item that became a group",
+            "%(file)s: %(path)s: ignored: the education level of %(num)d top-level items that became groups",
+            group_levels, file=label, path="$.CFItems[*].educationLevel"))
     return ImportedPackage(label, version, doc, ordered, list(children.get(DOC, [])), framework, notices)
 
 

@@ -23,8 +23,9 @@ id number; KBP's importers refuse such files (:mod:`core.imports`).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from core import hookimpl, i18n, imports
+from core import N_, hookimpl, i18n, imports
 from core.model import Exporter
 from core.registry import ContentError
 
@@ -33,6 +34,7 @@ from .csvformat import (  # noqa: F401 - public API of the plugin
     DEFAULT_SCALE_VALUES,
     DEFAULT_TAXONOMY,
     HEADER,
+    MESSAGES_DOMAIN,
     TAXONOMY_TERMS,
     ExportOptions,
     MoodleCsvError,
@@ -43,19 +45,16 @@ from .csvformat import (  # noqa: F401 - public API of the plugin
 )
 
 __version__ = "1.0.0"
-
-
-def N_(message: str) -> str:
-    """Mark a UI string for extraction; it is translated into the export's locale later."""
-    return message
-
+#: the package's catalogs (domain ``moodle_csv``): the exporter's title, the messages about imported files
+LOCALES = Path(__file__).resolve().parent / "locales"
 
 TITLE = N_("Moodle competency framework (CSV)")
 DEMO_NOTE = N_("Exported from a KBP demonstration installation: not for use in production.")
 
 
 def _translate(locale: str, message: str) -> str:
-    return i18n.content(message, i18n.UI_SOURCE_LANGUAGE, i18n.CORE_DOMAIN, locale, {})
+    """``message`` in the export's language, from the plugin's own catalog (no Flask needed)."""
+    return i18n.content(message, i18n.UI_SOURCE_LANGUAGE, MESSAGES_DOMAIN, locale, {MESSAGES_DOMAIN: str(LOCALES)})
 
 
 def options_from_config(config) -> ExportOptions:
@@ -84,7 +83,7 @@ class MoodleCsvExporter(Exporter):
     subject = "framework"
     media_type = "text/csv"
     extension = "csv"
-    domain = i18n.CORE_DOMAIN
+    domain = MESSAGES_DOMAIN
 
     def __init__(self, options: ExportOptions | None = None):
         self.options = options or ExportOptions()
@@ -108,3 +107,10 @@ class MoodleCsvExporter(Exporter):
 @hookimpl
 def kbp_exporters(config):
     return [MoodleCsvExporter(options_from_config(config))]
+
+
+@hookimpl
+def kbp_locale_dirs():
+    """The package's own catalog, as any plugin declares one; the importer (``moodle_csv_import``,
+    :mod:`plugins.moodle_csv.source`) writes its messages in it too."""
+    return [{"domain": MESSAGES_DOMAIN, "path": str(LOCALES), "source_language": "en"}]

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Iterable
 
-from core import imports
+from core import N_, imports
 from core.registry import ContentError
 
 HEADER = (
@@ -73,21 +73,23 @@ HEADER = (
 )
 COLUMNS = len(HEADER)
 #: the header as Moodle writes it since its language strings were revised (the column order is the same)
+#: (translated in the plugin's catalog to name a column in messages: as the Swedish Moodle writes it)
 HEADER_CURRENT = (
-    "Parent ID number",
-    "ID number",
-    "Short name",
-    "Description",
-    "Description format",
-    "Scale values",
-    "Scale configuration",
-    "Rule type (optional)",
-    "Rule outcome (optional)",
-    "Rule config (optional)",
-    "Cross-referenced competency ID numbers",
-    "Exported ID (optional)",
-    "Is framework",
-    "Taxonomy",
+    # Translators: a column of Moodle's competency-framework CSV: write each as Moodle's own language pack does
+    N_("Parent ID number"),
+    N_("ID number"),
+    N_("Short name"),
+    N_("Description"),
+    N_("Description format"),
+    N_("Scale values"),
+    N_("Scale configuration"),
+    N_("Rule type (optional)"),
+    N_("Rule outcome (optional)"),
+    N_("Rule config (optional)"),
+    N_("Cross-referenced competency ID numbers"),
+    N_("Exported ID (optional)"),
+    N_("Is framework"),
+    N_("Taxonomy"),
 )
 #: the same columns as a Swedish, French and German Moodle writes them (the language packs' strings of
 #: ``tool_lpimportcsv``: parentidnumber, idnumber, shortname, … taxonomy), in Moodle's column order
@@ -165,6 +167,19 @@ TAXONOMY_TERMS = ("behaviour", "competency", "concept", "domain", "indicator", "
 DEFAULT_TAXONOMY = ("domain", "competency")
 #: gettext domain of imported frameworks: no catalogs, so their text is shown as written
 DOMAIN = "moodle_import"
+#: gettext domain of the package's own texts (the exporter's title, the messages about files):
+#: catalogs in ``locales/``, declared with ``kbp_locale_dirs`` by the ``moodle_csv`` plugin
+MESSAGES_DOMAIN = "moodle_csv"
+MESSAGES = imports.FileMessages(MESSAGES_DOMAIN)
+
+
+def column_name(index: int) -> imports.FileMessage:
+    """Moodle's name of a column (:data:`HEADER_CURRENT`), for messages: in the reader's language."""
+    return MESSAGES.gettext(HEADER_CURRENT[index])
+
+
+#: every column's name, for messages
+ALL_COLUMNS = tuple(column_name(i) for i in range(COLUMNS))
 
 
 class MoodleCsvError(ContentError):
@@ -423,7 +438,8 @@ def _truthy(cell: str) -> bool:
 
 
 DELIMITERS = (",", ";", "\t", ":")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", ":": "colon"}
+_DELIMITER_NAMES = {",": MESSAGES.gettext("comma"), ";": MESSAGES.gettext("semicolon"), "\t": MESSAGES.gettext("tab"),
+                    ":": MESSAGES.gettext("colon")}
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -443,10 +459,11 @@ def decode(data: bytes, name: str) -> tuple[str, list[str]]:
         try:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
-            raise MoodleCsvError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}) and not "
-                                 "Windows-1252 either; save the file as UTF-8") from None
-        return text, [f"{name}: not UTF-8 (byte {exc.start}); read as Windows-1252 — check accented letters, "
-                      "or save the file as UTF-8"]
+            raise MoodleCsvError(MESSAGES.gettext(
+                "%(file)s: not UTF-8 text (%(reason)s at byte %(byte)d) and not Windows-1252 either; save the file "
+                "as UTF-8", file=name, reason=imports.decoding_reason(exc.reason), byte=exc.start)) from None
+        return text, [MESSAGES.gettext("%(file)s: not UTF-8 (byte %(byte)d); read as Windows-1252 — check accented "
+                                       "letters, or save the file as UTF-8", file=name, byte=exc.start)]
 
 
 def header_key(text: str) -> str:
@@ -493,27 +510,37 @@ def recognise_header(header: list[str], name: str) -> HeaderMatch:
         columns: dict[int, int] = {}
         for position, column in enumerate(found):
             if column in columns:
-                raise MoodleCsvError(
-                    f"{name}: row 1: the columns {columns[column] + 1} ({header[columns[column]]}) and {position + 1} "
-                    f"({header[position]}) are both '{HEADER_CURRENT[column]}'; keep one of them")
+                # Translators: %(first)d and %(second)d are column numbers, %(first_name)s and %(second_name)s
+                # the file's own names for them, %(column)s Moodle's name of the column
+                raise MoodleCsvError(MESSAGES.gettext(
+                    "%(file)s: row 1: the columns %(first)d (%(first_name)s) and %(second)d (%(second_name)s) are both "
+                    "'%(column)s'; keep one of them", file=name, first=columns[column] + 1,
+                    first_name=header[columns[column]], second=position + 1, second_name=header[position],
+                    column=column_name(column)))
             columns[column] = position
-        missing = [HEADER_CURRENT[c] for c in range(COLUMNS) if c not in columns]
+        missing = [c for c in range(COLUMNS) if c not in columns]
         if missing:
-            raise MoodleCsvError(f"{name}: row 1: the header lacks Moodle's column(s) {', '.join(missing)}; "
-                                 f"a Moodle framework CSV has all {COLUMNS}: {', '.join(HEADER_CURRENT)}")
+            # Translators: %(missing)s lists the missing columns, %(columns)s all of Moodle's columns
+            raise MoodleCsvError(MESSAGES.gettext(
+                "%(file)s: row 1: the header lacks Moodle's column(s) %(missing)s; a Moodle framework CSV has all "
+                "%(count)d: %(columns)s", file=name, missing=[column_name(c) for c in missing], count=COLUMNS,
+                columns=ALL_COLUMNS))
         order = [columns[c] for c in range(COLUMNS)]
         notices = [] if order == list(range(COLUMNS)) else [
-            f"{name}: row 1: the columns are not in Moodle's order; read by their names"]
+            MESSAGES.gettext("%(file)s: row 1: the columns are not in Moodle's order; read by their names", file=name)]
         return HeaderMatch(_best_set(keys), order, notices)
     if len(header) == COLUMNS:
         unknown = [f"{i + 1} ({cell})" for i, cell in enumerate(header) if header_key(cell) not in _COLUMN_NAMES]
-        return HeaderMatch("by position", list(range(COLUMNS)), [
-            f"{name}: row 1: header not recognised (column {', '.join(unknown[:3])}{', …' if len(unknown) > 3 else ''}); "
-            f"read by Moodle's column order ({', '.join(HEADER_CURRENT)}), as Moodle's own importer does"])
-    raise MoodleCsvError(
-        f"{name}: row 1: the header must be Moodle's {COLUMNS} columns ({', '.join(HEADER_CURRENT)}; "
-        f"in any language); found {len(header)}: {', '.join(header)}"
-    )
+        # Translators: %(unknown)s lists up to three columns as "number (name)"; %(columns)s Moodle's columns
+        return HeaderMatch("by position", list(range(COLUMNS)), [MESSAGES.gettext(
+            "%(file)s: row 1: header not recognised (column %(unknown)s); read by Moodle's column order "
+            "(%(columns)s), as Moodle's own importer does", file=name,
+            unknown=", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else ""), columns=ALL_COLUMNS)])
+    # Translators: %(found)s lists the file's own column names
+    raise MoodleCsvError(MESSAGES.gettext(
+        "%(file)s: row 1: the header must be Moodle's %(count)d columns (%(columns)s; in any language); found "
+        "%(found_count)d: %(found)s", file=name, count=COLUMNS, columns=ALL_COLUMNS, found_count=len(header),
+        found=", ".join(header)))
 
 
 def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramework:
@@ -531,13 +558,15 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
     else:
         text = data.lstrip("\ufeff")
     if not text.strip():
-        raise MoodleCsvError(f"{name}: the file is empty")
+        raise MoodleCsvError(MESSAGES.gettext("%(file)s: the file is empty", file=name))
     delimiter = _sniff_delimiter(text.splitlines()[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         records = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
-        raise MoodleCsvError(f"{name}: row {reader.line_num}: not valid CSV: {exc}") from None
+        # Translators: %(reason)s is Python's CSV reader's reason, in English
+        raise MoodleCsvError(MESSAGES.gettext("%(file)s: row %(row)d: not valid CSV: %(reason)s", file=name,
+                                              row=reader.line_num, reason=str(exc))) from None
     # csv.reader.line_num counts physical lines; report the line a record starts on
     starts, previous = [], 0
     for end, row in records:
@@ -549,7 +578,8 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
     match = recognise_header(header, name)
     notices.extend(match.notices)
     if delimiter != ",":
-        notices.append(f"{name}: the delimiter is a {_DELIMITER_NAMES[delimiter]}")
+        notices.append(MESSAGES.gettext("%(file)s: the delimiter is a %(delimiter)s", file=name,
+                                        delimiter=_DELIMITER_NAMES[delimiter]))
 
     framework: dict[str, Any] | None = None
     competencies: dict[str, MoodleCompetency] = {}
@@ -557,53 +587,61 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
         if not any(cell.strip() for cell in raw):
             continue
         if len(raw) > COLUMNS and any(cell.strip() for cell in raw[COLUMNS:]):
-            raise MoodleCsvError(f"{name}: row {row_number}: {len(raw)} columns, expected {COLUMNS}")
+            raise MoodleCsvError(MESSAGES.gettext("%(file)s: row %(row)d: %(found)d columns, expected %(count)d",
+                                                  file=name, row=row_number, found=len(raw), count=COLUMNS))
         padded = list(raw) + [""] * max(0, len(header) - len(raw))
         row = [padded[i] if i < len(padded) else "" for i in match.columns]
 
-        def problem(column: int, reason: str) -> MoodleCsvError:
-            return MoodleCsvError(f"{name}: row {row_number}, column '{HEADER_CURRENT[column]}': {reason}")
+        def problem(index: int, reason: str) -> MoodleCsvError:
+            # Translators: %(column)s is Moodle's name of the column, %(reason)s what is wrong with the cell
+            return MoodleCsvError(MESSAGES.gettext("%(file)s: row %(row)d, column '%(column)s': %(reason)s", file=name,
+                                                   row=row_number, column=column_name(index), reason=reason))
 
-        def cleaned(row: list[str], column: int) -> str:
-            value = clean_name(row[column])
-            if value != row[column].strip():
-                what = "HTML removed" if _TAGS.search(row[column]) else ""
-                if len(html.unescape(_TAGS.sub("", row[column])).strip()) > NAME_LIMIT:
-                    what = ", ".join(w for w in (what, f"shortened to {NAME_LIMIT} characters") if w)
+        def cleaned(row: list[str], index: int) -> str:
+            value = clean_name(row[index])
+            if value != row[index].strip():
+                what = [MESSAGES.gettext("HTML removed")] if _TAGS.search(row[index]) else []
+                if len(html.unescape(_TAGS.sub("", row[index])).strip()) > NAME_LIMIT:
+                    what.append(MESSAGES.gettext("shortened to %(count)d characters", count=NAME_LIMIT))
                 if what:
-                    notices.append(f"{name}: row {row_number}, column '{HEADER_CURRENT[column]}': {what}, as Moodle does")
+                    # Translators: %(what)s is "HTML removed" and/or "shortened to 100 characters"
+                    notices.append(MESSAGES.gettext("%(file)s: row %(row)d, column '%(column)s': %(what)s, as Moodle does",
+                                                    file=name, row=row_number, column=column_name(index), what=what))
             return value
 
         if _truthy(row[IS_FRAMEWORK]):
             if framework is not None:
-                raise problem(IS_FRAMEWORK, f"a second framework row (the first is row {framework['row']}); "
-                                            "a Moodle CSV holds one framework")
-            for column in (IDNUMBER, SHORTNAME):
-                if not row[column].strip():
-                    raise problem(column, "empty; the framework needs it")
+                raise problem(IS_FRAMEWORK, MESSAGES.gettext("a second framework row (the first is row %(row)d); "
+                                                             "a Moodle CSV holds one framework", row=framework["row"]))
+            for index in (IDNUMBER, SHORTNAME):
+                if not row[index].strip():
+                    raise problem(index, MESSAGES.gettext("empty; the framework needs it"))
             config = row[SCALE_CONFIGURATION].strip()
             if config:
                 try:
                     parsed = json.loads(config)
                 except ValueError:
-                    raise problem(SCALE_CONFIGURATION, "not valid JSON") from None
+                    raise problem(SCALE_CONFIGURATION, MESSAGES.gettext("not valid JSON")) from None
                 if not isinstance(parsed, list) or not parsed or not isinstance(parsed[0], dict):
-                    raise problem(SCALE_CONFIGURATION, 'expected a JSON list such as [{"scaleid":"2"}, …]')
+                    raise problem(SCALE_CONFIGURATION, MESSAGES.gettext("expected a JSON list such as %(example)s",
+                                                                        example='[{"scaleid":"2"}, …]'))
             taxonomies = [t.strip() for t in row[TAXONOMY].split(",") if t.strip()]
             unknown = [t for t in taxonomies if t not in TAXONOMY_TERMS]
             if unknown:
-                raise problem(TAXONOMY, f"unknown term '{unknown[0]}' (known: {', '.join(TAXONOMY_TERMS)})")
+                raise problem(TAXONOMY, MESSAGES.gettext("unknown term '%(term)s' (known: %(known)s)", term=unknown[0],
+                                                         known=", ".join(TAXONOMY_TERMS)))
             framework = {"row": row_number, "idnumber": cleaned(row, IDNUMBER), "shortname": cleaned(row, SHORTNAME),
                          "description": row[DESCRIPTION], "description_format": row[DESCRIPTION_FORMAT].strip(),
                          "scale_values": row[SCALE_VALUES], "scale_configuration": config, "taxonomies": taxonomies}
             continue
         idnumber, shortname = cleaned(row, IDNUMBER), cleaned(row, SHORTNAME)
         if not idnumber:
-            raise problem(IDNUMBER, "empty; every competency needs an id number")
+            raise problem(IDNUMBER, MESSAGES.gettext("empty; every competency needs an id number"))
         if not shortname:
-            raise problem(SHORTNAME, "empty; every competency needs a short name")
+            raise problem(SHORTNAME, MESSAGES.gettext("empty; every competency needs a short name"))
         if idnumber in competencies:
-            raise problem(IDNUMBER, f"'{idnumber}' is also the id number of row {competencies[idnumber].row}")
+            raise problem(IDNUMBER, MESSAGES.gettext("'%(id)s' is also the id number of row %(row)d", id=idnumber,
+                                                     row=competencies[idnumber].row))
         competencies[idnumber] = MoodleCompetency(
             row=row_number, parent=row[PARENT].strip(), idnumber=idnumber, shortname=shortname,
             description=row[DESCRIPTION], description_format=row[DESCRIPTION_FORMAT].strip(),
@@ -613,15 +651,17 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
             related=parse_related(row[RELATED].strip()), exported_id=row[EXPORT_ID].strip(),
         )
     if framework is None:
-        raise MoodleCsvError(f"{name}: no framework row (a row with 'Is framework' = 1)")
+        raise MoodleCsvError(MESSAGES.gettext("%(file)s: no framework row (a row with '%(column)s' = 1)", file=name,
+                                              column=column_name(IS_FRAMEWORK)))
 
     top: list[str] = []
     for comp in competencies.values():
         if not comp.parent:
             top.append(comp.idnumber)
         elif comp.parent not in competencies:
-            raise MoodleCsvError(f"{name}: row {comp.row}, column '{HEADER_CURRENT[PARENT]}': "
-                                 f"no competency has the id number '{comp.parent}'")
+            raise MoodleCsvError(MESSAGES.gettext("%(file)s: row %(row)d, column '%(column)s': no competency has the "
+                                                  "id number '%(id)s'", file=name, row=comp.row, column=column_name(PARENT),
+                                                  id=comp.parent))
         else:
             competencies[comp.parent].children.append(comp.idnumber)
     result = MoodleFramework(name=name, competencies=competencies, top=top, header=match.label, notices=notices,
@@ -629,13 +669,14 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
     reached = set(result.depth_first())
     stuck = [c for c in competencies.values() if c.idnumber not in reached]
     if stuck:
-        raise MoodleCsvError(f"{name}: row {stuck[0].row}, column '{HEADER_CURRENT[PARENT]}': the parent links of "
-                             f"'{stuck[0].idnumber}' form a cycle and never reach the top level")
+        raise MoodleCsvError(MESSAGES.gettext("%(file)s: row %(row)d, column '%(column)s': the parent links of '%(id)s' "
+                                              "form a cycle and never reach the top level", file=name,
+                                              row=stuck[0].row, column=column_name(PARENT), id=stuck[0].idnumber))
     marked = imports.find_marker(result.idnumber)
-    where = f"row {framework['row']}, column '{HEADER_CURRENT[IDNUMBER]}'"
+    where = MESSAGES.gettext("row %(row)d, column '%(column)s'", row=framework["row"], column=column_name(IDNUMBER))
     if not marked:
         marked = imports.find_marker(result.description)
-        where = f"row {framework['row']}, column '{HEADER_CURRENT[DESCRIPTION]}'"
+        where = MESSAGES.gettext("row %(row)d, column '%(column)s'", row=framework["row"], column=column_name(DESCRIPTION))
     if marked:
         raise MoodleCsvError(imports.marked_refusal(name, marked, where))
     result.notices.extend(ignored(result))
@@ -645,17 +686,21 @@ def read_moodle_csv(data: bytes | str, name: str = "moodle.csv") -> MoodleFramew
 def ignored(parsed: MoodleFramework) -> list[str]:
     """What the import does not keep (scales, rules, cross-references, taxonomies), as notices."""
     comps = list(parsed.competencies.values())
-    counts = [
-        ("the framework's scale", 1 if parsed.scale_values.strip() else 0),
-        ("competency scales", sum(1 for c in comps if c.scale_values.strip())),
-        ("completion rules", sum(1 for c in comps if c.rule_type)),
-        ("cross-references to group rows or outside the file",
-         sum(1 for c in comps for r in c.related if r not in parsed.competencies
-             or (not parsed.competencies[r].parent and parsed.competencies[r].children))),
-        ("taxonomy terms", len(parsed.taxonomies)),
-    ]
-    found = [f"{what} ({n})" if what != "the framework's scale" else what for what, n in counts if n]
-    return [f"{parsed.name}: ignored: {', '.join(found)}"] if found else []
+    scales = sum(1 for c in comps if c.scale_values.strip())
+    rules = sum(1 for c in comps if c.rule_type)
+    outside = sum(1 for c in comps for r in c.related if r not in parsed.competencies
+                  or (not parsed.competencies[r].parent and parsed.competencies[r].children))
+    found = [MESSAGES.gettext("the framework's scale")] if parsed.scale_values.strip() else []
+    if scales:
+        found.append(MESSAGES.gettext("competency scales (%(num)d)", num=scales))
+    if rules:
+        found.append(MESSAGES.gettext("completion rules (%(num)d)", num=rules))
+    if outside:
+        found.append(MESSAGES.gettext("cross-references to group rows or outside the file (%(num)d)", num=outside))
+    if parsed.taxonomies:
+        found.append(MESSAGES.gettext("taxonomy terms (%(num)d)", num=len(parsed.taxonomies)))
+    # Translators: %(what)s lists what the import leaves out, e.g. "the framework's scale, taxonomy terms (4)"
+    return [MESSAGES.gettext("%(file)s: ignored: %(what)s", file=parsed.name, what=found)] if found else []
 
 
 # ----------------------------------------------------------------------------- to a KBP framework
@@ -709,7 +754,7 @@ def to_framework(parsed: MoodleFramework, source_language: str = "en") -> dict:
     if loose is not None:
         loose["id"] = _unique(slugify(parsed.shortname) or "competencies", group_ids)
     if not groups:
-        raise MoodleCsvError(f"{parsed.name}: the framework has no competencies")
+        raise MoodleCsvError(MESSAGES.gettext("%(file)s: the framework has no competencies", file=parsed.name))
     for idnumber, comp in made.items():  # cross-references between competencies: related, shown as links
         related = [made[r]["id"] for r in parsed.competencies[idnumber].related if r in made and r != idnumber]
         if related:

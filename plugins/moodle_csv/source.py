@@ -21,6 +21,9 @@ id is already provided (a built-in always wins) or that would provide a licensed
 skipped with a message naming the file (:mod:`core.imports`); the plugin stays active.
 
 This module is its own plugin (entry point ``moodle_csv_import``), separate from the exporter.
+Its messages about files are in the package's catalog ``moodle_csv`` (``locales/``), which the
+exporter plugin ``moodle_csv`` declares (a translation domain has one owner): with that plugin
+disabled they are shown in English.
 """
 from __future__ import annotations
 
