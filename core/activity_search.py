@@ -37,6 +37,7 @@ class ActivitySearch:
         self._doc_cache: dict[tuple[str, str], tuple[model.Activity, SearchDoc]] = {}
         self._lock = threading.Lock()
         self._names: dict[str, tuple[str, list[tuple[str, ...]]]] | None = None
+        self._names_of: object = None  # the registry's competencies the names were taken from
 
     def _docs(self, source: model.ActivitySource) -> list[SearchDoc]:
         """Search documents for a source; an activity object the source hands back unchanged keeps
@@ -110,7 +111,11 @@ class ActivitySearch:
                    "include_archived": include_archived}
         named = self.named_competencies(text)
         chosen = [competencies] if isinstance(competencies, str) else list(competencies or ())
-        if chosen:
+        if chosen:  # a competency the catalogue no longer has (its framework was removed) matches nothing
+            chosen = [c for c in chosen if c in self.registry.competencies]
+            if not chosen:
+                return [], 0
+            competencies = chosen
             named = [c for c in named if c in chosen]
         if not named:
             result = index.search(text, locale=locale, competencies=competencies, limit=limit, offset=offset, **filters)
@@ -197,16 +202,18 @@ class ActivitySearch:
         return partial if len(partial) <= MAX_NAMED else []
 
     def _competency_names(self) -> dict[str, tuple[str, list[tuple[str, ...]]]]:
-        """Per competency: its framework and the words of its name in every language."""
-        if self._names is None:
+        """Per competency: its framework and the words of its name in every language. Taken again when
+        the catalogue's competencies change (a framework imported or removed at run time replaces the dict)."""
+        competencies = self.registry.competencies
+        if self._names is None or self._names_of is not competencies:
             names: dict[str, tuple[str, list[tuple[str, ...]]]] = {}
             presenters = [Presenter(self.registry, loc) for loc in self.locales]
-            for gid, comp in self.registry.competencies.items():
+            for gid, comp in competencies.items():
                 if not comp.selectable:
                     continue
                 variants = {tuple(tokenize(p.tr(comp.name, comp.text))) for p in presenters} | {tuple(tokenize(comp.name))}
                 names[gid] = (comp.framework_id, [v for v in variants if v])
-            self._names = names
+            self._names, self._names_of = names, competencies
         return self._names
 
 

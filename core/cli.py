@@ -493,6 +493,28 @@ def frameworks_import(ctx: click.Context, file: str, dry_run: bool) -> None:
                  depth=ngettext("%(num)d level", "%(num)d levels", fw["depth"])))
 
 
+@frameworks_group.command("remove")
+@click.argument("framework_id")
+@click.option("--yes", is_flag=True, help="Do not ask: remove it even when plans or in-house activities use it.")
+@click.pass_context
+def frameworks_remove(ctx: click.Context, framework_id: str, yes: bool) -> None:
+    """Remove a framework imported in KBP (page, API or `kbp frameworks import`): every running server
+    drops it at its next request. Says how many plans and in-house activities use it and asks first
+    (unless --yes); plans keep their copies of its names. A plugin's framework is refused."""
+    from core.services import accounts, framework_imports
+
+    state = make_app(ctx).extensions["kbp"]
+    with _service_errors():
+        found = framework_imports.removal(state, accounts.CLI, framework_id)
+    click.echo(_("%(name)s (id %(id)s), imported from %(file)s: %(uses)s", name=found["name"], id=found["id"],
+                 file=found["filename"], uses=framework_imports.usage_sentence(found)))
+    if not yes and not click.confirm(_("Remove it from KBP on every server?"), default=False):
+        raise click.ClickException(_("Nothing was removed."))
+    with _service_errors():
+        framework_imports.remove(state, accounts.CLI, framework_id, confirmed=True)
+    click.echo(_("Removed: %(name)s (id %(id)s).", name=found["name"], id=found["id"]))
+
+
 # ----------------------------------------------------------------------------- activities
 
 

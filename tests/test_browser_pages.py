@@ -104,6 +104,10 @@ def site(tmp_path_factory):
                 json={"version": mine["version"], "note": "Delad med min coach.", "shared": True})
     with app.app_context():
         reminders.plan_run(storage, app.config)
+    # a framework imported through KBP, which an admin may remove (its confirmation page is walked)
+    from tests.test_interop_files import WHAT_STANDARDS
+
+    _api(admin, "post", "/api/v1/framework-imports?filename=standards.json", data=WHAT_STANDARDS.read_bytes())
     inhouse = next(iter(app.extensions["kbp"].registry.activity_sources["inhouse"].records()))
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -123,6 +127,8 @@ def pages(site) -> list[tuple[str, str, str, str]]:
         ("admin", "activity-search", "/activities?q=sj%C3%A4lvst%C3%A4ndighet", "/activities"),
         ("admin", "plugins", "/plugins", "/plugins"),
         ("admin", "framework-import", "/admin/framework-import", "/admin/framework-import"),
+        ("admin", "framework-remove", "/admin/frameworks/what-standards-could-be/remove",
+         "/admin/frameworks/<framework_id>/remove"),
         ("admin", "inhouse-list", "/admin/sources/inhouse/activities", "/admin/sources/<source_id>/activities"),
         ("admin", "inhouse-new", "/admin/sources/inhouse/activities/new", "/admin/sources/<source_id>/activities/new"),
         ("admin", "inhouse-edit", f"/admin/sources/inhouse/activities/{act}", "/admin/sources/<source_id>/activities/<activity_id>"),

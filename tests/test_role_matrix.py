@@ -55,6 +55,9 @@ MATRIX = {
     ("web.framework", "GET"): ("/frameworks/kbp-sample", {}, SIGNED_IN_PAGE),
     ("web.competency", "GET"): ("/frameworks/kbp-sample/active-listening", {}, SIGNED_IN_PAGE),
     ("web.plugins", "GET"): ("/plugins", {}, ADMIN_PAGE),
+    # removing a framework: the sample is a plugin's, so even an admin is refused (409, with what to do)
+    ("web.framework_remove", "GET"): ("/admin/frameworks/kbp-sample/remove", {}, {**ADMIN_PAGE, "admin": 409}),
+    ("web.framework_remove", "POST"): ("/admin/frameworks/kbp-sample/remove", {"form": {}}, {**ADMIN_PAGE, "admin": 409}),
     ("web.framework_import", "GET"): ("/admin/framework-import", {}, ADMIN_PAGE),
     ("web.framework_import", "POST"): ("/admin/framework-import", {"form": {}}, {**ADMIN_PAGE, "admin": 400}),
     ("web.framework_import", "POST", "import"): ("/admin/framework-import", {"form": {"action": "import", "upload": "gone"}},
@@ -92,6 +95,7 @@ MATRIX = {
         "/api/v1/framework-imports/preview?filename=f.csv", {"data": CSV}, ADMIN_API),
     ("catalogue.import_framework", "POST"): ("/api/v1/framework-imports?filename=f.csv", {"data": CSV}, admin_api(422)),
     ("catalogue.list_frameworks", "GET"): ("/api/v1/frameworks", {}, SIGNED_IN_API),
+    ("catalogue.remove_framework", "DELETE"): ("/api/v1/frameworks/kbp-sample", {}, admin_api(409)),
     ("catalogue.get_framework", "GET"): ("/api/v1/frameworks/kbp-sample", {}, SIGNED_IN_API),
     ("catalogue.get_competency", "GET"): ("/api/v1/frameworks/kbp-sample/competencies/active-listening", {}, SIGNED_IN_API),
     ("catalogue.list_exporters", "GET"): ("/api/v1/exporters", {}, SIGNED_IN_API),

@@ -233,3 +233,10 @@ def test_a_framework_imported_through_one_server_is_on_the_other_without_a_resta
         assert status == 200 and "what-standards-could-be" in {f["id"] for f in frameworks}
         status, detail = _call(b, "GET", "/api/v1/frameworks/what-standards-could-be", admin)
         assert status == 200 and [len(g["competencies"]) for g in detail["groups"]] == [7, 7]
+    # removed through the other server: gone from every worker of both at their next request
+    status, body = _call(b, "DELETE", "/api/v1/frameworks/what-standards-could-be", admin)
+    assert status == 204, body
+    for base in (a, b):
+        assert _on_every_worker(base, "/api/v1/frameworks/what-standards-could-be", admin) == {404}
+        status, frameworks = _call(base, "GET", "/api/v1/frameworks", admin)
+        assert status == 200 and "what-standards-could-be" not in {f["id"] for f in frameworks}

@@ -5,12 +5,12 @@ import marshmallow as ma
 from flask import current_app, request, url_for
 from flask_babel import get_locale
 from flask_smorest import abort
-
-from core.api.fastdump import Blueprint
+from marshmallow import fields
 from webargs.flaskparser import FlaskParser
 
 from core import schemas
 from core.activity_search import searcher
+from core.api.fastdump import Blueprint
 from core.context import accepts_large_body, kbp
 from core.i18n import available_locales
 from core.i18n import gettext as _
@@ -140,6 +140,32 @@ def list_frameworks(**_args):
     """The installed competency frameworks."""
     p = presenter()
     return [p.framework_summary(fw) for fw in kbp().registry.frameworks.values()]
+
+
+class RemoveFrameworkArgs(schemas.LangArgs):
+    confirm = fields.Boolean(load_default=False, metadata={
+        "description": "true: remove the framework even though plans or in-house activities use its competencies "
+                       "(without it such a removal answers 409 `framework_in_use` with the counts)."})
+
+
+@blp.route("/frameworks/<framework_id>", methods=["DELETE"])
+@blp.arguments(RemoveFrameworkArgs, location="query", as_kwargs=True)
+@blp.response(204)
+@blp.alt_response(409, schema=schemas.ErrorOut, description=(
+    "`framework_in_use`: plans or in-house activities use its competencies — the message gives the counts; send "
+    "`confirm=true` to remove it anyway. `framework_from_plugin`: the framework comes from a plugin or an import "
+    "folder, not from an import in KBP — disable the plugin (or remove the file) instead."))
+def remove_framework(framework_id: str, confirm: bool = False, **_args):
+    """Remove a framework imported through KBP (the page, ``POST /api/v1/framework-imports`` or ``kbp frameworks
+    import``) (admin): gone from every server's catalogue at its next request, without a restart. While plans or
+    in-house activities use its competencies, only with ``confirm=true`` (409 ``framework_in_use`` with the counts
+    otherwise). Plans keep their copies of its names and stay readable and exportable; in-house activities keep
+    their links (shown again if the framework is imported again). A plugin's framework is refused (409
+    ``framework_from_plugin``). An audit entry (``delete`` / ``framework``)."""
+    from core.auth import current_account
+    from core.services import framework_imports
+
+    framework_imports.remove(kbp(), current_account(), framework_id, confirmed=confirm)
 
 
 @blp.route("/frameworks/<framework_id>")

@@ -62,6 +62,7 @@ OPERATION_IDS = {
     "catalogue.preview_framework_import": "previewFrameworkImport",
     "catalogue.list_frameworks": "listFrameworks",
     "catalogue.get_framework": "getFramework",
+    "catalogue.remove_framework": "removeFramework",
     "catalogue.get_competency": "getCompetency",
     "catalogue.export_framework": "exportFramework",
     "catalogue.list_exporters": "listExporters",
@@ -116,7 +117,7 @@ OPERATION_IDS = {
 CONFLICTS = {
     "plans.patch_plan", "plans.put_note", "plans.put_activity_status", "plans.agree", "plans.add_follow_up",
     "activities.patch_record", "activities.create_record", "people.create_person", "people.patch_person",
-    "people.create_account", "people.patch_account",
+    "people.create_account", "people.patch_account", "catalogue.remove_framework",
 }
 #: operations whose 403 includes ``licence_required`` (a framework installed without a valid licence)
 LICENSED = {"catalogue.get_framework", "catalogue.get_competency", "catalogue.export_framework", "plans.create_plan",

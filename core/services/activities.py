@@ -102,8 +102,11 @@ def _valid(registry, data: dict, current: dict | None = None) -> dict:
         checked, errors = {**(current or {}), **data}, translate_errors(exc.messages)
         if isinstance(errors.get("competencies"), list):  # none ticked, or too many: say it as the form asks
             errors["competencies"] = [_("Choose at least one competency, at most 20.")]
-    # unknown competencies are reported together with every other problem (all errors at once)
-    unknown = rules.unknown_competencies(checked, registry.competencies) if "competencies" not in errors else []
+    # unknown competencies are reported together with every other problem (all errors at once); a link the
+    # record has already (its framework was removed since: core.services.framework_imports) may stay
+    kept = set((current or {}).get("competencies") or ())
+    unknown = [c for c in rules.unknown_competencies(checked, registry.competencies) if c not in kept] \
+        if "competencies" not in errors else []
     if unknown:
         if not errors:
             raise Invalid(_("Unknown competencies: %(ids)s.", ids=", ".join(unknown)),

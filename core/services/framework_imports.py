@@ -16,7 +16,15 @@ The page ``/admin/framework-import`` and the API (``POST /api/v1/framework-impor
 * the imported framework is kept in the store (collection ``framework_imports``, one record per
   framework id; importing the same id again replaces it) and every server's catalogue picks it up at
   its next request through the collection's revision (:meth:`core.registry.Registry.sync_stored_imports`)
-  — no restart. Import folders stay for automation.
+  — no restart. Import folders stay for automation;
+* a framework imported this way can be removed again (:func:`remove`, admin): only such a framework
+  (a plugin's, or one from a file in an import folder, is refused with what to do instead); while plans
+  or in-house activities use its competencies only with ``confirmed`` (the page asks first, the API
+  answers 409 ``framework_in_use`` with the counts, the command line asks unless ``--yes``). Plans keep
+  their copies of the names, so they stay readable and exportable; in-house activities keep their links
+  (they no longer show under its competencies, and do again if the framework is imported again). The
+  record and the ``delete`` / ``framework`` audit entry are one commit; every server's catalogue (and
+  its search) drops the framework at its next request.
 """
 from __future__ import annotations
 
@@ -24,10 +32,10 @@ import base64
 import secrets
 import time
 
-from core import import_preview
-from core.i18n import gettext as _
+from core import import_preview, imports
+from core.i18n import gettext as _, ngettext
 from core.services import audit
-from core.services.errors import Invalid, NotFound
+from core.services.errors import Conflict, Invalid, NotFound
 
 IMPORTS = "framework_imports"
 UPLOADS = "framework_uploads"
@@ -110,3 +118,85 @@ def confirm(state, actor, *, upload_id: str | None = None, filename: str = "", d
     sync(state)
     report["upload"] = None
     return import_preview.localized(report, state.registry.locale_dirs)
+
+
+# ----------------------------------------------------------------------------- removing an imported framework
+
+
+def listing(state, actor) -> list[dict]:
+    """The frameworks imported in KBP (admin), oldest first: ``id``, ``name``, ``filename``, ``imported_at``
+    and ``in_use`` (False when the catalogue leaves it out: a plugin or licence now provides its id)."""
+    audit.require(actor, "admin")
+    sync(state)
+    shown = state.registry.stored_imports
+    return [{"id": r["id"], "name": (r.get("framework") or {}).get("name") or r["id"], "filename": r.get("filename", ""),
+             "imported_at": r.get("imported_at", 0), "in_use": r["id"] in shown}
+            for r in sorted(state.storage.collection(IMPORTS).all(), key=lambda r: (r.get("imported_at", 0), r["id"]))]
+
+
+def _uses(state, framework_id: str) -> tuple[int, int]:
+    """(plans, in-house activities) that refer to a competency of ``framework_id``, archived ones included."""
+    prefix = framework_id + ":"
+    plans = sum(1 for plan in state.storage.collection("plans").all()
+                if any(str(f.get("competency", "")).startswith(prefix) for f in plan.get("focus") or ()))
+    activities = 0
+    for source in state.registry.activity_sources.values():
+        if getattr(source, "writable", False):
+            activities += sum(1 for record in source.records(include_archived=True)
+                              if any(str(c).startswith(prefix) for c in record.get("competencies") or ()))
+    return plans, activities
+
+
+def removal(state, actor, framework_id: str) -> dict:
+    """What removing ``framework_id`` would touch (admin), asked before :func:`remove`: ``id``,
+    ``name``, ``filename``, ``plans`` and ``activities`` (how many use its competencies). A framework
+    that is not imported through KBP is a :class:`Conflict` (``framework_from_plugin``) saying what to
+    do instead; an unknown id a :class:`NotFound`."""
+    audit.require(actor, "admin")
+    sync(state)
+    registry = state.registry
+    record = state.storage.collection(IMPORTS).get(framework_id) if framework_id else None
+    if record is None:
+        fw = registry.frameworks.get(framework_id)
+        if fw is None:
+            raise NotFound(_("There is no framework '%(id)s'.", id=framework_id))
+        plugin = registry.owner.get(("framework", framework_id), fw.plugin) or ""
+        if imports.is_importer(state.plugins.pm.get_plugin(plugin) if state.plugins.pm.has_plugin(plugin) else None):
+            raise Conflict(_("The framework '%(name)s' comes from a file in an import folder, not from an import "
+                             "in KBP: remove the file from the folder and restart KBP.", name=fw.name),
+                           code="framework_from_plugin")
+        raise Conflict(_("The framework '%(name)s' is provided by the plugin '%(plugin)s', not imported in KBP, so "
+                         "it cannot be removed here: disable the plugin instead (kbp plugins disable %(plugin)s).",
+                         name=fw.name, plugin=plugin), code="framework_from_plugin")
+    # a record the catalogue leaves out (a plugin or licence now provides its id) changes nothing for them
+    plans, activities = _uses(state, framework_id) if framework_id in registry.stored_imports else (0, 0)
+    return {"id": framework_id, "name": (record.get("framework") or {}).get("name") or framework_id,
+            "filename": record.get("filename", ""), "plans": plans, "activities": activities}
+
+
+def usage_sentence(found: dict) -> str:
+    """"2 plans use its competencies, and 1 in-house activity." — the counts as every caller says them."""
+    return _("%(plans)s, and %(activities)s.",
+             plans=ngettext("%(num)d plan uses its competencies", "%(num)d plans use its competencies",
+                            found["plans"]),
+             activities=ngettext("%(num)d in-house activity", "%(num)d in-house activities", found["activities"]))
+
+
+def remove(state, actor, framework_id: str, confirmed: bool = False) -> dict:
+    """Remove a framework imported through the page, the API or the command line (admin); returns
+    what :func:`removal` says about it. While plans or in-house activities use its competencies, only
+    when ``confirmed`` (else a :class:`Conflict` ``framework_in_use`` with the counts; nothing is
+    removed). Plans keep their copies of its names; activities keep their links. The removal and its
+    audit entry are one commit; the framework is gone from this server's catalogue at once and from
+    every other server's at its next request."""
+    found = removal(state, actor, framework_id)
+    if (found["plans"] or found["activities"]) and not confirmed:
+        raise Conflict(_("The framework '%(name)s' is in use: %(uses)s Plans keep their copies of its names and "
+                         "in-house activities keep their links. Confirm to remove it anyway (API: confirm=true).",
+                         name=found["name"], uses=usage_sentence(found)),
+                       {"confirm": [usage_sentence(found)]}, code="framework_in_use")
+    with state.storage.unit_of_work(IMPORTS, audit.AUDIT) as uow:
+        uow[IMPORTS].delete(framework_id)
+        uow[audit.AUDIT].insert(audit.entry(actor, "delete", "framework", framework_id))
+    sync(state)
+    return found

@@ -169,7 +169,8 @@ def framework(framework_id: str):
         for comp in group["competencies"]:
             group["children"].setdefault(comp["parent"], []).append(comp)
         group["nested"] = len(group["children"]) > 1
-    return render_template("framework.html", fw=detail, exporters=exporters, levels=levels, level=level)
+    return render_template("framework.html", fw=detail, exporters=exporters, levels=levels, level=level,
+                           removable=fw.id in reg.stored_imports)
 
 
 @bp.route("/frameworks/<framework_id>/<competency_id>")
@@ -198,14 +199,16 @@ def framework_import():
     from core.services.errors import ServiceError
 
     require_role("admin")
+    imported = framework_imports.listing(kbp(), current_account())
     if request.method == "GET":
-        return render_template("framework_import.html", report=None)
+        return render_template("framework_import.html", report=None, imported=imported)
     if request.form.get("action") == "import":
         try:
             report = framework_imports.confirm(kbp(), current_account(), upload_id=request.form.get("upload", ""))
         except ServiceError as exc:
             flash(exc.message)
-            return render_template("framework_import.html", report=None, problems=exc.errors.get("file", [])), exc.status
+            return render_template("framework_import.html", report=None, problems=exc.errors.get("file", []),
+                                   imported=imported), exc.status
         flash(_("The framework '%(name)s' is imported: it is in use on every server now.",
                 name=report["framework"]["name"]))
         return redirect(url_for("web.framework", framework_id=report["framework"]["id"]))
@@ -213,14 +216,32 @@ def framework_import():
     data = upload.read() if upload is not None and upload.filename else b""
     if not data:
         flash(_("Choose a CASE package (.json) or a Moodle competency CSV (.csv)."))
-        return render_template("framework_import.html", report=None), 400
+        return render_template("framework_import.html", report=None, imported=imported), 400
     try:
         report = framework_imports.preview(kbp(), current_account(), upload.filename, data)
     except ServiceError as exc:
         flash(exc.message)
-        return render_template("framework_import.html", report=None), 400
-    return render_template("framework_import.html", report=report, filename=upload.filename), (
+        return render_template("framework_import.html", report=None, imported=imported), 400
+    return render_template("framework_import.html", report=report, filename=upload.filename, imported=imported), (
         200 if report["ok"] else 422)
+
+
+@bp.route("/admin/frameworks/<framework_id>/remove", methods=["GET", "POST"])
+def framework_remove(framework_id: str):
+    """Remove a framework imported in KBP (admin): a page saying what uses it, then POST to remove."""
+    from core.access import require_role
+    from core.auth import current_account
+    from core.services import framework_imports
+
+    require_role("admin")
+    # a plugin's framework (409) or an unknown id (404) becomes the error page with the service's message
+    found = framework_imports.removal(kbp(), current_account(), framework_id)
+    if request.method == "GET":
+        return render_template("framework_remove.html", found=found, uses=framework_imports.usage_sentence(found))
+    framework_imports.remove(kbp(), current_account(), framework_id, confirmed=True)
+    flash(_("The framework '%(name)s' is removed: it is gone from every server now. Plans that used it keep "
+            "their copies of its names.", name=found["name"]))
+    return redirect(url_for("web.framework_import"))
 
 
 @bp.route("/plugins")

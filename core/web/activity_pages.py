@@ -106,9 +106,17 @@ def _form_record(form) -> dict:
 def _render_form(source, record, errors, status=200):
     source_language = record.get("source_language") or current_app.config["DEFAULT_LOCALE"]
     locales = sorted(((c, locale_name(c)) for c in available_locales()), key=lambda item: item[0] != source_language)
+    frameworks = competency_choices()
+    # links the record has to competencies not offered (a removed framework, or one without a valid licence):
+    # shown ticked, so saving the form keeps them unless the admin unticks them
+    offered = {gid for fw in frameworks for gid, _name in fw["competencies"]}
+    reg = kbp().registry
+    p = presenter()
+    kept = [(gid, p.label(reg.competencies[gid]) if gid in reg.competencies else gid)
+            for gid in record.get("competencies") or () if gid not in offered]
     return render_template(
         "activity_form.html", source=source, record=record, errors=form_errors(errors, source_language),
-        frameworks=competency_choices(), locales=locales, kinds=model.ACTIVITY_KINDS, efforts=model.EFFORTS,
+        frameworks=frameworks, kept=kept, locales=locales, kinds=model.ACTIVITY_KINDS, efforts=model.EFFORTS,
         situations=model.SITUATIONS,
     ), status
 
