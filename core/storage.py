@@ -57,7 +57,8 @@ read them from.  Before every operation it ``stat``\\ s the two files: if the sn
 still the same file (device, inode, size) and the log is the same file, it reads only the log
 bytes after its offset and applies the new complete lines - another process's writes are
 replayed incrementally instead of re-reading everything (when both files are exactly as last
-read and no unit of work touching the collection is open in the journal there is no news, and a read takes no lock: most reads
+read there is no news (a unit of work changes the snapshot's mtime of each of its collections
+before it begins), and a read takes no lock: most reads
 of a busy server).  A replaced snapshot or log
 (compaction, a restore) makes it load both again.  Open file handles keep the inodes alive, so
 an inode number is never recycled under us.  Threads of a process are serialised by a mutex.
@@ -1500,6 +1501,11 @@ class UnitOfWork(UnitOfWorkParts):
         for tx in parts:
             store = tx._collection._store
             store.prepare_append()  # so that the offset recorded is where the line will start
+            # a new snapshot mtime before anything else: a reader of this collection that finds its
+            # files as it left them knows no unit of work touching it began since (and need not
+            # look at the journal); one that finds it changed catches up under the lock, where a
+            # unit of work left open by a crash is completed first
+            store._bump_mtime()
             plan[tx._collection.name] = {"g": store.gen, "o": store.log_offset, "c": tx._changes}
         journal.begin(txid, plan)  # the one sync of the commit
         written: list[tuple[_LogStorage, int]] = []
@@ -1607,7 +1613,6 @@ class _Journal:
         self._read_fd: int | None = None  # the journal file we follow
         self._id: tuple[int, int] | None = None
         self._parsed = 0  # bytes of complete lines read
-        self._seen_size = -1  # the file's size when we last looked (a torn tail is not read again)
         self._header: bool | None = None  # None: not read yet; True: written in this boot
         self._open: dict[str, _Entry] = {}  # begun, neither ended nor aborted
         self._suspect: dict[str, _Entry] = {}  # written in another boot: to check once
@@ -1635,7 +1640,6 @@ class _Journal:
             fd = os.open(self.path, os.O_RDONLY)
             fst = os.fstat(fd)
             self._read_fd, self._id = fd, (fst.st_dev, fst.st_ino)
-        self._seen_size = st.st_size
         if st.st_size <= self._parsed:
             return
         raw = _pread_all(self._read_fd, st.st_size - self._parsed, self._parsed)
@@ -1652,7 +1656,7 @@ class _Journal:
         if self._read_fd is not None:
             with suppress(OSError):
                 os.close(self._read_fd)
-        self._read_fd, self._id, self._parsed, self._header, self._seen_size = None, None, 0, None, -1
+        self._read_fd, self._id, self._parsed, self._header = None, None, 0, None
         self._open, self._suspect, self._names = {}, {}, set()
 
     def _read_line(self, line: bytes, pos: int) -> None:
@@ -1717,19 +1721,6 @@ class _Journal:
         with self._mutex:
             self._catch_up()
             return self._needing(set(names))
-
-    def attention(self, name: str) -> bool:
-        """Cheap check for every read: may a unit of work touching ``name`` need completing?"""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            if self._id is None and self._legacy_seen is False:
-                return False
-        else:
-            if (st.st_dev, st.st_ino) == self._id and st.st_size == self._seen_size and self._legacy_seen is False:
-                with self._mutex:
-                    return bool(self._suspect) or any(name in e.names for e in self._open.values())
-        return bool(self.pending_for({name}))
 
     def still_needed(self, entry) -> bool:
         """Whether ``entry`` (from :meth:`pending`) still needs completing, now that its
@@ -2015,12 +2006,12 @@ class Collection(SingleWrites):
     def _reading(self) -> Iterator[_View]:
         """Shared lock while catching up with the files; the thread mutex for the whole read.
 
-        When the files are exactly as this process last read them and no unit of work is in its
-        journal, there is nothing to catch up with and the lock is not taken (most reads)."""
+        When the files are exactly as this process last read them, there is nothing to catch up
+        with and the lock is not taken (most reads): every commit, and every unit of work before it
+        writes its journal record, gives the snapshot a new mtime first."""
         while True:
             with self._lock.mutex():
-                if (not self._lock._depth and self._store.unchanged()
-                        and (self._journal is None or not self._journal.attention(self.name))):
+                if not self._lock._depth and self._store.unchanged():
                     yield _View(self)
                     return
                 with self._lock.hold(exclusive=False):
