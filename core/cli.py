@@ -40,19 +40,22 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, pre
     config = _config(ctx)
     if demo:
         config["DEMO"] = True
-    app = make_app(ctx, **config)  # fail early, in the foreground, with a readable message
-    if app.config.get("DEMO"):
-        from core.demo import seed_demo
-
-        for line in seed_demo(app):
-            click.echo(line)
     preload = preload and not dev
-    if preload:
-        from core.warmup import freeze, warm_up
+    from contextlib import nullcontext
 
-        timings = warm_up(app)
-        click.echo(_("Loaded in advance for the workers: %(steps)s",
-                     steps=", ".join(f"{name} {secs:.1f} s" for name, secs in timings.items())))
+    from core.warmup import collector_off, freeze, warm_up
+
+    with collector_off() if preload else nullcontext():  # until freeze(), before the fork
+        app = make_app(ctx, **config)  # fail early, in the foreground, with a readable message
+        if app.config.get("DEMO"):
+            from core.demo import seed_demo
+
+            for line in seed_demo(app):
+                click.echo(line)
+        if preload:
+            timings = warm_up(app)
+            click.echo(_("Loaded in advance for the workers: %(steps)s",
+                         steps=", ".join(f"{name} {secs:.1f} s" for name, secs in timings.items())))
     if scheduler_minutes:
         from core.reminders import scheduler_command, start_scheduler
 
