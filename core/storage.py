@@ -27,6 +27,9 @@ Design, and why
     ``{"m": <mtime>, "c": {id: record, id: null (deleted), ...}}``.
 ``<name>.json.lock``
     the lock file (``flock``).
+``.<name>.json.cache``
+    for a big snapshot, its load cache: derived data, made from and checked against the
+    snapshot's bytes (see :class:`_LoadCache`).
 
 The records are the snapshot with the log's lines applied in order.  TinyDB stays the embedded
 store: the snapshot is a TinyDB database written and read through a custom ``tinydb.Storage``
@@ -103,13 +106,16 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import logging
+import marshal
 import os
 import random
 import re
 import secrets
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -170,6 +176,8 @@ def _env_int(name: str, default: int) -> int:
 #: compact when the log is larger than this many bytes and than COMPACT_RATIO x the snapshot
 COMPACT_MIN_BYTES = _env_int("KBP_STORAGE_COMPACT_MIN_BYTES", 4 * 1024 * 1024)
 COMPACT_RATIO = 1.0
+#: snapshots at least this big are loaded from their load cache when it matches (see :class:`_LoadCache`)
+CACHE_MIN_BYTES = _env_int("KBP_STORAGE_CACHE_MIN_BYTES", 1024 * 1024)
 
 
 # --------------------------------------------------------------------------- errors
@@ -479,9 +487,11 @@ class _AtomicJSONStorage(_TinyDBStorage):
 
     # -- reading
 
-    def read(self, share=None) -> dict | None:
-        """The snapshot's tables, or None when there is no file. ``share(s, s)``, when given, is
-        applied to every record as it is parsed (see :class:`_Sharing`)."""
+    def read(self, sharing: "_Sharing | None" = None) -> dict | None:
+        """The snapshot's tables, or None when there is no file. ``sharing``, when given, is
+        applied to every record as it is parsed (see :class:`_Sharing`); a big snapshot is then
+        taken from its load cache when that was made from exactly these bytes, and the cache is
+        written when it was not (see :class:`_LoadCache`)."""
         try:
             handle = open(self.path, "rb")
         except FileNotFoundError:
@@ -495,7 +505,12 @@ class _AtomicJSONStorage(_TinyDBStorage):
                 raise StorageError(_("The data file %(path)s is not a regular file.", path=self.path))
             raw = handle.read()
             st = os.fstat(handle.fileno())
-            data = self._parse(raw, share)
+            cache = _LoadCache(self.path, raw) if sharing is not None and len(raw) >= CACHE_MIN_BYTES else None
+            data = cache.load(sharing) if cache is not None else None
+            if data is None:
+                data = self._parse(raw, sharing.share if sharing is not None else None)
+                if cache is not None:
+                    cache.save(data, sharing)
         except BaseException:
             handle.close()
             raise
@@ -576,7 +591,9 @@ class _AtomicJSONStorage(_TinyDBStorage):
                     _("Could not write %(path)s: %(reason)s. The previous contents were kept.", path=self.path, reason=exc)
                 ) from exc
             raise
-        # The new file is in place; from here on the old contents are gone.
+        # The new file is in place; from here on the old contents are gone (from the cache too:
+        # an erase compacts every collection so that no file keeps an erased person's records)
+        remove_load_cache(self.path)
         self.drop()
         st = os.fstat(handle.fileno())
         self.handle = handle
@@ -720,7 +737,7 @@ class _LogStorage(_TinyDBStorage):
     def _load(self) -> None:
         """Read snapshot and log from scratch."""
         self._unloaded()
-        data = self.snap.read(share=self.sharing.share)
+        data = self.snap.read(sharing=self.sharing)
         if data is None:
             if self.log_path.exists():
                 raise CorruptDataError(self.log_path, _("there is a log but no snapshot %(file)s", file=self.path.name))
@@ -1209,6 +1226,96 @@ def _share(node: dict | list, text, texts) -> None:
                 node[key] = texts((False, *value), value)
             else:
                 _share(value, text, texts)
+
+
+def load_cache_path(snapshot: str | os.PathLike) -> Path:
+    """The load cache of a snapshot: ``.<name>.json.cache`` beside it (hidden: backups leave it out)."""
+    snapshot = Path(snapshot)
+    return snapshot.with_name(f".{snapshot.name}.cache")
+
+
+def remove_load_cache(snapshot: str | os.PathLike) -> None:
+    """Delete the load cache of a snapshot (when the snapshot is replaced)."""
+    with suppress(OSError):
+        os.unlink(load_cache_path(snapshot))
+
+
+class _LoadCache:
+    """The loaded form of one big snapshot, to read instead of parsing it (``kbp serve`` starts in
+    seconds less at organisation scale).
+
+    Parsing the JSON of a snapshot and sharing its repeated texts (:class:`_Sharing`) costs about
+    1.5 s for 20,000 plans (109 MB); the same records, already shared, come back from Python's
+    ``marshal`` in 0.1 s (it writes an object referred to twice once, and reads it back as one
+    object). The cache is derived data, never the record of anything: the file
+    ``.<name>.json.cache`` holds a header naming the SHA-256 and size of the snapshot it was made
+    from and of its own body, then ``marshal`` of the parsed snapshot and its sharing tables. It
+    is used only when the snapshot's bytes hash to exactly that (any other snapshot - compacted,
+    restored, edited by hand - is parsed as always, and the cache written again), when its body is
+    intact and when it was written by this Python version; anything else about it is ignored.
+    It is written (temp file and rename, no fsync: a lost cache is only a slower start) by the
+    process that parsed the snapshot, under the collection's lock, so no compaction runs meanwhile;
+    replacing the snapshot deletes it (:func:`remove_load_cache`), so an erased person's records
+    never outlive their snapshot in it. Snapshots smaller than ``KBP_STORAGE_CACHE_MIN_BYTES``
+    (1 MiB) have none.
+    """
+
+    MAGIC = b"KBP load cache 1\n"
+
+    def __init__(self, snapshot: Path, raw: bytes):
+        self.path = load_cache_path(snapshot)
+        self.snapshot = snapshot
+        self.size = len(raw)
+        self.digest = hashlib.sha256(raw).hexdigest()
+
+    def _stamp(self) -> dict:
+        return {"snapshot": self.digest, "size": self.size, "python": list(sys.version_info[:2]),
+                "marshal": marshal.version}
+
+    def load(self, sharing: "_Sharing") -> dict | None:
+        """The parsed snapshot, with ``sharing`` holding the shared texts; None when there is no
+        usable cache for these bytes."""
+        try:
+            with open(self.path, "rb") as fh:
+                blob = fh.read()
+        except OSError:
+            return None
+        try:
+            if not blob.startswith(self.MAGIC):
+                return None
+            end = blob.index(b"\n", len(self.MAGIC))
+            header = orjson.loads(blob[len(self.MAGIC):end])
+            body = memoryview(blob)[end + 1:]
+            if not isinstance(header, dict) or {k: header.get(k) for k in self._stamp()} != self._stamp():
+                return None
+            if header.get("body") != [len(body), hashlib.sha256(body).hexdigest()]:
+                return None
+            data, strings, maps = marshal.loads(body)
+        except (ValueError, EOFError, TypeError, orjson.JSONDecodeError):
+            return None
+        if type(data) is not dict or type(data.get(_TABLE)) is not dict or type(strings) is not dict or type(maps) is not dict:
+            return None
+        sharing.strings, sharing.maps = strings, maps
+        return data
+
+    def save(self, data: dict, sharing: "_Sharing") -> None:
+        """Write the cache for these bytes (best effort: any failure leaves no cache)."""
+        tmp_name = None
+        try:
+            body = marshal.dumps((data, sharing.strings, sharing.maps))
+            header = orjson.dumps({**self._stamp(), "body": [len(body), hashlib.sha256(body).hexdigest()]})
+            fd, tmp_name = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self.MAGIC + header + b"\n")
+                fh.write(body)
+            os.replace(tmp_name, self.path)
+            tmp_name = None
+        except (OSError, ValueError) as exc:
+            log.info("No load cache for %s: %s", self.snapshot, exc)
+        finally:
+            if tmp_name is not None:
+                with suppress(OSError):
+                    os.unlink(tmp_name)
 
 
 def _pread_all(fd: int, length: int, offset: int = 0) -> bytes:
