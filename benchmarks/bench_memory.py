@@ -9,7 +9,9 @@ of ``--baseline``; this build preloaded with ``core.warmup`` switched off, entir
 or only in the workers (``no-worker-warmup``); this build, preloaded) it starts ``kbp serve
 --workers 4`` on loopback on the same seeded data folder and measures:
 
-* *readiness*: the time from start until /healthz answers 200;
+* *readiness*: the time from start until /healthz answers 200 (with the data folder's load caches as
+  they are, which this script's own loading of the data writes when missing; ``--cold`` deletes
+  them before each start);
 * *first requests* (issue 20: "the first request of each kind on a freshly started worker is within
   3x its warm p95"): ``--rounds`` sets of fresh workers - the ones the server starts with, then all
   workers stopped with SIGTERM so that the master forks new ones, as after a crash or a restart.
@@ -334,6 +336,9 @@ def main() -> int:
     parser.add_argument("--data", help="a data folder made by `kbp dev seed` (used as it is, not seeded)")
     parser.add_argument("--baseline", default=BASELINE, metavar="GIT_REF",
                         help=f"today's build to compare with, run from `git archive` (default {BASELINE})")
+    parser.add_argument("--cold", action="store_true",
+                        help="delete the data folder's load caches (.<name>.json.cache) before each server start, "
+                             "so that readiness includes parsing every snapshot (as after a restore or a seed)")
     parser.add_argument("--modes", default="per-worker,baseline,new",
                         help="which of " + ",".join(MODES) + " to run (comma-separated; no-warmup and "
                              "no-worker-warmup show what the warm-up is worth)")
@@ -395,6 +400,11 @@ def main() -> int:
         for mode in MODES:
             if mode in args.modes.split(","):
                 label, cmd, menv, cwd = variants[mode]
+                caches = sorted(data.glob(".*.json.cache"))
+                if args.cold:
+                    for cache in caches:
+                        cache.unlink()
+                print(f"\n({mode}: {'deleted' if args.cold else 'kept'} {len(caches)} load caches of the data folder)")
                 results[mode] = measure(label, cmd, menv, kinds, token, args, work / f"serve-{mode}.log", cwd)
         (work / "hello.py").write_text(HELLO)
         port = free_port()
