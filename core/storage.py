@@ -1203,11 +1203,14 @@ class _Sharing:
 
     def share(self, doc: dict, grow: bool = True) -> None:
         """Replace, in place, the texts and the maps/lists of texts inside ``doc`` by canonical ones."""
-        _share(doc, self.strings.setdefault if grow else self.strings.get,
-               self.maps.setdefault if grow else self.maps.get)
+        strings, maps = self.strings, self.maps
+        _share(doc, strings.setdefault if grow else strings.get, maps.get, maps.setdefault if grow else maps.get)
 
 
-def _share(node: dict | list, text, texts) -> None:
+def _share(node: dict | list, text, known, texts) -> None:
+    # A map or list of texts seen before is replaced at once, without sharing its texts one by one
+    # first (most of them repeat: a plan's snapshots of definitions and questions); only a new one
+    # gets its texts shared, and is then keyed by those (the key keeps no text of this record alive).
     items = node.items() if type(node) is dict else enumerate(node)
     for key, value in items:
         kind = type(value)
@@ -1215,17 +1218,23 @@ def _share(node: dict | list, text, texts) -> None:
             node[key] = text(value, value)
         elif kind is dict:
             if value and all(type(v) is str for v in value.values()):  # a text per language, ...
-                for k, v in value.items():
-                    value[k] = text(v, v)
-                node[key] = texts((True, *value.items()), value)
+                found = known((True, *value.items()))
+                if found is None:
+                    for k, v in value.items():
+                        value[k] = text(v, v)
+                    found = texts((True, *value.items()), value)
+                node[key] = found
             else:
-                _share(value, text, texts)
+                _share(value, text, known, texts)
         elif kind is list:
             if value and all(type(v) is str for v in value):  # competency ids, tags, ...
-                value[:] = [text(v, v) for v in value]
-                node[key] = texts((False, *value), value)
+                found = known((False, *value))
+                if found is None:
+                    value[:] = [text(v, v) for v in value]
+                    found = texts((False, *value), value)
+                node[key] = found
             else:
-                _share(value, text, texts)
+                _share(value, text, known, texts)
 
 
 def load_cache_path(snapshot: str | os.PathLike) -> Path:

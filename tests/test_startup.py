@@ -228,3 +228,25 @@ def test_a_copied_data_folder_keeps_using_the_cache(tmp_path, cached, monkeypatc
 
     monkeypatch.setattr(storage_mod._AtomicJSONStorage, "_parse", no_parsing)
     assert _loaded(dst)._store.docs == expected
+
+
+def test_sharing_replaces_a_repeated_map_or_list_of_texts_by_the_first_one_and_keys_it_by_shared_texts():
+    sharing = storage_mod._Sharing()
+    docs = [{"name": {"en": "Ada" + "!" * (n % 2), "sv": "Ada"}, "tags": ["a" + str(n % 2), "b"], "n": n,
+             "nested": [{"name": {"en": "x", "sv": "y"}}]} for n in range(4)]
+    docs = [storage_mod.orjson.loads(storage_mod.orjson.dumps(d)) for d in docs]  # no str shared by the literals
+    for doc in docs:
+        sharing.share(doc)
+    assert docs[0]["name"] is docs[2]["name"] and docs[1]["name"] is docs[3]["name"]
+    assert docs[0]["name"] is not docs[1]["name"] and docs[0]["name"]["sv"] is docs[1]["name"]["sv"]
+    assert docs[0]["tags"] is docs[2]["tags"] and docs[0]["tags"][1] is docs[1]["tags"][1]
+    assert docs[0]["nested"][0]["name"] is docs[3]["nested"][0]["name"]
+    for key in sharing.maps:  # the keys hold the shared texts, not the copies of the record that added them
+        for part in key[1:]:
+            text = part[1] if key[0] else part  # (language, text) of a map; a list's text
+            assert sharing.strings[text] is text
+    later = storage_mod.orjson.loads(storage_mod.orjson.dumps({"name": {"en": "Ada", "sv": "Ada"},
+                                                               "other": {"en": "new", "sv": "Ada"}}))
+    sharing.share(later, grow=False)  # records replayed after loading: matched, not added
+    assert later["name"] is docs[0]["name"] and later["other"]["sv"] is docs[0]["name"]["sv"]
+    assert (True, ("en", "new"), ("sv", "Ada")) not in sharing.maps and "new" not in sharing.strings
