@@ -177,7 +177,7 @@ def _env_int(name: str, default: int) -> int:
 COMPACT_MIN_BYTES = _env_int("KBP_STORAGE_COMPACT_MIN_BYTES", 4 * 1024 * 1024)
 COMPACT_RATIO = 1.0
 #: snapshots at least this big are loaded from their load cache when it matches (see :class:`_LoadCache`)
-CACHE_MIN_BYTES = _env_int("KBP_STORAGE_CACHE_MIN_BYTES", 1024 * 1024)
+CACHE_MIN_BYTES = _env_int("KBP_STORAGE_CACHE_MIN_BYTES", 16 * 1024 * 1024)
 
 
 # --------------------------------------------------------------------------- errors
@@ -1266,7 +1266,7 @@ class _LoadCache:
     process that parsed the snapshot, under the collection's lock, so no compaction runs meanwhile;
     replacing the snapshot deletes it (:func:`remove_load_cache`), so an erased person's records
     never outlive their snapshot in it. Snapshots smaller than ``KBP_STORAGE_CACHE_MIN_BYTES``
-    (1 MiB) have none.
+    (16 MiB: below that, parsing costs about as little) have none.
     """
 
     MAGIC = b"KBP load cache 1\n"

@@ -24,7 +24,7 @@ TEXT = {"en": "Gives feedback that helps the other person grow.", "sv": "Ger åt
 
 @pytest.fixture
 def cached(monkeypatch):
-    monkeypatch.setattr(storage_mod, "CACHE_MIN_BYTES", 0)  # every snapshot gets one (1 MiB and up by default)
+    monkeypatch.setattr(storage_mod, "CACHE_MIN_BYTES", 0)  # every snapshot gets one (16 MiB and up by default)
 
 
 def _fill(folder: Path, n: int = 60) -> None:
@@ -122,7 +122,7 @@ def test_a_restore_removes_the_caches_of_the_replaced_snapshots(tmp_path, cached
 def test_small_snapshots_get_no_cache(tmp_path):
     _fill(tmp_path)
     _loaded(tmp_path)
-    assert storage_mod.CACHE_MIN_BYTES == 1024 * 1024
+    assert storage_mod.CACHE_MIN_BYTES == 16 * 1024 * 1024
     assert not load_cache_path(tmp_path / "plans.json").exists()
 
 
