@@ -250,3 +250,22 @@ def test_sharing_replaces_a_repeated_map_or_list_of_texts_by_the_first_one_and_k
     sharing.share(later, grow=False)  # records replayed after loading: matched, not added
     assert later["name"] is docs[0]["name"] and later["other"]["sv"] is docs[0]["name"]["sv"]
     assert (True, ("en", "new"), ("sv", "Ada")) not in sharing.maps and "new" not in sharing.strings
+
+
+def test_warm_up_first_collects_what_building_the_app_left_in_cycles(make_app):
+    import weakref
+
+    class Node:
+        pass
+
+    app = make_app()
+    gc.disable()
+    try:
+        node = Node()
+        node.me = node  # garbage only the cyclic collector finds
+        gone = weakref.ref(node)
+        del node
+        warmup.warm_up(app)
+        assert gone() is None
+    finally:
+        gc.enable()
