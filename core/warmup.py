@@ -184,9 +184,10 @@ def freeze() -> None:
     With the collector off since the app was built (:func:`collector_off`) there is no
     ``gc.collect()`` first: everything allocated is in the youngest generation, so it would walk
     every loaded record (about a second at 10k people / 20k plans / 50k activities) to find the
-    few hundred objects of cyclic garbage the warm-up's requests left (measured: under 1,000; what
-    building the app left is collected at the start of :func:`warm_up`), which are frozen with the rest. This is the order the ``gc.freeze()`` documentation gives for
-    a parent that forks: collector off early, freeze right before the fork, on in the children.
+    objects of cyclic garbage the warm-up's requests left (measured: about 1,100; what
+    building the app left is collected at the start of :func:`warm_up`), which are frozen with the
+    rest. This is the order the ``gc.freeze()`` documentation gives for a parent that forks:
+    collector off early, freeze right before the fork, on in the children.
     Called with the collector on, it collects first, as before."""
     if gc.isenabled():
         gc.collect()
