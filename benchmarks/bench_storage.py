@@ -153,14 +153,13 @@ def proposed_plans_for(storage, account) -> list[dict]:
         return plans.all()
     found = {}
     me = account.person_id
-    for p in plans.find(person_id=me):
-        found[p["id"]] = p
+    people = [me]
     if account.role == "coach":
         for p in plans.find(coach_id=me):
             found[p["id"]] = p
-        for person in storage.collection("people").find(coach_id=me):
-            for p in plans.find(person_id=person["id"]):
-                found[p["id"]] = p
+        people += [person["id"] for person in storage.collection("people").find(coach_id=me)]
+    for p in plans.find_any("person_id", people):  # one look-up for the coachees' plans and the own
+        found[p["id"]] = p
     return sorted(found.values(), key=lambda p: p["updated_at"], reverse=True)
 
 
