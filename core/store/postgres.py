@@ -21,6 +21,9 @@ Semantics are the embedded store's, so services behave the same on both:
   with another server's. Readers never wait.
 * Reads return copies; ``find(field=value)`` is jsonb equality (an indexed column where there is
   one); records carry ``_v``.
+* Reads for a request: the revision table is read once per request (:meth:`PostgresStore.begin_request`);
+  finds in :data:`LARGE_DOCUMENTS` collections (plans) fetch only the documents a worker does not
+  already keep at the row's current version (``xmin`` and ``version``, asked at every read).
 * A lost connection or an exhausted pool raises :class:`core.store.UnavailableError` after a short
   wait (``KBP_DATABASE_POOL_TIMEOUT``, 5 s), never hangs; the pool reconnects by itself when the
   database is back.
@@ -431,7 +434,7 @@ class PostgresStore:
         }
         self._contains: dict[str, tuple[str, ...]] = {n: spec.get("contains", ()) for n, spec in SCHEMA.items()}
         self._collections: dict[str, PgCollection] = {}
-        #: the revisions read once for the request in hand (see :meth:`request_scope`)
+        #: the revisions read once for the request in hand (see :meth:`begin_request`)
         self._scope: contextvars.ContextVar[list | None] = contextvars.ContextVar(f"kbp_revisions_{id(self)}", default=None)
         self._ready: set[str] = set()
         self._guard = threading.RLock()
