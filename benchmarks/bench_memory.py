@@ -136,13 +136,13 @@ class Served:
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
-    def wait_ready(self, port: int) -> float:
+    def wait_ready(self, port: int, path: str = "/healthz") -> float:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log.name}")
             try:
-                if get(port, "/healthz")[0] == 200:
+                if get(port, path)[0] == 200:
                     return time.perf_counter() - self.started
             except OSError:
                 time.sleep(0.1)
@@ -280,7 +280,8 @@ def first_ratios(result: dict, kind: str) -> tuple[float, float]:
     return median(result["first"][kind]) / p95, max(result["first"][kind]) / p95
 
 
-def measure(label: str, cmd: list[str], env: dict, kinds: dict, token: str, args, log: Path, cwd: Path = ROOT) -> dict:
+def measure(label: str, cmd: list[str], env: dict, kinds: dict, token: str, args, log: Path, floor_port: int,
+            cwd: Path = ROOT) -> dict:
     port = free_port()
     srv = Served([*cmd, "--host", HOST, "--port", str(port), "--workers", str(args.workers)], env, log, cwd)
     try:
@@ -296,13 +297,10 @@ def measure(label: str, cmd: list[str], env: dict, kinds: dict, token: str, args
         warm = {k: [get(port, p, token)[1] for _ in range(20 if args.quick else 60)] for k, p in kinds.items()}
         pss, nworkers = srv.total_pss()
         detail = srv.detail()
-        api_rps = throughput(port, kinds["framework API"], args.seconds, token=token)
-        comp_rps = throughput(port, kinds["competency API"], args.seconds, token=token)
-        health_rps = throughput(port, "/healthz", args.seconds)
+        rates = throughput_rounds(port, floor_port, kinds, token, args)
     finally:
         srv.stop()
-    out = {"ready": ready, "first": first, "warm": warm, "pss": pss, "workers": nworkers, "api_rps": api_rps,
-           "comp_rps": comp_rps, "health_rps": health_rps, "detail": detail}
+    out = {"ready": ready, "first": first, "warm": warm, "pss": pss, "workers": nworkers, "detail": detail, **rates}
     print(f"\n{label}, --workers {args.workers}: ready in {ready:.1f} s; total PSS of master + "
           f"{nworkers} workers after every main path: {pss:.0f} MB")
     for role, mem in detail:
@@ -315,8 +313,28 @@ def measure(label: str, cmd: list[str], env: dict, kinds: dict, token: str, args
         med, worst = first_ratios(out, kind)
         print(f"  {kind:<16} n={len(first[kind]):<3} first median {median(first[kind]) * 1000:7.1f} ms, worst "
               f"{max(first[kind]) * 1000:7.1f} ms   warm p95 {p95 * 1000:6.1f} ms   ratio {med:5.1f}x / {worst:5.1f}x")
-    print(f"  throughput: /healthz {health_rps:.0f} req/s; framework API {api_rps:.0f} req/s; "
-          f"competency API {comp_rps:.0f} req/s")
+    print(f"  throughput, median of {args.throughput_rounds} rounds: floor {out['floor_rps']:.0f} req/s; /healthz "
+          f"{out['health_rps']:.0f} req/s ({out['health_share']:.0%}); framework API {out['api_rps']:.0f} req/s "
+          f"({out['api_share']:.0%}); competency API {out['comp_rps']:.0f} req/s ({out['comp_share']:.0%})")
+    return out
+
+
+def throughput_rounds(port: int, floor_port: int, kinds: dict, token: str, args) -> dict:
+    """Throughput of the floor (the bare Flask app, left running beside this server), /healthz and
+    the two catalogue API paths, measured in turn for ``--throughput-rounds`` rounds of
+    ``--seconds / rounds`` each. Each share of the floor is the median over the rounds of the kind's
+    rate against the floor's rate *in the same round*: the floor and the path it is compared with
+    are measured seconds apart, so a change in the machine's load between them cannot decide the
+    ratio (measured minutes apart, as before, it moved the shares by 10 points between runs)."""
+    window = args.seconds / args.throughput_rounds
+    paths = {"floor": (floor_port, "/", None), "health": (port, "/healthz", None),
+             "api": (port, kinds["framework API"], token), "comp": (port, kinds["competency API"], token)}
+    rounds = []
+    for _ in range(args.throughput_rounds):
+        rounds.append({name: throughput(p, path, window, token=tok) for name, (p, path, tok) in paths.items()})
+    out = {f"{name}_rps": median([r[name] for r in rounds]) for name in paths}
+    for name in ("health", "api", "comp"):
+        out[f"{name}_share"] = median([r[name] / r["floor"] for r in rounds])
     return out
 
 
@@ -326,7 +344,10 @@ def main() -> int:
     parser.add_argument("--plans", type=int, default=20000)
     parser.add_argument("--activities", type=int, default=50000)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement")
+    parser.add_argument("--seconds", type=float, default=12.0,
+                        help="seconds of throughput measurement per path, split into --throughput-rounds rounds")
+    parser.add_argument("--throughput-rounds", type=int, default=4,
+                        help="rounds of floor, /healthz, framework API and competency API measured in turn (default 4)")
     parser.add_argument("--quick", action="store_true", help="fewer warm samples")
     parser.add_argument("--rounds", type=int, default=3,
                         help="sets of fresh workers for the first requests: the ones the server starts with, "
@@ -391,27 +412,24 @@ def main() -> int:
             variants["baseline"] = (f"preloaded, today's build ({args.baseline})",
                                     [sys.executable, "-c", "from core.cli import main; main()", *serve, "--preload"],
                                     {**env, "PYTHONPATH": str(tree)}, tree)  # run in the tree: its core, plugins
-        results = {}
-        for mode in MODES:
-            if mode in args.modes.split(","):
-                label, cmd, menv, cwd = variants[mode]
-                results[mode] = measure(label, cmd, menv, kinds, token, args, work / f"serve-{mode}.log", cwd)
+        # the floor: a bare Flask JSON view under the same gunicorn settings, running beside each server
         (work / "hello.py").write_text(HELLO)
-        port = free_port()
+        floor_port = free_port()
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        srv = Served([gunicorn, "--chdir", str(work), "-w", str(args.workers), "-b", f"{HOST}:{port}", "hello:app"],
-                     env, work / "hello.log")
+        floor_srv = Served([gunicorn, "--chdir", str(work), "-w", str(args.workers), "-b", f"{HOST}:{floor_port}",
+                            "hello:app"], env, work / "hello.log")
+        results = {}
         try:
-            while True:
-                try:
-                    if get(port, "/")[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            floor = throughput(port, "/", args.seconds)
+            floor_srv.wait_ready(floor_port, "/")
+            for mode in MODES:
+                if mode in args.modes.split(","):
+                    label, cmd, menv, cwd = variants[mode]
+                    results[mode] = measure(label, cmd, menv, kinds, token, args, work / f"serve-{mode}.log",
+                                            floor_port, cwd)
         finally:
-            srv.stop()
-        print(f"\nFloor: bare Flask JSON view, gunicorn -w {args.workers}: {floor:.0f} req/s")
+            floor_srv.stop()
+        floors = ", ".join(f"{r['floor_rps']:.0f}" for r in results.values())
+        print(f"\nFloor: bare Flask JSON view, gunicorn -w {args.workers}: {floors} req/s (median per mode)")
         print("\nSummary (one run, this machine)")
         names = {"per-worker": "per-worker", "baseline": "today", "no-warmup": "warm-up off",
                  "no-worker-warmup": "no worker warm-up", "new": "new"}
@@ -426,9 +444,9 @@ def main() -> int:
             lambda r: max((first_ratios(r, k)[0], k) for k in kinds))
         row("first/warm p95: worst", lambda v: f"{v[0]:.1f}x {v[1][:9]}",
             lambda r: max((first_ratios(r, k)[1], k) for k in kinds))
-        row("framework API vs floor", lambda v: f"{v:.0%}", lambda r: r["api_rps"] / floor)
-        row("competency API vs floor", lambda v: f"{v:.0%}", lambda r: r["comp_rps"] / floor)
-        row("/healthz vs floor", lambda v: f"{v:.0%}", lambda r: r["health_rps"] / floor)
+        row("framework API vs floor", lambda v: f"{v:.0%}", lambda r: r["api_share"])
+        row("competency API vs floor", lambda v: f"{v:.0%}", lambda r: r["comp_share"])
+        row("/healthz vs floor", lambda v: f"{v:.0%}", lambda r: r["health_share"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if args.data:

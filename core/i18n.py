@@ -192,7 +192,9 @@ def select_locale() -> str:
     remembered = session.get("lang")
     if remembered in available:
         return remembered
-    return accepted_locale(request.accept_languages, offered_locales()) or current_app.config["DEFAULT_LOCALE"]
+    accept = request.accept_languages
+    # offered_locales looks at the catalogs: only when the request names languages (API clients often do not)
+    return (accept and accepted_locale(accept, offered_locales())) or current_app.config["DEFAULT_LOCALE"]
 
 
 def accepted_locale(accept_languages, offered: list[str]) -> str | None:
