@@ -165,3 +165,42 @@ def test_db_copy_leaves_postgres_with_statistics(tmp_path, pg_cluster):
         assert analyzed is not None and analyzed[0] is not None
     finally:
         dst.close()
+
+
+def test_who_is_asking_is_read_once_per_revision_and_an_edit_anywhere_is_seen_at_the_next_request(two_servers):
+    a, b = two_servers
+    b.collection("people").insert({"id": "p", "name": "Pia", "email": "pia@example.org", "coach_id": "c", "status": "active"})
+    people = a.collection("people")
+
+    def request(fn):
+        a.begin_request()
+        try:
+            with statements() as sent:
+                return fn(), [q for q in sent if "kbp_revisions" not in q]
+        finally:
+            a.end_request()
+
+    assert request(lambda: people.get("p")["name"])[0] == "Pia"
+    (name, coached), asked = request(lambda: (people.get("p")["name"], [x["id"] for x in people.find(coach_id="c")]))
+    (_again, asked_again) = request(lambda: (people.get("p"), people.find(coach_id="c")))
+    assert (name, coached) == ("Pia", ["p"]) and asked and not asked_again  # the second request asks nothing but revisions
+    got = request(lambda: people.get("p"))[0]
+    got["name"] = "changed by a caller"  # a copy
+    assert request(lambda: people.get("p")["name"])[0] == "Pia"
+
+    b.collection("people").update("p", {"status": "left"})  # another server: seen at the next request
+    assert request(lambda: people.get("p")["status"])[0] == "left"
+    b.collection("people").insert({"id": "q", "name": "Q", "email": "q@example.org", "coach_id": "c"})
+    assert request(lambda: [x["id"] for x in people.find(coach_id="c")])[0] == ["p", "q"]
+    b.collection("people").delete("q")
+    assert request(lambda: people.get("q"))[0] is None
+
+    a.begin_request()  # our own write in a request: seen at once
+    try:
+        assert people.get("p")["name"] == "Pia"
+        people.update("p", {"name": "Pia B"})
+        assert people.get("p")["name"] == "Pia B"
+    finally:
+        a.end_request()
+    b.collection("people").update("p", {"name": "Pia C"})  # outside a request: always asked
+    assert people.get("p")["name"] == "Pia C"

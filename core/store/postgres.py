@@ -237,6 +237,12 @@ class _Tx:
 #: a coach's hundred plans, so a worker keeps the recently read ones (:class:`_KeptDocuments`)
 LARGE_DOCUMENTS = frozenset({"plans"})
 
+#: small, read-mostly collections that nearly every request reads by id (who is asking: the token,
+#: the account, the person): within a request, a record read while the collection had the revision
+#: the request read is not asked for again while that revision is still the current one, so an
+#: edit on any server is seen at the next request, as with every other cache
+BY_REVISION = frozenset({"accounts", "api_tokens", "people"})
+
 
 class _KeptDocuments:
     """Recently read documents as their JSON bytes, each with the stamp of the row it was read from
@@ -247,10 +253,10 @@ class _KeptDocuments:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.size = 0
-        self._docs: OrderedDict[tuple[str, str], tuple[tuple, bytes]] = OrderedDict()
+        self._docs: OrderedDict[tuple, tuple[tuple, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str], stamp: tuple) -> bytes | None:
+    def get(self, key: tuple, stamp: tuple) -> bytes | None:
         with self._lock:
             kept = self._docs.get(key)
             if kept is None or kept[0] != stamp:
@@ -258,7 +264,7 @@ class _KeptDocuments:
             self._docs.move_to_end(key)
             return kept[1]
 
-    def put(self, key: tuple[str, str], stamp: tuple, data: bytes) -> None:
+    def put(self, key: tuple, stamp: tuple, data: bytes) -> None:
         if len(data) > self.max_bytes // 8:
             return  # a huge document would push out many others
         with self._lock:
@@ -298,6 +304,8 @@ class PgCollection(SingleWrites):
             yield _Tx(self._store, conn, self.name)
 
     def get(self, id: str) -> dict | None:
+        if self.name in BY_REVISION and isinstance(id, str):
+            return self._by_revision(("get", id), lambda tx: tx.get(id))
         with self._read() as tx:
             return tx.get(id)
 
@@ -308,8 +316,27 @@ class PgCollection(SingleWrites):
     def find(self, **equals: Any) -> list[dict]:
         if self._store._docs is not None and self.name in LARGE_DOCUMENTS and self._local_tx() is None:
             return self._find_kept(self._store._find_condition(self.name, equals))
+        if self.name in BY_REVISION and all(v is None or isinstance(v, str) for v in equals.values()):
+            return self._by_revision(("find", *sorted(equals.items())), lambda tx: tx.find(**equals))
         with self._read() as tx:
             return tx.find(**equals)
+
+    def _by_revision(self, question: tuple, read: Callable[[_Tx], Any]) -> Any:
+        """The answer to ``question`` (a get or find of a :data:`BY_REVISION` collection) from
+        memory while the request's revision of the collection is the one it was read at."""
+        docs = self._store._docs
+        revision = self._store._request_revision(self.name) if docs is not None and self._local_tx() is None else None
+        if revision is None:  # outside a request (or inside a transaction): ask the database
+            with self._read() as tx:
+                return read(tx)
+        key = (self.name, *question)
+        data = docs.get(key, revision)
+        if data is not None:
+            return orjson.loads(data)
+        with self._read() as tx:  # read after the revision: a commit in between only makes it look older
+            answer = read(tx)
+        docs.put(key, revision, orjson.dumps(answer))
+        return answer
 
     def find_any(self, field: str, values) -> list[dict]:
         if self._store._docs is not None and self.name in LARGE_DOCUMENTS and self._local_tx() is None:
@@ -657,6 +684,12 @@ class PostgresStore:
                     held[0] = dict(conn.execute("SELECT collection, rev FROM kbp_revisions").fetchall())
             found = held[0]
         return {n: ("pg", found.get(n, 0)) for n in names}
+
+    def _request_revision(self, name: str) -> tuple | None:
+        """The revision of ``name`` in the request's snapshot, or None outside a request."""
+        if self._scope.get() is None:
+            return None
+        return self.revisions([name])[name]
 
     def begin_request(self) -> None:
         """From now until :meth:`end_request` (in this thread / context), every ``revision()`` is
