@@ -60,3 +60,24 @@ def test_a_step_link_with_unsaved_input_saves_first_and_goes_there(make_app):
     r = coach.post(url, data={"csrf_token": csrf_token(coach, url), "version": plan["version"], "pick": picks(page)[0],
                               "goto": f"{url}?shown=60#suggestion-31"})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"{url}?shown=60#suggestion-31")
+
+
+def test_the_api_gives_the_first_activity_limit_suggestions_and_the_total(make_app):
+    app = make_app()
+    admin = app.test_client()
+    for n in range(12):
+        admin.post("/api/v1/activity-sources/inhouse/activities", json={
+            "title": {"en": f"Listening exercise {n}"}, "description": {"en": "Summarise first."},
+            "competencies": [FOCUS], "kind": "on_the_job", "effort": "hours", "source_language": "en"})
+    coach, plan = coach_with_plan(app, FOCUS)
+    url = f"/api/v1/plans/{plan['id']}/suggestions"
+    everything = coach.get(url).get_json()
+    total = everything["activity_total"]
+    assert total >= 12 and len(everything["activities"]) == total  # fewer than the default 100
+    assert sum(everything["kinds"].values()) == total
+    five = coach.get(f"{url}?activity_limit=5").get_json()
+    assert five["activity_total"] == total and five["kinds"] == everything["kinds"]
+    assert [a["id"] for a in five["activities"]] == [a["id"] for a in everything["activities"][:5]]
+    for bad in ("-1", "1001", "many"):
+        r = coach.get(f"{url}?activity_limit={bad}")
+        assert r.status_code == 422 and "activity_limit" in str(r.get_json()["errors"]), bad
