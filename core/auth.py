@@ -634,6 +634,13 @@ def configure_session_security(app) -> None:
                 return self.session_class()
             return super().open_session(app_, request_)
 
+        def save_session(self, app_, session_, response) -> None:
+            if not session_ and not session_.modified:  # nothing to set or delete (API tokens, health
+                if session_.accessed:  # checks): skip working out the cookie's name, domain, flags
+                    response.vary.add("Cookie")
+                return
+            super().save_session(app_, session_, response)
+
         def get_cookie_secure(self, app_) -> bool:  # noqa: D401 - flask API
             try:
                 return bool(app_.config.get("SESSION_COOKIE_SECURE")) or request.is_secure

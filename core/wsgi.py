@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -46,12 +47,39 @@ class AccessLogger(Logger):
                 or (self.cfg.syslog and not self.cfg.disable_redirect_access_to_syslog)):
             return
         try:
-            self.access_log.info(self.cfg.access_log_format, _Atoms(self.atoms(resp, req, environ, request_time),
-                                                                     _LazyHeaders(req, resp, environ)))
+            atoms = _Atoms(self.atoms(resp, req, environ, request_time), _LazyHeaders(req, resp, environ))
+            handler = self._plain_handler()
+            if handler is None:
+                self.access_log.info(self.cfg.access_log_format, atoms)
+                return
+            line = self.cfg.access_log_format % atoms + handler.terminator
+            handler.acquire()  # as Handler.handle: a reopen (SIGUSR1) swaps the stream under this lock
+            try:
+                handler.stream.write(line)
+                handler.flush()
+            finally:
+                handler.release()
         except Exception:  # noqa: BLE001 - as gunicorn: a log line never fails a request
             import traceback
 
             self.error(traceback.format_exc())
+
+    def _plain_handler(self):
+        """The access log's one handler when it is gunicorn's own plain stream or file handler with
+        the bare ``%(message)s`` format, no filters, no other handler: then the line is written to
+        its stream directly, as that handler would write it, without a ``LogRecord`` (the caller's
+        frame, the thread and process names, the time: about 10 of the 13 us a line cost). Any other
+        set-up (a ``--log-config``, syslog, a filter, a handler added by hand) goes through logging."""
+        log_ = self.access_log
+        if log_.filters or log_.propagate or len(log_.handlers) != 1 or not log_.isEnabledFor(logging.INFO):
+            return None
+        handler = log_.handlers[0]
+        formatter = handler.formatter
+        if (type(handler) not in (logging.StreamHandler, logging.FileHandler) or handler.filters
+                or handler.level > logging.INFO or getattr(handler, "stream", None) is None
+                or type(formatter) is not logging.Formatter or formatter._fmt != "%(message)s"):
+            return None
+        return handler
 
     def atoms(self, resp, req, environ, request_time) -> dict:
         """gunicorn's atoms without the header and environ entries (:class:`_LazyHeaders` has them)."""

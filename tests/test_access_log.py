@@ -29,17 +29,27 @@ ENVIRON = {"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "GET", "RAW_URI": '/api/
            "wsgi.version": (1, 0)}
 
 
-def _line(logger_class, fmt: str | None) -> str:
-    cfg = Config()
-    cfg.set("accesslog", "-")
-    if fmt:
-        cfg.set("access_log_format", fmt)
-    logger = logger_class(cfg)
-    out = io.StringIO()
-    for handler in logger.access_log.handlers:
-        handler.stream = out
-        handler.setFormatter(logging.Formatter("%(message)s"))  # the line itself, not where it was logged
-    logger.access(_Response(), _Request(), ENVIRON, datetime.timedelta(seconds=1, microseconds=2345))
+def _line(logger_class, fmt: str | None, formatter: str = "%(message)s", setup=None) -> str:
+    # logging's one "gunicorn.access" logger, as gunicorn leaves it: only its own handler (pytest's
+    # log capture may have added some); everything is put back afterwards
+    access_log = logging.getLogger("gunicorn.access")
+    filters, handlers = list(access_log.filters), list(access_log.handlers)
+    access_log.filters[:], access_log.handlers[:] = [], []
+    try:
+        cfg = Config()
+        cfg.set("accesslog", "-")
+        if fmt:
+            cfg.set("access_log_format", fmt)
+        logger = logger_class(cfg)
+        out = io.StringIO()
+        for handler in logger.access_log.handlers:
+            handler.stream = out
+            handler.setFormatter(logging.Formatter(formatter))  # the line itself, not where it was logged
+        if setup is not None:
+            setup(logger)
+        logger.access(_Response(), _Request(), ENVIRON, datetime.timedelta(seconds=1, microseconds=2345))
+    finally:
+        access_log.filters[:], access_log.handlers[:] = filters, handlers
     return out.getvalue()
 
 
@@ -62,3 +72,47 @@ def test_timestamp_is_the_current_second():
         if int(time.time()) == second:
             break
     assert ours == theirs
+
+
+class _Marker(logging.Filter):
+    def filter(self, record):
+        record.msg = "filtered " + record.getMessage()
+        record.args = None
+        return True
+
+
+@pytest.mark.parametrize("formatter, setup, expect", [
+    # kbp serve's own set-up: the line is written to the stream directly (no LogRecord)
+    ("%(message)s", None, ""),
+    # anything else goes through logging as before, so it keeps working: another format ...
+    ("%(levelname)s %(name)s %(message)s", None, "INFO gunicorn.access "),
+    # ... a filter on the logger or on the handler ...
+    ("%(message)s", lambda lg: lg.access_log.addFilter(_Marker()), "filtered "),
+    ("%(message)s", lambda lg: lg.access_log.handlers[0].addFilter(_Marker()), "filtered "),
+])
+def test_access_lines_keep_the_logging_set_up(formatter, setup, expect):
+    plain = _line(glogging.Logger, None)
+    assert _line(AccessLogger, None, formatter, setup) == expect + plain
+    assert _line(glogging.Logger, None, formatter, setup) == expect + plain
+
+
+def test_a_second_handler_gets_the_line_too():
+    second = io.StringIO()
+    ours = _line(AccessLogger, None, setup=lambda lg: lg.access_log.addHandler(logging.StreamHandler(second)))
+    assert ours and second.getvalue() == ours
+
+
+def test_kbp_serve_set_up_writes_lines_directly():
+    """kbp serve's options (``accesslog="-"``) give the set-up the direct write is for; a filter does not."""
+    access_log = logging.getLogger("gunicorn.access")
+    filters, handlers = list(access_log.filters), list(access_log.handlers)
+    access_log.filters[:], access_log.handlers[:] = [], []
+    try:
+        cfg = Config()
+        cfg.set("accesslog", "-")
+        logger = AccessLogger(cfg)
+        assert logger._plain_handler() is access_log.handlers[0]
+        access_log.addFilter(_Marker())
+        assert logger._plain_handler() is None
+    finally:
+        access_log.filters[:], access_log.handlers[:] = filters, handlers
