@@ -635,6 +635,11 @@ class ActivityIndex:
         self._deferred_from = None
         self._deferred_dl = {}
 
+    def forget_answers(self) -> None:
+        """Drop the kept answers (benchmarks measure the search itself this way)."""
+        with self._lock:
+            self._answers.clear()
+
     def __len__(self) -> int:
         return len(self._recs)
 
