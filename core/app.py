@@ -120,6 +120,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     follow_stored_imports(app)
     register_blueprints(app)
     watch_catalogue(app)
+    scope_revisions(app)
     return app
 
 
@@ -339,6 +340,25 @@ def watch_catalogue(app: Flask) -> None:
                 seen["revision"] = revision
 
     app.before_request_funcs.setdefault(None, []).insert(0, check_catalogue)
+
+
+def scope_revisions(app: Flask) -> None:
+    """A backend that reads revisions from a database (PostgreSQL) reads them once per request:
+    the catalogue, imports, licences and search checks of one request share that read (see
+    ``PostgresStore.begin_request``). Runs before every other check."""
+    storage = app.extensions["kbp"].storage
+    begin, end = getattr(storage, "begin_request", None), getattr(storage, "end_request", None)
+    if begin is None or end is None:
+        return
+
+    def begin_revisions() -> None:
+        begin()
+
+    def end_revisions(_exc: BaseException | None = None) -> None:
+        end()
+
+    app.before_request_funcs.setdefault(None, []).insert(0, begin_revisions)
+    app.teardown_request(end_revisions)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -498,12 +498,13 @@ def frameworks_import(ctx: click.Context, file: str, dry_run: bool) -> None:
 
 @frameworks_group.command("remove")
 @click.argument("framework_id")
-@click.option("--yes", is_flag=True, help="Do not ask: remove it even when plans or in-house activities use it.")
+@click.option("--yes", is_flag=True, help="Do not ask: remove it even when plans, recruitment records or in-house activities use it.")
 @click.pass_context
 def frameworks_remove(ctx: click.Context, framework_id: str, yes: bool) -> None:
     """Remove a framework imported in KBP (page, API or `kbp frameworks import`): every running server
-    drops it at its next request. Says how many plans and in-house activities use it and asks first
-    (unless --yes); plans keep their copies of its names. A plugin's framework is refused."""
+    drops it at its next request. Says how many plans, recruitment records and in-house activities use
+    it and asks first (unless --yes); plans and recruitment records keep their copies of its names. A
+    plugin's framework is refused."""
     from core.services import accounts, framework_imports
 
     state = make_app(ctx).extensions["kbp"]

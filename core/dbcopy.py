@@ -57,5 +57,8 @@ def copy_store(src, dst, *, force: bool = False, progress: Callable[[str], None]
                 collection=name, copied=len(copied), total=len(records)))
         progress(_("%(collection)s: %(num)d records copied and verified", collection=name, num=len(records)))
     dst.put_shared_secret("secret_key", src.shared_secret("secret_key"))
+    analyze = getattr(dst, "analyze", None)
+    if analyze is not None:  # PostgreSQL: statistics of the new rows now, so the first requests use the indexes
+        analyze(sorted(set(names) | set(occupied)))
     migrate(dst)
     return len(names)

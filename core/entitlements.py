@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import model
-from core.i18n import ngettext
+from core.i18n import current_locale, ngettext
 from core.licensing import LicenceCheck, LicenceStore, TrustedKey, load_key_bundle, load_trusted_keys, merge_trusted_keys
 
 
@@ -58,7 +58,7 @@ class Entitlements:
         self.today = today
         self.config = config or {}
         self._keys: dict[str, dict[str, TrustedKey]] = {}
-        self._cache: dict[str, tuple[tuple, LicenceCheck]] = {}
+        self._cache: dict[tuple[str, str], tuple[tuple, LicenceCheck]] = {}  # (product, language)
         self._lock = threading.Lock()
 
     def trusted_keys(self, requirement: model.LicenceRequirement) -> dict[str, TrustedKey]:
@@ -97,24 +97,37 @@ class Entitlements:
             days, product=framework.licence.product, date=check.expires.isoformat(),
         )
 
-    def check(self, framework: model.Framework) -> LicenceCheck | None:
-        """The licence check for ``framework``; ``None`` when it needs no licence."""
+    def check(self, framework: model.Framework, *, any_language: bool = False) -> LicenceCheck | None:
+        """The licence check for ``framework``; ``None`` when it needs no licence. Its message is in
+        the reader's language (checks are kept per language: a check made for one language and shown
+        in another put an English reason into a Swedish sentence); ``any_language`` when only the
+        outcome is needed."""
         req = framework.licence
         if req is None:
             return None
         key = (self.store.stamp(req.product), self.today(), self.demo_mode)
-        cached = self._cache.get(req.product)
+        if any_language:
+            for (product, _language), (seen, result) in list(self._cache.items()):
+                if product == req.product and seen == key:
+                    return result
+        language = current_locale()
+        cached = self._cache.get((req.product, language))
         if cached is not None and cached[0] == key:
             return cached[1]
         result = self.store.check(
             req.product, trusted_keys=self.trusted_keys(req), today=key[1], demo_mode=self.demo_mode
         )
         with self._lock:
-            self._cache[req.product] = (key, result)
+            self._cache[(req.product, language)] = (key, result)
         return result
 
+    def _forget(self, product: str) -> None:
+        with self._lock:
+            for cached in [k for k in self._cache if k[0] == product]:
+                self._cache.pop(cached, None)
+
     def available(self, framework: model.Framework) -> bool:
-        result = self.check(framework)
+        result = self.check(framework, any_language=True)
         return result is None or result.ok
 
     def install(self, framework: model.Framework, data: bytes) -> LicenceCheck:
@@ -124,7 +137,7 @@ class Entitlements:
         result = self.store.install(
             req.product, data, trusted_keys=self.trusted_keys(req), today=self.today(), demo_mode=self.demo_mode
         )
-        self._cache.pop(req.product, None)
+        self._forget(req.product)
         return result
 
     def install_demo(self, framework: model.Framework) -> LicenceCheck | None:

@@ -641,13 +641,14 @@ def _candidate_plans(storage, account) -> list[tuple[dict, str]]:
         return [(p, relation(storage, account, p)) for p in plans.all()]
     found: dict[str, tuple[dict, str]] = {}
     me = account.person_id
-    if me and account.role == "coach":  # the people the account coaches now, not the plans' recorded coach
-        for person in storage.collection("people").find(coach_id=me):
-            for p in plans.find(person_id=person["id"]):
-                found[p["id"]] = (p, "coach")
-    if me:
-        for p in plans.find(person_id=me):
-            found[p["id"]] = (p, "employee")
+    if not me:
+        return []
+    coached: set[str] = set()
+    if account.role == "coach":  # the people the account coaches now, not the plans' recorded coach
+        coached = {person["id"] for person in storage.collection("people").find(coach_id=me)}
+    # one indexed query for the coachees' plans and the account's own (not one per coachee)
+    for p in plans.find_any("person_id", [*sorted(coached), me]):
+        found[p["id"]] = (p, "employee" if p["person_id"] == me else "coach")
     return list(found.values())
 
 

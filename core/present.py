@@ -17,6 +17,7 @@ class Presenter:
         self.registry = registry
         self.locale = locale
         self._deep: dict[str, bool] = {}  # framework id -> is_deep
+        self._source_titles: dict[int, tuple[model.ActivitySource, str]] = {}  # once per source, not per activity
 
     def tr(self, text: str, domain: model.TextDomain) -> str:
         return i18n.content(text, domain.source_language, domain.domain, self.locale, self.registry.locale_dirs)
@@ -186,9 +187,15 @@ class Presenter:
     # ------------------------------------------------------------------ plugins, exporters
     def source_title(self, source: model.ActivitySource) -> str:
         """The source's title in the reader's language, translated in the source's own domain."""
+        known = self._source_titles.get(id(source))
+        if known is not None and known[0] is source:
+            return known[1]
         if source.domain == i18n.CORE_DOMAIN:
-            return i18n.gettext(source.title)
-        return self.tr(source.title, model.TextDomain(source.domain, source.source_language))
+            title = i18n.gettext(source.title)
+        else:
+            title = self.tr(source.title, model.TextDomain(source.domain, source.source_language))
+        self._source_titles[id(source)] = (source, title)
+        return title
 
     def exporter(self, exp: model.Exporter, plugin: str) -> dict[str, Any]:
         return {

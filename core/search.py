@@ -115,6 +115,10 @@ Data structures
   list that are in the candidate set (or sort the candidates when there are few).
 * Archived docs are taken out of the result at the end when there is no other filter (cheaper than
   intersecting with the 95% that are not archived).
+* Answers: the last few hundred questions (query text, locale, filters, page) keep their answer —
+  the page's hits and the total, not the scores — until the index changes in any way (every change
+  goes through one method, which empties them). A broad prefix such as ``fö`` scores most of the
+  index (tens of milliseconds at 50,000 activities); asked again, it costs a dictionary look-up.
 
 Updates are incremental: ``add`` appends the doc's postings, ``remove`` scans the postings of the
 doc's views (plus an O(n) memmove in two Python lists); ``replace_source`` diffs fingerprints against
@@ -145,7 +149,7 @@ import sys
 import threading
 import unicodedata
 from array import array
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
 from itertools import compress, islice
 from types import MappingProxyType
@@ -182,6 +186,8 @@ _QUANT = 250  # posting weights are ints 1.._QUANT standing for bm25tf / (K1 + 1
 _SCALE = (K1 + 1) / _QUANT
 _PAD = "$$"
 _EXPANSION_CACHE_SIZE = 4096
+_ANSWERS = 256  #: answers kept (an answer is a page of hits: a few KB at most)
+_ANSWER_MAX_HITS = 200  #: longer pages (a whole competency's list) are not kept
 _SMALL_SORT = 1024  # candidate sets up to this size are sorted by key instead of walking the key order
 
 
@@ -493,6 +499,8 @@ class ActivityIndex:
         self._born: list[str] = []
         self._died: list[str] = []
         self._expansions: dict[tuple[str, bool], tuple[tuple[str, float], ...]] = {}
+        #: recent answers (a page of hits and the total) by their exact question; emptied by every change
+        self._answers: OrderedDict[tuple, SearchResult] = OrderedDict()
         self._deferred_from: int | None = None
         self._deferred_dl: dict[str, array] = {}
         docs = list(docs)
@@ -612,6 +620,7 @@ class ActivityIndex:
         self._deferred_dl: dict[str, array] = {}
 
     def _finish_deferred(self) -> None:
+        self._answers.clear()
         base = self._deferred_from
         avgdl = self._dl_sum / self._dl_count if self._dl_count else 1.0
         tables: dict[int, list[int]] = {}
@@ -625,6 +634,11 @@ class ActivityIndex:
                     weights[i] = table[weights[i]]
         self._deferred_from = None
         self._deferred_dl = {}
+
+    def forget_answers(self) -> None:
+        """Drop the kept answers (benchmarks measure the search itself this way)."""
+        with self._lock:
+            self._answers.clear()
 
     def __len__(self) -> int:
         return len(self._recs)
@@ -648,6 +662,7 @@ class ActivityIndex:
     # ------------------------------------------------------------------ applying changes (locked)
 
     def _apply(self, adds: list[_Prepared], removes: list[int], deferred: bool = False) -> None:
+        self._answers.clear()
         bulk = len(adds) + len(removes) > 64
         if removes:
             gone = set(removes)
@@ -964,42 +979,56 @@ class ActivityIndex:
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         wanted_competencies = _as_tuple(competencies)
-        tokens = _query_tokens(text or "")
+        question = (text or "", locale, wanted_competencies, _as_tuple(kinds), _as_tuple(efforts), _as_tuple(situations),
+                    _as_tuple(sources), bool(include_archived), limit, offset)
         with self._lock:
-            base = self._filtered(wanted_competencies, _as_tuple(kinds), _as_tuple(efforts),
-                                  _as_tuple(situations), _as_tuple(sources))
-            drop: set[int] | None = None  # archived docs, when they are best taken out at the end
-            if not include_archived and self._archived:
-                if base is None:
-                    drop = self._archived
-                else:
-                    base = base - self._archived
-            if base is not None and not base:
-                return SearchResult([], 0)
-            scores: dict[int, float] | None = None
-            if tokens:
-                scores = self._text_scores(tokens, locale, base)
-                if drop and scores:
-                    if len(drop) * 4 < len(scores):
-                        for d in drop:
-                            scores.pop(d, None)
-                    else:
-                        scores = {d: s for d, s in scores.items() if d not in drop}
-                candidates: set[int] | dict[int, float] | Any = scores
-            elif base is not None:
-                candidates = base
+            known = self._answers.get(question)
+            if known is not None:
+                self._answers.move_to_end(question)
+                return SearchResult(list(known.hits), known.total)
+            result = self._search(question)
+            if len(result.hits) <= _ANSWER_MAX_HITS:
+                self._answers[question] = result
+                if len(self._answers) > _ANSWERS:
+                    self._answers.popitem(last=False)
+            return SearchResult(list(result.hits), result.total)
+
+    def _search(self, question: tuple) -> SearchResult:
+        text, locale, wanted_competencies, kinds, efforts, situations, sources, include_archived, limit, offset = question
+        tokens = _query_tokens(text)
+        base = self._filtered(wanted_competencies, kinds, efforts, situations, sources)
+        drop: set[int] | None = None  # archived docs, when they are best taken out at the end
+        if not include_archived and self._archived:
+            if base is None:
+                drop = self._archived
             else:
-                candidates = self._active if drop else self._recs.keys()
-            total = len(candidates)
-            if not total:
-                return SearchResult([], 0)
-            matches = self._competency_matches(wanted_competencies, candidates)
-            page = self._page(candidates, scores, matches, offset, offset + limit)
-            hits = []
-            for doc_id in page:
-                cm = matches if isinstance(matches, int) else matches[doc_id]
-                ts = scores[doc_id] if scores is not None else 0.0
-                hits.append(Hit(self._recs[doc_id].key, cm + ts / (1.0 + ts), cm, ts))
+                base = base - self._archived
+        if base is not None and not base:
+            return SearchResult([], 0)
+        scores: dict[int, float] | None = None
+        if tokens:
+            scores = self._text_scores(tokens, locale, base)
+            if drop and scores:
+                if len(drop) * 4 < len(scores):
+                    for d in drop:
+                        scores.pop(d, None)
+                else:
+                    scores = {d: s for d, s in scores.items() if d not in drop}
+            candidates: set[int] | dict[int, float] | Any = scores
+        elif base is not None:
+            candidates = base
+        else:
+            candidates = self._active if drop else self._recs.keys()
+        total = len(candidates)
+        if not total:
+            return SearchResult([], 0)
+        matches = self._competency_matches(wanted_competencies, candidates)
+        page = self._page(candidates, scores, matches, offset, offset + limit)
+        hits = []
+        for doc_id in page:
+            cm = matches if isinstance(matches, int) else matches[doc_id]
+            ts = scores[doc_id] if scores is not None else 0.0
+            hits.append(Hit(self._recs[doc_id].key, cm + ts / (1.0 + ts), cm, ts))
         return SearchResult(hits, total)
 
     def _filtered(self, competencies, kinds, efforts, situations, sources) -> set[int] | None:

@@ -2432,20 +2432,21 @@ class Storage:
         raise StorageError(_("The journal of units of work could not be emptied; try the erase again."))
 
     def recover(self) -> int:
-        """Complete every unit of work a crashed process left half-written; returns how many."""
+        """Complete every unit of work a crashed process left half-written; returns how many
+        (not those still in flight in a live process: they end by themselves)."""
         pending = self._journal.pending()
-        if pending:
-            self._recover(pending)
-        return len(pending)
+        return self._recover(pending) if pending else 0
 
-    def _recover(self, entries: list) -> None:
+    def _recover(self, entries: list) -> int:
         """Complete units of work whose process died part-way (and, after a restart of the
         machine, check every one in the journal): each part whose line is not where the journal
         says is written again, under the locks of all the unit's collections."""
         journal = self._journal
+        completed = 0
         for entry in entries:
             if isinstance(entry, Path):
                 self._recover_legacy(entry)
+                completed += 1
                 continue
             colls = [self.collection(n) for n in sorted(entry.names)]
             locks = [c._lock for c in colls]
@@ -2453,6 +2454,7 @@ class Storage:
             try:
                 if not journal.still_needed(entry):
                     continue  # ended meanwhile, or completed by someone else
+                completed += 1
                 parts = journal.read_entry(entry)
                 moved: dict[str, dict] = {}
                 for coll in colls:
@@ -2474,6 +2476,7 @@ class Storage:
                 unlock_all(locks)
         if entries:
             journal.checkpoint()  # after a restart: start a journal of this boot once all is checked
+        return completed
 
     def _recover_legacy(self, path: Path) -> None:
         """Complete a unit of work from a journal file of an earlier version (``<txid>.uow``)."""

@@ -61,6 +61,31 @@ def coach_with_plan(app, focus: str):
     return coach, r.get_json()
 
 
+def test_recruitment_records_count_as_uses_and_keep_their_names(make_app):
+    """A recruitment record assessing one of its competencies makes the framework "in use" too; it
+    keeps its copy of the name after the removal (the same rule as plans)."""
+    app = make_app()
+    admin = app.test_client()
+    import_standards(admin)
+    coach, plan = coach_with_plan(app, "kbp-sample:active-listening")  # the plan does not use it
+    record = coach.put(f"/api/v1/people/{plan['person_id']}/recruitment", json={"role_title": "Analyst", "competencies": [
+        {"competency": FOCUS, "rating": 2, "notes": "Mixed up the ratios.", "need": "Practise ratio tables."}]})
+    assert record.status_code == 200, record.get_json()
+    name = record.get_json()["competencies"][0]["name"]["en"]
+
+    body = assert_error(admin.delete(f"/api/v1/frameworks/{STANDARDS}?lang=en"), 409, "framework_in_use")
+    assert body["errors"] == {"confirm": ["0 plans use its competencies, 1 recruitment record and 0 in-house activities."]}
+    assert "recruitment records keep their copies" in body["message"]
+    swedish = assert_error(admin.delete(f"/api/v1/frameworks/{STANDARDS}?lang=sv"), 409, "framework_in_use")
+    assert "1 rekryteringsunderlag" in swedish["errors"]["confirm"][0]
+    page = admin.get(f"/admin/frameworks/{STANDARDS}/remove?lang=en").get_data(as_text=True)
+    assert "1 recruitment record" in page and 'class="notice"' in page
+
+    assert admin.delete(f"/api/v1/frameworks/{STANDARDS}?confirm=true").status_code == 204
+    kept = coach.get(f"/api/v1/people/{plan['person_id']}/recruitment")
+    assert kept.status_code == 200 and kept.get_json()["competencies"][0]["name"]["en"] == name
+
+
 # ----------------------------------------------------------------------------- the API, on two servers
 
 

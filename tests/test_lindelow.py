@@ -184,6 +184,18 @@ def test_content_stats_command(licensor, data_dir):
 # ----------------------------------------------------------------------------- licence gate
 
 
+def test_licence_reason_in_the_readers_language(data_dir):
+    """The reason a framework is refused is in the language of the whole message, whichever
+    language asked first (the check is kept, and it used to be kept in the first asker's language)."""
+    client = signed_in_client(make(data_dir))
+    first = client.get(f"/api/v1/frameworks/{FW}?lang=en").get_json()["message"]
+    assert "not licensed" in first and "No licence is installed" in first
+    swedish = client.get(f"/api/v1/frameworks/{FW}?lang=sv").get_json()["message"]
+    assert "saknar giltig licens" in swedish and "Det finns ingen licens installerad" in swedish
+    assert "No licence" not in swedish and "kbp license install" in swedish
+    assert client.get(f"/api/v1/frameworks/{FW}?lang=en").get_json()["message"] == first
+
+
 def test_without_licence_installed_not_licensed_and_no_content(data_dir):
     client = signed_in_client(make(data_dir))
     plugins = {p["name"]: p for p in client.get("/api/v1/plugins").get_json()}

@@ -572,3 +572,26 @@ def test_streamed_replace_source_builds_the_same_index_as_a_list(seed, monkeypat
             assert got == want, (q, kw)
         docs = [d for d in docs if d.key[0] != "s1"] + list(current.values())
     _assert_same_as_fresh(streamed, {d.key: d for d in docs})
+
+
+def test_a_repeated_question_is_answered_from_memory_until_the_index_changes(index, monkeypatch):
+    asked = []
+    real = ActivityIndex._search
+    monkeypatch.setattr(ActivityIndex, "_search", lambda self, q: asked.append(q) or real(self, q))
+    first = index.search("ledarskap", locale="sv", limit=5)
+    again = index.search("ledarskap", locale="sv", limit=5)
+    assert again == first and len(asked) == 1
+    again.hits.clear()  # each caller gets its own list
+    assert keys(index.search("ledarskap", locale="sv", limit=5)) == keys(first)
+    assert index.search("ledarskap", locale="en", limit=5) is not None and len(asked) == 2  # another question
+
+    # every kind of change answers anew: add, remove, replace_source (a list and a stream)
+    index.add(doc("ny", ("Ledarskap i praktiken", "Öva ledarskap varje vecka.")))
+    assert "ny" in keys(index.search("ledarskap", locale="sv", limit=5))
+    index.remove(("inhouse", "ny"))
+    assert "ny" not in keys(index.search("ledarskap", locale="sv", limit=5))
+    index.replace_source("kbp-sample", [doc("ledare", ("Ledarskap för alla", "Kurs."), source="kbp-sample")])
+    assert "ledare" in keys(index.search("ledarskap", locale="sv", limit=5))
+    index.replace_source("kbp-sample", (d for d in []))
+    assert "ledare" not in keys(index.search("ledarskap", locale="sv", limit=5))
+    assert keys(index.search("ledarskap", locale="sv", limit=5)) == keys(first)

@@ -80,13 +80,8 @@ def test_error_between_the_writes_of_the_parts_commits_nothing(tmp_path, fail_be
     assert not _unfinished(tmp_path)
 
 
-def test_a_crash_after_some_parts_is_completed_from_the_journal(tmp_path):
-    """Simulate a process that died after writing the journal and the first part."""
-    store = Storage(tmp_path)
-    store.collection("a").insert({"id": "x0"})
-    store.collection("b").insert({"id": "x0"})
-    reader = Storage(tmp_path)  # a process that has read both before the crash
-    assert reader.collection("a").count() == reader.collection("b").count() == 1
+def _crash_after_the_first_part(store) -> None:
+    """Leave the journal and the first part of a unit of work as a process killed there would."""
 
     class Died(BaseException):
         pass
@@ -113,6 +108,17 @@ def test_a_crash_after_some_parts_is_completed_from_the_journal(tmp_path):
                 uow["b"].insert({"id": "x1"})
     finally:
         st._LogStorage.rollback_to, st._Journal.abort = real_rollback, real_abort
+        store.before_part = None
+
+
+def test_a_crash_after_some_parts_is_completed_from_the_journal(tmp_path):
+    """Simulate a process that died after writing the journal and the first part."""
+    store = Storage(tmp_path)
+    store.collection("a").insert({"id": "x0"})
+    store.collection("b").insert({"id": "x0"})
+    reader = Storage(tmp_path)  # a process that has read both before the crash
+    assert reader.collection("a").count() == reader.collection("b").count() == 1
+    _crash_after_the_first_part(store)
     assert len(_unfinished(tmp_path)) == 1
     # "b" did not change on disk, yet its reader completes the unit of work before answering
     assert reader.collection("b").get("x1") is not None
@@ -122,6 +128,51 @@ def test_a_crash_after_some_parts_is_completed_from_the_journal(tmp_path):
     assert not _unfinished(tmp_path)
     other.collection("a").insert({"id": "x2"})  # and writing after it does not replay it again
     assert Storage(tmp_path).collection("a").count() == 3
+
+
+def test_recover_counts_the_units_of_work_it_completed(tmp_path):
+    store = Storage(tmp_path)
+    store.collection("a").insert({"id": "x0"})
+    store.collection("b").insert({"id": "x0"})
+    assert Storage(tmp_path).recover() == 0
+    _crash_after_the_first_part(store)
+    assert Storage(tmp_path).recover() == 1
+    assert Storage(tmp_path).recover() == 0
+    assert Storage(tmp_path).collection("b").get("x1") is not None
+
+
+def test_recover_does_not_count_a_unit_of_work_still_in_flight(tmp_path):
+    """Another process's unit of work between its journal record and its end is not a crash:
+    recover waits for its locks, finds it ended, and counts nothing."""
+    import threading
+
+    store = Storage(tmp_path)
+    in_journal, go_on = threading.Event(), threading.Event()
+
+    def pause(_name):
+        in_journal.set()
+        go_on.wait(10)
+
+    store.before_part = pause
+
+    def write():
+        with store.unit_of_work("a", "b") as uow:
+            uow["a"].insert({"id": "y"})
+            uow["b"].insert({"id": "y"})
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert in_journal.wait(10)
+    other = Storage(tmp_path)
+    found = []
+    recovering = threading.Thread(target=lambda: found.append(other.recover()))
+    recovering.start()
+    recovering.join(0.3)  # waiting for the writer's locks
+    go_on.set()
+    writer.join(10)
+    recovering.join(10)
+    assert found == [0]
+    assert Storage(tmp_path).collection("b").get("y") is not None
 
 
 def test_unique_fields_are_enforced_by_every_write(tmp_path):

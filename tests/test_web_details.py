@@ -168,7 +168,7 @@ def test_every_step_names_the_person_and_suggestions_say_which_focus_they_serve(
         assert "Utvecklingsdialog med Erik Medarbetare" in org["old"].get(f"{url}?lang=sv").get_data(as_text=True), step
     page = org["old"].get(f"/plans/{plan['id']}/activities?lang=en").get_data(as_text=True)
     suggestions = page.split('<ul class="activities">')[1].split("</ul>")[0]
-    items = suggestions.count('<li class="activity">')
+    items = suggestions.count('<li class="activity"')
     assert items and suggestions.count('<p class="serves">For: <strong>Active listening</strong></p>') == items
 
 

@@ -144,7 +144,8 @@ def list_frameworks(**_args):
 
 class RemoveFrameworkArgs(schemas.LangArgs):
     confirm = fields.Boolean(load_default=False, metadata={
-        "description": "true: remove the framework even though plans or in-house activities use its competencies "
+        "description": "true: remove the framework even though plans, recruitment records or in-house activities use its "
+                       "competencies "
                        "(without it such a removal answers 409 `framework_in_use` with the counts)."})
 
 
@@ -152,14 +153,16 @@ class RemoveFrameworkArgs(schemas.LangArgs):
 @blp.arguments(RemoveFrameworkArgs, location="query", as_kwargs=True)
 @blp.response(204)
 @blp.alt_response(409, schema=schemas.ErrorOut, description=(
-    "`framework_in_use`: plans or in-house activities use its competencies — the message gives the counts; send "
+    "`framework_in_use`: plans, recruitment records or in-house activities use its competencies — the message gives "
+    "the counts; send "
     "`confirm=true` to remove it anyway. `framework_from_plugin`: the framework comes from a plugin or an import "
     "folder, not from an import in KBP — disable the plugin (or remove the file) instead."))
 def remove_framework(framework_id: str, confirm: bool = False, **_args):
     """Remove a framework imported through KBP (the page, ``POST /api/v1/framework-imports`` or ``kbp frameworks
-    import``) (admin): gone from every server's catalogue at its next request, without a restart. While plans or
-    in-house activities use its competencies, only with ``confirm=true`` (409 ``framework_in_use`` with the counts
-    otherwise). Plans keep their copies of its names and stay readable and exportable; in-house activities keep
+    import``) (admin): gone from every server's catalogue at its next request, without a restart. While plans,
+    recruitment records or in-house activities use its competencies, only with ``confirm=true`` (409
+    ``framework_in_use`` with the counts otherwise). Plans and recruitment records keep their copies of its names
+    and stay readable (plans exportable); in-house activities keep
     their links (shown again if the framework is imported again). A plugin's framework is refused (409
     ``framework_from_plugin``). An audit entry (``delete`` / ``framework``)."""
     from core.auth import current_account

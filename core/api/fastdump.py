@@ -62,7 +62,7 @@ def _converter(field: fields.Field) -> Callable[[Any], Any]:
             key = _converter(field.key_field) if field.key_field is not None else (lambda k: k)
             val = _converter(field.value_field) if field.value_field is not None else (lambda v: v)
             return lambda value: None if value is None else {key(k): val(v) for k, v in value.items()}
-    if kind is fields.Nested and isinstance(field.nested, (type, Schema)) and not callable_nested(field):
+    if kind is fields.Nested and isinstance(field.nested, (type, Schema)):  # not a lambda
         schema = field.schema
         many = bool(schema.many or field.many)
         dump = _plan_dump(schema)
@@ -71,10 +71,6 @@ def _converter(field: fields.Field) -> Callable[[Any], Any]:
                 return lambda value: None if value is None else [dump(each) for each in value]
             return lambda value: None if value is None else dump(value)
     return lambda value: slow(value, None, None)
-
-
-def callable_nested(field: fields.Nested) -> bool:
-    return callable(field.nested) and not isinstance(field.nested, type)
 
 
 def _plan_dump(schema: Schema) -> Callable[[Any], dict] | None:

@@ -90,7 +90,9 @@ class PlanListQuery(Schema):
 class SuggestionsOut(Schema):
     questions = fields.List(fields.Nested(schemas.QuestionOut))
     activities = fields.List(fields.Nested(schemas.ActivityOut))
-    kinds = fields.Nested(KindCountsOut, metadata={"description": "Suggested activities per kind."})
+    activity_total = fields.Integer(metadata={"description": "How many activities are suggested; `activities` holds the "
+                                                             "first `activity_limit`."})
+    kinds = fields.Nested(KindCountsOut, metadata={"description": "Suggested activities per kind (all of them)."})
 
 
 class HistoryOut(Schema):
@@ -151,17 +153,19 @@ def patch_plan(data, plan_id):
 
 
 @blp.route("/plans/<plan_id>/suggestions")
-@blp.arguments(schemas.LangArgs, location="query", as_kwargs=True)
+@blp.arguments(schemas.CompetencyQuery, location="query", as_kwargs=True)
 @blp.response(200, SuggestionsOut)
-def get_suggestions(plan_id, **_args):
+def get_suggestions(plan_id, activity_limit: int = 100, **_args):
     """Questions (coaching or self-reflection, by the plan's mode) and activities from every source for
-    the focus competencies; those tagged with the plan's situation first."""
+    the focus competencies; those tagged with the plan's situation first. At most ``activity_limit``
+    activities (default 100; ``activity_total`` says how many there are: thousands at organisation scale)."""
     p = Presenter(kbp().registry, reader_locale())
     _plan, questions, acts = service.suggestions(storage(), kbp().registry, auth.current_account(), plan_id)
     kinds: dict[str, int] = {k: 0 for k in model.ACTIVITY_KINDS}
     for a in acts:
         kinds[a.kind] += 1
-    return {"questions": [p.question(qs, q) for qs, q in questions], "activities": [p.activity(a) for a in acts], "kinds": kinds}
+    return {"questions": [p.question(qs, q) for qs, q in questions], "kinds": kinds, "activity_total": len(acts),
+            "activities": [p.activity(a) for a in acts[:activity_limit]]}
 
 
 @blp.route("/plans/<plan_id>/questions/<question_id>/note", methods=["PUT"])

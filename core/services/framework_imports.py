@@ -134,22 +134,30 @@ def listing(state, actor) -> list[dict]:
             for r in sorted(state.storage.collection(IMPORTS).all(), key=lambda r: (r.get("imported_at", 0), r["id"]))]
 
 
-def _uses(state, framework_id: str) -> tuple[int, int]:
-    """(plans, in-house activities) that refer to a competency of ``framework_id``, archived ones included."""
+def _uses(state, framework_id: str) -> dict[str, int]:
+    """How many plans, recruitment records and in-house activities (archived ones included) refer
+    to a competency of ``framework_id``."""
+    from core.recruitment import RECORDS
+
     prefix = framework_id + ":"
-    plans = sum(1 for plan in state.storage.collection("plans").all()
-                if any(str(f.get("competency", "")).startswith(prefix) for f in plan.get("focus") or ()))
+
+    def refers(items, key: str | None) -> bool:
+        return any(str(item.get(key, "") if key else item).startswith(prefix) for item in items or ())
+
+    storage = state.storage
+    plans = sum(storage.collection("plans").map_readonly(lambda plan: refers(plan.get("focus"), "competency")))
+    records = sum(storage.collection(RECORDS).map_readonly(lambda rec: refers(rec.get("competencies"), "competency")))
     activities = 0
     for source in state.registry.activity_sources.values():
         if getattr(source, "writable", False):
             activities += sum(1 for record in source.records(include_archived=True)
-                              if any(str(c).startswith(prefix) for c in record.get("competencies") or ()))
-    return plans, activities
+                              if refers(record.get("competencies"), None))
+    return {"plans": plans, "recruitment": records, "activities": activities}
 
 
 def removal(state, actor, framework_id: str) -> dict:
     """What removing ``framework_id`` would touch (admin), asked before :func:`remove`: ``id``,
-    ``name``, ``filename``, ``plans`` and ``activities`` (how many use its competencies). A framework
+    ``name``, ``filename``, ``plans``, ``recruitment`` and ``activities`` (how many use its competencies). A framework
     that is not imported through KBP is a :class:`Conflict` (``framework_from_plugin``) saying what to
     do instead; an unknown id a :class:`NotFound`."""
     audit.require(actor, "admin")
@@ -169,30 +177,39 @@ def removal(state, actor, framework_id: str) -> dict:
                          "it cannot be removed here: disable the plugin instead (kbp plugins disable %(plugin)s).",
                          name=fw.name, plugin=plugin), code="framework_from_plugin")
     # a record the catalogue leaves out (a plugin or licence now provides its id) changes nothing for them
-    plans, activities = _uses(state, framework_id) if framework_id in registry.stored_imports else (0, 0)
+    uses = (_uses(state, framework_id) if framework_id in registry.stored_imports
+            else {"plans": 0, "recruitment": 0, "activities": 0})
     return {"id": framework_id, "name": (record.get("framework") or {}).get("name") or framework_id,
-            "filename": record.get("filename", ""), "plans": plans, "activities": activities}
+            "filename": record.get("filename", ""), **uses}
 
 
 def usage_sentence(found: dict) -> str:
-    """"2 plans use its competencies, and 1 in-house activity." — the counts as every caller says them."""
-    return _("%(plans)s, and %(activities)s.",
-             plans=ngettext("%(num)d plan uses its competencies", "%(num)d plans use its competencies",
-                            found["plans"]),
-             activities=ngettext("%(num)d in-house activity", "%(num)d in-house activities", found["activities"]))
+    """"2 plans use its competencies, and 1 in-house activity." (with recruitment records when any
+    do: "..., 1 recruitment record and 1 in-house activity.") — the counts as every caller says them."""
+    plans = ngettext("%(num)d plan uses its competencies", "%(num)d plans use its competencies", found["plans"])
+    activities = ngettext("%(num)d in-house activity", "%(num)d in-house activities", found["activities"])
+    if found.get("recruitment"):
+        return _("%(plans)s, %(records)s and %(activities)s.", plans=plans, activities=activities,
+                 records=ngettext("%(num)d recruitment record", "%(num)d recruitment records", found["recruitment"]))
+    return _("%(plans)s, and %(activities)s.", plans=plans, activities=activities)
+
+
+def in_use(found: dict) -> bool:
+    return bool(found["plans"] or found["recruitment"] or found["activities"])
 
 
 def remove(state, actor, framework_id: str, confirmed: bool = False) -> dict:
     """Remove a framework imported through the page, the API or the command line (admin); returns
-    what :func:`removal` says about it. While plans or in-house activities use its competencies, only
+    what :func:`removal` says about it. While plans, recruitment records or in-house activities use its competencies, only
     when ``confirmed`` (else a :class:`Conflict` ``framework_in_use`` with the counts; nothing is
     removed). Plans keep their copies of its names; activities keep their links. The removal and its
     audit entry are one commit; the framework is gone from this server's catalogue at once and from
     every other server's at its next request."""
     found = removal(state, actor, framework_id)
-    if (found["plans"] or found["activities"]) and not confirmed:
-        raise Conflict(_("The framework '%(name)s' is in use: %(uses)s Plans keep their copies of its names and "
-                         "in-house activities keep their links. Confirm to remove it anyway (API: confirm=true).",
+    if in_use(found) and not confirmed:
+        raise Conflict(_("The framework '%(name)s' is in use: %(uses)s Plans and recruitment records keep their copies "
+                         "of its names and in-house activities keep their links. Confirm to remove it anyway (API: "
+                         "confirm=true).",
                          name=found["name"], uses=usage_sentence(found)),
                        {"confirm": [usage_sentence(found)]}, code="framework_in_use")
     with state.storage.unit_of_work(IMPORTS, audit.AUDIT) as uow:

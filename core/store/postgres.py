@@ -21,17 +21,22 @@ Semantics are the embedded store's, so services behave the same on both:
   with another server's. Readers never wait.
 * Reads return copies; ``find(field=value)`` is jsonb equality (an indexed column where there is
   one); records carry ``_v``.
+* Reads for a request: the revision table is read once per request (:meth:`PostgresStore.begin_request`);
+  finds in :data:`LARGE_DOCUMENTS` collections (plans) fetch only the documents a worker does not
+  already keep at the row's current version (``xmin`` and ``version``, asked at every read).
 * A lost connection or an exhausted pool raises :class:`core.store.UnavailableError` after a short
   wait (``KBP_DATABASE_POOL_TIMEOUT``, 5 s), never hangs; the pool reconnects by itself when the
   database is back.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import threading
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +45,7 @@ import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.i18n import gettext as _
@@ -69,6 +74,12 @@ _FIELD_RE = re.compile(r"[a-z][a-z0-9_]*")
 def _loads(value: Any) -> dict:
     # psycopg returns jsonb already decoded; a fresh decode keeps callers from sharing objects
     return value if isinstance(value, dict) else orjson.loads(value)
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    """Every pooled connection decodes jsonb with orjson (the standard library's decoder took most of
+    the time of reading a page of plans or activities)."""
+    set_json_loads(orjson.loads, conn)
 
 
 def _dumps(doc: Mapping) -> Jsonb:
@@ -106,24 +117,16 @@ class _Tx:
         return [_loads(r[0]) for r in rows]
 
     def find(self, **equals: Any) -> list[dict]:
-        if any("\x00" in v for v in equals.values() if isinstance(v, str)):
-            return []  # PostgreSQL text holds no NUL: nothing can match
-        where, params = self._store._where(self.name, equals)
-        query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, where)
-        return [_loads(r[0]) for r in self._conn.execute(query, params).fetchall()]
+        return self._select(self._store._find_condition(self.name, equals))
 
     def find_any(self, field: str, values) -> list[dict]:
-        wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and "\x00" not in v]
-        if not wanted or not _FIELD_RE.fullmatch(field):
+        return self._select(self._store._any_condition(self.name, field, values))
+
+    def _select(self, condition: tuple[sql.Composable, list] | None) -> list[dict]:
+        if condition is None:
             return []
-        if field == "id":  # the primary key
-            cond = sql.SQL("id = ANY(%s)")
-        elif field in self._fields:
-            cond = sql.SQL("{} = ANY(%s)").format(sql.Identifier(f"f_{field}"))
-        else:
-            cond = sql.SQL("doc->>{} = ANY(%s) AND jsonb_typeof(doc->{}) = 'string'").format(sql.Literal(field), sql.Literal(field))
-        query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, cond)
-        return [_loads(r[0]) for r in self._conn.execute(query, (wanted,)).fetchall()]
+        query = sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY seq").format(self._table, condition[0])
+        return [_loads(r[0]) for r in self._conn.execute(query, condition[1]).fetchall()]
 
     def count(self) -> int:
         return self._conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()[0]
@@ -229,6 +232,52 @@ class _Tx:
         return bool(cur.rowcount)
 
 
+#: collections whose documents are large (a plan with its text snapshots in every language is ~5 KB
+#: of JSON): PostgreSQL's conversion of jsonb to text, not the look-up, is most of the time of listing
+#: a coach's hundred plans, so a worker keeps the recently read ones (:class:`_KeptDocuments`)
+LARGE_DOCUMENTS = frozenset({"plans"})
+
+#: small, read-mostly collections that nearly every request reads by id (who is asking: the token,
+#: the account, the person): within a request, a record read while the collection had the revision
+#: the request read is not asked for again while that revision is still the current one, so an
+#: edit on any server is seen at the next request, as with every other cache
+BY_REVISION = frozenset({"accounts", "api_tokens", "people"})
+
+
+class _KeptDocuments:
+    """Recently read documents as their JSON bytes, each with the stamp of the row it was read from
+    (``xmin``, the transaction that wrote that row version, and the ``version`` column): a document is
+    only served for a row with the same stamp, i.e. the very row version it was read from. Least
+    recently used ones go first beyond ``max_bytes`` (``KBP_DATABASE_DOC_CACHE_MB``, 16 MB; 0 keeps none)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._docs: OrderedDict[tuple, tuple[tuple, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, stamp: tuple) -> bytes | None:
+        with self._lock:
+            kept = self._docs.get(key)
+            if kept is None or kept[0] != stamp:
+                return None
+            self._docs.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: tuple, stamp: tuple, data: bytes) -> None:
+        if len(data) > self.max_bytes // 8:
+            return  # a huge document would push out many others
+        with self._lock:
+            old = self._docs.pop(key, None)
+            if old is not None:
+                self.size -= len(old[1])
+            self._docs[key] = (stamp, data)
+            self.size += len(data)
+            while self.size > self.max_bytes and self._docs:
+                _key, (_stamp, dropped) = self._docs.popitem(last=False)
+                self.size -= len(dropped)
+
+
 class _UnitOfWork(UnitOfWorkParts):
     def __init__(self, txs: dict[str, _Tx]):
         self._tx = txs
@@ -255,6 +304,8 @@ class PgCollection(SingleWrites):
             yield _Tx(self._store, conn, self.name)
 
     def get(self, id: str) -> dict | None:
+        if self.name in BY_REVISION and isinstance(id, str):
+            return self._by_revision(("get", id), lambda tx: tx.get(id))
         with self._read() as tx:
             return tx.get(id)
 
@@ -263,12 +314,71 @@ class PgCollection(SingleWrites):
             return tx.all()
 
     def find(self, **equals: Any) -> list[dict]:
+        if self._store._docs is not None and self.name in LARGE_DOCUMENTS and self._local_tx() is None:
+            return self._find_kept(self._store._find_condition(self.name, equals))
+        if self.name in BY_REVISION and all(v is None or isinstance(v, str) for v in equals.values()):
+            return self._by_revision(("find", *sorted(equals.items())), lambda tx: tx.find(**equals))
         with self._read() as tx:
             return tx.find(**equals)
 
+    def _by_revision(self, question: tuple, read: Callable[[_Tx], Any]) -> Any:
+        """The answer to ``question`` (a get or find of a :data:`BY_REVISION` collection) from
+        memory while the request's revision of the collection is the one it was read at."""
+        docs = self._store._docs
+        revision = self._store._request_revision(self.name) if docs is not None and self._local_tx() is None else None
+        if revision is None:  # outside a request (or inside a transaction): ask the database
+            with self._read() as tx:
+                return read(tx)
+        key = (self.name, *question)
+        data = docs.get(key, revision)
+        if data is not None:
+            return orjson.loads(data)
+        with self._read() as tx:  # read after the revision: a commit in between only makes it look older
+            answer = read(tx)
+        docs.put(key, revision, orjson.dumps(answer))
+        return answer
+
     def find_any(self, field: str, values) -> list[dict]:
+        if self._store._docs is not None and self.name in LARGE_DOCUMENTS and self._local_tx() is None:
+            return self._find_kept(self._store._any_condition(self.name, field, values))
         with self._read() as tx:
             return tx.find_any(field, values)
+
+    def _local_tx(self) -> "_Tx | None":
+        return getattr(self._local, "transaction", None)
+
+    def _find_kept(self, condition: tuple[sql.Composable, list] | None) -> list[dict]:
+        """A find of a :data:`LARGE_DOCUMENTS` collection: first the matching rows' ids and row
+        stamps (no document leaves the database), then in one more query only the documents this
+        worker does not keep at that stamp. Every read asks the database which rows match and what
+        their current version is, so a change by any server is seen at once; a document is never
+        served from memory unless the row is still exactly the one it was read from."""
+        if condition is None:
+            return []
+        cond, params = condition
+        table = self._store._table(self.name)
+        docs = self._store._docs
+        found: dict[str, bytes] = {}
+        with self._store._connection() as conn:
+            stamps = conn.execute(
+                sql.SQL("SELECT id, xmin::text, version FROM {} WHERE {} ORDER BY seq").format(table, cond), params
+            ).fetchall()
+            missing = []
+            for record_id, xmin, version in stamps:
+                data = docs.get((self.name, record_id), (xmin, version))
+                if data is None:
+                    missing.append(record_id)
+                else:
+                    found[record_id] = data
+            if missing:  # the same condition again: a row changed in between so that it no longer matches is left out
+                rows = conn.execute(
+                    sql.SQL("SELECT id, xmin::text, version, doc::text FROM {} WHERE id = ANY(%s) AND ({})").format(table, cond),
+                    [missing, *params],
+                ).fetchall()
+                for record_id, xmin, version, text in rows:
+                    found[record_id] = data = text.encode()
+                    docs.put((self.name, record_id), (xmin, version), data)
+        return [orjson.loads(found[r[0]]) for r in stamps if r[0] in found]
 
     def count(self) -> int:
         with self._read() as tx:
@@ -338,6 +448,8 @@ class PostgresStore:
         self.schema = schema
         self.timeout = float(timeout if timeout is not None else os.environ.get("KBP_DATABASE_POOL_TIMEOUT", 5))
         size = int(pool_size if pool_size is not None else os.environ.get("KBP_DATABASE_POOL_SIZE", 10))
+        kept_mb = float(os.environ.get("KBP_DATABASE_DOC_CACHE_MB", 16))
+        self._docs: _KeptDocuments | None = _KeptDocuments(int(kept_mb * 2**20)) if kept_mb > 0 else None
         kwargs: dict[str, Any] = {"autocommit": True}
         if schema:
             if not _NAME_RE.fullmatch(schema):
@@ -349,10 +461,13 @@ class PostgresStore:
         }
         self._contains: dict[str, tuple[str, ...]] = {n: spec.get("contains", ()) for n, spec in SCHEMA.items()}
         self._collections: dict[str, PgCollection] = {}
+        #: the revisions read once for the request in hand (see :meth:`begin_request`)
+        self._scope: contextvars.ContextVar[list | None] = contextvars.ContextVar(f"kbp_revisions_{id(self)}", default=None)
         self._ready: set[str] = set()
         self._guard = threading.RLock()
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=max(1, size), timeout=self.timeout, kwargs=kwargs, open=False, name="kbp"
+            url, min_size=1, max_size=max(1, size), timeout=self.timeout, kwargs=kwargs, open=False, name="kbp",
+            configure=_configure,
         )
         self._pid = os.getpid()
         _OPEN.add(self)
@@ -403,7 +518,8 @@ class PostgresStore:
                 return
             old = self._pool
             self._pool = ConnectionPool(
-                old.conninfo, min_size=1, max_size=old.max_size, timeout=self.timeout, kwargs=old.kwargs, open=True, name="kbp"
+                old.conninfo, min_size=1, max_size=old.max_size, timeout=self.timeout, kwargs=old.kwargs, open=True, name="kbp",
+                configure=_configure,
             )
             self._pid = os.getpid()
 
@@ -463,6 +579,25 @@ class PostgresStore:
             self._declared[name] = tuple(dict.fromkeys(self._declared.get(name, ()) + fields))
             self._indexed[name] = tuple(dict.fromkeys(self._indexed.get(name, ()) + fields))
             self._ready.discard(name)  # add the column and constraint at next use
+
+    def _find_condition(self, name: str, equals: Mapping[str, Any]) -> tuple[sql.Composable, list] | None:
+        """``find(**equals)``'s WHERE clause and parameters; None when nothing can match."""
+        if any("\x00" in v for v in equals.values() if isinstance(v, str)):
+            return None  # PostgreSQL text holds no NUL: nothing can match
+        return self._where(name, equals)
+
+    def _any_condition(self, name: str, field: str, values) -> tuple[sql.Composable, list] | None:
+        """``find_any(field, values)``'s WHERE clause and parameters; None when nothing can match."""
+        wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and "\x00" not in v]
+        if not wanted or not _FIELD_RE.fullmatch(field):
+            return None
+        if field == "id":  # the primary key
+            cond = sql.SQL("id = ANY(%s)")
+        elif field in self._fields(name):
+            cond = sql.SQL("{} = ANY(%s)").format(sql.Identifier(f"f_{field}"))
+        else:
+            cond = sql.SQL("doc->>{} = ANY(%s) AND jsonb_typeof(doc->{}) = 'string'").format(sql.Literal(field), sql.Literal(field))
+        return cond, [wanted]
 
     def _where(self, name: str, equals: Mapping[str, Any]) -> tuple[sql.Composable, list]:
         if not equals:
@@ -532,12 +667,49 @@ class PostgresStore:
                         )
             except psycopg.OperationalError as exc:
                 raise _unavailable(exc) from None
+        if touched:  # committed: this request's later revision checks see its own writes
+            held = self._scope.get()
+            if held is not None:
+                held[0] = None
 
     def revisions(self, names: list[str]) -> dict[str, tuple]:
-        with self._connection() as conn:
-            rows = conn.execute("SELECT collection, rev FROM kbp_revisions WHERE collection = ANY(%s)", (names,)).fetchall()
-        found = dict(rows)
+        held = self._scope.get()
+        if held is None:
+            with self._connection() as conn:
+                rows = conn.execute("SELECT collection, rev FROM kbp_revisions WHERE collection = ANY(%s)", (names,)).fetchall()
+            found = dict(rows)
+        else:
+            if held[0] is None:
+                with self._connection() as conn:
+                    held[0] = dict(conn.execute("SELECT collection, rev FROM kbp_revisions").fetchall())
+            found = held[0]
         return {n: ("pg", found.get(n, 0)) for n in names}
+
+    def _request_revision(self, name: str) -> tuple | None:
+        """The revision of ``name`` in the request's snapshot, or None outside a request."""
+        if self._scope.get() is None:
+            return None
+        return self.revisions([name])[name]
+
+    def begin_request(self) -> None:
+        """From now until :meth:`end_request` (in this thread / context), every ``revision()`` is
+        answered from one read of the whole revision table, made at the first check: a request
+        asks the database once instead of once per cache it checks (catalogue, imports, licences,
+        the search index …). Another server's commit is seen at the next request, as before; this
+        process's own commits drop the snapshot, so the request sees its own writes."""
+        self._scope.set([None])
+
+    def end_request(self) -> None:
+        self._scope.set(None)
+
+    def analyze(self, names: list[str]) -> None:
+        """Refresh the planner's statistics of these collections now (after a bulk load such as
+        ``kbp db copy``): until autovacuum gets round to it, PostgreSQL knows nothing of the new rows
+        and plans "any of these 70 people" as a scan of every plan instead of an index look-up."""
+        with self._connection() as conn:
+            for name in names:
+                self._ensure(name)
+                conn.execute(sql.SQL("ANALYZE {}").format(self._table(name)))
 
     def purge_history(self) -> None:
         """Nothing to do: a deleted or replaced row is no longer readable by any query."""

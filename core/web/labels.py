@@ -27,6 +27,7 @@ DIRECTION_LABELS = {"back": "Looking back", "now": "Now", "ahead": "Looking ahea
 QUESTION_KIND_LABELS = {"coaching": "Coaching questions", "self_reflection": "Self-reflection questions",
                         "interview": "Interview questions", "follow_up": "Follow-up questions"}
 COMPETENCY_PAGE_ACTIVITIES = 30  # the rest are one click away in the search
+PLAN_SUGGESTIONS_SHOWN = 30  # suggested activities on the plan's activity step, and how many more a click shows
 HISTORY_LABELS = {"create": "started", "update": "changed", "note": "note saved", "agree": "confirmed",
                   "activity_status": "activity status changed", "follow_up": "follow-up recorded",
                   "coach_change": "coach changed"}

@@ -23,6 +23,7 @@ from core.present import Presenter
 from core.services import activities as activity_service
 from core.services import plans as service
 from core.services.errors import Conflict, ServiceError
+from core.web.labels import PLAN_SUGGESTIONS_SHOWN
 
 bp = Blueprint("plan_web", __name__)
 
@@ -72,8 +73,10 @@ def after_save(next_url: str) -> str:
     if re.fullmatch(r"/(?![/\\])[^\s\\]{0,2000}", goto):  # a path on this site, never another site
         return goto
     anchor = request.form.get("return_to", "")
-    if next_url == request.path and anchor and re.fullmatch(r"[A-Za-z0-9_:.-]{1,100}", anchor):
-        return f"{next_url}#{anchor}"
+    if next_url == request.path:  # the same page, as it was shown (e.g. with more suggestions: ?shown=60)
+        next_url = request.full_path.rstrip("?")
+        if anchor and re.fullmatch(r"[A-Za-z0-9_:.-]{1,100}", anchor):
+            return f"{next_url}#{anchor}"
     return next_url
 
 
@@ -260,11 +263,21 @@ def plan_activities(plan_id):
     return _activities_page(plan, rel)
 
 
+def shown_suggestions() -> int:
+    """How many suggested activities the activity step shows: ``?shown=`` (a "show more" link adds
+    :data:`PLAN_SUGGESTIONS_SHOWN` each time), at least that many; anything else is the default."""
+    asked = request.args.get("shown", "")
+    number = int(asked) if asked.isdigit() and len(asked) < 7 else 0
+    return max(PLAN_SUGGESTIONS_SHOWN, number)
+
+
 def _activities_page(plan, rel, typed=None, error=None, status=200):
     _questions, acts = plans.suggestions(kbp().registry, plan)
     p = Presenter(kbp().registry, locale())
     in_plan = {(a.get("ref") or {}).get("source", "") + ":" + (a.get("ref") or {}).get("id", "") for a in plan["activities"]}
-    suggested = [p.activity(a) for a in acts if f"{a.source}:{a.id}" not in in_plan]
+    open_ = [a for a in acts if f"{a.source}:{a.id}" not in in_plan]
+    shown = shown_suggestions()
+    suggested = [p.activity(a) for a in open_[:shown]]  # thousands at organisation scale: a page at a time
     kinds = {k: 0 for k in model.ACTIVITY_KINDS}
     for a in plan["activities"]:
         kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
@@ -273,6 +286,7 @@ def _activities_page(plan, rel, typed=None, error=None, status=200):
     sources = {s.id: p.source_title(s) for s in kbp().registry.activity_sources.values()}
     writable = activity_service.writable_sources(kbp().registry)
     return render_template("plan_activities.html", plan=plan, rel=rel, suggested=suggested, mix=mix, sources=sources, step=4,
+                           suggestion_total=len(open_), more=min(PLAN_SUGGESTIONS_SHOWN, len(open_) - len(suggested)),
                            can_save_inhouse=bool(writable) and auth.current_account().role == "admin",
                            typed=typed, error=error), status
 

@@ -71,7 +71,8 @@
   }
 
   // ------------------------------------------------------------------ nothing typed is lost
-  // Forms marked data-keep (the steps of a dialogue and the plan): a step or language link clicked
+  // Forms marked data-keep (the steps of a dialogue and the plan): a step or language link (or one
+  // marked data-keep-link, such as "show more suggestions") clicked
   // with unsaved input saves first and then goes there (the server follows "goto"); any other way
   // off the page asks first (beforeunload); after a save the page comes back at the field the
   // person was in ("return_to"); "I agree" refuses while there are unsaved changes.
@@ -154,7 +155,7 @@
   });
 
   document.addEventListener("click", function (event) {
-    var link = event.target.closest ? event.target.closest(".steps a[href], .languages a[href]") : null;
+    var link = event.target.closest ? event.target.closest(".steps a[href], .languages a[href], a[data-keep-link]") : null;
     if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
     var f = dirtyForm();
     if (!f) { return; }

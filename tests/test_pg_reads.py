@@ -1,0 +1,206 @@
+"""PostgreSQL read paths that must stay correct across servers while asking the database less:
+kept plan documents (checked against the row at every read), one revision read per request, the
+coach's plan list in a fixed number of queries, statistics after ``kbp db copy``.
+
+Two ``PostgresStore`` objects on one schema play two servers (no shared memory, one database).
+"""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+
+
+@pytest.fixture
+def two_servers(pg_cluster):
+    from core.store.postgres import PostgresStore
+
+    schema = f"r_{uuid.uuid4().hex[:12]}"
+    a = PostgresStore(pg_cluster.url, schema=schema)
+    b = PostgresStore(pg_cluster.url, schema=schema)
+    yield a, b
+    a.close()
+    b.close()
+
+
+@contextmanager
+def statements():
+    """Every SQL statement psycopg sends in the block (all connections of this process)."""
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def spy(self, query, params=None, **kwargs):
+        sent.append(query.as_string(self.connection) if hasattr(query, "as_string") else str(query))
+        return original(self, query, params, **kwargs)
+
+    psycopg.Cursor.execute = spy
+    try:
+        yield sent
+    finally:
+        psycopg.Cursor.execute = original
+
+
+def _plan(pid: str, person: str, goal: str, version: int = 1) -> dict:
+    return {"id": pid, "person_id": person, "coach_id": "c", "version": version, "focus": [{"goal": goal}],
+            "updated_at": 1.0}
+
+
+def test_kept_plan_documents_are_served_only_while_the_row_is_unchanged(two_servers):
+    a, b = two_servers
+    b.collection("plans").insert(_plan("p1", "e1", "Lyssna"))
+    b.collection("plans").insert(_plan("p2", "e2", "Leda"))
+    plans = a.collection("plans")
+    assert [p["focus"][0]["goal"] for p in plans.find_any("person_id", ["e1", "e2"])] == ["Lyssna", "Leda"]
+
+    with statements() as sent:  # read again: the stamps only, no document leaves the database
+        again = plans.find_any("person_id", ["e1", "e2"])
+    assert [p["id"] for p in again] == ["p1", "p2"]
+    assert not [q for q in sent if "doc" in q], sent
+    again[0]["focus"][0]["goal"] = "changed by a caller"  # a copy: the kept one stays as read
+    assert plans.find(person_id="e1")[0]["focus"][0]["goal"] == "Lyssna"
+
+    # the other server edits, deletes, re-creates under the same id and version, adds: seen at once
+    b.collection("plans").update("p1", {"focus": [{"goal": "Lyssna aktivt"}]})
+    b.collection("plans").delete("p2")
+    b.collection("plans").insert(_plan("p2", "e2", "Delegera"))  # same id, version 1 again
+    b.collection("plans").insert(_plan("p3", "e1", "Ge återkoppling"))
+    assert [(p["id"], p["focus"][0]["goal"]) for p in plans.find_any("person_id", ["e1", "e2"])] == [
+        ("p1", "Lyssna aktivt"), ("p2", "Delegera"), ("p3", "Ge återkoppling")]
+    assert [p["id"] for p in plans.find(person_id="e1")] == ["p1", "p3"]
+    b.collection("plans").delete("p1")
+    assert [p["id"] for p in plans.find(person_id="e1")] == ["p3"]
+
+
+def test_reads_inside_a_unit_of_work_see_its_own_writes_and_a_rollback_leaves_nothing_kept(two_servers):
+    a, _b = two_servers
+    plans = a.collection("plans")
+    plans.insert(_plan("p1", "e1", "Lyssna"))
+    assert plans.find(person_id="e1")[0]["focus"][0]["goal"] == "Lyssna"
+    with pytest.raises(RuntimeError):
+        with a.unit_of_work("plans") as uow:
+            uow["plans"].update("p1", {"focus": [{"goal": "Utkast"}]})
+            assert plans.find(person_id="e1")[0]["focus"][0]["goal"] == "Utkast"
+            raise RuntimeError("cancelled")
+    assert plans.find(person_id="e1")[0]["focus"][0]["goal"] == "Lyssna"
+
+
+def test_a_request_reads_the_revisions_once_and_sees_its_own_commits(two_servers):
+    a, b = two_servers
+    people, plans = a.collection("people"), a.collection("plans")
+    a.begin_request()
+    try:
+        with statements() as sent:
+            before = (people.revision(), plans.revision())
+            assert (people.revision(), plans.revision()) == before
+        assert len([q for q in sent if "kbp_revisions" in q]) == 1, sent
+        b.collection("plans").insert(_plan("p9", "e9", "x"))  # another server, during our request
+        assert plans.revision() == before[1]  # seen at the next request
+        people.insert({"id": "n", "name": "Nils", "email": "nils@example.org"})  # our own commit: seen now
+        assert people.revision() != before[0]
+        assert plans.revision() != before[1]
+    finally:
+        a.end_request()
+    a.begin_request()
+    try:
+        assert plans.revision() != before[1]
+    finally:
+        a.end_request()
+    with statements() as sent:  # outside a request: every call asks, as before
+        plans.revision()
+        plans.revision()
+    assert len([q for q in sent if "kbp_revisions" in q]) == 2
+
+
+def test_an_app_request_reads_the_revisions_once(make_app):
+    from tests.conftest import BACKEND
+
+    if BACKEND != "postgres":
+        pytest.skip("the embedded store's revisions are file stamps")
+    client = make_app().test_client()
+    client.get("/healthz")
+    with statements() as sent:
+        assert client.get("/api/v1/activities/search?q=ledarskap").status_code in (200, 401)
+    assert len([q for q in sent if "kbp_revisions" in q]) == 1, sent
+
+
+def test_the_coach_plan_list_takes_the_same_number_of_queries_for_any_number_of_coachees(two_servers):
+    from core import plans as rules
+    from core.auth import Account
+
+    a, _b = two_servers
+    coach = Account("acc-c", "coach", "coach", "c")
+    a.collection("people").insert({"id": "c", "name": "Coach", "email": "c@example.org"})
+
+    def listed_with(n: int) -> tuple[int, list[str]]:
+        for i in range(n):
+            pid = f"e{n}-{i}"
+            a.collection("people").insert({"id": pid, "name": pid, "email": f"{pid}@example.org", "coach_id": "c"})
+            a.collection("plans").insert({**_plan(f"p{n}-{i}", pid, "g"), "updated_at": float(n * 100 + i)})
+        with statements() as sent:
+            found = rules.visible_plans(a, coach)
+        return len(sent), [p["id"] for p, rel in found if rel == "coach"]
+
+    few, listed = listed_with(2)
+    assert listed == ["p2-1", "p2-0"]
+    many, listed = listed_with(12)
+    assert len(listed) == 14 and listed[0] == "p12-11"
+    assert many == few
+
+
+def test_db_copy_leaves_postgres_with_statistics(tmp_path, pg_cluster):
+    from core.dbcopy import copy_store
+    from core.storage import Storage
+    from core.store.postgres import PostgresStore
+
+    src = Storage(tmp_path / "src")
+    src.collection("plans").insert(_plan("p1", "e1", "g"))
+    dst = PostgresStore(pg_cluster.url, schema=f"s_{uuid.uuid4().hex[:12]}")
+    try:
+        copy_store(src, dst)
+        with dst._connection() as conn:
+            analyzed = conn.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'kbp_plans' "
+                                    "AND schemaname = %s", (dst.schema,)).fetchone()
+        assert analyzed is not None and analyzed[0] is not None
+    finally:
+        dst.close()
+
+
+def test_who_is_asking_is_read_once_per_revision_and_an_edit_anywhere_is_seen_at_the_next_request(two_servers):
+    a, b = two_servers
+    b.collection("people").insert({"id": "p", "name": "Pia", "email": "pia@example.org", "coach_id": "c", "status": "active"})
+    people = a.collection("people")
+
+    def request(fn):
+        a.begin_request()
+        try:
+            with statements() as sent:
+                return fn(), [q for q in sent if "kbp_revisions" not in q]
+        finally:
+            a.end_request()
+
+    assert request(lambda: people.get("p")["name"])[0] == "Pia"
+    (name, coached), asked = request(lambda: (people.get("p")["name"], [x["id"] for x in people.find(coach_id="c")]))
+    (_again, asked_again) = request(lambda: (people.get("p"), people.find(coach_id="c")))
+    assert (name, coached) == ("Pia", ["p"]) and asked and not asked_again  # the second request asks nothing but revisions
+    got = request(lambda: people.get("p"))[0]
+    got["name"] = "changed by a caller"  # a copy
+    assert request(lambda: people.get("p")["name"])[0] == "Pia"
+
+    b.collection("people").update("p", {"status": "left"})  # another server: seen at the next request
+    assert request(lambda: people.get("p")["status"])[0] == "left"
+    b.collection("people").insert({"id": "q", "name": "Q", "email": "q@example.org", "coach_id": "c"})
+    assert request(lambda: [x["id"] for x in people.find(coach_id="c")])[0] == ["p", "q"]
+    b.collection("people").delete("q")
+    assert request(lambda: people.get("q"))[0] is None
+
+    a.begin_request()  # our own write in a request: seen at once
+    try:
+        assert people.get("p")["name"] == "Pia"
+        people.update("p", {"name": "Pia B"})
+        assert people.get("p")["name"] == "Pia B"
+    finally:
+        a.end_request()
+    b.collection("people").update("p", {"name": "Pia C"})  # outside a request: always asked
+    assert people.get("p")["name"] == "Pia C"
