@@ -144,6 +144,7 @@ import bisect
 import heapq
 import math
 import operator
+import os
 import re
 import sys
 import threading
@@ -186,7 +187,9 @@ _QUANT = 250  # posting weights are ints 1.._QUANT standing for bm25tf / (K1 + 1
 _SCALE = (K1 + 1) / _QUANT
 _PAD = "$$"
 _EXPANSION_CACHE_SIZE = 4096
-_ANSWERS = 256  #: answers kept (an answer is a page of hits: a few KB at most)
+#: answers kept (an answer is a page of hits: a few KB at most); ``KBP_SEARCH_KEPT_ANSWERS=0`` keeps none
+#: (benchmarks measuring the index itself)
+_ANSWERS = max(0, int(os.environ.get("KBP_SEARCH_KEPT_ANSWERS", "256") or 0))
 _ANSWER_MAX_HITS = 200  #: longer pages (a whole competency's list) are not kept
 _SMALL_SORT = 1024  # candidate sets up to this size are sorted by key instead of walking the key order
 
@@ -987,7 +990,7 @@ class ActivityIndex:
                 self._answers.move_to_end(question)
                 return SearchResult(list(known.hits), known.total)
             result = self._search(question)
-            if len(result.hits) <= _ANSWER_MAX_HITS:
+            if _ANSWERS and len(result.hits) <= _ANSWER_MAX_HITS:
                 self._answers[question] = result
                 if len(self._answers) > _ANSWERS:
                     self._answers.popitem(last=False)

@@ -595,3 +595,12 @@ def test_a_repeated_question_is_answered_from_memory_until_the_index_changes(ind
     index.replace_source("kbp-sample", (d for d in []))
     assert "ledare" not in keys(index.search("ledarskap", locale="sv", limit=5))
     assert keys(index.search("ledarskap", locale="sv", limit=5)) == keys(first)
+
+
+def test_no_answers_are_kept_when_the_setting_says_none(monkeypatch):
+    import core.search as search_module
+
+    monkeypatch.setattr(search_module, "_ANSWERS", 0)
+    index = search_module.ActivityIndex([doc("a1", sv=("Ledarskap i vardagen", "Öva dagligen."))])
+    assert keys(index.search("ledarskap", locale="sv")) == ["a1"]
+    assert not index._answers
