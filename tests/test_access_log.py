@@ -5,6 +5,7 @@ import datetime
 import io
 import logging
 import time
+from contextlib import contextmanager
 
 import pytest
 from gunicorn import glogging
@@ -29,18 +30,30 @@ ENVIRON = {"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "GET", "RAW_URI": '/api/
            "wsgi.version": (1, 0)}
 
 
-def _line(logger_class, fmt: str | None, formatter: str = "%(message)s", setup=None) -> str:
-    # logging's one "gunicorn.access" logger, as gunicorn leaves it: only its own handler (pytest's
-    # log capture may have added some); everything is put back afterwards
+@contextmanager
+def gunicorn_access_log():
+    """logging's one "gunicorn.access" logger, as gunicorn leaves it (only its own handler: pytest's
+    log capture may have added some), and everything put back afterwards."""
     access_log = logging.getLogger("gunicorn.access")
     filters, handlers = list(access_log.filters), list(access_log.handlers)
     access_log.filters[:], access_log.handlers[:] = [], []
     try:
-        cfg = Config()
-        cfg.set("accesslog", "-")
-        if fmt:
-            cfg.set("access_log_format", fmt)
-        logger = logger_class(cfg)
+        yield access_log
+    finally:
+        access_log.filters[:], access_log.handlers[:] = filters, handlers
+
+
+def _logger(logger_class, fmt: str | None = None):
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    if fmt:
+        cfg.set("access_log_format", fmt)
+    return logger_class(cfg)
+
+
+def _line(logger_class, fmt: str | None, formatter: str = "%(message)s", setup=None) -> str:
+    with gunicorn_access_log():
+        logger = _logger(logger_class, fmt)
         logger.now = lambda: "[02/Dec/2026:00:31:57 +0000]"  # two lines compared are made at two moments
         out = io.StringIO()
         for handler in logger.access_log.handlers:
@@ -49,8 +62,6 @@ def _line(logger_class, fmt: str | None, formatter: str = "%(message)s", setup=N
         if setup is not None:
             setup(logger)
         logger.access(_Response(), _Request(), ENVIRON, datetime.timedelta(seconds=1, microseconds=2345))
-    finally:
-        access_log.filters[:], access_log.handlers[:] = filters, handlers
     return out.getvalue()
 
 
@@ -105,15 +116,8 @@ def test_a_second_handler_gets_the_line_too():
 
 def test_kbp_serve_set_up_writes_lines_directly():
     """kbp serve's options (``accesslog="-"``) give the set-up the direct write is for; a filter does not."""
-    access_log = logging.getLogger("gunicorn.access")
-    filters, handlers = list(access_log.filters), list(access_log.handlers)
-    access_log.filters[:], access_log.handlers[:] = [], []
-    try:
-        cfg = Config()
-        cfg.set("accesslog", "-")
-        logger = AccessLogger(cfg)
+    with gunicorn_access_log() as access_log:
+        logger = _logger(AccessLogger)
         assert logger._plain_handler() is access_log.handlers[0]
         access_log.addFilter(_Marker())
         assert logger._plain_handler() is None
-    finally:
-        access_log.filters[:], access_log.handlers[:] = filters, handlers
