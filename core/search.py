@@ -152,7 +152,7 @@ import unicodedata
 from array import array
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
-from itertools import compress, islice
+from itertools import compress, islice, repeat
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -192,6 +192,9 @@ _EXPANSION_CACHE_SIZE = 4096
 _ANSWERS = max(0, int(os.environ.get("KBP_SEARCH_KEPT_ANSWERS", "256") or 0))
 _ANSWER_MAX_HITS = 200  #: longer pages (a whole competency's list) are not kept
 _SMALL_SORT = 1024  # candidate sets up to this size are sorted by key instead of walking the key order
+_TABLE_MIN = 256  # posting lists this long weigh through a table of the 256 possible products
+_WALK_CHUNK = 1024  # doc ids read at a time when walking the key order for tied scores
+_NAN = float("nan")  # equal to no score
 
 
 # --------------------------------------------------------------------------- text
@@ -450,8 +453,14 @@ def _token_scores(token: _Token, restrict) -> dict[int, float]:
     tier (written last). Per-doc work stays in C where it can (``zip``/``map``/``compress``)."""
     out: dict[int, float] = {}
     idf = token.idf
+    tables: dict[float, list[float]] = {}
     for (ids, weights), tier in reversed(token.lists):
         weigh = (idf * tier).__mul__
+        if len(ids) >= _TABLE_MIN:  # long list: look the products up instead of making a float each
+            table = tables.get(tier)
+            if table is None:
+                table = tables[tier] = list(map(weigh, range(256)))
+            weigh = table.__getitem__
         if restrict is None:
             out.update(zip(ids, map(weigh, weights)))
         elif len(restrict) * 16 < len(ids):  # few candidates: find each in the ascending ids
@@ -1159,11 +1168,35 @@ class ActivityIndex:
 
         if len(values) <= max(stop, 256):
             return sorted(values, key=order)[start:stop]
-        threshold = heapq.nlargest(stop, values.values())[-1]
-        above = list(compress(values, map(threshold.__lt__, values.values())))
-        above.sort(key=order)
-        ties = set(compress(values, map(threshold.__eq__, values.values())))
-        return (above + self._in_key_order(ties, stop - len(above)))[start:stop]
+        best = heapq.nlargest(stop, values.values())
+        threshold = best[-1]
+        n_above = stop - best.count(threshold)  # docs scoring more than the stop-th best
+        above: list[int] = []
+        if n_above:
+            above = list(compress(values, map(threshold.__lt__, values.values())))
+            above.sort(key=order)
+        return (above + self._tied(values, threshold, stop - n_above))[start:stop]
+
+    def _tied(self, values: dict[int, float], threshold: float, count: int) -> list[int]:
+        """The first ``count`` docs in key order whose value is ``threshold``. A broad query ties
+        thousands of docs at the page's last score: walking the key order until ``count`` of them
+        turn up reads a few chunks, where collecting every tied doc reads all of ``values``. Few
+        ties may need most of the key order, so the walk stops after as many ids as ``values``
+        holds and the ties are collected instead."""
+        found: list[int] = []
+        ids = iter(self._order_ids)
+        walked, budget = 0, len(values)
+        is_tied = float(threshold).__eq__  # a float: NaN (no score) is never equal
+        while walked < budget:
+            chunk = list(islice(ids, _WALK_CHUNK))
+            if not chunk:
+                return found  # every doc in key order was read
+            found.extend(compress(chunk, map(is_tied, map(values.get, chunk, repeat(_NAN)))))
+            if len(found) >= count:
+                return found[:count]
+            walked += len(chunk)
+        ties = set(compress(values, map(is_tied, values.values())))
+        return self._in_key_order(ties, count)
 
     def _in_key_order(self, members, count: int) -> list[int]:
         """The first ``count`` of ``members`` (doc ids) in key order."""

@@ -604,3 +604,57 @@ def test_no_answers_are_kept_when_the_setting_says_none(monkeypatch):
     index = search_module.ActivityIndex([doc("a1", sv=("Ledarskap i vardagen", "Öva dagligen."))])
     assert keys(index.search("ledarskap", locale="sv")) == ["a1"]
     assert not index._answers
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1024])
+def test_a_page_of_a_broad_query_is_the_same_slice_of_the_whole_ranking(chunk, monkeypatch):
+    """A page is picked without ranking every match: the stop-th best score is found, the docs
+    above it are sorted and the tied ones are read in key order (walking the key order, or, when
+    ties are few, collecting them). Every page must be exactly that slice of the full ranking —
+    checked here against a full sort, for broad and narrow queries, filters and several competencies,
+    with every walk step size (so the walk both succeeds and gives up)."""
+    import core.search
+
+    monkeypatch.setattr(core.search, "_WALK_CHUNK", chunk)
+    gave_up = []
+    real = ActivityIndex._in_key_order
+    monkeypatch.setattr(ActivityIndex, "_in_key_order",
+                        lambda self, members, count: gave_up.append(len(members)) or real(self, members, count))
+    rng = random.Random(chunk)
+    docs = [_random_doc(rng, rng.choice(["s1", "s2"]), f"a{i:04d}") for i in range(1800)]
+    docs += [doc(f"t{i:04d}", ("Kurs i ledarskap", "Samtal om mod"), en=("Leadership course", "A talk"),
+                 comps=(COMP_LEAD, COMP_TALK), archived=i % 9 == 0) for i in rng.sample(range(2000), 700)]  # many ties
+    rng.shuffle(docs)
+    idx = ActivityIndex(docs)
+    queries = [("ledarskap", {}), ("le", {}), ("sa", {}), ("kurs", {"kinds": ["reflection"]}), ("me", {"locale": "en"}),
+               ("feedback", {"competencies": [COMP_SELF, COMP_TALK]}), ("grupp mod", {"include_archived": True}),
+               ("samtla", {"efforts": ["hours"]}), ("tr", {"locale": "en", "competencies": [COMP_LEAD, COMP_TALK]}),
+               ("ku", {}), ("mo", {"competencies": [COMP_LEAD, COMP_SELF]}), ("le", {"locale": "en"})]
+    broad = 0
+    for text, kw in queries:
+        whole = idx.search(text, limit=10_000, **kw)  # few enough to be sorted whole
+        assert whole.total == len(whole.hits)
+        broad += whole.total > 300
+        for offset, limit in ((0, 1), (0, 20), (3, 17), (20, 20), (250, 40), (whole.total - 5, 20)):
+            page = idx.search(text, limit=limit, offset=max(offset, 0), **kw)
+            assert page.total == whole.total, (text, kw)
+            assert page.hits == whole.hits[max(offset, 0):max(offset, 0) + limit], (text, kw, offset, limit)
+    assert broad >= 5
+    if chunk == 1:
+        assert gave_up  # some walk ran out of budget and the ties were collected instead
+
+
+def test_long_posting_lists_weigh_through_a_table_with_the_same_scores(monkeypatch):
+    """Long posting lists look each weight's product up in a table; the scores must be the very
+    floats the multiplication gives."""
+    import core.search
+
+    rng = random.Random(5)
+    idx = ActivityIndex([_random_doc(rng, "s1", f"a{i:04d}") for i in range(1500)])
+    queries = [("le", {}), ("ledarskap kurs", {}), ("sa", {"kinds": ["reflection"]}), ("tr", {"locale": "en"})]
+    with_table = [idx.search(q, limit=10_000, **kw) for q, kw in queries]
+    assert sum(len(ids) >= core.search._TABLE_MIN for view in idx._views.values() for ids, _ in view.post.values()) > 10
+    monkeypatch.setattr(core.search, "_TABLE_MIN", 10**9)
+    idx.forget_answers()
+    assert [idx.search(q, limit=10_000, **kw) for q, kw in queries] == with_table
+    assert all(r.total for r in with_table)
