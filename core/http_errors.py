@@ -105,5 +105,37 @@ def service_error_response(error: ServiceError):
     return error_page(error.status, message, headers=headers or None)
 
 
+_NOT_UTF8 = "kbp.query_string_not_utf8"
+
+
+class Utf8QueryString:
+    """WSGI middleware: a query string that is not UTF-8 — raw bytes that a browser would have
+    percent-encoded, such as Latin-1 ``ö`` — would make werkzeug raise ``UnicodeDecodeError`` when
+    ``request.args`` is first read (by the language choice, before any handler), so the request
+    would end as an unhandled 500 with the bytes in the traceback. Such a query string is set aside
+    here and :func:`_refuse_non_utf8_query` answers 400 through the usual error handlers."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        query = environ.get("QUERY_STRING", "")
+        if not query.isascii():  # WSGI gives the raw bytes as Latin-1 characters
+            try:
+                query.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                environ[_NOT_UTF8] = True
+                environ["QUERY_STRING"] = ""
+        return self.wsgi_app(environ, start_response)
+
+
+def _refuse_non_utf8_query():
+    if request.environ.get(_NOT_UTF8):
+        message = _("The address could not be read: its query string is not UTF-8. Percent-encode the parameters.")
+        raise ServiceError(message, {"query": [message]})
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ServiceError, service_error_response)
+    app.wsgi_app = Utf8QueryString(app.wsgi_app)
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_non_utf8_query)

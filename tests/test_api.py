@@ -204,6 +204,31 @@ def test_unknown_language_is_400_and_lists_the_available_ones(client):
     assert "en" in body["message"]
 
 
+def test_a_query_string_that_is_not_utf8_is_400_not_a_crash(client):
+    """Raw Latin-1 bytes in the query string (a client that does not percent-encode) reach the app
+    as-is from gunicorn; werkzeug cannot decode them. The API answers 400 naming the query, a page
+    gets the error page; valid UTF-8 sent raw still works."""
+    from werkzeug.test import EnvironBuilder
+
+    app = client.application
+
+    def raw(path: str, query_bytes: bytes, headers=None):
+        environ = EnvironBuilder(path=path, headers=headers or {}).get_environ()
+        environ["QUERY_STRING"] = query_bytes.decode("latin-1")  # what a WSGI server hands over
+        status = {}
+        body = b"".join(app(environ, lambda s, h, e=None: status.setdefault("s", s)))
+        return int(status["s"].split()[0]), body
+
+    status, body = raw(f"{API}/frameworks", "lang=sv&q=fö".encode("latin-1"))
+    assert status == 400
+    payload = json.loads(body)
+    assert payload["code"] == "bad_request" and "UTF-8" in payload["errors"]["query"][0]
+    status, body = raw("/login", "next=/fö".encode("latin-1"), {"Accept-Language": "en"})
+    assert status == 400 and b"<html" in body and b"UTF-8" in body
+    status, _ = raw("/login", "next=/fö".encode("utf-8"))
+    assert status == 200
+
+
 def test_bad_lang_never_breaks_other_routes(app, client, valid_ids):
     """Routes that do not document ``lang`` may ignore it, but must never fail with a 5xx or non-JSON error."""
     taking = {r.rule for r in lang_routes(app, client)}
