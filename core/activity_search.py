@@ -120,13 +120,15 @@ class ActivitySearch:
         if not named:
             result = index.search(text, locale=locale, competencies=competencies, limit=limit, offset=offset, **filters)
             return self._with_activities(result.hits), result.total
-        # the named competencies' activities first, then the other text matches
-        first = index.search("", locale=locale, competencies=named, limit=10**9, **filters)
-        first_keys = {hit.key for hit in first.hits}
-        both = index.search(text, locale=locale, competencies=named, limit=0, **filters).total
+        # the named competencies' activities first, then the other text matches; a competency has
+        # thousands of activities, so only the page's share of them is asked for — when the page
+        # reaches past them, that share is all of them
         need = offset + limit
+        first = index.search("", locale=locale, competencies=named, limit=need, **filters)
+        both = index.search(text, locale=locale, competencies=named, limit=0, **filters).total
         rest = []
         if need > first.total:
+            first_keys = {hit.key for hit in first.hits}
             more = index.search(text, locale=locale, competencies=competencies, limit=need - first.total + both, **filters)
             rest = [hit for hit in more.hits if hit.key not in first_keys]
             total = first.total + more.total - both

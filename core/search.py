@@ -1008,13 +1008,14 @@ class ActivityIndex:
     def _search(self, question: tuple) -> SearchResult:
         text, locale, wanted_competencies, kinds, efforts, situations, sources, include_archived, limit, offset = question
         tokens = _query_tokens(text)
-        base = self._filtered(wanted_competencies, kinds, efforts, situations, sources)
-        drop: set[int] | None = None  # archived docs, when they are best taken out at the end
+        base, left_out = self._filtered(wanted_competencies, kinds, efforts, situations, sources)
+        drop: set[int] | None = None  # docs best taken out at the end: archived ones, a few left out by a filter
         if not include_archived and self._archived:
-            if base is None:
-                drop = self._archived
-            else:
-                base = base - self._archived
+            left_out.append(self._archived)
+        if left_out:
+            drop = left_out[0] if len(left_out) == 1 else set().union(*left_out)
+            if base is not None:
+                base, drop = base - drop, None
         if base is not None and not base:
             return SearchResult([], 0)
         scores: dict[int, float] | None = None
@@ -1029,8 +1030,12 @@ class ActivityIndex:
             candidates: set[int] | dict[int, float] | Any = scores
         elif base is not None:
             candidates = base
+        elif not drop:
+            candidates = self._recs.keys()
+        elif drop is self._archived:
+            candidates = self._active
         else:
-            candidates = self._active if drop else self._recs.keys()
+            candidates = self._recs.keys() - drop
         total = len(candidates)
         if not total:
             return SearchResult([], 0)
@@ -1043,23 +1048,38 @@ class ActivityIndex:
             hits.append(Hit(self._recs[doc_id].key, cm + ts / (1.0 + ts), cm, ts))
         return SearchResult(hits, total)
 
-    def _filtered(self, competencies, kinds, efforts, situations, sources) -> set[int] | None:
-        """Docs passing the filters, or None for "every doc". Read only: may be one of the index's own sets."""
+    def _filtered(self, competencies, kinds, efforts, situations, sources) -> tuple[set[int] | None, list[set[int]]]:
+        """Docs passing the filters (None for "every doc"), and sets of docs to leave out at the end.
+        Read only: may be the index's own sets.
+
+        Every doc has exactly one kind, effort and source. A filter naming every value of such a
+        facet keeps every doc, so it is no filter; one naming all but a few docs' values (the API
+        names every available source, and a framework without a licence has a few hundred
+        activities) leaves those few out at the end instead of restricting the text scores to a
+        set of almost every doc."""
         groups: list[set[int]] = []
-        for values, facet in ((competencies, self._by_competency), (kinds, self._by_kind), (efforts, self._by_effort),
-                              (situations, self._by_situation), (sources, self._by_source)):
+        left_out: list[set[int]] = []
+        for values, facet, one_each in ((competencies, self._by_competency, False), (kinds, self._by_kind, True),
+                                        (efforts, self._by_effort, True), (situations, self._by_situation, False),
+                                        (sources, self._by_source, True)):
             if not values:
                 continue
+            if one_each:
+                wanted = set(values)
+                others = [members for value, members in facet.items() if value not in wanted]
+                if sum(map(len, others)) * 4 < len(self._recs):
+                    left_out.extend(others)
+                    continue
             sets = [facet[v] for v in values if v in facet]
             if not sets:
-                return set()
+                return set(), []
             groups.append(sets[0] if len(sets) == 1 else set().union(*sets))
         if not groups:
-            return None
+            return None, left_out
         groups.sort(key=len)
         if len(groups) == 1:
-            return groups[0]
-        return groups[0].intersection(*groups[1:])
+            return groups[0], left_out
+        return groups[0].intersection(*groups[1:]), left_out
 
     def _parts(self, locale: str) -> list[tuple[_View, set[int] | None]]:
         """Which view answers for which docs when reading in ``locale``."""

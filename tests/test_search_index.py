@@ -658,3 +658,33 @@ def test_long_posting_lists_weigh_through_a_table_with_the_same_scores(monkeypat
     idx.forget_answers()
     assert [idx.search(q, limit=10_000, **kw) for q, kw in queries] == with_table
     assert all(r.total for r in with_table)
+
+
+def test_a_filter_naming_every_value_of_a_one_value_facet_is_no_filter():
+    """Every doc has one kind, one effort and one source: naming all of them (the API names every
+    available source) keeps every doc, so the index searches as if unfiltered; naming fewer filters."""
+    rng = random.Random(9)
+    docs = [_random_doc(rng, rng.choice(["s1", "s2", "s3"]), f"a{i:04d}") for i in range(400)]
+    idx = ActivityIndex(docs)
+    every = {"sources": ["s1", "s2", "s3", "few", "elsewhere"], "kinds": ["training", "reflection"], "efforts": ["hours", "days"]}
+    docs += [_random_doc(rng, "few", f"f{i:04d}") for i in range(40)]  # a source with few docs
+    idx = ActivityIndex(docs)
+    by_key = {d.key: d for d in docs}
+    assert idx._filtered((), every["kinds"], every["efforts"], (), every["sources"]) == (None, [])
+    base, left_out = idx._filtered((), (), (), (), ["s1", "s2", "s3"])
+    assert base is None and [len(s) for s in left_out] == [40]  # all but a few: those few are left out at the end
+    for q in ("", "le", "ledarskap kurs", "samtla", "ku"):
+        for archived in (False, True):
+            unfiltered = idx.search(q, limit=10_000, include_archived=archived)
+            assert idx.search(q, limit=10_000, include_archived=archived, **every) == unfiltered, q
+            for kw in ({"sources": ["s1", "s3"], "kinds": ["training"]}, {"sources": ["s1", "s2", "s3"]},
+                       {"sources": ["s1", "s2", "s3"], "kinds": ["reflection"]}, {"sources": ["few"]},
+                       {"sources": ["s1", "s2", "s3"], "competencies": [COMP_SELF, COMP_TALK]}):
+                got = idx.search(q, limit=10_000, include_archived=archived, **kw)
+                want = [h for h in idx.search(q, limit=10_000, include_archived=archived,
+                                              competencies=kw.get("competencies", ())).hits
+                        if h.key[0] in kw["sources"] and by_key[h.key].kind in kw.get("kinds", (by_key[h.key].kind,))]
+                assert got.total == len(want) and got.hits == want, (q, kw)
+                assert got.total, (q, kw)
+                page = idx.search(q, limit=7, offset=3, include_archived=archived, **kw)
+                assert page.total == got.total and page.hits == got.hits[3:10], (q, kw)
