@@ -204,3 +204,65 @@ def test_who_is_asking_is_read_once_per_revision_and_an_edit_anywhere_is_seen_at
         a.end_request()
     b.collection("people").update("p", {"name": "Pia C"})  # outside a request: always asked
     assert people.get("p")["name"] == "Pia C"
+
+
+def test_activities_lately_shown_are_kept_only_until_an_edit_anywhere(two_servers):
+    """A lean worker keeps the in-house activities it showed lately, for as long as the collection's
+    revision (read once per request) stays the same: a page showing them again asks the database
+    nothing more, and an edit or removal on another server is seen at the next request."""
+    from plugins import activities_inhouse
+    from plugins.activities_inhouse import InhouseActivities
+
+    a, b = two_servers
+    mine, theirs = InhouseActivities(), InhouseActivities()
+    mine.attach(a)
+    theirs.attach(b)
+    assert mine.lean
+
+    def record(aid: str, title: str) -> dict:
+        return {"id": aid, "title": {"sv": title}, "description": {"sv": "Gör så här."}, "competencies": ["fw:c"],
+                "kind": "training", "effort": "hours", "source_language": "sv"}
+
+    for i in range(4):
+        theirs.create(record(f"a{i}", f"Aktivitet {i}"))
+
+    def request(ids):
+        a.begin_request()
+        try:
+            with statements() as sent:
+                found = mine.activities_by_id(ids)
+            return {i: act.title for i, act in found.items()}, [q for q in sent if "kbp_revisions" not in q]
+        finally:
+            a.end_request()
+
+    titles, asked = request(["a0", "a1", "nope"])
+    assert titles == {"a0": "Aktivitet 0", "a1": "Aktivitet 1"} and asked
+    titles, asked = request(["a1", "a0"])
+    assert titles == {"a1": "Aktivitet 1", "a0": "Aktivitet 0"} and not asked  # kept: no query
+    titles, asked = request(["a0", "a2"])  # one kept, one read
+    assert titles == {"a0": "Aktivitet 0", "a2": "Aktivitet 2"} and len(asked) == 1
+
+    theirs.update("a0", {"title": {"sv": "Ändrad"}})
+    titles, asked = request(["a0", "a1"])
+    assert titles == {"a0": "Ändrad", "a1": "Aktivitet 1"} and asked  # another server's edit: read anew
+    b.collection(activities_inhouse.COLLECTION).delete("a1")
+    assert request(["a0", "a1"])[0] == {"a0": "Ändrad"}
+
+
+def test_the_activities_kept_are_bounded(two_servers, monkeypatch):
+    from plugins import activities_inhouse
+    from plugins.activities_inhouse import InhouseActivities
+
+    monkeypatch.setattr(activities_inhouse, "KEPT_ACTIVITIES", 5)
+    a, _b = two_servers
+    source = InhouseActivities()
+    source.attach(a)
+    for i in range(12):
+        source.create({"id": f"k{i}", "title": {"sv": f"T{i}"}, "description": {"sv": ""}, "competencies": [],
+                       "kind": "training", "effort": "hours"})
+    a.begin_request()
+    try:
+        assert len(source.activities_by_id([f"k{i}" for i in range(12)])) == 12
+        assert len(source._kept) == 5
+    finally:
+        a.end_request()

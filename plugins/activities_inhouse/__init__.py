@@ -11,6 +11,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 
 
 from core import hookimpl
@@ -20,6 +21,7 @@ from core.model import ConflictError, WritableActivitySource
 __version__ = "1.0.0"
 
 COLLECTION = "inhouse_activities"
+KEPT_ACTIVITIES = 1024  # lean: activities lately shown that a worker keeps (about 2 MB)
 
 
 def slugify(text: str) -> str:
@@ -41,6 +43,8 @@ class InhouseActivities(WritableActivitySource):
         self._by_id: dict = {}  # id -> ((version, updated_at), Activity)
         self._by_competency: dict = {}  # global competency id -> [Activity]
         self._lock = threading.Lock()
+        self._kept: OrderedDict = OrderedDict()  # lean: id -> Activity lately shown, at _kept_revision
+        self._kept_revision = None
 
     def attach(self, store) -> None:
         self.collection = store.collection(COLLECTION)
@@ -71,11 +75,38 @@ class InhouseActivities(WritableActivitySource):
         return (fn(record_to_activity(doc, self.id)) for doc in self.collection.iter_readonly())
 
     def activities_by_id(self, ids) -> dict:
-        """The activities with these ids (absent ones left out): one query when :attr:`lean`."""
+        """The activities with these ids (absent ones left out). When :attr:`lean`, the last
+        :data:`KEPT_ACTIVITIES` shown are kept while the collection's revision stays the same (any
+        change on any server moves it, and the request reads it anyway), so a search page or a
+        competency page whose activities were shown lately asks the database nothing more; the
+        others are read in one query."""
         if not self.lean:
             self.loaded()
             return {i: self._by_id[i][1] for i in ids if i in self._by_id}
-        return {doc["id"]: record_to_activity(doc, self.id) for doc in self.collection.find_any("id", ids)}
+        revision = self.revision()
+        found: dict = {}
+        missing: list = []
+        with self._lock:
+            if revision is None or revision != self._kept_revision:
+                self._kept.clear()
+                self._kept_revision = revision
+            kept = self._kept
+            for i in ids:
+                activity = kept.get(i)
+                if activity is None:
+                    missing.append(i)
+                else:
+                    kept.move_to_end(i)
+                    found[i] = activity
+        if missing:
+            fetched = {doc["id"]: record_to_activity(doc, self.id) for doc in self.collection.find_any("id", missing)}
+            found.update(fetched)
+            with self._lock:
+                if revision is not None and revision == self._kept_revision:
+                    self._kept.update(fetched)
+                    while len(self._kept) > KEPT_ACTIVITIES:
+                        self._kept.popitem(last=False)
+        return {i: found[i] for i in ids if i in found}
 
     def loaded(self):
         """Every record as an Activity; after a change only changed records are converted again
