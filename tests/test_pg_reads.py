@@ -160,9 +160,9 @@ def test_db_copy_leaves_postgres_with_statistics(tmp_path, pg_cluster):
     try:
         copy_store(src, dst)
         with dst._connection() as conn:
-            analyzed = conn.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'kbp_plans' "
+            analyzed = conn.execute("SELECT last_analyze, last_vacuum FROM pg_stat_user_tables WHERE relname = 'kbp_plans' "
                                     "AND schemaname = %s", (dst.schema,)).fetchone()
-        assert analyzed is not None and analyzed[0] is not None
+        assert analyzed is not None and analyzed[0] is not None and analyzed[1] is not None  # vacuumed too
     finally:
         dst.close()
 
@@ -266,3 +266,28 @@ def test_the_activities_kept_are_bounded(two_servers, monkeypatch):
         assert len(source._kept) == 5
     finally:
         a.end_request()
+
+
+def test_a_page_asks_for_the_session_and_the_notifications_once_per_revision(make_app):
+    """A signed-in page reads the session (sign-out everywhere must hold) and the unread
+    notifications (the bell): while neither collection changes, the next page asks only the
+    revisions; ending the session elsewhere is seen at the very next request."""
+    from core import sessions
+    from tests.conftest import BACKEND
+    from tests.helpers import signed_in_client
+
+    if BACKEND != "postgres":
+        pytest.skip("the embedded store keeps these in memory already")
+    app = make_app()
+    client = signed_in_client(app, "coach")
+    assert client.get("/frameworks/kbp-sample").status_code == 200
+    with statements() as sent:
+        assert client.get("/frameworks/kbp-sample").status_code == 200
+    assert [q for q in sent if "kbp_revisions" not in q] == [], sent
+    with client.session_transaction() as sess:
+        sid = sess["sid"]
+    sessions.end_session(app.extensions["kbp"].storage, sid)
+    with statements() as sent:
+        response = client.get("/frameworks/kbp-sample")
+    assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
+    assert any("kbp_sessions" in q for q in sent)

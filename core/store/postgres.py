@@ -237,11 +237,12 @@ class _Tx:
 #: a coach's hundred plans, so a worker keeps the recently read ones (:class:`_KeptDocuments`)
 LARGE_DOCUMENTS = frozenset({"plans"})
 
-#: small, read-mostly collections that nearly every request reads by id (who is asking: the token,
-#: the account, the person): within a request, a record read while the collection had the revision
-#: the request read is not asked for again while that revision is still the current one, so an
-#: edit on any server is seen at the next request, as with every other cache
-BY_REVISION = frozenset({"accounts", "api_tokens", "people"})
+#: small, read-mostly collections that nearly every request reads (who is asking: the token or the
+#: session, the account, the person; a page's unread notifications): within a request, a record
+#: read while the collection had the revision the request read is not asked for again while that
+#: revision is still the current one, so an edit on any server (a sign-out everywhere, a reminder
+#: sent) is seen at the next request, as with every other cache
+BY_REVISION = frozenset({"accounts", "api_tokens", "people", "sessions", "notifications"})
 
 
 class _KeptDocuments:
@@ -703,13 +704,21 @@ class PostgresStore:
         self._scope.set(None)
 
     def analyze(self, names: list[str]) -> None:
-        """Refresh the planner's statistics of these collections now (after a bulk load such as
-        ``kbp db copy``): until autovacuum gets round to it, PostgreSQL knows nothing of the new rows
-        and plans "any of these 70 people" as a scan of every plan instead of an index look-up."""
+        """Vacuum these collections and refresh the planner's statistics now (after a bulk load such
+        as ``kbp db copy``). Until autovacuum gets round to it, PostgreSQL knows nothing of the new
+        rows and plans "any of these 70 people" as a scan of every plan instead of an index look-up;
+        and autovacuum's later pass over every new row (setting hint bits and the visibility map)
+        would compete with the first requests. ``VACUUM`` runs outside a transaction."""
+        for name in names:
+            self._ensure(name)
         with self._connection() as conn:
-            for name in names:
-                self._ensure(name)
-                conn.execute(sql.SQL("ANALYZE {}").format(self._table(name)))
+            conn.commit()
+            conn.autocommit = True
+            try:
+                for name in names:
+                    conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(self._table(name)))
+            finally:
+                conn.autocommit = False
 
     def purge_history(self) -> None:
         """Nothing to do: a deleted or replaced row is no longer readable by any query."""
