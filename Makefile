@@ -35,14 +35,33 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; \
 	else echo "--- npm is not installed: tests that need axe-core, oidc-provider or Redocly are skipped (apt-get install nodejs npm)"; fi
 
-## run the whole test suite: on the embedded store, then again on PostgreSQL when it is installed
-## (a throwaway cluster, see tests/pgcluster.py; CI always has it)
+## run the whole test suite: on the embedded store and, side by side, on PostgreSQL when it is
+## installed (a throwaway cluster, see tests/pgcluster.py; CI always has it). Each pass keeps about
+## one core busy, so on two cores both take about as long as the longer one; the PostgreSQL pass's
+## output goes to $(PG_LOG) and is printed when both are done. KBP_TEST_SERIAL=1 runs them one
+## after the other.
+PG_LOG := test-artifacts/pytest-postgres.log
+PG_AVAILABLE = $(BIN)/python -c "import sys; sys.path.insert(0, '.'); from tests import pgcluster; sys.exit(not pgcluster.available())"
+PG_PASS = KBP_TEST_BACKEND=postgres $(BIN)/python -m pytest -m "not embedded_only" $(PYTEST_ARGS)
 test: $(TEST_STAMP) i18n-compile $(NODE_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	@if $(BIN)/python -c "import sys; sys.path.insert(0, '.'); from tests import pgcluster; sys.exit(not pgcluster.available())"; then \
-	  echo "--- the same suite on PostgreSQL (KBP_TEST_BACKEND=postgres)"; \
-	  KBP_TEST_BACKEND=postgres $(BIN)/python -m pytest -m "not embedded_only" $(PYTEST_ARGS); \
-	else echo "--- PostgreSQL is not installed here: the PostgreSQL run was skipped (apt-get install postgresql)"; fi
+	@if ! $(PG_AVAILABLE); then \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	  echo "--- PostgreSQL is not installed here: the PostgreSQL run was skipped (apt-get install postgresql)"; \
+	  exit $$status; \
+	elif [ -n "$$KBP_TEST_SERIAL" ]; then \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS) && echo "--- the same suite on PostgreSQL (KBP_TEST_BACKEND=postgres)" && \
+	  $(PG_PASS); \
+	else \
+	  mkdir -p $(dir $(PG_LOG)); \
+	  echo "--- the suite on the embedded store, and at the same time on PostgreSQL (output below when done)"; \
+	  $(PG_PASS) -p no:cacheprovider > $(PG_LOG) 2>&1 & pg=$$!; \
+	  trap 'kill $$pg 2>/dev/null' INT TERM; \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS); embedded=$$?; \
+	  wait $$pg; postgres=$$?; \
+	  echo "--- the same suite on PostgreSQL (KBP_TEST_BACKEND=postgres), run alongside"; cat $(PG_LOG); \
+	  echo "--- embedded store: exit $$embedded; PostgreSQL: exit $$postgres"; \
+	  [ $$embedded -eq 0 ] && [ $$postgres -eq 0 ]; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache
