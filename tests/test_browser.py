@@ -110,7 +110,10 @@ def test_dialogue_to_agreed_plan_in_the_browser(server, browser, lang):
 
     page.locator('input[name="question"]').first.check()
     page.locator('input[name="question"]').nth(1).check()
-    page.get_by_role("button", name="Spara" if lang == "sv" else "Save", exact=True).click()
+    # the questions page posts and comes back to itself: wait for the new page, or the note may be
+    # typed into the old one as it goes (seen once on a loaded machine)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Spara" if lang == "sv" else "Save", exact=True).click()
     note = page.locator("textarea[data-autosave]").first
     note.fill("Vill öva på att sammanfatta." if lang == "sv" else "Wants to practise summarising.")
     page.locator(".save-state.saved").first.wait_for(timeout=10000)  # autosave, with a visible state

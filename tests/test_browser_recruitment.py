@@ -120,7 +120,8 @@ def test_recruitment_record_to_plan_and_preparation_in_the_browser(recruit_serve
     assert page.get_by_role("heading", name=w["from_recruitment"]).is_visible()
     assert w["notes"] in page.content()  # the coach sees the interview notes beside the dialogue
     page.locator('input[name="question"]').first.check()
-    page.get_by_role("button", name="Spara" if lang == "sv" else "Save", exact=True).click()
+    with page.expect_navigation():  # the questions page posts and comes back to itself
+        page.get_by_role("button", name="Spara" if lang == "sv" else "Save", exact=True).click()
     page.get_by_role("button", name=t["to_activities"]).click()
     page.locator('input[name="pick"]').first.check()
     page.get_by_role("button", name=t["to_plan"]).click()
