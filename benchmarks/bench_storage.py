@@ -324,7 +324,7 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
                 conn.execute("SELECT 1").fetchone()
 
         run(BASELINE_DB, round_trip)
-    run("coach's plan list: GET /api/v1/plans (today)", coach_list_api, max(10, samples // 10))
+    run("coach's plan list: GET /api/v1/plans (today)", coach_list_api)
     run("coach's plan list: indexed (proposed)", coach_list_indexed)
     run("plan page: GET plan + GET history (API)", plan_page)
     run("plan page: storage get + find(plan_id)", plan_storage)
