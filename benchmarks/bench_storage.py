@@ -318,12 +318,8 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
     # (the bare Flask request) and, on PostgreSQL, one round trip to the database; "machine x2.0"
     # after a path means the bare request took twice its starting time while that path was measured
     run(BASELINE_FLASK, lambda: bare.get("/"))
-    if hasattr(storage, "_connection"):  # PostgreSQL: a pooled connection, as the paths use
-        def round_trip():
-            with storage._connection() as conn:
-                conn.execute("SELECT 1").fetchone()
-
-        run(BASELINE_DB, round_trip)
+    if storage.backend == "postgresql":  # healthy(): SELECT 1 on a pooled connection, as the paths use
+        run(BASELINE_DB, storage.healthy)
     run("coach's plan list: GET /api/v1/plans (today)", coach_list_api)
     run("coach's plan list: indexed (proposed)", coach_list_indexed)
     run("plan page: GET plan + GET history (API)", plan_page)
