@@ -73,6 +73,54 @@ def test_kept_plan_documents_are_served_only_while_the_row_is_unchanged(two_serv
     assert [p["id"] for p in plans.find(person_id="e1")] == ["p3"]
 
 
+def _kept_bytes(store) -> list[bytes]:
+    return [data for _stamp, data in store._docs._docs.values()]
+
+
+def test_an_erasure_on_one_server_empties_what_every_worker_keeps_at_its_next_request(two_servers):
+    """Kept documents are never served once their row changed, but an erased person's plan, name
+    and sessions must not stay in any worker's memory either (until an LRU happened to evict them)."""
+    from core import people as people_mod
+
+    a, b = two_servers
+    secret_text = "Min privata reflektion om feedback"
+    b.collection("people").insert({"id": "e1", "name": "Eva Raderas", "email": "eva@example.org", "status": "active"})
+    b.collection("people").insert({"id": "e2", "name": "Kvar Kvist", "email": "kvar@example.org", "status": "active"})
+    b.collection("plans").insert(_plan("p1", "e1", secret_text))
+    b.collection("plans").insert(_plan("p2", "e2", "Leda möten"))
+
+    def request(store, fn):
+        store.begin_request()
+        try:
+            return fn()
+        finally:
+            store.end_request()
+
+    for store in (a, b):  # both workers read (and keep) the person and the plans
+        request(store, lambda s=store: (s.collection("people").get("e1"), s.collection("people").get("e2"),
+                                        s.collection("plans").find_any("person_id", ["e1", "e2"])))
+        assert any(secret_text.encode() in d for d in _kept_bytes(store))
+        assert any(b"Eva Raderas" in d for d in _kept_bytes(store))
+
+    people_mod.erase(b, "e1", "a-secret")
+    assert not any(secret_text.encode() in d or b"Eva Raderas" in d for d in _kept_bytes(b))  # at once here
+    assert any(secret_text.encode() in d for d in _kept_bytes(a))  # the other server has not asked yet
+
+    left = request(a, lambda: (a.collection("people").get("e1"), [p["id"] for p in a.collection("plans").find_any(
+        "person_id", ["e1", "e2"])]))
+    assert left == (None, ["p2"])
+    assert not any(secret_text.encode() in d or b"Eva Raderas" in d for d in _kept_bytes(a))
+    assert any("Leda möten".encode() in d for d in _kept_bytes(a))  # what it read since is kept again
+
+    # the counter is no collection: not listed, not copied, and a second erasure is noticed too
+    assert "kbp:purged" not in a.collection_names() and "plans" in a.collection_names()
+    b.collection("plans").insert(_plan("p3", "e3", "Tredje planen"))
+    request(a, lambda: a.collection("plans").find_any("person_id", ["e3"]))
+    people_mod.erase(b, "e3", "a-secret")
+    request(a, lambda: a.collection("people").get("e2"))
+    assert not any("Tredje planen".encode() in d for d in _kept_bytes(a))
+
+
 def test_reads_inside_a_unit_of_work_see_its_own_writes_and_a_rollback_leaves_nothing_kept(two_servers):
     a, _b = two_servers
     plans = a.collection("plans")

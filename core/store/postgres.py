@@ -244,6 +244,12 @@ LARGE_DOCUMENTS = frozenset({"plans"})
 #: sent) is seen at the next request, as with every other cache
 BY_REVISION = frozenset({"accounts", "api_tokens", "people", "sessions", "notifications"})
 
+#: a row of ``kbp_revisions`` that is not a collection (no collection name has a colon): counts the
+#: erasures (:meth:`PostgresStore.purge_history`); a worker that sees it change drops every
+#: document it keeps, so an erased person's plans, sessions and notifications leave the memory of
+#: every worker on every server at its next request, not when they happen to be evicted
+PURGED = "kbp:purged"
+
 
 class _KeptDocuments:
     """Recently read documents as their JSON bytes, each with the stamp of the row it was read from
@@ -264,6 +270,11 @@ class _KeptDocuments:
                 return None
             self._docs.move_to_end(key)
             return kept[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._docs.clear()
+            self.size = 0
 
     def put(self, key: tuple, stamp: tuple, data: bytes) -> None:
         if len(data) > self.max_bytes // 8:
@@ -451,6 +462,7 @@ class PostgresStore:
         size = int(pool_size if pool_size is not None else os.environ.get("KBP_DATABASE_POOL_SIZE", 10))
         kept_mb = float(os.environ.get("KBP_DATABASE_DOC_CACHE_MB", 16))
         self._docs: _KeptDocuments | None = _KeptDocuments(int(kept_mb * 2**20)) if kept_mb > 0 else None
+        self._purged_seen: int | None = None  # the PURGED count at the last revision read (None: not read yet)
         kwargs: dict[str, Any] = {"autocommit": True}
         if schema:
             if not _NAME_RE.fullmatch(schema):
@@ -636,6 +648,8 @@ class PostgresStore:
             rows = conn.execute("SELECT collection FROM kbp_revisions ORDER BY collection").fetchall()
         names = []
         for (name,) in rows:
+            if not _NAME_RE.fullmatch(name):  # PURGED
+                continue
             self._ensure(name)
             if self.collection(name).count():
                 names.append(name)
@@ -683,8 +697,17 @@ class PostgresStore:
             if held[0] is None:
                 with self._connection() as conn:
                     held[0] = dict(conn.execute("SELECT collection, rev FROM kbp_revisions").fetchall())
+                self._notice_purge(held[0].get(PURGED, 0))
             found = held[0]
         return {n: ("pg", found.get(n, 0)) for n in names}
+
+    def _notice_purge(self, purged: int) -> None:
+        """Drop every kept document when an erasure happened (here or on another server) since the
+        last revision read."""
+        if purged != self._purged_seen:
+            if self._docs is not None:
+                self._docs.clear()
+            self._purged_seen = purged
 
     def _request_revision(self, name: str) -> tuple | None:
         """The revision of ``name`` in the request's snapshot, or None outside a request."""
@@ -721,7 +744,19 @@ class PostgresStore:
                 conn.autocommit = False
 
     def purge_history(self) -> None:
-        """Nothing to do: a deleted or replaced row is no longer readable by any query."""
+        """After an erase. A deleted or replaced row is no longer readable by any query (autovacuum
+        reclaims it), but workers keep recently read documents in memory (never served once the
+        row changed, yet held until evicted): this worker drops them now, and :data:`PURGED` is
+        counted up so that every other worker drops its own at its next request."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "INSERT INTO kbp_revisions (collection, rev) VALUES (%s, 1) "
+                "ON CONFLICT (collection) DO UPDATE SET rev = kbp_revisions.rev + 1 RETURNING rev", (PURGED,)
+            ).fetchone()
+        held = self._scope.get()
+        if held is not None:
+            held[0] = None
+        self._notice_purge(row[0])
 
     def recover(self) -> int:
         return 0  # PostgreSQL finishes or rolls back every transaction itself
