@@ -168,7 +168,9 @@ def proposed_plans_for(storage, account) -> list[dict]:
     return sorted(found.values(), key=lambda p: p["updated_at"], reverse=True)
 
 
-def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> dict:
+def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None, reference: float | None = None) -> dict:
+    """The read and write paths; ``reference``: the bare request's p50 at the start of the run (the
+    other side's), which every "machine xN" of this side is relative to (default: this side's)."""
     from core import auth
     from core.app import create_app
     from core.auth import Account
@@ -196,7 +198,7 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
     ids = list(tokens)
     results: dict[str, list[float]] = {}
     first: dict[str, float] = {}
-    machine: dict[str, float] = {}  # per path: the bare request's p50 while it ran, over its p50 at the start
+    machine: dict[str, float] = {}  # per path: the bare request's p50 while it ran, over its p50 at the run's start
 
     # the machine's own speed, measured all along: a bare Flask app through the same test client,
     # timed right after each sample of every path (its second call, so what the path left in the
@@ -232,12 +234,9 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
             out.append(time.perf_counter() - t)
             probe.append(bare_request())  # not part of the sample
         results[name] = out
-        if name == BASELINE_FLASK:
-            machine[name] = 1.0
-            slower = ""
-        else:
-            machine[name] = pct(probe, 50) / pct(results[BASELINE_FLASK], 50)
-            slower = f"   machine x{machine[name]:.1f}"
+        start = reference or pct(results[BASELINE_FLASK], 50)
+        machine[name] = pct(probe, 50) / start
+        slower = f"   machine x{machine[name]:.1f}"
         print(f"  {name:<44} {fmt_ms(out)}   first call {first[name] * 1000:8.1f} ms{slower}", flush=True)
 
     from core import sessions
@@ -315,8 +314,9 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
                                                    "action": "update", "fields": ["goals"]})
 
     # baselines measured in this run, before the paths: what any request costs on this machine now
-    # (the bare Flask request) and, on PostgreSQL, one round trip to the database; "machine x2.0"
-    # after a path means the bare request took twice its starting time while that path was measured
+    # (the bare Flask request) and, on PostgreSQL, one round trip to the database. "machine x2.0"
+    # after a path: the bare request took twice its time at the start of the run (the embedded
+    # side's baseline) while that path was measured
     run(BASELINE_FLASK, lambda: bare.get("/"))
     if storage.backend == "postgresql":  # healthy(): SELECT 1 on a pooled connection, as the paths use
         run(BASELINE_DB, storage.healthy)
@@ -338,7 +338,8 @@ def read_benchmarks(data_dir: Path, samples: int, extra: dict | None = None) -> 
     run("plan write: PATCH /api/v1/plans/<id>", plan_write)
     run("plan write: storage tx + history insert", plan_write_storage)
     gc.unfreeze()  # this side's app goes away with this function: the other side starts without it
-    return {"samples": results, "first": first, "machine": machine}
+    return {"samples": results, "first": first, "machine": machine,
+            "reference": reference or pct(results[BASELINE_FLASK], 50)}
 
 
 COLD = textwrap.dedent("""
@@ -386,7 +387,7 @@ def postgres_side(args, data_dir: Path, work: Path, samples: int, cold: dict, re
         print(f"\nCopied the seeded data into PostgreSQL (kbp db copy) in {time.perf_counter() - t:.1f} s", flush=True)
         gc.collect()  # the embedded side's app and the copy's stores
         pg_cold = cold_start(work / "pg-side", extra)
-        pg_reads = read_benchmarks(work / "pg-side", samples, extra)
+        pg_reads = read_benchmarks(work / "pg-side", samples, extra, reference=reads["reference"])
         print("\nSide by side (p95, ms; same data, same run)")
         print(f"  {'path':<48} {'embedded':>10} {'PostgreSQL':>11}   machine while measured (embedded, PostgreSQL)")
         for name, s in reads["samples"].items():
@@ -403,7 +404,7 @@ def postgres_side(args, data_dir: Path, work: Path, samples: int, cold: dict, re
                 continue
             p95 = pct(s, 95) * 1000
             slower = pg_reads["machine"][name]
-            note = f" (the machine was {slower:.1f}x slower than at the start meanwhile)" if slower >= SLOWER else ""
+            note = f" (the machine was {slower:.1f}x slower than at the run's start meanwhile)" if slower >= SLOWER else ""
             print(f"  {name:<48} p95 {p95:6.1f} ms  {'met' if p95 < 10 else 'NOT met'}{note}")
         print(f"  {'RSS per fully warmed worker':<48} {pg_cold['rss_mb']:.0f} MB  {'met' if pg_cold['rss_mb'] < 250 else 'NOT met'}")
     finally:
