@@ -10,6 +10,9 @@ paths on a seeded organisation, cold start and memory per worker.
         # started unless --database-url names a database)
 
 Every number is measured in this run on this machine; ratios compare backends measured side by side.
+A bare Flask request is timed after every sample of every path, and each path prints "machine xN":
+that request's p50 while the path ran over its p50 at the run's start (a shared machine slows down
+two- or threefold for minutes; this shows when it did).
 Writes are durable in all three: our log append is fsynced, TinyDB's JSONStorage fsyncs the whole
 file, SQLite runs in WAL mode with synchronous=FULL (synchronous=NORMAL, which does not sync each
 commit, is shown for reference).
