@@ -121,6 +121,35 @@ def test_an_erasure_on_one_server_empties_what_every_worker_keeps_at_its_next_re
     assert not any("Tredje planen".encode() in d for d in _kept_bytes(a))
 
 
+def test_a_read_that_began_before_an_erasure_was_noticed_keeps_nothing(two_servers):
+    """Another thread of the worker may have read a document before the erase and put it after
+    the worker dropped everything: that copy is not kept."""
+    from core.store import postgres
+
+    a, b = two_servers
+    b.collection("plans").insert(_plan("p1", "e1", "Läst före raderingen"))
+    kept = a._docs
+    real_put = kept.put
+
+    def put_after_a_purge(key, stamp, data, generation):  # the erase lands between the read and the put
+        postgres.PostgresStore.purge_history(b)
+        a.begin_request()
+        try:
+            a.revisions(["plans"])  # this worker's next revision read notices it
+        finally:
+            a.end_request()
+        real_put(key, stamp, data, generation)
+
+    kept.put = put_after_a_purge
+    try:
+        assert a.collection("plans").find(person_id="e1")[0]["focus"][0]["goal"] == "Läst före raderingen"
+    finally:
+        kept.put = real_put
+    assert not any("Läst före raderingen".encode() in d for d in _kept_bytes(a))
+    a.collection("plans").find(person_id="e1")
+    assert any("Läst före raderingen".encode() in d for d in _kept_bytes(a))  # read anew, it is kept again
+
+
 def test_reads_inside_a_unit_of_work_see_its_own_writes_and_a_rollback_leaves_nothing_kept(two_servers):
     a, _b = two_servers
     plans = a.collection("plans")

@@ -260,6 +260,7 @@ class _KeptDocuments:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.size = 0
+        self.generation = 0  # counted up by clear()
         self._docs: OrderedDict[tuple, tuple[tuple, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -272,14 +273,20 @@ class _KeptDocuments:
             return kept[1]
 
     def clear(self) -> None:
+        """Drop everything, including what a read that began before is about to put."""
         with self._lock:
             self._docs.clear()
             self.size = 0
+            self.generation += 1
 
-    def put(self, key: tuple, stamp: tuple, data: bytes) -> None:
+    def put(self, key: tuple, stamp: tuple, data: bytes, generation: int) -> None:
+        """Keep ``data``, read from the database after :attr:`generation` was ``generation``:
+        not when a :meth:`clear` came in between (an erase: the read may predate it)."""
         if len(data) > self.max_bytes // 8:
             return  # a huge document would push out many others
         with self._lock:
+            if generation != self.generation:
+                return
             old = self._docs.pop(key, None)
             if old is not None:
                 self.size -= len(old[1])
@@ -345,9 +352,10 @@ class PgCollection(SingleWrites):
         data = docs.get(key, revision)
         if data is not None:
             return orjson.loads(data)
+        generation = docs.generation
         with self._read() as tx:  # read after the revision: a commit in between only makes it look older
             answer = read(tx)
-        docs.put(key, revision, orjson.dumps(answer))
+        docs.put(key, revision, orjson.dumps(answer), generation)
         return answer
 
     def find_any(self, field: str, values) -> list[dict]:
@@ -370,6 +378,7 @@ class PgCollection(SingleWrites):
         cond, params = condition
         table = self._store._table(self.name)
         docs = self._store._docs
+        generation = docs.generation
         found: dict[str, bytes] = {}
         with self._store._connection() as conn:
             stamps = conn.execute(
@@ -389,7 +398,7 @@ class PgCollection(SingleWrites):
                 ).fetchall()
                 for record_id, xmin, version, text in rows:
                     found[record_id] = data = text.encode()
-                    docs.put((self.name, record_id), (xmin, version), data)
+                    docs.put((self.name, record_id), (xmin, version), data, generation)
         return [orjson.loads(found[r[0]]) for r in stamps if r[0] in found]
 
     def count(self) -> int:
